@@ -1,0 +1,22 @@
+"""Shared test configuration: the path of the real detector files beside the checkout."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+REALDATA = SHARED / "realdata"
+
+
+@pytest.fixture(scope="session")
+def realdata() -> Path:
+    """Folder of small real detector files (../shared/realdata); skip if absent."""
+    if not REALDATA.is_dir():
+        pytest.skip(f"real detector files not found at {REALDATA}")
+    return REALDATA
