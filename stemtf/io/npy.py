@@ -1,0 +1,50 @@
+"""``.npy`` scans, memory-mapped: only the rows asked for are paged in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from stemtf.errors import InputError
+from stemtf.io.scan import Scan, ScanMetadata, _one_line
+
+__all__ = ["NpySource", "open_npy"]
+
+
+class NpySource:
+    """Picklable lazy view of a ``.npy`` file (the memory map is reopened in each process)."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = str(path)
+        mm = self._map()
+        self.dtype = mm.dtype
+        self.shape = tuple(mm.shape)
+        self.ndim = len(self.shape)
+
+    def _map(self) -> np.ndarray:
+        try:
+            return np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except (ValueError, OSError, EOFError) as e:
+            raise InputError(
+                f"{self.path}: not a readable .npy array ({_one_line(e)}); "
+                "expected a numeric 4D array (Ry, Rx, Qy, Qx) saved with numpy.save"
+            ) from None
+
+    def __getstate__(self) -> dict:
+        return {k: v for k, v in self.__dict__.items() if k != "_mm"}
+
+    def __getitem__(self, index: tuple[slice, ...]) -> np.ndarray:
+        if getattr(self, "_mm", None) is None:
+            self._mm = self._map()
+        return np.asarray(self._mm[index])
+
+
+def open_npy(path: str | Path) -> Scan:
+    """Open a ``.npy`` file as a lazy :class:`Scan` (no calibration in the file)."""
+    source = NpySource(path)
+    if source.dtype.kind not in "iufb":
+        raise InputError(
+            f"{path}: dtype {source.dtype} is not allowed: counts must be integer or float"
+        )
+    return Scan(Path(path), source, ScanMetadata(), "npy")
