@@ -1,0 +1,151 @@
+"""RDUNet: residual dense U-Net denoiser taking and returning detector counts.
+
+Graph (``levels`` resolution levels, ``blocks`` denoising blocks per level and side)::
+
+    counts -> CountsToStabilized -> PadToMultiple -> InputBlock(w)
+      encoder level i < levels-1: blocks x DenoisingBlock(w 2^i) -> skip_i -> Downsample(w 2^(i+1))
+      bottleneck (level levels-1): blocks x DenoisingBlock(w 2^(levels-1))
+      decoder level i = levels-2 .. 0: Upsample([x, skip_i]) -> blocks x DenoisingBlock(w 2^i)
+    -> OutputBlock(w, channels) -> CropToMatch -> + stabilised input (global residual)
+    -> StabilizedToCounts -> denoised counts
+
+At ``width=128, levels=4, channels=1, blocks=2`` this has 166,370,562 parameters, the count of
+the official PyTorch model.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from stemtf.models.blocks import (
+    DenoisingBlock,
+    DownsampleBlock,
+    InputBlock,
+    OutputBlock,
+    UpsampleBlock,
+)
+from stemtf.models.normalization import CountsToStabilized, StabilizedToCounts
+from stemtf.models.padding import CropToMatch, PadToMultiple
+
+__all__ = ["RDUNet", "rdunet_param_count"]
+
+
+def _check_int(name: str, value, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or int(value) != value or not lo <= value <= hi:
+        raise ValueError(f"{name}={value!r} is not allowed: it must be an integer in [{lo}, {hi}]")
+    return int(value)
+
+
+@keras.saving.register_keras_serializable(package="stemtf")
+class RDUNet(keras.Model):
+    """Residual dense U-Net (Gurrola-Ramos et al. 2021) on detector counts.
+
+    Parameters
+    ----------
+    width : int
+        Channels at the first level (the paper: 128); level ``i`` has ``width * 2**i``.
+    levels : int
+        Resolution levels including the bottleneck (the paper: 4, i.e. 3 downsamplings).
+        Inputs are padded internally to a multiple of ``2**(levels - 1)`` and cropped back.
+    channels : int
+        Image channels (1 for a diffraction pattern).
+    blocks : int
+        Denoising blocks per level on each side (the paper: 2).
+    norm_scale : float
+        Scale of the internal Anscombe transform (noise std in the network domain).
+    """
+
+    def __init__(
+        self,
+        width: int = 128,
+        levels: int = 4,
+        channels: int = 1,
+        blocks: int = 2,
+        norm_scale: float = 0.1,
+        **kwargs,
+    ):
+        width = _check_int("width", width, 2, 4096)
+        levels = _check_int("levels", levels, 1, 8)
+        channels = _check_int("channels", channels, 1, 64)
+        blocks = _check_int("blocks", blocks, 1, 16)
+        if not norm_scale > 0:
+            raise ValueError(f"norm_scale={norm_scale!r} is not allowed: it must be > 0")
+        kwargs.setdefault("name", "rdunet")
+
+        counts = keras.Input(shape=(None, None, channels), dtype="float32", name="counts")
+        x_in = CountsToStabilized(norm_scale, dtype="float32", name="stabilize")(counts)
+        x = PadToMultiple(2 ** (levels - 1), name="pad")(x_in)
+        x = InputBlock(width, name="input_block")(x)
+        skips = []
+        for level in range(levels):
+            f = width * 2**level
+            for b in range(blocks):
+                x = DenoisingBlock(f, name=f"enc{level}_block{b}")(x)
+            if level < levels - 1:
+                skips.append(x)
+                x = DownsampleBlock(width * 2 ** (level + 1), name=f"down{level}")(x)
+        for level in reversed(range(levels - 1)):
+            f = width * 2**level
+            x = UpsampleBlock(f, name=f"up{level}")([x, skips[level]])
+            for b in range(blocks):
+                x = DenoisingBlock(f, name=f"dec{level}_block{b}")(x)
+        x = OutputBlock(width, channels, name="output_block")(x)
+        x = CropToMatch(name="crop")([x, x_in])
+        x = keras.layers.Add(dtype="float32", name="global_residual")([x, x_in])
+        out = StabilizedToCounts(norm_scale, dtype="float32", name="unstabilize")(x)
+        super().__init__(inputs=counts, outputs=out, **kwargs)
+        self.width = width
+        self.levels = levels
+        self.channels = channels
+        self.blocks = blocks
+        self.norm_scale = float(norm_scale)
+
+    @property
+    def size_multiple(self) -> int:
+        """The internal padding multiple ``2**(levels - 1)``."""
+        return 2 ** (self.levels - 1)
+
+    def get_config(self):
+        return {
+            "width": self.width,
+            "levels": self.levels,
+            "channels": self.channels,
+            "blocks": self.blocks,
+            "norm_scale": self.norm_scale,
+            "name": self.name,
+            "trainable": self.trainable,
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        trainable = config.pop("trainable", True)
+        model = cls(**config)
+        model.trainable = trainable
+        return model
+
+
+def rdunet_param_count(width: int, levels: int = 4, channels: int = 1, blocks: int = 2) -> int:
+    """Parameter count of :class:`RDUNet` by closed-form arithmetic (PyTorch layer by layer).
+
+    ``conv(i, o, k) = i*o*k*k + o`` and a PReLU has one slope per channel.
+    """
+
+    def conv(i: int, o: int, k: int) -> int:
+        return i * o * k * k + o
+
+    def dense_block(f: int) -> int:
+        h = max(1, f // 2)
+        convs = conv(f, h, 3) + conv(f + h, h, 3) + conv(f + 2 * h, h, 3) + conv(f + 3 * h, f, 3)
+        return convs + 3 * h + f
+
+    fs = [width * 2**i for i in range(levels)]
+    n = conv(channels, width, 3) + width + conv(width, width, 3) + width
+    for i, f in enumerate(fs):
+        n += blocks * dense_block(f)
+        if i < levels - 1:
+            n += conv(f, fs[i + 1], 2) + fs[i + 1]
+    for i in reversed(range(levels - 1)):
+        f, below = fs[i], fs[i + 1]
+        n += conv(below, below, 2) + below + conv(below + f, f, 3) + f + blocks * dense_block(f)
+    return n + conv(width, width, 3) + width + conv(width, channels, 3) + channels
