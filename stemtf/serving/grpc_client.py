@@ -1,0 +1,232 @@
+"""Denoise detector patterns with a model hosted by TF Serving, through its gRPC API.
+
+Sends ``PredictRequest`` protobufs (raw float32 tensor bytes, far cheaper than JSON for whole
+scans) to ``tensorflow.serving.PredictionService``. Needs the optional
+``tensorflow-serving-api`` package (``pip install -e ".[serving]"``).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from stemtf.errors import InputError, StemtfError
+from stemtf.serving.batching import check_batch, check_batch_size, check_result, chunks
+from stemtf.serving.endpoint import parse_grpc_url
+from stemtf.serving.errors import ServingError
+from stemtf.serving.rest_transport import one_line
+from stemtf.serving.retry import TransientError, check_retry_settings, with_retries
+from stemtf.serving.signature import (
+    TensorInfo,
+    denoiser_input,
+    denoiser_output,
+    signatures_from_json,
+)
+
+__all__ = ["GrpcDenoiser", "import_serving_api", "INSTALL_HINT"]
+
+log = logging.getLogger(__name__)
+INSTALL_HINT = (
+    "gRPC access to TF Serving needs the tensorflow-serving-api package: "
+    'pip install -e ".[serving]" (or pip install tensorflow-serving-api matching your '
+    "TensorFlow version), or use the REST URL http://HOST:8501/v1/models/NAME"
+)
+_TRANSIENT = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED")
+_BAD_REQUEST = ("INVALID_ARGUMENT", "FAILED_PRECONDITION", "OUT_OF_RANGE")
+
+
+def import_serving_api() -> Any:
+    """Import ``grpc`` and ``tensorflow_serving.apis``; raise :class:`StemtfError` with the
+    install command when they are missing."""
+    try:
+        import grpc  # noqa: F401
+        from tensorflow_serving.apis import (  # noqa: F401
+            get_model_metadata_pb2,
+            predict_pb2,
+            prediction_service_pb2_grpc,
+        )
+    except ImportError:
+        raise StemtfError(INSTALL_HINT) from None
+    import tensorflow_serving.apis as apis
+
+    return apis
+
+
+def _max_message_options(max_message_mb: int) -> list[tuple[str, int]]:
+    size = int(max_message_mb) * 1024 * 1024
+    return [("grpc.max_send_message_length", size), ("grpc.max_receive_message_length", size)]
+
+
+class GrpcDenoiser:
+    """A stemtf Denoiser backed by TF Serving's gRPC ``PredictionService``.
+
+    Parameters
+    ----------
+    url
+        ``grpc://HOST:8500/NAME`` (optionally ``/versions/N`` or ``/labels/L``).
+    batch_size
+        Patterns per request.
+    timeout_s
+        Deadline per call [s].
+    retries
+        Extra attempts after a transient failure (``UNAVAILABLE``, ``DEADLINE_EXCEEDED``,
+        ``RESOURCE_EXHAUSTED``, ``ABORTED``).
+    backoff_s
+        First wait before a retry [s]; each later wait doubles.
+    signature
+        Signature to call.
+    input_name, output_name
+        Signature input to feed and output to read; ``None`` takes the only one.
+    check_metadata
+        Call ``GetModelMetadata`` now and check the signature.
+    max_message_mb
+        Largest message sent or received [MiB] (gRPC's default of 4 MiB is 64 patterns of
+        128 x 128 float32).
+
+    Raises
+    ------
+    StemtfError
+        ``tensorflow-serving-api`` is not installed (the message says how to install it).
+    InputError
+        Malformed address or settings, unknown model, a signature that does not take detector
+        counts, a batch the server rejects.
+    ServingError
+        Server unreachable after the retries, server errors, incomplete answers.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        batch_size: int = 16,
+        timeout_s: float = 60.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        signature: str = "serving_default",
+        input_name: str | None = None,
+        output_name: str | None = None,
+        check_metadata: bool = True,
+        max_message_mb: int = 256,
+    ) -> None:
+        self.endpoint = parse_grpc_url(url)
+        self.batch_size = check_batch_size(batch_size)
+        check_retry_settings(retries, backoff_s, timeout_s)
+        self._apis = import_serving_api()
+        import grpc
+
+        self._grpc = grpc
+        self.timeout_s = float(timeout_s)
+        self.retries = retries
+        self.backoff_s = float(backoff_s)
+        self.signature = signature
+        self.where = f"model {self.endpoint.name!r} at grpc://{self.endpoint.target}"
+        self.input: TensorInfo | None = None
+        self.input_name = input_name
+        self.output_name = output_name
+        self._channel = grpc.insecure_channel(
+            self.endpoint.target, options=_max_message_options(max_message_mb)
+        )
+        self._stub = self._apis.prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        if check_metadata:
+            self._check_metadata()
+
+    def __repr__(self) -> str:
+        return f"GrpcDenoiser('grpc://{self.endpoint.target}/{self.endpoint.name}')"
+
+    def close(self) -> None:
+        """Close the channel."""
+        self._channel.close()
+
+    def __enter__(self) -> GrpcDenoiser:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _fill_spec(self, spec: Any) -> None:
+        spec.name = self.endpoint.name
+        spec.signature_name = self.signature
+        if self.endpoint.version is not None:
+            spec.version.value = self.endpoint.version
+        if self.endpoint.label is not None:
+            spec.version_label = self.endpoint.label
+
+    def _call(self, method: Any, request: Any) -> Any:
+        grpc = self._grpc
+
+        def attempt() -> Any:
+            try:
+                return method(request, timeout=self.timeout_s)
+            except grpc.RpcError as err:
+                code = err.code().name if err.code() is not None else "UNKNOWN"
+                details = one_line(err.details() or "")
+                if code in _TRANSIENT:
+                    raise TransientError(f"{code}: {details}") from None
+                if code == "NOT_FOUND":
+                    raise InputError(f"{self.where}: not found ({code}: {details})") from None
+                if code in _BAD_REQUEST:
+                    raise InputError(
+                        f"{self.where} rejected the request ({code}: {details})"
+                    ) from None
+                raise ServingError(f"{self.where}: server error ({code}: {details})") from None
+
+        return with_retries(
+            attempt, retries=self.retries, backoff_s=self.backoff_s, what=f"TF Serving {self.where}"
+        )
+
+    def _check_metadata(self) -> None:
+        from google.protobuf import json_format
+
+        pb = self._apis.get_model_metadata_pb2
+        request = pb.GetModelMetadataRequest(metadata_field=["signature_def"])
+        self._fill_spec(request.model_spec)
+        request.model_spec.ClearField("signature_name")
+        response = self._call(self._stub.GetModelMetadata, request)
+        signature_map = pb.SignatureDefMap()
+        if "signature_def" not in response.metadata or not response.metadata[
+            "signature_def"
+        ].Unpack(signature_map):
+            raise ServingError(f"{self.where}: metadata answer has no SignatureDefMap")
+        signatures = signatures_from_json(
+            json_format.MessageToDict(signature_map, preserving_proto_field_name=True)
+        )
+        self.input = denoiser_input(signatures, self.signature, self.input_name, self.where)
+        self.input_name = self.input.key
+        self.output_name = denoiser_output(signatures, self.signature, self.output_name, self.where)
+
+    def _fixed_hw(self) -> tuple[int, int]:
+        if self.input is None or self.input.shape is None:
+            return (-1, -1)
+        return (self.input.shape[1], self.input.shape[2])
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Denoise float32 ``(B, H, W)`` counts; returns float32 ``(B, H, W)``."""
+        import tensorflow as tf
+
+        arr = check_batch(batch, self._fixed_hw(), self.where)
+        rank4 = (
+            self.input is not None and self.input.shape is not None and len(self.input.shape) == 4
+        )
+        out = np.empty_like(arr)
+        for start, part in chunks(arr, self.batch_size):
+            request = self._apis.predict_pb2.PredictRequest()
+            self._fill_spec(request.model_spec)
+            sent = part[..., np.newaxis] if rank4 else part
+            name = self.input_name or "counts"
+            request.inputs[name].CopyFrom(tf.make_tensor_proto(np.ascontiguousarray(sent)))
+            response = self._call(self._stub.Predict, request)
+            outputs = response.outputs
+            key = self.output_name or (next(iter(outputs)) if len(outputs) == 1 else None)
+            if key is None or key not in outputs:
+                raise ServingError(
+                    f"{self.where}: answer has outputs [{', '.join(sorted(outputs))}], "
+                    f"not {self.output_name!r}"
+                )
+            try:
+                value = tf.make_ndarray(outputs[key])
+            except (ValueError, TypeError) as err:
+                raise ServingError(f"{self.where}: malformed output tensor ({err})") from None
+            out[start : start + part.shape[0]] = check_result(value, part, self.where)
+        return out

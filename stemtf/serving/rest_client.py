@@ -1,0 +1,192 @@
+"""Denoise detector patterns with a model hosted by TF Serving, through its REST API."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import numpy as np
+
+from stemtf.errors import InputError
+from stemtf.serving.batching import check_batch, check_batch_size, check_result, chunks
+from stemtf.serving.endpoint import parse_rest_url
+from stemtf.serving.errors import ServingError
+from stemtf.serving.rest_transport import request_json
+from stemtf.serving.retry import check_retry_settings, with_retries
+from stemtf.serving.signature import (
+    TensorInfo,
+    denoiser_input,
+    denoiser_output,
+    signatures_from_json,
+)
+
+__all__ = ["RestDenoiser"]
+
+log = logging.getLogger(__name__)
+_FORMATS = ("columnar", "row")
+
+
+class RestDenoiser:
+    """A stemtf Denoiser backed by TF Serving's REST predict API.
+
+    ``denoiser(batch)`` sends float32 ``(B, H, W)`` counts in batches of ``batch_size`` to
+    ``POST {url}:predict`` and returns the denoised ``(B, H, W)`` counts, or raises: a result is
+    returned only when every pattern came back.
+
+    Parameters
+    ----------
+    url
+        ``http(s)://HOST:8501/v1/models/NAME`` (optionally ``/versions/N`` or ``/labels/L``).
+    batch_size
+        Patterns per request.
+    timeout_s
+        Socket timeout per request [s].
+    retries
+        Extra attempts after a transient failure (connection refused or reset, timeout,
+        HTTP 408/429/502/503/504).
+    backoff_s
+        First wait before a retry [s]; each later wait doubles.
+    signature
+        Signature to call.
+    input_name, output_name
+        Signature input to feed and output to read; ``None`` takes the only one.
+    request_format
+        ``"columnar"`` (``{"inputs": ...}`` -> ``{"outputs": ...}``, compact) or ``"row"``
+        (``{"instances": [...]}`` -> ``{"predictions": [...]}``).
+    check_metadata
+        Read ``GET {url}/metadata`` now and check the signature (one float input of shape
+        ``(B, H, W)`` or ``(B, H, W, 1)``). Without it the input is assumed ``(B, H, W)``.
+
+    Raises
+    ------
+    InputError
+        Malformed URL or settings, unknown model (404), a signature that does not take
+        detector counts, or a batch the server rejects (400).
+    ServingError
+        Server unreachable after the retries, server errors, incomplete or malformed answers.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        batch_size: int = 16,
+        timeout_s: float = 60.0,
+        retries: int = 3,
+        backoff_s: float = 0.5,
+        signature: str = "serving_default",
+        input_name: str | None = None,
+        output_name: str | None = None,
+        request_format: str = "columnar",
+        check_metadata: bool = True,
+    ) -> None:
+        self.endpoint = parse_rest_url(url)
+        self.batch_size = check_batch_size(batch_size)
+        check_retry_settings(retries, backoff_s, timeout_s)
+        if request_format not in _FORMATS:
+            raise InputError(
+                f"request_format={request_format!r} is not allowed: use one of {', '.join(_FORMATS)}"
+            )
+        self.timeout_s = float(timeout_s)
+        self.retries = retries
+        self.backoff_s = float(backoff_s)
+        self.signature = signature
+        self.request_format = request_format
+        self.where = f"model {self.endpoint.name!r} at {self.endpoint.model_url}"
+        self.input: TensorInfo | None = None
+        self.output_name = output_name
+        self.input_name = input_name
+        if check_metadata:
+            self._check_metadata(input_name, output_name)
+
+    def __repr__(self) -> str:
+        return f"RestDenoiser({self.endpoint.model_url!r}, batch_size={self.batch_size})"
+
+    def _request(self, method: str, url: str, payload: dict[str, Any] | None) -> dict[str, Any]:
+        return with_retries(
+            lambda: request_json(method, url, payload, timeout_s=self.timeout_s, model=self.where),
+            retries=self.retries,
+            backoff_s=self.backoff_s,
+            what=f"TF Serving {self.where}",
+        )
+
+    def _check_metadata(self, input_name: str | None, output_name: str | None) -> None:
+        body = self._request("GET", self.endpoint.metadata_url, None)
+        try:
+            signatures = signatures_from_json(body["metadata"]["signature_def"])
+        except (KeyError, TypeError, ValueError, AttributeError):
+            raise ServingError(
+                f"{self.where}: metadata answer has no metadata.signature_def map"
+            ) from None
+        self.input = denoiser_input(signatures, self.signature, input_name, self.where)
+        self.input_name = self.input.key
+        self.output_name = denoiser_output(signatures, self.signature, output_name, self.where)
+        log.info(
+            "%s: signature %s input %s %s",
+            self.where,
+            self.signature,
+            self.input.key,
+            self.input.shape,
+        )
+
+    @property
+    def _rank4(self) -> bool:
+        return (
+            self.input is not None and self.input.shape is not None and len(self.input.shape) == 4
+        )
+
+    def _fixed_hw(self) -> tuple[int, int]:
+        if self.input is None or self.input.shape is None:
+            return (-1, -1)
+        return (self.input.shape[1], self.input.shape[2])
+
+    def _payload(self, part: np.ndarray) -> dict[str, Any]:
+        tensor = (part[..., np.newaxis] if self._rank4 else part).tolist()
+        payload: dict[str, Any] = {"signature_name": self.signature}
+        if self.request_format == "row":
+            payload["instances"] = tensor
+        elif self.input_name is not None:
+            payload["inputs"] = {self.input_name: tensor}
+        else:
+            payload["inputs"] = tensor
+        return payload
+
+    def _pick_output(self, body: dict[str, Any]) -> Any:
+        key = "predictions" if self.request_format == "row" else "outputs"
+        if key not in body:
+            raise ServingError(f"{self.where}: answer has no {key!r} key (keys: {sorted(body)})")
+        value = body[key]
+        if self.request_format == "columnar" and isinstance(value, dict):
+            return self._named(value)
+        if (
+            self.request_format == "row"
+            and isinstance(value, list)
+            and value
+            and all(isinstance(v, dict) for v in value)
+        ):
+            return [self._named(v) for v in value]
+        return value
+
+    def _named(self, outputs: dict[str, Any]) -> Any:
+        name = self.output_name
+        if name is None:
+            if len(outputs) != 1:
+                raise ServingError(
+                    f"{self.where}: answer has outputs [{', '.join(sorted(outputs))}]; pass "
+                    "output_name"
+                )
+            name = next(iter(outputs))
+        if name not in outputs:
+            raise ServingError(f"{self.where}: answer lacks output {name!r}")
+        return outputs[name]
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Denoise float32 ``(B, H, W)`` counts; returns float32 ``(B, H, W)``."""
+        arr = check_batch(batch, self._fixed_hw(), self.where)
+        out = np.empty_like(arr)
+        for start, part in chunks(arr, self.batch_size):
+            body = self._request("POST", self.endpoint.predict_url, self._payload(part))
+            value = self._pick_output(body)
+            out[start : start + part.shape[0]] = check_result(value, part, self.where)
+            log.debug("%s: patterns %d-%d denoised", self.where, start, start + part.shape[0])
+        return out
