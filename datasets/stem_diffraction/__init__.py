@@ -1,0 +1,1 @@
+"""tfds dataset folder for ``stem_diffraction`` (``tfds build datasets/stem_diffraction``)."""
