@@ -1,0 +1,226 @@
+"""Detector calibration for phase identification: q sampling, beam centre, ellipticity.
+
+:func:`calibrate` looks at a sample of patterns: it finds the transmitted beam in each (descan)
+and takes the median as the global centre, estimates the elliptical distortion of the rings from
+the spots of the strongest hexagons (r(theta) = r0 (1 + e cos 2(theta - psi))), and checks or
+infers the reciprocal pixel size from a reference ring.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from stemtf.errors import InputError, check_positive, check_range
+
+__all__ = ["Calibration", "calibrate", "wavelength_A", "correct_ellipticity"]
+
+log = logging.getLogger(__name__)
+
+_HC_KEV_A = 12.398419843320026  # h c [keV Angstrom]
+_MC2_KEV = 510.99895000  # electron rest energy [keV]
+#: Above this many percent of radial modulation the ellipticity is not believed (bad fit).
+_MAX_ELLIPTICITY = 0.2
+
+
+def wavelength_A(energy_eV: float) -> float:
+    """Relativistic electron wavelength [Å] at ``energy_eV`` [eV]."""
+    e_kev = energy_eV / 1e3
+    return _HC_KEV_A / math.sqrt(e_kev * (2 * _MC2_KEV + e_kev))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Geometry of the detector for one scan.
+
+    Attributes
+    ----------
+    q_sampling_invA : float
+        Reciprocal pixel size [1/Å per px].
+    energy_eV : float
+        Beam energy [eV].
+    semiangle_mrad : float
+        Probe convergence semi-angle [mrad]; sets the disk radius.
+    center_yx : (float, float)
+        Global transmitted-beam position [px].
+    ellipticity_ratio : float
+        Major / minor axis ratio of the ring distortion (1 = none).
+    ellipticity_angle_deg : float
+        Direction of the major axis [deg], measured as atan2(y, x).
+    """
+
+    q_sampling_invA: float
+    energy_eV: float = 200e3
+    semiangle_mrad: float = 1.0
+    center_yx: tuple[float, float] = (0.0, 0.0)
+    ellipticity_ratio: float = 1.0
+    ellipticity_angle_deg: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_positive("q_sampling_invA", self.q_sampling_invA, "1/Å per px")
+        check_range("energy_eV", self.energy_eV, 1e3, 5e6, "eV")
+        check_range("semiangle_mrad", self.semiangle_mrad, 0.01, 100.0, "mrad")
+        check_range("ellipticity_ratio", self.ellipticity_ratio, 0.5, 2.0)
+        object.__setattr__(self, "center_yx", (float(self.center_yx[0]), float(self.center_yx[1])))
+
+    @property
+    def wavelength_A(self) -> float:
+        """Electron wavelength [Å]."""
+        return wavelength_A(self.energy_eV)
+
+    @property
+    def disk_radius_px(self) -> float:
+        """Bragg disk radius alpha / lambda on the detector [px]."""
+        return self.semiangle_mrad * 1e-3 / self.wavelength_A / self.q_sampling_invA
+
+    @property
+    def sigma_px(self) -> float:
+        """DoG sigma matched to the disks [px] (0.6 x disk radius, clipped to 1..4 px)."""
+        return float(np.clip(0.6 * self.disk_radius_px, 1.0, 4.0))
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable fields."""
+        d = asdict(self)
+        d["center_yx"] = list(self.center_yx)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Calibration:
+        """Inverse of :meth:`to_dict`."""
+        d = dict(d)
+        d["center_yx"] = tuple(d.get("center_yx", (0.0, 0.0)))
+        return cls(**d)
+
+
+def correct_ellipticity(y, x, center_yx, ratio: float, angle_deg: float):
+    """Map distorted detector positions to an undistorted frame (same mean radius).
+
+    Points are rotated by ``-angle_deg`` about ``center_yx``, the major axis component is divided
+    by ``sqrt(ratio)`` and the minor one multiplied by it, then rotated back.
+    """
+    if ratio == 1.0:
+        return np.asarray(y, float), np.asarray(x, float)
+    cy, cx = np.asarray(center_yx, float)[..., 0], np.asarray(center_yx, float)[..., 1]
+    dy = np.asarray(y, float) - cy
+    dx = np.asarray(x, float) - cx
+    a = math.radians(angle_deg)
+    ca, sa = math.cos(a), math.sin(a)
+    u = ca * dx + sa * dy
+    v = -sa * dx + ca * dy
+    s = math.sqrt(ratio)
+    u, v = u / s, v * s
+    return cy + sa * u + ca * v, cx + ca * u - sa * v
+
+
+def _ring_spots(dps, centers, sigma_px, tol_px):
+    """Spots on the strongest hexagon of each pattern: (radius / hexagon radius, angle)."""
+    from stemtf.phase.hexagons import find_hexagons_batch
+    from stemtf.phase.lattice import hexagon_vertices
+    from stemtf.phase.spots import find_spots_batch
+
+    h, w = dps.shape[1:]
+    yy, xx = np.mgrid[:h, :w]
+    rr = np.hypot(yy - h // 2, xx - w // 2)
+    mask = (rr > 3 * sigma_px + 2) & (rr < min(h, w) / 2 - 2)
+    table = find_spots_batch(dps, sigma_px=sigma_px, threshold=6.0, rel_threshold=0.05,
+                             mask=mask)
+    hexes = find_hexagons_batch(table, centers, tolerance_px=tol_px, min_matches=4,
+                                max_hexagons=1)
+    rel, ang, radii = [], [], []
+    for hx in hexes:
+        i = int(hx["dp_index"])
+        verts = hexagon_vertices(centers[i], hx["radius_px"], hx["rotation_deg"])
+        sp = table.of(i)[:, :2]
+        if not len(sp):
+            continue
+        d = np.linalg.norm(verts[:, None] - sp[None], axis=-1)
+        j = np.argmin(d, axis=1)
+        ok = d[np.arange(6), j] <= tol_px
+        p = sp[j[ok]] - centers[i]
+        rel.append(np.hypot(p[:, 0], p[:, 1]) / hx["radius_px"])
+        ang.append(np.arctan2(p[:, 0], p[:, 1]))
+        radii.append(hx["radius_px"])
+    if not rel:
+        return np.empty(0), np.empty(0), np.empty(0)
+    return np.concatenate(rel), np.concatenate(ang), np.asarray(radii)
+
+
+def calibrate(
+    sample_dps: np.ndarray,
+    *,
+    q_sampling_invA: float | None = None,
+    energy_eV: float,
+    semiangle_mrad: float,
+    reference_ring_invA: float | None = None,
+    estimate_ellipticity: bool = True,
+) -> Calibration:
+    """Calibrate the detector from a sample of patterns.
+
+    Parameters
+    ----------
+    sample_dps : ndarray, shape (K, H, W)
+        A few hundred patterns spread over the scan.
+    q_sampling_invA : float, optional
+        Reciprocal pixel size [1/Å per px] from the file or the user. If missing, it is inferred
+        from ``reference_ring_invA``; without either an :class:`InputError` is raised.
+    energy_eV, semiangle_mrad : float
+        Beam energy [eV] and convergence semi-angle [mrad].
+    reference_ring_invA : float, optional
+        Radius [1/Å] of the hexagon ring expected to dominate the data (0.697 for the {110}
+        of NMC811 O3 along [001]); used to infer a missing q sampling and to check a given one.
+    estimate_ellipticity : bool
+        Fit the elliptical distortion of the rings.
+
+    Returns
+    -------
+    Calibration
+    """
+    dps = np.asarray(sample_dps, dtype=np.float32)
+    if dps.ndim != 3 or dps.shape[0] == 0:
+        raise InputError(f"sample_dps must be a non-empty (K, H, W) stack, got shape {dps.shape}")
+    if not np.all(np.isfinite(dps)):
+        raise InputError("sample_dps contain NaN or Inf values")
+    if q_sampling_invA is None and reference_ring_invA is None:
+        raise InputError(
+            "q_sampling_invA is missing and cannot be inferred: give it (e.g. "
+            "--q-sampling-invA 0.0125) or a reference ring radius to infer it from")
+    # Without a q sampling, guess the disk size from a typical nanobeam geometry (3 px disks).
+    q0 = q_sampling_invA if q_sampling_invA is not None else 1.0
+    provisional = Calibration(q_sampling_invA=q0, energy_eV=energy_eV,
+                              semiangle_mrad=semiangle_mrad)
+    sigma = provisional.sigma_px if q_sampling_invA is not None else 2.0
+    from stemtf.phase.center import beam_centers
+
+    centers, strength = beam_centers(dps, sigma_px=sigma)
+    good = strength > 0
+    if not good.any():
+        raise InputError("sample_dps are empty: no transmitted beam found in any pattern")
+    center = np.median(centers[good], axis=0)
+    ratio, angle = 1.0, 0.0
+    rel, ang, radii = _ring_spots(dps[good], centers[good], sigma, tol_px=max(2.0, 1.5 * sigma))
+    if q_sampling_invA is None:
+        if radii.size < 3:
+            raise InputError(
+                "q_sampling_invA is missing and cannot be inferred: fewer than 3 hexagons found "
+                "in the sample patterns; give --q-sampling-invA")
+        q_sampling_invA = reference_ring_invA / float(np.median(radii))
+        log.info("inferred q_sampling_invA = %.5f from %d hexagons", q_sampling_invA, radii.size)
+    elif reference_ring_invA is not None and radii.size >= 3:
+        found = float(np.median(radii)) * q_sampling_invA
+        dev = found / reference_ring_invA - 1.0
+        if abs(dev) > 0.03:
+            log.warning("pixel-size check: strongest ring at %.4f 1/Å, reference %.4f 1/Å "
+                        "(%+.1f %%); check q_sampling_invA", found, reference_ring_invA, 100 * dev)
+    if estimate_ellipticity and rel.size >= 12:
+        a = np.column_stack([np.ones_like(ang), np.cos(2 * ang), np.sin(2 * ang)])
+        coef, *_ = np.linalg.lstsq(a, rel, rcond=None)
+        eps = math.hypot(coef[1], coef[2]) / coef[0]
+        if eps < _MAX_ELLIPTICITY:
+            ratio = (1 + eps) / (1 - eps)
+            angle = math.degrees(0.5 * math.atan2(coef[2], coef[1]))
+    return Calibration(q_sampling_invA=float(q_sampling_invA), energy_eV=energy_eV,
+                       semiangle_mrad=semiangle_mrad, center_yx=(center[0], center[1]),
+                       ellipticity_ratio=ratio, ellipticity_angle_deg=angle)

@@ -1,0 +1,273 @@
+"""Phase model: which hexagon rings each phase shows, learned ring radii, decision thresholds.
+
+Phases are configured by material id (reference structures); their expected rings along [001]
+come from the reciprocal lattice (:mod:`stemtf.phase.reference`), then :meth:`PhaseModel.refine`
+replaces the radii by those found in the data (camera-length error absorbed) and learns the
+marker-ring intensity ratio of the pure second phase.
+
+For NMC811 O3/O1 (PHYSICS.md § the diagnostic along [001]): both show {110} (O1 about 2 %
+further out); only O1 shows the inner {100} hexagon at 0.577 of {110}, rotated 30 deg. A ring
+of one phase with no ring of the other within ``merge_tolerance`` is that phase's *marker*; the
+mixture fraction of a pattern is (I_marker / I_shared) / (the same ratio for the pure phase).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from stemtf.errors import InputError
+from stemtf.phase.calibration import Calibration
+
+__all__ = ["ModelRing", "PhaseModel", "LABEL_NAMES"]
+
+log = logging.getLogger(__name__)
+
+#: Label codes of the phase map.
+LABEL_NAMES = ("none", "O3", "O1", "both")
+#: Rings up to this multiple of the reference ring radius take part (the first two shells).
+_MAX_RING_NORM = 1.15
+#: Minimum hexagons in a cluster to trust a learned radius / ratio.
+_MIN_CLUSTER = 20
+
+
+@dataclass(frozen=True)
+class ModelRing:
+    """One expected hexagon ring of one phase (radius [1/Å], rotation [deg] in lattice frame)."""
+
+    phase: int  # 0 or 1: index into PhaseModel.phases
+    hkl: tuple[int, int, int]
+    radius_invA: float
+    rotation_deg: float
+    intensity: float
+    marker: bool
+
+
+@dataclass(frozen=True)
+class PhaseModel:
+    """Two phases, their rings and the decision thresholds.
+
+    Attributes
+    ----------
+    phases : tuple of str
+        Display names (label 1 = phases[0], label 2 = phases[1], 3 = both).
+    material_ids : tuple of str
+    rings : tuple of ModelRing
+    reference_radius_invA : float
+        The ring radii are normalised by this (the {110} of the first phase).
+    marker_ratio : float
+        I(marker of phase 2) / I(shared ring) of the pure second phase.
+    mixed_low, mixed_high : float
+        Mixture fraction of phase 2 below which a pattern is phase 1, above which phase 2.
+    ring_tolerance : float
+        Relative radius tolerance for assigning a hexagon to a ring.
+    min_marker_snr : float
+        A marker ring measured below this signal-to-noise ratio counts as absent.
+    refined : bool
+        Whether :meth:`refine` has adjusted the model to data.
+    """
+
+    phases: tuple[str, ...]
+    material_ids: tuple[str, ...]
+    rings: tuple[ModelRing, ...]
+    reference_radius_invA: float
+    marker_ratio: float
+    mixed_low: float = 0.3
+    mixed_high: float = 0.75
+    ring_tolerance: float = 0.06
+    min_marker_snr: float = 3.0
+    refined: bool = False
+    history: tuple[str, ...] = field(default=())
+
+    @classmethod
+    def from_materials(
+        cls,
+        material_ids,
+        calibration: Calibration | None = None,
+        *,
+        names: tuple[str, ...] | None = None,
+        zone_axis=(0, 0, 1),
+        merge_tolerance: float = 0.05,
+    ) -> PhaseModel:
+        """Expected rings of two phases from their reference structures.
+
+        Parameters
+        ----------
+        material_ids : sequence of two str
+            E.g. ``["nmc811-o3", "nmc811-o1"]``.
+        calibration : Calibration, optional
+            Only logged against (rings outside the detector are reported).
+        names : tuple of str, optional
+            Display names; default from the ids (``nmc811-o3`` -> ``O3``).
+        zone_axis : (int, int, int)
+            Beam direction [u v w].
+        merge_tolerance : float
+            Rings of the two phases closer than this relative radius count as shared.
+        """
+        from stemtf.phase.reference import zone_rings
+        from stemtf.phase.structures import reference_structure
+
+        ids = tuple(material_ids)
+        if len(ids) != 2:
+            raise InputError(f"material_ids={list(ids)!r} is not allowed: give exactly two "
+                             "phases (labels are none, phase 1, phase 2, both)")
+        if names is None:
+            names = tuple(m.split("-")[-1].upper() for m in ids)
+        all_rings = [zone_rings(reference_structure(m), zone_axis, q_max_invA=3.0) for m in ids]
+        if not all_rings[0]:
+            raise InputError(f"material {ids[0]!r} has no allowed reflection along {zone_axis}")
+        ref = max(all_rings[0][:2], key=lambda r: r.intensity)
+        rings = []
+        for p, rs in enumerate(all_rings):
+            other = all_rings[1 - p]
+            for r in rs:
+                if r.radius_invA > _MAX_RING_NORM * ref.radius_invA:
+                    continue
+                marker = not any(abs(o.radius_invA / r.radius_invA - 1) < merge_tolerance
+                                 for o in other)
+                rings.append(ModelRing(p, r.hkl, r.radius_invA, round(r.rotation_deg, 6) % 60.0,
+                                       r.intensity, marker))
+        markers = [r for r in rings if r.marker and r.phase == 1]
+        shared = [r for r in rings if not r.marker and r.phase == 1]
+        ratio = markers[0].intensity / shared[0].intensity if markers and shared else 0.0
+        model = cls(phases=tuple(names), material_ids=ids, rings=tuple(rings),
+                    reference_radius_invA=ref.radius_invA, marker_ratio=ratio)
+        if calibration is not None:
+            log.info("phase model %s: rings %s", model.phases,
+                     [(r.phase, r.hkl, round(r.radius_invA / calibration.q_sampling_invA, 1))
+                      for r in rings])
+        return model
+
+    # -- derived geometry ------------------------------------------------------------------
+    def radii_px(self, calibration: Calibration) -> np.ndarray:
+        """Ring radii on the detector [px]."""
+        return np.array([r.radius_invA for r in self.rings]) / calibration.q_sampling_invA
+
+    def annulus_px(self, calibration: Calibration, *, margin: float = 0.12) -> tuple[float, float]:
+        """Inner and outer radius [px] of the annulus where the rings are expected."""
+        rp = self.radii_px(calibration)
+        pad = 2.0 * calibration.disk_radius_px + 2.0
+        return float(max(rp.min() * (1 - margin) - pad, 0.0)), float(rp.max() * (1 + margin) + pad)
+
+    def check_detector(self, shape_hw: tuple[int, int], calibration: Calibration) -> None:
+        """Raise InputError if the detector cannot hold the rings that decide the phases."""
+        need = self.radii_px(calibration).max() + calibration.disk_radius_px
+        cy, cx = calibration.center_yx
+        h, w = shape_hw
+        room = min(cy, cx, h - 1 - cy, w - 1 - cx) if calibration.center_yx != (0.0, 0.0) \
+            else min(h, w) / 2 - 1
+        if need > room:
+            raise InputError(
+                f"detector {h}x{w} px is too small for the phase rings: they reach "
+                f"{need:.1f} px from the beam at q_sampling_invA={calibration.q_sampling_invA}, "
+                f"only {room:.1f} px fit")
+
+    # -- learning from data ----------------------------------------------------------------
+    def refine(self, hexagon_table: np.ndarray) -> PhaseModel:
+        """Ring radii and marker ratio learned from the hexagons found across a scan.
+
+        Parameters
+        ----------
+        hexagon_table : structured ndarray
+            ``PhaseResult.hexagons`` (fields dp_index, radius_invA, inliers, intensity, ...).
+
+        Returns
+        -------
+        PhaseModel
+            A new model; this one is unchanged. Clusters with fewer than 20 hexagons keep
+            their expected values (scaled by the common camera-length factor when known).
+        """
+        hx = np.asarray(hexagon_table)
+        if hx.size == 0:
+            log.warning("refine: no hexagons; keeping the reference rings")
+            return self
+        hx = hx[hx["inliers"] >= 4]
+        radii = hx["radius_invA"]
+        exp = np.array([r.radius_invA for r in self.rings])
+        # Global scale: hexagons near the strongest shared ring.
+        ref_i = int(np.argmin(np.abs(exp - self.reference_radius_invA)))
+        near = np.abs(radii / exp[ref_i] - 1) < 2 * self.ring_tolerance
+        notes = list(self.history)
+        scale = float(np.median(radii[near] / exp[ref_i])) if near.sum() >= _MIN_CLUSTER else 1.0
+        if abs(scale - 1) > 0.03:
+            log.warning("pixel-size check: rings are %+.1f %% off the reference; the learned "
+                        "radii absorb it (check q_sampling_invA)", 100 * (scale - 1))
+        notes.append(f"camera-length scale {scale:.4f} from {int(near.sum())} hexagons")
+        # Which patterns show a marker hexagon of phase 2.
+        marker_i = [i for i, r in enumerate(self.rings) if r.marker and r.phase == 1]
+        has_marker = np.zeros(0, np.int64)
+        if marker_i:
+            m = np.abs(radii / (scale * exp[marker_i[0]]) - 1) < self.ring_tolerance
+            has_marker = np.unique(hx["dp_index"][m])
+        new_rings = []
+        for ring in self.rings:
+            sel = np.abs(radii / (scale * ring.radius_invA) - 1) < self.ring_tolerance
+            if not ring.marker:
+                # Shared rings: split by whether the pattern shows phase 2's marker.
+                in_2 = np.isin(hx["dp_index"], has_marker)
+                sel &= in_2 if ring.phase == 1 else ~in_2
+            if sel.sum() >= _MIN_CLUSTER:
+                r_new = float(np.median(radii[sel]))
+            else:
+                r_new = scale * ring.radius_invA
+            notes.append(f"ring {ring.phase}:{ring.hkl} {ring.radius_invA:.4f} -> {r_new:.4f} "
+                         f"1/A ({int(sel.sum())} hexagons)")
+            new_rings.append(replace(ring, radius_invA=r_new))
+        # Marker ratio of the pure second phase: high percentile of per-pattern ratios.
+        ratio = self.marker_ratio
+        if marker_i:
+            mk = new_rings[marker_i[0]]
+            shared = [r for r in new_rings if r.phase == 1 and not r.marker]
+            if shared:
+                sm = np.abs(radii / mk.radius_invA - 1) < self.ring_tolerance
+                ss = np.abs(radii / shared[0].radius_invA - 1) < self.ring_tolerance
+                im = _per_dp_max(hx["dp_index"][sm], hx["intensity"][sm])
+                is_ = _per_dp_max(hx["dp_index"][ss], hx["intensity"][ss])
+                common = sorted(set(im) & set(is_))
+                vals = np.array([im[d] / is_[d] for d in common if is_[d] > 0])
+                if vals.size >= _MIN_CLUSTER:
+                    ratio = float(np.percentile(vals, 90))
+                    notes.append(f"marker ratio {ratio:.3f} from {vals.size} patterns")
+        ref_new = new_rings[ref_i].radius_invA
+        return replace(self, rings=tuple(new_rings), reference_radius_invA=ref_new,
+                       marker_ratio=ratio, refined=True, history=tuple(notes))
+
+    # -- serialisation ---------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """JSON-serialisable description (inverse: :meth:`from_dict`)."""
+        return {
+            "phases": list(self.phases),
+            "material_ids": list(self.material_ids),
+            "rings": [{"phase": r.phase, "hkl": list(r.hkl), "radius_invA": r.radius_invA,
+                       "rotation_deg": r.rotation_deg, "intensity": r.intensity,
+                       "marker": r.marker} for r in self.rings],
+            "reference_radius_invA": self.reference_radius_invA,
+            "marker_ratio": self.marker_ratio,
+            "mixed_low": self.mixed_low,
+            "mixed_high": self.mixed_high,
+            "ring_tolerance": self.ring_tolerance,
+            "min_marker_snr": self.min_marker_snr,
+            "refined": self.refined,
+            "history": list(self.history),
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PhaseModel:
+        """Rebuild a model written by :meth:`to_dict`."""
+        d = dict(d)
+        d["rings"] = tuple(ModelRing(r["phase"], tuple(r["hkl"]), r["radius_invA"],
+                                     r["rotation_deg"], r["intensity"], r["marker"])
+                           for r in d["rings"])
+        for k in ("phases", "material_ids", "history"):
+            d[k] = tuple(d.get(k, ()))
+        return cls(**d)
+
+
+def _per_dp_max(dp: np.ndarray, val: np.ndarray) -> dict[int, float]:
+    out: dict[int, float] = {}
+    for d, v in zip(dp.tolist(), val.tolist(), strict=True):
+        if v > out.get(d, -np.inf):
+            out[d] = v
+    return out
