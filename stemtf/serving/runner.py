@@ -114,10 +114,13 @@ class SavedModelRunner:
         key = signature or "serving_default"
         wanted = self.signature_inputs(key)
         if set(inputs) != set(wanted):
+            extra = ",".join(sorted(set(inputs) - set(wanted)))
+            missing = ",".join(sorted(set(wanted) - set(inputs)))
             raise ServingStatus(
                 "INVALID_ARGUMENT",
-                f"input size does not match signature: {len(inputs)}!={len(wanted)} len({{"
-                f"{','.join(sorted(inputs))}}}) != len({{{','.join(sorted(wanted))}}})",
+                f"input size does not match signature: {len(inputs)}!={len(wanted)} "
+                f"len({{{','.join(sorted(inputs))}}}) != len({{{','.join(sorted(wanted))}}}). "
+                f"Sent extra: {{{extra}}}. Missing but required: {{{missing}}}.",
             )
         fn = self.model.signatures[key]
         feed = {}

@@ -95,3 +95,21 @@ def counts() -> np.ndarray:
     lam = np.full((5, 16, 12), 2.0)
     lam[:, 8, 6] = 200.0
     return rng.poisson(lam).astype(np.float32)
+
+
+@pytest.fixture(scope="session")
+def _grpc_server(runner):
+    pytest.importorskip("tensorflow_serving.apis", reason="tensorflow-serving-api not installed")
+    from stemtf.serving.local_grpc_server import LocalGrpcServer
+
+    server = LocalGrpcServer(runner).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def grpc_server(_grpc_server):
+    """The local gRPC server with no response hook; hooks set by a test are removed after it."""
+    _grpc_server.response_hook = None
+    yield _grpc_server
+    _grpc_server.response_hook = None
