@@ -121,7 +121,7 @@ class Scan:
                 f"{self.path}: cannot read scan rows {rows.start}:{rows.stop} "
                 f"(file truncated or corrupt: {_one_line(e)})"
             ) from None
-        return np.asarray(block, dtype=np.float32)
+        return np.array(block, dtype=np.float32)  # a writable copy, never a view of the file
 
     def to_dask(self, rows_per_chunk: int = 16) -> Any:
         """The scan as a dask array chunked by whole scan rows (import dask lazily)."""

@@ -1,0 +1,112 @@
+"""Settings of one ``stemtf analyze`` run, validated on construction."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from stemtf.errors import InputError, check_positive, check_range
+
+__all__ = ["AnalyzeConfig", "DEFAULT_PHASES"]
+
+#: Phases mapped by default: label bit 1 = first phase (O3), bit 2 = second (O1).
+DEFAULT_PHASES = ("nmc811-o3", "nmc811-o1")
+
+
+@dataclass(frozen=True)
+class AnalyzeConfig:
+    """Everything that decides the output of an analysis (plus how it is run).
+
+    Attributes
+    ----------
+    input_path : Path
+        The 4D-STEM file.
+    out_dir : Path
+        Output folder (results.h5, phase_map.png, summary.json, report.html).
+    denoise : str
+        ``none``, a SavedModel folder or a TF Serving URL (see :func:`stemtf.denoise.load`).
+    roi : (y0, y1, x0, x1) or None
+        Half-open scan window to analyse; None = the whole scan.
+    scheduler : str or None
+        None: in-process for small scans, a dask ``LocalCluster`` for large ones;
+        ``"synchronous"``; ``"local"`` (always a LocalCluster); or a dask.distributed address.
+    dataset_path : str or None
+        HDF5 dataset path.
+    scan_shape : (Ry, Rx) or None
+        Scan shape for flat frame stacks.
+    q_sampling_invA, energy_eV, semiangle_mrad : float or None
+        Calibration overriding the file metadata [1/Å per px], [eV], [mrad].
+    phases : tuple of str
+        Material ids of the two phases; label 1 = first, 2 = second, 3 = both.
+    seed : int
+        Seed of every random choice (sample positions, RANSAC per chunk).
+    chunk_dps : int
+        About this many patterns per chunk (whole scan rows; at least one row); 0 = about
+        64 MB of float32 patterns per chunk.
+    sample_dps : int
+        Patterns in the calibration / ring-radius learning sample (pass 1).
+    denoise_batch : int
+        Patterns per denoiser call.
+    """
+
+    input_path: Path
+    out_dir: Path
+    denoise: str = "none"
+    roi: tuple[int, int, int, int] | None = None
+    scheduler: str | None = None
+    dataset_path: str | None = None
+    scan_shape: tuple[int, int] | None = None
+    q_sampling_invA: float | None = None
+    energy_eV: float | None = None
+    semiangle_mrad: float | None = None
+    phases: tuple[str, ...] = DEFAULT_PHASES
+    seed: int = 0
+    chunk_dps: int = 0
+    sample_dps: int = 256
+    denoise_batch: int = 32
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "input_path", Path(self.input_path))
+        object.__setattr__(self, "out_dir", Path(self.out_dir))
+        phases = tuple(p.strip() for p in self.phases if p.strip())
+        if len(phases) != 2 or len(set(phases)) != 2:
+            raise InputError(
+                f"--phases={','.join(self.phases)!r} is not allowed: give two distinct "
+                "material ids, e.g. nmc811-o3,nmc811-o1 (see `stemtf materials list`)"
+            )
+        object.__setattr__(self, "phases", phases)
+        if self.roi is not None:
+            if len(self.roi) != 4:
+                raise InputError(f"--roi={self.roi!r} is not allowed: give y0 y1 x0 x1")
+            object.__setattr__(self, "roi", tuple(int(v) for v in self.roi))
+        if self.scan_shape is not None:
+            object.__setattr__(self, "scan_shape", tuple(int(v) for v in self.scan_shape))
+        if self.q_sampling_invA is not None:
+            check_positive("--q-sampling-invA", self.q_sampling_invA, "1/Å per px")
+        if self.energy_eV is not None:
+            check_range("--energy-keV", self.energy_eV / 1e3, 1.0, 5000.0, "keV")
+        if self.semiangle_mrad is not None:
+            check_range("--semiangle-mrad", self.semiangle_mrad, 0.01, 100.0, "mrad")
+        check_range("--seed", self.seed, 0, 2**32 - 1)
+        check_range("--chunk", self.chunk_dps, 0, 10**7, "patterns")
+        check_range("sample_dps", self.sample_dps, 1, 10**5, "patterns")
+        check_range("denoise_batch", self.denoise_batch, 1, 4096, "patterns")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable settings."""
+        d = dataclasses.asdict(self)
+        d["input_path"] = str(self.input_path)
+        d["out_dir"] = str(self.out_dir)
+        return d
+
+    def fingerprint(self) -> str:
+        """Hash of the settings that change results (not where or how the run executes)."""
+        d = self.to_dict()
+        for key in ("out_dir", "scheduler", "denoise_batch"):
+            d.pop(key)
+        d["input_path"] = str(Path(self.input_path).resolve())
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,45 @@
+"""Pass 1: a seeded sample of patterns for calibration and ring-radius learning."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stemtf.errors import InputError
+from stemtf.io.scan import Scan
+from stemtf.io.validate import check_counts
+
+__all__ = ["sample_positions", "read_sample"]
+
+
+def sample_positions(
+    roi: tuple[int, int, int, int], n: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Up to ``n`` distinct scan positions in the ROI, drawn with ``seed``, in reading order."""
+    y0, y1, x0, x1 = roi
+    total = (y1 - y0) * (x1 - x0)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A3]))
+    flat = np.sort(rng.choice(total, size=min(n, total), replace=False))
+    rows, cols = np.divmod(flat, x1 - x0)
+    return rows + y0, cols + x0
+
+
+def read_sample(scan: Scan, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """Read the patterns at ``(rows, cols)`` one by one (memory: the sample only), checked.
+
+    Raises
+    ------
+    InputError
+        NaN/Inf or negative counts, or every sampled pattern all zero.
+    """
+    qy, qx = scan.shape[2:]
+    out = np.empty((len(rows), qy, qx), np.float32)
+    for k, (r, c) in enumerate(zip(rows, cols, strict=True)):
+        dp = scan.read(slice(int(r), int(r) + 1), slice(int(c), int(c) + 1))
+        check_counts(dp, scan.path, row0=int(r), col0=int(c))
+        out[k] = dp[0, 0]
+    if len(out) and not out.reshape(len(out), -1).any(axis=1).any():
+        raise InputError(
+            f"{scan.path}: all {len(out)} sampled patterns are zero (no counts); "
+            "nothing to analyse: check the file or --dataset-path"
+        )
+    return out

@@ -1,0 +1,149 @@
+"""One chunk of work: read scan rows, check, denoise, identify phases, virtual images.
+
+:func:`run_chunk` is a pure function of a picklable :class:`ChunkTask`, so it runs the same
+in-process or on a dask.distributed worker; it returns plain arrays that the driver saves.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from stemtf.analysis.plan import Chunk
+from stemtf.analysis.virtual import VirtualDetectors
+from stemtf.io.scan import Scan
+from stemtf.io.validate import check_counts
+
+__all__ = ["ChunkTask", "run_chunk", "chunk_seed", "cached_denoiser"]
+
+_DENOISERS: dict[tuple[str, int], Any] = {}
+
+
+def cached_denoiser(spec: str, batch: int) -> Any:
+    """One denoiser per process and spec (a SavedModel is loaded once per worker)."""
+    key = (spec, batch)
+    if key not in _DENOISERS:
+        from stemtf.denoise import load
+
+        kwargs = {} if spec.strip().lower() == "none" else {"batch_size": batch}
+        _DENOISERS[key] = load(spec, **kwargs)
+    return _DENOISERS[key]
+
+
+def chunk_seed(seed: int, index: int) -> int:
+    """Independent, reproducible seed of chunk ``index`` of a run seeded with ``seed``."""
+    return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class ChunkTask:
+    """Everything a worker needs for one chunk (all picklable)."""
+
+    scan: Scan
+    chunk: Chunk
+    roi: tuple[int, int, int, int]
+    calibration: Any
+    model: Any
+    virtual: VirtualDetectors
+    denoise: str
+    denoise_batch: int
+    seed: int
+
+
+def _spots_of(result: Any, i: int) -> np.ndarray:
+    """Spots ``[y, x, intensity]`` of pattern ``i`` from a PhaseResult, if it carries them."""
+    spots = getattr(result, "spots", None)
+    if spots is None:
+        return np.empty((0, 3), np.float32)
+    if hasattr(spots, "of"):
+        return np.asarray(spots.of(i), np.float32).reshape(-1, 3)
+    return np.asarray(spots[i], np.float32)[:, :3].reshape(-1, 3)
+
+
+def _examples(labels, confidence, counts, dps, result, hexagons):
+    """The most confident pattern of each label present (and the brightest 'none' pattern)."""
+    picks: list[int] = []
+    for lab in range(4):
+        idx = np.flatnonzero(labels == lab)
+        if idx.size:
+            key = counts[idx] if lab == 0 else confidence[idx]
+            picks.append(int(idx[np.argmax(key)]))
+    spots = [
+        np.column_stack([np.full(len(s), k, np.float32), s])
+        for k, s in ((k, _spots_of(result, i)) for k, i in enumerate(picks))
+    ]
+    ex_hex = hexagons[np.isin(hexagons["dp_index"], picks)] if len(hexagons) else hexagons
+    return {
+        "ex_index": np.asarray(picks, np.int64),
+        "ex_labels": labels[picks].astype(np.uint8),
+        "ex_confidence": confidence[picks].astype(np.float32),
+        "ex_dps": dps[picks].astype(np.float32),
+        "ex_spots": np.concatenate(spots) if spots else np.empty((0, 4), np.float32),
+        "ex_hexagons": ex_hex,
+    }
+
+
+def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
+    """Process one chunk; return its arrays (flat pattern index is within the chunk's ROI part).
+
+    Returns
+    -------
+    dict
+        ``overview_bf`` (rows, Rx) for every chunk; for analysed chunks also ``labels``,
+        ``confidence``, ``spot_count``, ``bf``, ``adf`` (rows, roi width), ``hexagons``,
+        example patterns, ``zero_count`` and stage timings ``t_read``, ``t_denoise``,
+        ``t_identify``, ``t_virtual`` [s].
+    """
+    from stemtf.phase import identify_phases
+
+    c, (x0, x1) = task.chunk, task.roi[2:]
+    path = task.scan.path
+    t0 = time.perf_counter()
+    block = task.scan.read(slice(c.row0, c.row1))  # float32 (rows, Rx, Qy, Qx), full width
+    t_read = time.perf_counter() - t0
+    out: dict[str, np.ndarray] = {}
+    if not c.analyse:
+        overview = np.where(np.isfinite(block), block, 0.0)
+        out["overview_bf"] = task.virtual.apply(overview)[0]
+        out["t_read"] = np.float64(t_read)
+        return out
+    part = block[:, x0:x1]
+    check_counts(part, path, row0=c.row0, col0=x0)
+    if x0 > 0 or x1 < block.shape[1]:
+        block = np.where(np.isfinite(block), block, 0.0)
+    t1 = time.perf_counter()
+    out["overview_bf"] = task.virtual.apply(block)[0]
+    rows, cols = part.shape[:2]
+    dps = np.ascontiguousarray(part.reshape((rows * cols,) + part.shape[2:]))
+    del block, part
+    counts = dps.reshape(len(dps), -1).sum(axis=1)
+    t2 = time.perf_counter()
+    dps = np.asarray(cached_denoiser(task.denoise, task.denoise_batch)(dps), np.float32)
+    np.maximum(dps, 0.0, out=dps)  # a denoiser may undershoot zero; counts cannot
+    t3 = time.perf_counter()
+    result = identify_phases(
+        dps, task.calibration, task.model, seed=chunk_seed(task.seed, c.index), return_spots=True
+    )
+    t4 = time.perf_counter()
+    bf, adf = task.virtual.apply(dps)
+    labels = np.asarray(result.labels, np.uint8)
+    confidence = np.asarray(result.confidence, np.float32)
+    hexagons = np.asarray(result.hexagons)
+    out.update(
+        labels=labels.reshape(rows, cols),
+        confidence=confidence.reshape(rows, cols),
+        spot_count=np.asarray(result.spot_count, np.int32).reshape(rows, cols),
+        bf=bf.reshape(rows, cols),
+        adf=adf.reshape(rows, cols),
+        hexagons=hexagons,
+        zero_count=np.int64((counts == 0).sum()),
+        t_read=np.float64(t_read),
+        t_denoise=np.float64(t3 - t2),
+        t_identify=np.float64(t4 - t3),
+        t_virtual=np.float64(t2 - t1 + time.perf_counter() - t4),
+        **_examples(labels, confidence, counts, dps, result, hexagons),
+    )
+    return out

@@ -1,0 +1,100 @@
+"""``stemtf analyze``: phase-map a 4D-STEM scan (readers, denoiser, phase identification, report)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+__all__ = ["main"]
+
+
+def main(
+    input_path: Annotated[
+        Path,
+        typer.Argument(
+            metavar="INPUT",
+            exists=True,
+            dir_okay=False,
+            help="4D-STEM file: .npy, .h5/.hdf5/.emd, .mib, .dm4, .blo, .hspy, ...",
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", "-o", help="Output folder.", file_okay=False)],
+    denoise: Annotated[
+        str,
+        typer.Option(
+            help="none, a SavedModel folder, http(s)://HOST:8501/v1/models/NAME or "
+            "grpc://HOST:8500/NAME."
+        ),
+    ] = "none",
+    roi: Annotated[
+        tuple[int, int, int, int] | None,
+        typer.Option(metavar="Y0 Y1 X0 X1", help="Scan window to analyse (half-open indices)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option(
+            help="synchronous, local (dask LocalCluster) or a dask.distributed address "
+            "(tcp://HOST:8786). Default: synchronous for small scans, local otherwise."
+        ),
+    ] = None,
+    dataset_path: Annotated[
+        str | None, typer.Option(help="HDF5 dataset path (found automatically if omitted).")
+    ] = None,
+    scan_shape: Annotated[
+        tuple[int, int] | None,
+        typer.Option(metavar="RY RX", help="Scan shape of a flat frame stack."),
+    ] = None,
+    q_sampling_invA: Annotated[
+        float | None,
+        typer.Option("--q-sampling-invA", help="Detector pixel size [1/Å per px]."),
+    ] = None,
+    energy_keV: Annotated[
+        float | None, typer.Option("--energy-keV", help="Beam energy [keV].")
+    ] = None,
+    semiangle_mrad: Annotated[
+        float | None, typer.Option("--semiangle-mrad", help="Convergence semi-angle [mrad].")
+    ] = None,
+    phases: Annotated[
+        str, typer.Option(help="Two material ids: label 1, label 2 (3 = both).")
+    ] = "nmc811-o3,nmc811-o1",
+    seed: Annotated[int, typer.Option(help="Seed of the calibration sample and RANSAC.")] = 0,
+    chunk: Annotated[
+        int | None,
+        typer.Option(
+            "--chunk", help="About N patterns per chunk (whole scan rows); default ~64 MB."
+        ),
+    ] = None,
+    progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+) -> None:
+    """Map the phases of a 4D-STEM scan: results.h5, phase_map.png, summary.json, report.html.
+
+    Resumable: rerun the same command after an interruption and finished chunks are skipped.
+    """
+    from stemtf.analysis import AnalyzeConfig, analyze
+
+    config = AnalyzeConfig(
+        input_path=input_path,
+        out_dir=out,
+        denoise=denoise,
+        roi=roi,
+        scheduler=scheduler,
+        dataset_path=dataset_path,
+        scan_shape=scan_shape,
+        q_sampling_invA=q_sampling_invA,
+        energy_eV=None if energy_keV is None else energy_keV * 1e3,
+        semiangle_mrad=semiangle_mrad,
+        phases=tuple(phases.split(",")),
+        seed=seed,
+        chunk_dps=chunk or 0,
+    )
+    result = analyze(config, progress=progress)
+    s = result.summary
+    fractions = ", ".join(f"{k} {100 * v:.1f} %" for k, v in s["phase_fractions"].items())
+    rate = s["dps_per_s"]
+    typer.echo(
+        f"{s['patterns']} patterns: {fractions}"
+        + (f"; {rate:.0f} DP/s" if rate else "")
+        + f"; wrote {result.out_dir}/{{results.h5, phase_map.png, summary.json, report.html}}"
+    )
