@@ -125,12 +125,38 @@ class GrpcDenoiser:
         self.input: TensorInfo | None = None
         self.input_name = input_name
         self.output_name = output_name
-        self._channel = grpc.insecure_channel(
-            self.endpoint.target, options=_max_message_options(max_message_mb)
-        )
-        self._stub = self._apis.prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+        self.max_message_mb = int(max_message_mb)
+        self.info: dict[str, Any] = {
+            "kind": "grpc",
+            "model": self.endpoint.name,
+            "version": self.endpoint.version,
+            "url": str(url),
+        }
+        self._open()
         if check_metadata:
             self._check_metadata()
+
+    def _open(self) -> None:
+        self._channel = self._grpc.insecure_channel(
+            self.endpoint.target, options=_max_message_options(self.max_message_mb)
+        )
+        self._stub = self._apis.prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the channel (for dask workers); it is reopened on unpickling."""
+        return {
+            k: v
+            for k, v in self.__dict__.items()
+            if k not in ("_channel", "_stub", "_apis", "_grpc")
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import grpc
+
+        self.__dict__.update(state)
+        self._apis = import_serving_api()
+        self._grpc = grpc
+        self._open()
 
     def __repr__(self) -> str:
         return f"GrpcDenoiser('grpc://{self.endpoint.target}/{self.endpoint.name}')"
@@ -184,6 +210,8 @@ class GrpcDenoiser:
         self._fill_spec(request.model_spec)
         request.model_spec.ClearField("signature_name")
         response = self._call(self._stub.GetModelMetadata, request)
+        if response.model_spec.HasField("version"):
+            self.info["version"] = int(response.model_spec.version.value)
         signature_map = pb.SignatureDefMap()
         if "signature_def" not in response.metadata or not response.metadata[
             "signature_def"

@@ -96,6 +96,12 @@ class RestDenoiser:
         self.input: TensorInfo | None = None
         self.output_name = output_name
         self.input_name = input_name
+        self.info: dict[str, Any] = {
+            "kind": "rest",
+            "model": self.endpoint.name,
+            "version": self.endpoint.version,
+            "url": self.endpoint.model_url,
+        }
         if check_metadata:
             self._check_metadata(input_name, output_name)
 
@@ -112,6 +118,9 @@ class RestDenoiser:
 
     def _check_metadata(self, input_name: str | None, output_name: str | None) -> None:
         body = self._request("GET", self.endpoint.metadata_url, None)
+        spec = body.get("model_spec")
+        if isinstance(spec, dict) and str(spec.get("version", "")).isdigit():
+            self.info["version"] = int(spec["version"])
         try:
             signatures = signatures_from_json(body["metadata"]["signature_def"])
         except (KeyError, TypeError, ValueError, AttributeError):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 import subprocess
 import sys
 
@@ -19,6 +20,15 @@ def test_matches_in_process_denoising(grpc_server, counts, reference):
     with GrpcDenoiser(grpc_server.url, batch_size=2) as denoiser:
         assert denoiser.input.key == "counts" and denoiser.output_name == "output_0"
         out = denoiser(counts)
+        assert denoiser.info == {
+            "kind": "grpc",
+            "model": "tiny",
+            "version": 1,
+            "url": grpc_server.url,
+        }
+        clone = pickle.loads(pickle.dumps(denoiser))  # dask ships denoisers to workers
+        np.testing.assert_array_equal(clone(counts[:2]), out[:2])
+        clone.close()
     assert out.shape == counts.shape and out.dtype == np.float32
     np.testing.assert_array_equal(out, reference(counts))  # raw float32 bytes both ways
 

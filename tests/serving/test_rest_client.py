@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 import time
 
 import numpy as np
@@ -41,7 +42,9 @@ def test_matches_in_process_denoising(rest_server, counts, reference, request_fo
 
 def test_channel_axis_and_url_forms(rest_server, counts, reference):
     url = rest_server.url + "/versions/1:predict"
-    out = RestDenoiser(url, batch_size=8)(counts[..., np.newaxis])
+    denoiser = RestDenoiser(url, batch_size=8)
+    assert denoiser.info == {"kind": "rest", "model": "tiny", "version": 1, "url": url[:-8]}
+    out = pickle.loads(pickle.dumps(denoiser))(counts[..., np.newaxis])
     np.testing.assert_allclose(out, reference(counts), rtol=1e-6, atol=1e-6)
 
 
