@@ -78,8 +78,8 @@ class Calibration:
 
     @property
     def sigma_px(self) -> float:
-        """DoG sigma matched to the disks [px] (0.6 x disk radius, clipped to 1..4 px)."""
-        return float(np.clip(0.6 * self.disk_radius_px, 1.0, 4.0))
+        """DoG sigma matched to the disks [px] (0.45 x disk radius, clipped to 1..4 px)."""
+        return float(np.clip(0.45 * self.disk_radius_px, 1.0, 4.0))
 
     def to_dict(self) -> dict:
         """JSON-serialisable fields."""

@@ -48,7 +48,7 @@ def beam_centers(
     resp = dog_filter(dps, sigma_px) if response is None else response
     gy, gx = (h // 2, w // 2) if guess_yx is None else guess_yx
     rad = min(h, w) / 4.0 if search_radius_px is None else search_radius_px
-    win = int(np.clip(round(1.5 * sigma_px), 1, 4))
+    win = int(np.clip(np.ceil(2.0 * sigma_px), 1, 5))
     y0 = int(max(win, np.floor(gy - rad)))
     y1 = int(min(h - win, np.ceil(gy + rad) + 1))
     x0 = int(max(win, np.floor(gx - rad)))

@@ -22,7 +22,7 @@ DOG_SIGMA_RATIO = 1.6
 
 
 #: Gaussian kernels are truncated at this many sigmas.
-TRUNCATE_SIGMAS = 3.0
+TRUNCATE_SIGMAS = 2.5
 
 
 def kernel_size(sigma_px: float) -> int:

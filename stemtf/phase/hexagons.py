@@ -136,7 +136,7 @@ def ransac_hexagons(
 def _padded(table: SpotTable, n_dp: int, max_spots: int):
     """Strongest ``max_spots`` spots per pattern in padded (B, S) arrays."""
     order = np.lexsort((-table.intensity, table.dp_index))
-    b = table.dp_index[order]
+    b = table.dp_index[order].astype(np.int64)
     start = np.searchsorted(b, np.arange(n_dp))
     rank = np.arange(b.size) - start[b]
     keep = rank < max_spots

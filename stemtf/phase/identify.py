@@ -37,6 +37,8 @@ HEXAGON_DTYPE = np.dtype([
     ("center_x", np.float32),
     ("intensity", np.float32),
 ])
+#: Patterns filtered together (keeps the working set in cache).
+_SUB_BATCH = 128
 #: Extra room [px] around the annulus for the descan (beam-centre) wander.
 _DESCAN_MARGIN_PX = 4.0
 
@@ -142,14 +144,42 @@ def identify_phases(
         raise InputError(f"dps must be a (B, H, W) batch, got shape {arr.shape}")
     if method not in ("batch", "ransac"):
         raise InputError(f"method={method!r} is not allowed: choose 'batch' or 'ransac'")
-    arr = np.ascontiguousarray(arr, dtype=np.float32)
-    if not np.all(np.isfinite(arr)):
-        raise InputError("diffraction patterns contain NaN or Inf values")
-    n_dp, h, w = arr.shape
+    n_dp = arr.shape[0]
     if n_dp == 0:
         return PhaseResult(np.zeros(0, np.uint8), np.zeros(0, np.float32), np.zeros(0, np.int32),
                            np.empty(0, HEXAGON_DTYPE), np.zeros((0, 2), np.float32),
                            np.zeros(0, np.float32), None)
+    if centers_yx is not None:
+        centers_yx = np.asarray(centers_yx, float).reshape(n_dp, 2)
+    parts = []
+    for s in range(0, n_dp, _SUB_BATCH):
+        e = min(s + _SUB_BATCH, n_dp)
+        sub = np.ascontiguousarray(arr[s:e], dtype=np.float32)
+        if not np.all(np.isfinite(sub)):
+            raise InputError("diffraction patterns contain NaN or Inf values")
+        parts.append(_identify_block(
+            sub, calibration, model, seed=seed + s,
+            centers_yx=None if centers_yx is None else centers_yx[s:e],
+            tolerance_px=tolerance_px, min_matches=min_matches, spot_threshold=spot_threshold,
+            method=method, return_spots=return_spots))
+        if s:
+            parts[-1].hexagons["dp_index"] += s
+    if len(parts) == 1:
+        return parts[0]
+    spots = None
+    if return_spots:
+        offs = np.cumsum([0] + [p.labels.size for p in parts[:-1]])
+        spots = SpotTable(*(np.concatenate([getattr(p.spots, f) + (o if f == "dp_index" else 0)
+                                            for p, o in zip(parts, offs, strict=True)])
+                            for f in ("dp_index", "y", "x", "intensity", "snr")))
+    return PhaseResult(*(np.concatenate([getattr(p, f) for p in parts])
+                         for f in ("labels", "confidence", "spot_count", "hexagons",
+                                   "centers_yx", "fraction")), spots)
+
+
+def _identify_block(arr, calibration, model, *, seed, centers_yx, tolerance_px, min_matches,
+                    spot_threshold, method, return_spots) -> PhaseResult:
+    n_dp, h, w = arr.shape
     cal = calibration
     sigma = cal.sigma_px
     gc = cal.center_yx if cal.center_yx != (0.0, 0.0) else (float(h // 2), float(w // 2))

@@ -106,8 +106,8 @@ class PhaseModel:
         merge_tolerance : float
             Rings of the two phases closer than this relative radius count as shared.
         """
+        from stemtf.materials import get as get_material
         from stemtf.phase.reference import zone_rings
-        from stemtf.phase.structures import reference_structure
 
         ids = tuple(material_ids)
         if len(ids) != 2:
@@ -115,7 +115,7 @@ class PhaseModel:
                              "phases (labels are none, phase 1, phase 2, both)")
         if names is None:
             names = tuple(m.split("-")[-1].upper() for m in ids)
-        all_rings = [zone_rings(reference_structure(m), zone_axis, q_max_invA=3.0) for m in ids]
+        all_rings = [zone_rings(get_material(m).structure, zone_axis, q_max_invA=3.0) for m in ids]
         if not all_rings[0]:
             raise InputError(f"material {ids[0]!r} has no allowed reflection along {zone_axis}")
         ref = max(all_rings[0][:2], key=lambda r: r.intensity)

@@ -19,7 +19,7 @@ __all__ = ["SpotTable", "find_spots", "find_spots_batch", "noise_scale"]
 #: Median absolute deviation -> standard deviation for Gaussian noise.
 MAD_TO_STD = 1.4826
 #: Every n-th masked pixel is used for the robust noise estimate (speed; the median is stable).
-_NOISE_SUBSAMPLE = 3
+_NOISE_SUBSAMPLE = 7
 
 
 @dataclass(frozen=True)
@@ -46,16 +46,16 @@ class SpotTable:
 
 
 def noise_scale(response: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Robust per-pattern noise level (MAD -> sigma) of a DoG ``response`` inside ``mask``.
+    """Robust per-pattern noise level of a DoG ``response`` inside ``mask``.
 
-    Returns a float32 array of shape (B,).
+    The median absolute response (about zero: a DoG has no response to flat or slowly varying
+    background) times 1.4826, from every few masked pixels. Returns float32 (B,).
     """
     idx = np.flatnonzero(mask.ravel())[::_NOISE_SUBSAMPLE]
     if idx.size == 0:
         return np.zeros(response.shape[0], np.float32)
-    vals = response.reshape(response.shape[0], -1)[:, idx]
-    med = np.median(vals, axis=1, keepdims=True)
-    return (MAD_TO_STD * np.median(np.abs(vals - med), axis=1)).astype(np.float32)
+    vals = np.abs(response.reshape(response.shape[0], -1)[:, idx])
+    return (MAD_TO_STD * np.median(vals, axis=1)).astype(np.float32)
 
 
 def _check_mask(mask: np.ndarray | None, hw: tuple[int, int]) -> np.ndarray:
@@ -123,7 +123,7 @@ def find_spots_batch(
     if response is None and not np.all(np.isfinite(stack)):
         raise InputError("diffraction patterns contain NaN or Inf values")
     m = _check_mask(mask, (h, w)).copy()
-    rad = int(np.clip(round(sigma_px), 1, 3))
+    rad = int(np.clip(np.ceil(2.0 * sigma_px), 1, 5))
     margin = rad
     m[:margin] = False
     m[h - margin:] = False

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import numpy as np
 import pytest
 
 from stemtf.phase import Calibration, PhaseModel
+from stemtf.phase.calibration import correct_ellipticity
 
 Q_SAMPLING = 0.0125  # 1/Å per px (PHYSICS.md example geometry, 128 px detector)
 
 
 def render_pattern(rings, *, shape=(128, 128), center_yx=None, rotation_deg=0.0, scale=1.0,
-                   q_sampling=Q_SAMPLING, disk_radius_px=3.2, central=10.0):
-    """Disks at every vertex of each ring ``(radius_invA, rotation_deg, intensity)``."""
+                   q_sampling=Q_SAMPLING, disk_radius_px=3.2, central=10.0, ellipticity=None):
+    """Disks at every vertex of each ring ``(radius_invA, rotation_deg, intensity)``.
+
+    ``ellipticity`` = (ratio, angle_deg) stretches the ring positions (not the disks).
+    """
     h, w = shape
     cy, cx = (h // 2, w // 2) if center_yx is None else center_yx
     yy, xx = np.mgrid[:h, :w]
@@ -27,7 +33,10 @@ def render_pattern(rings, *, shape=(128, 128), center_yx=None, rotation_deg=0.0,
         r = scale * radius / q_sampling
         for k in range(6):
             a = np.deg2rad(rot + rotation_deg + 60 * k)
-            disk(cy + r * np.sin(a), cx + r * np.cos(a), amp)
+            py, px = cy + r * np.sin(a), cx + r * np.cos(a)
+            if ellipticity is not None:
+                py, px = correct_ellipticity(py, px, (cy, cx), 1.0 / ellipticity[0], ellipticity[1])
+            disk(py, px, amp)
     return img / img.sum()
 
 
@@ -60,3 +69,10 @@ def model():
 def calibration():
     return Calibration(q_sampling_invA=Q_SAMPLING, energy_eV=200e3, semiangle_mrad=1.0,
                        center_yx=(64.0, 64.0))
+
+
+@pytest.fixture(scope="session")
+def kin():
+    """The kinematic pattern helpers (test modules cannot import conftest in importlib mode)."""
+    return SimpleNamespace(make_pattern=make_pattern, render_pattern=render_pattern,
+                           phase_rings=phase_rings, Q_SAMPLING=Q_SAMPLING)

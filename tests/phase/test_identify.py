@@ -1,0 +1,90 @@
+"""Phase labels of kinematic O3 / O1 / both / vacuum patterns with Poisson noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stemtf.errors import InputError
+from stemtf.phase import HEXAGON_DTYPE, Calibration, identify_phases
+
+
+def _batch(kin, model, labels, rng, dose=1e4, **kw):
+    return np.stack([kin.make_pattern(model, int(lab), rng, dose=dose,
+                                  rotation_deg=rng.uniform(0, 60),
+                                  center_yx=(64 + rng.normal(0, 1), 64 + rng.normal(0, 1)), **kw)
+                     for lab in labels])
+
+
+@pytest.fixture(scope="module")
+def labelled(kin, model):
+    rng = np.random.default_rng(7)
+    truth = np.tile(np.arange(4), 40)
+    return truth, _batch(kin, model, truth, rng)
+
+
+def test_classes_are_recovered_at_1e4(labelled, model, calibration):
+    truth, dps = labelled
+    res = identify_phases(dps, calibration, model)
+    assert res.labels.dtype == np.uint8 and res.labels.shape == truth.shape
+    assert res.confidence.dtype == np.float32
+    assert np.all((res.confidence >= 0) & (res.confidence <= 1))
+    assert res.spot_count.dtype == np.int32
+    assert res.hexagons.dtype == HEXAGON_DTYPE
+    assert (res.labels == truth).mean() >= 0.97
+    # hexagon radii: O3 {110} normalised 1, O1 {100} 0.577 of its {110}
+    o1 = res.hexagons[np.isin(res.hexagons["dp_index"], np.flatnonzero(truth == 2))]
+    inner = o1[o1["radius_norm"] < 0.8]
+    assert abs(np.median(inner["radius_norm"]) / (0.7092 / 0.6969) - 0.5774) < 0.01
+
+
+def test_ransac_path_agrees_with_batch_path(labelled, model, calibration):
+    truth, dps = labelled
+    a = identify_phases(dps[:40], calibration, model)
+    b = identify_phases(dps[:40], calibration, model, method="ransac", seed=3)
+    assert (a.labels == b.labels).mean() >= 0.95
+
+
+def test_vacuum_and_empty_patterns_are_none(kin, model, calibration):
+    rng = np.random.default_rng(2)
+    vac = _batch(kin, model, np.zeros(8), rng)
+    empty = np.zeros((3, 128, 128), np.float32)
+    flat = rng.poisson(2.0, (3, 128, 128)).astype(np.float32)
+    res = identify_phases(np.concatenate([vac, empty, flat]), calibration, model)
+    assert np.all(res.labels == 0)
+    assert np.all(res.confidence > 0.5)
+
+
+def test_odd_scan_and_detector_shapes_keep_axes(kin, model):
+    rng = np.random.default_rng(4)
+    ry, rx = 13, 17
+    truth = ((np.arange(ry)[:, None] // 4 + np.arange(rx)[None, :] // 5) % 4).astype(np.uint8)
+    cal = Calibration(q_sampling_invA=kin.Q_SAMPLING * 128 / 131, center_yx=(65.0, 65.0))
+    dps = np.stack([kin.make_pattern(model, int(lab), rng, shape=(131, 127), center_yx=(65, 63),
+                                 q_sampling=cal.q_sampling_invA, rotation_deg=15.0)
+                    for lab in truth.ravel()])
+    res = identify_phases(dps, cal, model)
+    assert (res.labels.reshape(ry, rx) == truth).mean() >= 0.97
+
+
+def test_sub_batches_join_seamlessly(kin, model, calibration):
+    rng = np.random.default_rng(9)
+    truth = np.tile(np.arange(4), 70)  # 280 > one internal sub-batch
+    dps = _batch(kin, model, truth, rng)
+    res = identify_phases(dps, calibration, model, return_spots=True)
+    assert res.labels.shape == (280,) and res.centers_yx.shape == (280, 2)
+    assert res.hexagons["dp_index"].max() >= 256
+    assert np.array_equal(np.bincount(res.spots.dp_index, minlength=280), res.spot_count)
+    assert (res.labels == truth).mean() >= 0.97
+
+
+def test_bad_input(model, calibration):
+    with pytest.raises(InputError):
+        identify_phases(np.zeros((4, 4)), calibration, model)
+    bad = np.zeros((2, 32, 32), np.float32)
+    bad[0, 3, 3] = np.nan
+    with pytest.raises(InputError):
+        identify_phases(bad, calibration, model)
+    with pytest.raises(InputError):
+        identify_phases(np.zeros((1, 32, 32)), calibration, model, method="magic")
+    assert identify_phases(np.zeros((0, 32, 32)), calibration, model).labels.shape == (0,)

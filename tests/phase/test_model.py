@@ -1,0 +1,61 @@
+"""Phase model rings from the reference structures, refinement on data, serialisation."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from stemtf.errors import InputError
+from stemtf.phase import Calibration, PhaseModel, identify_phases
+
+
+def test_rings_from_reciprocal_lattice(model):
+    o3 = [r for r in model.rings if r.phase == 0]
+    o1 = [r for r in model.rings if r.phase == 1]
+    assert [r.hkl for r in o3] == [(1, 1, 0)]  # {100} extinct in R-3m along [001]
+    assert abs(o3[0].radius_invA - 2 / 2.87) < 0.005 * 0.697
+    inner = [r for r in o1 if r.marker]
+    outer = [r for r in o1 if not r.marker]
+    assert inner[0].hkl == (1, 0, 0)
+    assert abs(inner[0].radius_invA / outer[0].radius_invA - 1 / np.sqrt(3)) < 1e-6
+    assert abs((inner[0].rotation_deg - outer[0].rotation_deg) % 60 - 30) < 1e-6
+    assert model.reference_radius_invA == o3[0].radius_invA
+
+
+def test_refine_learns_camera_length_error(kin, model, calibration):
+    rng = np.random.default_rng(0)
+    scale = 1.04  # rings 4 % further out than the nominal calibration says
+    truth = np.tile(np.arange(4), 30)
+    dps = np.stack([kin.make_pattern(model, int(t), rng, dose=1e4, scale=scale,
+                                 rotation_deg=rng.uniform(0, 60)) for t in truth])
+    first = identify_phases(dps, calibration, model)
+    refined = model.refine(first.hexagons)
+    assert refined.refined and not model.refined
+    r3 = [r for r in refined.rings if r.phase == 0][0].radius_invA
+    r1 = [r for r in refined.rings if r.phase == 1 and r.marker][0].radius_invA
+    assert abs(r3 / (scale * 0.69686) - 1) < 0.005
+    assert abs(r1 / (scale * 0.40947) - 1) < 0.01
+    second = identify_phases(dps, calibration, refined)
+    assert (second.labels == truth).mean() >= 0.97
+    assert abs(np.median(second.hexagons["radius_norm"][second.hexagons["phase"] == 1]) - 1) < 0.01
+
+
+def test_dict_round_trip_is_json(model):
+    d = json.loads(json.dumps(model.to_dict()))
+    assert PhaseModel.from_dict(d) == model
+
+
+def test_two_phases_required_and_unknown_ids():
+    with pytest.raises(InputError):
+        PhaseModel.from_materials(["nmc811-o3"])
+    with pytest.raises(InputError):
+        PhaseModel.from_materials(["nmc811-o3", "no-such-material"])
+
+
+def test_detector_check(model):
+    cal = Calibration(q_sampling_invA=0.0125, center_yx=(32.0, 32.0))
+    with pytest.raises(InputError, match="too small"):
+        model.check_detector((64, 64), cal)
+    model.check_detector((128, 128), Calibration(q_sampling_invA=0.0125, center_yx=(64.0, 64.0)))

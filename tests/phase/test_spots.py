@@ -1,0 +1,80 @@
+"""Spot finding against known disk positions; batched filtering against the per-pattern loop."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from stemtf.errors import InputError
+from stemtf.phase import find_spots, find_spots_batch
+from stemtf.phase.dog import dog_filter, kernel_size
+
+
+def _disks(shape, centres, radius=3.0, amp=100.0):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    img = np.zeros(shape)
+    for y, x in centres:
+        img += amp * np.clip(radius + 0.5 - np.hypot(yy - y, xx - x), 0, 1)
+    return img
+
+
+def test_positions_subpixel_and_axes_on_prime_shape():
+    rng = np.random.default_rng(3)
+    centres = [(10.3, 40.7), (30.6, 12.2), (45.1, 50.9)]
+    img = _disks((53, 61), centres)  # prime-sized: an axis swap would fail
+    img = rng.poisson(img + 1.0).astype(np.float32)
+    spots = find_spots(img, sigma_px=1.5)
+    assert spots.shape == (3, 3)
+    for y, x in centres:
+        d = np.hypot(spots[:, 0] - y, spots[:, 1] - x).min()
+        assert d < 0.3
+    assert np.all(np.diff(spots[:, 2]) <= 0)  # strongest first
+
+
+def test_empty_and_flat_patterns_give_well_shaped_empty_results():
+    for img in (np.zeros((13, 17)), np.full((19, 23), 5.0)):
+        out = find_spots(img)
+        assert out.shape == (0, 3)
+
+
+def test_mask_restricts_spots():
+    img = _disks((64, 64), [(20, 20), (44, 44)])
+    mask = np.zeros((64, 64), bool)
+    mask[30:, 30:] = True
+    out = find_spots(img, sigma_px=1.5, mask=mask)
+    assert out.shape[0] == 1 and abs(out[0, 0] - 44) < 0.2
+
+
+def test_batched_dog_equals_per_pattern_opencv():
+    rng = np.random.default_rng(0)
+    stack = rng.random((5, 29, 31)).astype(np.float32)
+    fast = dog_filter(stack, 1.7)
+    k1, k2 = kernel_size(1.7), kernel_size(1.7 * 1.6)
+    for i in range(5):
+        ref = (cv2.GaussianBlur(stack[i], (k1, k1), 1.7, borderType=cv2.BORDER_REFLECT)
+               - cv2.GaussianBlur(stack[i], (k2, k2), 1.7 * 1.6, borderType=cv2.BORDER_REFLECT))
+        np.testing.assert_allclose(fast[i], ref, atol=1e-6)
+
+
+def test_batched_spots_equal_per_pattern_loop():
+    rng = np.random.default_rng(1)
+    stack = np.stack([rng.poisson(_disks((48, 48), rng.uniform(6, 42, (4, 2))) + 0.5)
+                      for _ in range(6)]).astype(np.float32)
+    table = find_spots_batch(stack, sigma_px=1.5)
+    for i in range(6):
+        one = find_spots(stack[i], sigma_px=1.5)
+        mine = table.of(i)
+        mine = mine[np.argsort(-mine[:, 2], kind="stable")]
+        np.testing.assert_allclose(mine, one, atol=1e-9)
+
+
+def test_bad_input_is_refused():
+    with pytest.raises(InputError):
+        find_spots(np.zeros((4, 8, 8)))
+    with pytest.raises(InputError):
+        find_spots(np.full((8, 8), np.nan))
+    with pytest.raises(InputError):
+        find_spots(np.zeros((8, 8)), mask=np.ones((8, 9), bool))
+    with pytest.raises(InputError):
+        find_spots(np.zeros((8, 8)), sigma_px=0.0)
