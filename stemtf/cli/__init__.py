@@ -24,8 +24,10 @@ app = StemtfApp(
 # (module under stemtf.cli, command name, kind): kind "command" registers module.main as one
 # command; kind "group" adds module.app (a typer.Typer) as a sub-command group.
 _COMMANDS: list[tuple[str, str, str]] = [
+    ("analyze", "analyze", "command"),
     ("build_dataset", "build-dataset", "command"),
     ("materials", "materials", "group"),
+    ("train", "train", "command"),
 ]
 
 

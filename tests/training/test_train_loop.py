@@ -1,0 +1,100 @@
+import csv
+import json
+import os
+import subprocess
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from stemtf.cli import app
+from stemtf.errors import InputError
+from stemtf.training import TrainConfig, train
+
+
+class Interrupt(KeyboardInterrupt):
+    pass
+
+
+def _stop_at(n):
+    def hook(step):
+        if step == n:
+            raise Interrupt
+
+    return hook
+
+
+@pytest.fixture(scope="module")
+def cli_run(tmp_path_factory, tiny_cli):
+    out = tmp_path_factory.mktemp("run")
+    result = CliRunner().invoke(app, ["train", "--out", str(out), "--steps", "4", *tiny_cli])
+    assert result.exit_code == 0, result.output
+    return out, result
+
+
+def test_cli_train_writes_a_complete_run(cli_run):
+    out, result = cli_run
+    assert "trained to step 4" in result.output
+    for name in ("config.json", "log.csv", "metrics.json", "model.keras", "checkpoints/checkpoint"):
+        assert (out / name).exists(), name
+    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["seed"] == 3 and cfg["train"]["weight_decay"] == 1e-5
+    assert cfg["versions"]["keras"].startswith("3.")
+    rows = list(csv.DictReader((out / "log.csv").open()))
+    assert [int(r["step"]) for r in rows] == [2, 4]
+    m = json.loads((out / "metrics.json").read_text())
+    assert np.isfinite(m["val_psnr_db"]) and 0 < m["val_ssim"] <= 1
+
+
+def test_interrupted_run_resumes_where_it_stopped(tmp_path, tiny):
+    config = TrainConfig(**tiny, steps=6)
+    with pytest.raises(Interrupt):
+        train(config, tmp_path, on_step=_stop_at(5))  # checkpoints at 2 and 4
+    seen = []
+    result = train(config, tmp_path, on_step=seen.append)
+    assert result.resumed_from == 4
+    assert seen == [5, 6]
+    rows = [int(r["step"]) for r in csv.DictReader((tmp_path / "log.csv").open())]
+    assert rows == [2, 4, 6]
+    again = train(config, tmp_path)  # complete: nothing to do
+    assert again.resumed_from == 6 and again.step == 6
+
+
+def test_checkpoint_of_another_architecture_is_refused(cli_run, tiny):
+    out, _ = cli_run
+    config = TrainConfig(**{**tiny, "width": 6}, steps=6)
+    with pytest.raises(InputError, match="different architecture") as e:
+        train(config, out)
+    assert "width=4" in str(e.value)
+    (tmp := out.parent / "nocfg").mkdir()
+    (tmp / "checkpoints").symlink_to(out / "checkpoints")
+    with pytest.raises(InputError, match="does not fit this model"):
+        train(config, tmp)
+
+
+def _one_line_input_error(result, fragment):
+    assert isinstance(result.exception, InputError), result.output
+    assert fragment in str(result.exception) and "\n" not in str(result.exception)
+
+
+def test_cli_bad_inputs_one_line(tmp_path, monkeypatch):
+    runner = CliRunner()
+    r = runner.invoke(app, ["train", "--out", str(tmp_path), "--data-dir", str(tmp_path / "none")])
+    _one_line_input_error(r, "no built dataset")
+    r = runner.invoke(app, ["train", "--out", str(tmp_path), "--strategy", "ring", "--synthetic", "4"])
+    assert r.exit_code == 2 and "ring" in r.output
+    r = runner.invoke(app, ["train", "--out", str(tmp_path), "--synthetic", "4", "--batch-size", "0"])
+    _one_line_input_error(r, "batch_size=0")
+    monkeypatch.setenv("TF_CONFIG", "{oops")
+    r = runner.invoke(app, ["train", "--out", str(tmp_path), "--strategy", "multiworker", "--synthetic", "4"])
+    _one_line_input_error(r, "TF_CONFIG is malformed")
+
+
+def test_malformed_tf_config_exit_status(tmp_path, stemtf_cmd):
+    env = {**os.environ, "TF_CONFIG": '{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}'}
+    r = subprocess.run([*stemtf_cmd, "train", "--out", str(tmp_path), "--strategy", "multiworker",
+                        "--synthetic", "4"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines()[-1].startswith("error: TF_CONFIG is malformed: task index 3")
+    assert "Traceback" not in r.stderr
