@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from enum import Enum
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -36,7 +36,7 @@ class Precision(str, Enum):
 
 def main(
     out: Annotated[Path, typer.Option("--out", help="Run folder (rerun the same command to resume).")],
-    data_dir: Annotated[Optional[Path], typer.Option(help="Dataset folder of `stemtf build-dataset`.")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="Dataset folder of `stemtf build-dataset`.")] = None,
     dataset_config: Annotated[str, typer.Option(help="Dataset config name.")] = "small",
     synthetic: Annotated[int, typer.Option(help="Train on N synthetic spot-lattice pairs instead of --data-dir.")] = 0,
     strategy: Annotated[Strategy, typer.Option(help="default | mirrored (all local devices) | multiworker (TF_CONFIG).")] = Strategy.default,

@@ -65,15 +65,15 @@ def test_multiworker_two_local_workers_agree(tmp_path, tiny_cli, ports, stemtf_c
         for p in procs:
             if p.poll() is None:
                 p.kill()
-    for p, (stdout, stderr) in zip(procs, results):
+    for p, (_stdout, stderr) in zip(procs, results, strict=True):
         assert p.returncode == 0, stderr[-3000:]
     assert "trained to step 3" in results[0][0]
     chief = keras.saving.load_model(out / "model.keras")
     other = keras.saving.load_model(out / "workers" / "worker-1" / "model.keras")
-    for a, b in zip(chief.weights, other.weights):
+    for a, b in zip(chief.weights, other.weights, strict=True):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["strategy"]["replicas"] == 2 and cfg["strategy"]["task"] == "worker-0"
     # the weights moved: training happened on both workers
     fresh = type(chief).from_config(chief.get_config())
-    assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(chief.weights, fresh.weights))
+    assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(chief.weights, fresh.weights, strict=True))
