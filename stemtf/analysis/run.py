@@ -61,15 +61,17 @@ def _calibration_inputs(scan, config: AnalyzeConfig) -> Any:
         semiangle_mrad=config.semiangle_mrad,
     )
     missing = [
-        flag
-        for flag, value in (("--energy-keV", md.energy_eV), ("--semiangle-mrad", md.semiangle_mrad))
+        (flag, what)
+        for flag, what, value in (
+            ("--energy-keV", "beam energy", md.energy_eV),
+            ("--semiangle-mrad", "convergence semi-angle", md.semiangle_mrad),
+        )
         if value is None
     ]
     if missing:
         raise InputError(
             f"{scan.path}: calibration cannot be inferred: the file does not record the "
-            f"{' or '.join(m.lstrip('-').replace('-keV', ' energy').replace('-mrad', ' semi-angle') for m in missing)}; "
-            f"give {' and '.join(missing)}"
+            f"{' or the '.join(w for _, w in missing)}; give {' and '.join(f for f, _ in missing)}"
         )
     return md
 

@@ -48,13 +48,13 @@ def main(
     ] = None,
     q_sampling_invA: Annotated[
         float | None,
-        typer.Option("--q-sampling-invA", help="Detector pixel size [1/Å per px]."),
+        typer.Option("--q-sampling-invA", help="Detector pixel size in 1/Å per pixel."),
     ] = None,
     energy_keV: Annotated[
-        float | None, typer.Option("--energy-keV", help="Beam energy [keV].")
+        float | None, typer.Option("--energy-keV", help="Beam energy in keV.")
     ] = None,
     semiangle_mrad: Annotated[
-        float | None, typer.Option("--semiangle-mrad", help="Convergence semi-angle [mrad].")
+        float | None, typer.Option("--semiangle-mrad", help="Convergence semi-angle in mrad.")
     ] = None,
     phases: Annotated[
         str, typer.Option(help="Two material ids: label 1, label 2 (3 = both).")
@@ -66,6 +66,10 @@ def main(
             "--chunk", help="About N patterns per chunk (whole scan rows); default ~64 MB."
         ),
     ] = None,
+    sample: Annotated[
+        int,
+        typer.Option(help="Patterns in the calibration / ring-radius learning sample (pass 1)."),
+    ] = 256,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Map the phases of a 4D-STEM scan: results.h5, phase_map.png, summary.json, report.html.
@@ -88,6 +92,7 @@ def main(
         phases=tuple(phases.split(",")),
         seed=seed,
         chunk_dps=chunk or 0,
+        sample_dps=sample,
     )
     result = analyze(config, progress=progress)
     s = result.summary

@@ -1,0 +1,238 @@
+"""`stemtf analyze` end to end: output contract, axes, ROI, resume, bad input, real files."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+
+from stemtf.cli import app
+
+sys.path.insert(0, str(Path(__file__).parent))
+from scene import Q_SAMPLING_INVA, scene  # noqa: E402
+
+CAL = ["--q-sampling-invA", str(Q_SAMPLING_INVA), "--energy-keV", "200", "--semiangle-mrad", "1.0"]
+OUTPUTS = ("results.h5", "phase_map.png", "summary.json", "report.html")
+
+
+@dataclass
+class Ran:
+    exit_code: int
+    output: str
+
+
+def _run(*args) -> Ran:
+    """Run the command as the console script does (StemtfApp's one-line errors included)."""
+    out = io.StringIO()
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        try:
+            app(["analyze", *map(str, args), "--no-progress"], prog_name="stemtf")
+        except SystemExit as e:
+            code = e.code if isinstance(e.code, int) else (0 if e.code is None else 1)
+    return Ran(code, out.getvalue())
+
+
+@pytest.fixture(scope="module")
+def odd_scan(tmp_path_factory):
+    data, truth, beam = scene((13, 17))
+    path = tmp_path_factory.mktemp("scan") / "odd.npy"
+    np.save(path, data)
+    return path, truth, beam
+
+
+@pytest.fixture(scope="module")
+def odd_result(odd_scan, tmp_path_factory):
+    out = tmp_path_factory.mktemp("out") / "full"
+    result = _run(odd_scan[0], "--out", out, *CAL, "--chunk", 40)
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_contract_vacuum_scan(tmp_path):
+    rng = np.random.default_rng(0)
+    d = rng.poisson(0.5, size=(5, 7, 64, 64)).astype("float32")
+    d[..., 32, 32] += 500
+    np.save(tmp_path / "tiny.npy", d)
+    result = _run(
+        tmp_path / "tiny.npy",
+        "--out",
+        tmp_path / "out",
+        "--denoise",
+        "none",
+        "--q-sampling-invA",
+        "0.0125",
+        "--energy-keV",
+        "200",
+        "--semiangle-mrad",
+        "1.0",
+    )
+    assert result.exit_code == 0, result.output
+    for name in OUTPUTS:
+        assert (tmp_path / "out" / name).is_file()
+    with h5py.File(tmp_path / "out" / "results.h5") as f:
+        assert f["labels"].shape == (5, 7) and f["labels"].dtype == np.uint8
+        assert f["confidence"].shape == (5, 7) and f["confidence"].dtype == np.float32
+        assert not f["labels"][...].any()  # vacuum: all none
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["phase_fractions"]["none"] == 1.0
+
+
+def test_odd_scan_keeps_axes_and_labels(odd_scan, odd_result):
+    _, truth, beam = odd_scan
+    with h5py.File(odd_result / "results.h5") as f:
+        labels = f["labels"][...]
+        assert labels.shape == (13, 17)
+        np.testing.assert_array_equal(labels, truth)
+        assert f["confidence"].shape == (13, 17)
+        assert np.all((f["confidence"][...] >= 0) & (f["confidence"][...] <= 1))
+        overview = f["virtual/overview_bf"][...]
+        assert overview.shape == (13, 17) and f["virtual/bf"].shape == (13, 17)
+        assert np.corrcoef(overview.ravel(), beam.ravel())[0, 1] > 0.99
+        hexes = f["hexagons"][...]
+        assert len(hexes) >= np.count_nonzero(truth)
+        # every hexagon sits at a pattern that holds a phase, with matching row/col/dp_index
+        assert np.all(truth[hexes["row"], hexes["col"]] > 0)
+        np.testing.assert_array_equal(hexes["dp_index"], hexes["row"] * 17 + hexes["col"])
+        prov = f["provenance"].attrs
+        assert prov["stemtf_version"] and len(prov["input_sha256"]) == 64
+        assert json.loads(prov["config"])["chunk_dps"] == 40
+        assert f["calibration"].attrs["q_sampling_invA"] == pytest.approx(Q_SAMPLING_INVA)
+    summary = json.loads((odd_result / "summary.json").read_text())
+    expected = {k: int(np.count_nonzero(truth == i)) for i, k in enumerate(("none", "O3", "O1"))}
+    assert summary["phase_counts"] == {**expected, "both": 0}
+    assert summary["dps_per_s"] > 0
+    html = (odd_result / "report.html").read_text()
+    assert html.count("data:image/png;base64,") == 4 and "http" not in html.split("<body>")[1]
+
+
+def test_roi_window(odd_scan, tmp_path):
+    path, truth, _ = odd_scan
+    result = _run(path, "--out", tmp_path, *CAL, "--roi", 2, 9, 3, 11, "--chunk", 16)
+    assert result.exit_code == 0, result.output
+    with h5py.File(tmp_path / "results.h5") as f:
+        np.testing.assert_array_equal(f["labels"][...], truth[2:9, 3:11])
+        assert f["virtual/overview_bf"].shape == (13, 17)
+        assert list(f.attrs["roi_y0_y1_x0_x1"]) == [2, 9, 3, 11]
+    bad = _run(path, "--out", tmp_path / "bad", *CAL, "--roi", 0, 14, 0, 5)
+    assert bad.exit_code == 2
+    assert "--roi 0 14 0 5 is out of range: the scan is 13 x 17" in bad.output
+
+
+def test_resume_skips_done_chunks(odd_scan, odd_result, tmp_path):
+    import shutil
+
+    out = tmp_path / "resume"
+    shutil.copytree(odd_result, out)
+    chunks = sorted((out / ".stemtf-work" / "chunks").glob("*.npz"))
+    assert len(chunks) == 7  # 13 rows, 2 rows (34 patterns) per chunk with --chunk 40
+    for name in OUTPUTS:  # as after a kill: no final files, some chunks missing
+        (out / name).unlink()
+    for c in chunks[3:]:
+        c.unlink()
+    kept = {c: c.stat().st_mtime_ns for c in chunks[:3]}
+    result = _run(odd_scan[0], "--out", out, *CAL, "--chunk", 40)
+    assert result.exit_code == 0, result.output
+    assert all(c.stat().st_mtime_ns == t for c, t in kept.items())
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["resumed"] is True
+    with h5py.File(out / "results.h5") as a, h5py.File(odd_result / "results.h5") as b:
+        np.testing.assert_array_equal(a["labels"][...], b["labels"][...])
+        np.testing.assert_array_equal(a["confidence"][...], b["confidence"][...])
+        assert len(a["hexagons"]) == len(b["hexagons"])
+    # another seed is another run: the old work is discarded, not mixed in
+    result = _run(odd_scan[0], "--out", out, *CAL, "--chunk", 40, "--seed", 1)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "summary.json").read_text())["resumed"] is False
+
+
+def test_failure_mid_run_leaves_no_final_files(odd_scan, tmp_path):
+    data = np.load(odd_scan[0]).astype(np.float32)
+    data[7, 4, 10, 11] = np.nan
+    np.save(tmp_path / "nan.npy", data)
+    result = _run(
+        tmp_path / "nan.npy",
+        "--out",
+        tmp_path / "out",
+        *CAL,
+        "--chunk",
+        17,
+        "--sample",
+        60,
+        "--seed",
+        3,
+    )
+    assert result.exit_code == 2
+    assert "pattern at scan position (7, 4) holds nan" in result.output
+    assert not any((tmp_path / "out" / n).exists() for n in OUTPUTS)
+    assert len(list((tmp_path / "out" / ".stemtf-work" / "chunks").glob("*.npz"))) == 7
+
+
+@pytest.mark.parametrize(
+    "make, message",
+    [
+        (lambda: np.full((3, 4, 32, 32), -1.0, np.float32), "negative count -1"),
+        (lambda: np.zeros((3, 4, 32, 32), np.float32), "sampled patterns are zero"),
+        (lambda: np.ones((12, 32, 32), np.float32), "is not 4D"),
+    ],
+)
+def test_bad_arrays_one_line(tmp_path, make, message):
+    np.save(tmp_path / "x.npy", make())
+    result = _run(tmp_path / "x.npy", "--out", tmp_path / "out", *CAL)
+    assert result.exit_code == 2
+    assert message in result.output and "x.npy" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "out" / "results.h5").exists()
+
+
+def test_corrupt_file(tmp_path):
+    (tmp_path / "bad.npy").write_bytes(b"not a 4D array")
+    result = _run(tmp_path / "bad.npy", "--out", tmp_path / "out", "--denoise", "none")
+    assert result.exit_code == 2 and "bad.npy: not a readable .npy array" in result.output
+
+
+def test_bad_options(odd_scan, tmp_path):
+    result = _run(odd_scan[0], "--out", tmp_path, *CAL, "--phases", "nmc811-o3")
+    assert result.exit_code == 2 and "--phases='nmc811-o3' is not allowed" in result.output
+    result = _run(odd_scan[0], "--out", tmp_path, *CAL, "--denoise", tmp_path / "no-model")
+    assert result.exit_code == 2 and "does not exist" in result.output
+
+
+def test_real_blockfile_labelled_none(realdata, tmp_path):
+    f = realdata / "astar_precession_3x2.blo"
+    result = _run(f, "--out", tmp_path / "a")
+    assert result.exit_code == 2
+    assert "calibration cannot be inferred" in result.output and "--semiangle-mrad" in result.output
+    result = _run(f, "--out", tmp_path / "b", "--semiangle-mrad", "1.0")
+    assert result.exit_code == 0, result.output
+    with h5py.File(tmp_path / "b" / "results.h5") as h:
+        assert h["labels"].shape == (3, 2) and not h["labels"][...].any()
+        assert h["provenance"].attrs["input_format"] == "rsciio:Blockfile"
+
+
+def test_real_merlin(realdata, tmp_path):
+    f = realdata / "001_4x2_6bit.mib"
+    result = _run(f, "--out", tmp_path / "a")
+    assert result.exit_code == 2
+    assert "001_4x2_6bit.mib: calibration cannot be inferred" in result.output
+    result = _run(
+        f,
+        "--out",
+        tmp_path / "b",
+        "--energy-keV",
+        "300",
+        "--semiangle-mrad",
+        "1",
+        "--q-sampling-invA",
+        "0.01",
+    )
+    assert result.exit_code == 0, result.output
+    with h5py.File(tmp_path / "b" / "results.h5") as h:
+        assert h["labels"].shape == (2, 4) and not h["labels"][...].any()
