@@ -10,8 +10,10 @@ when every chunk is done, each atomically, ``summary.json`` last.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
 import logging
+import os
 import platform
 import time
 from dataclasses import dataclass
@@ -317,10 +319,20 @@ def _finish(
     summary["timings_s"]["figures_report"] = time.perf_counter() - t0
     summary["timings_s"]["total_wall"] = time.perf_counter() - t_start
     write_json_atomic(out / "summary.json", summary, default=_json_default)
+    _make_readable(out)
     log.info(
         "phase fractions %s; outputs in %s", {k: round(v, 4) for k, v in fractions.items()}, out
     )
     return AnalyzeResult(out, summary)
+
+
+def _make_readable(out: Path) -> None:
+    """Give the outputs the usual permissions (the atomic temp files are created 0600)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in OUTPUT_FILES:
+        with contextlib.suppress(OSError):
+            os.chmod(out / name, 0o666 & ~umask)
 
 
 def _json_default(obj: Any) -> Any:

@@ -66,7 +66,21 @@ def example_figure(examples: list[dict[str, Any]], names: dict[int, str], q_samp
 
 
 def radius_markers(phase_model: dict[str, Any]) -> list[tuple[str, float]]:
-    """Every number under a key naming a radius in the phase model's dict (for the histogram)."""
+    """Ring radii [1/Å] of a phase model's dict, labelled ``O3 {110}`` etc. (for the histogram).
+
+    Uses the ``rings`` list of :meth:`stemtf.phase.PhaseModel.to_dict` (``phase`` index,
+    ``hkl``, ``radius_invA``); other dicts yield every number under a key naming a radius.
+    """
+    rings = phase_model.get("rings")
+    if isinstance(rings, list) and all(isinstance(r, dict) for r in rings):
+        names = list(phase_model.get("phases", []))
+        out = []
+        for r in rings:
+            i = int(r.get("phase", 0))
+            name = names[i] if i < len(names) else f"phase {i + 1}"
+            hkl = "".join(str(v) for v in r.get("hkl", ()))
+            out.append((f"{name} {{{hkl}}}", float(r["radius_invA"])))
+        return out
     found: list[tuple[str, float]] = []
 
     def walk(obj: Any, path: str) -> None:
@@ -97,6 +111,7 @@ def radius_histogram_figure(
     fig, ax = plt.subplots(figsize=(7, 3.4))
     centers = 0.5 * (edges[1:] + edges[:-1])
     ax.bar(centers, counts, width=np.diff(edges), color="#555555")
+    markers = list(markers)
     for i, (label, value) in enumerate(markers):
         ax.axvline(value, color=f"C{i % 10}", ls="--", lw=1.2, label=f"{label} = {value:.4f}")
     if counts.sum() == 0:
@@ -105,5 +120,7 @@ def radius_histogram_figure(
     ax.set_ylabel("hexagons")
     if markers:
         ax.legend(fontsize=7, frameon=False)
+        top = max(v for _, v in markers)
+        ax.set_xlim(0.0, max(1.5 * top, edges[np.flatnonzero(counts)[-1] + 1] if counts.any() else 0))
     fig.tight_layout()
     return fig
