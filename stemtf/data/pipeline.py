@@ -65,9 +65,14 @@ def _remove_stale_incomplete(config_dir: Path) -> None:
             shutil.rmtree(stale)
 
 
-def write_records(spec: DatasetSpec, data_dir: Path, shard_dir: Path) -> Any:
+def write_records(spec: DatasetSpec, data_dir: Path, shard_dir: Path, *, progress: bool = True) -> Any:
     """Run the tfds builder on ``shard_dir``; return the prepared builder (reused if complete)."""
     import tensorflow_datasets as tfds
+
+    if progress:
+        tfds.enable_progress_bar()
+    else:
+        tfds.disable_progress_bar()
 
     from stemtf.data.builder import StemDiffraction, StemDiffractionConfig
 
@@ -105,7 +110,7 @@ def build_dataset(
         shard_dir = Path(shard_dir)
         if not shard_dir.is_dir():
             raise InputError(f"shard folder {str(shard_dir)!r} does not exist")
-    builder = write_records(spec, data_dir, shard_dir)
+    builder = write_records(spec, data_dir, shard_dir, progress=progress)
     card_json, card_md = write_card(builder)
     png = write_preview(builder, preview) if preview is not None else None
     splits = {name: int(s.num_examples) for name, s in builder.info.splits.items()}
