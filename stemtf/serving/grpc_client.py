@@ -129,7 +129,7 @@ class GrpcDenoiser:
         self.info: dict[str, Any] = {
             "kind": "grpc",
             "model": self.endpoint.name,
-            "version": self.endpoint.version,
+            "version": None if self.endpoint.version is None else str(self.endpoint.version),
             "url": str(url),
         }
         self._open()
@@ -211,7 +211,7 @@ class GrpcDenoiser:
         request.model_spec.ClearField("signature_name")
         response = self._call(self._stub.GetModelMetadata, request)
         if response.model_spec.HasField("version"):
-            self.info["version"] = int(response.model_spec.version.value)
+            self.info["version"] = str(response.model_spec.version.value)
         signature_map = pb.SignatureDefMap()
         if "signature_def" not in response.metadata or not response.metadata[
             "signature_def"

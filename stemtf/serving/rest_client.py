@@ -24,6 +24,14 @@ __all__ = ["RestDenoiser"]
 
 log = logging.getLogger(__name__)
 _FORMATS = ("columnar", "row")
+_MAX_EXACT_INT = 2**24  # float32 holds every integer up to this exactly
+
+
+def _json_tensor(part: np.ndarray) -> list:
+    """Nested lists for JSON; whole-number counts as ints (exact, 3x faster and shorter)."""
+    if part.size and np.all(np.abs(part) < _MAX_EXACT_INT) and np.array_equal(part, np.rint(part)):
+        return part.astype(np.int64).tolist()
+    return part.tolist()
 
 
 class RestDenoiser:
@@ -99,7 +107,7 @@ class RestDenoiser:
         self.info: dict[str, Any] = {
             "kind": "rest",
             "model": self.endpoint.name,
-            "version": self.endpoint.version,
+            "version": None if self.endpoint.version is None else str(self.endpoint.version),
             "url": self.endpoint.model_url,
         }
         if check_metadata:
@@ -120,7 +128,7 @@ class RestDenoiser:
         body = self._request("GET", self.endpoint.metadata_url, None)
         spec = body.get("model_spec")
         if isinstance(spec, dict) and str(spec.get("version", "")).isdigit():
-            self.info["version"] = int(spec["version"])
+            self.info["version"] = str(spec["version"])
         try:
             signatures = signatures_from_json(body["metadata"]["signature_def"])
         except (KeyError, TypeError, ValueError, AttributeError):
@@ -150,7 +158,7 @@ class RestDenoiser:
         return (self.input.shape[1], self.input.shape[2])
 
     def _payload(self, part: np.ndarray) -> dict[str, Any]:
-        tensor = (part[..., np.newaxis] if self._rank4 else part).tolist()
+        tensor = _json_tensor(part[..., np.newaxis] if self._rank4 else part)
         payload: dict[str, Any] = {"signature_name": self.signature}
         if self.request_format == "row":
             payload["instances"] = tensor

@@ -14,7 +14,7 @@ def test_load_rest_url(rest_server, counts, reference):
 
     denoiser = load(rest_server.url, batch_size=3)
     assert isinstance(denoiser, RestDenoiser) and denoiser.batch_size == 3
-    assert denoiser.info["kind"] == "rest" and denoiser.info["version"] == 1
+    assert denoiser.info["kind"] == "rest" and denoiser.info["version"] == "1"
     np.testing.assert_allclose(denoiser(counts), reference(counts), rtol=1e-6, atol=1e-6)
 
 

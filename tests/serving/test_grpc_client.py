@@ -23,7 +23,7 @@ def test_matches_in_process_denoising(grpc_server, counts, reference):
         assert denoiser.info == {
             "kind": "grpc",
             "model": "tiny",
-            "version": 1,
+            "version": "1",
             "url": grpc_server.url,
         }
         clone = pickle.loads(pickle.dumps(denoiser))  # dask ships denoisers to workers

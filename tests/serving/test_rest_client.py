@@ -43,9 +43,11 @@ def test_matches_in_process_denoising(rest_server, counts, reference, request_fo
 def test_channel_axis_and_url_forms(rest_server, counts, reference):
     url = rest_server.url + "/versions/1:predict"
     denoiser = RestDenoiser(url, batch_size=8)
-    assert denoiser.info == {"kind": "rest", "model": "tiny", "version": 1, "url": url[:-8]}
+    assert denoiser.info == {"kind": "rest", "model": "tiny", "version": "1", "url": url[:-8]}
     out = pickle.loads(pickle.dumps(denoiser))(counts[..., np.newaxis])
     np.testing.assert_allclose(out, reference(counts), rtol=1e-6, atol=1e-6)
+    fractional = counts * np.float32(0.37)  # sent as floats, not as whole-number ints
+    np.testing.assert_allclose(denoiser(fractional), reference(fractional), rtol=1e-6, atol=1e-6)
 
 
 def test_server_down_is_one_clear_line(free_port):
