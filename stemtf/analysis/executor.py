@@ -28,14 +28,32 @@ def choose_scheduler(scheduler: str | None, n_dps: int, n_chunks: int) -> str:
     return scheduler
 
 
+def _quiet_dask() -> None:
+    """dask.distributed logs every worker start at INFO; keep that for ``-vv`` only."""
+    if not logging.getLogger("stemtf").isEnabledFor(logging.DEBUG):
+        for name in (
+            "distributed",
+            "distributed.scheduler",
+            "distributed.nanny",
+            "distributed.core",
+            "distributed.worker",
+            "distributed.http.proxy",
+        ):
+            logging.getLogger(name).setLevel(logging.WARNING)
+
+
 @contextlib.contextmanager
 def _client(scheduler: str) -> Iterator[Any]:
     from dask.distributed import Client, LocalCluster
 
+    _quiet_dask()
     if scheduler == "local":
         n = max(1, os.cpu_count() or 1)
         cluster = LocalCluster(
-            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None
+            n_workers=n,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # any free port: never clash with another cluster
         )
         client = Client(cluster)
         try:
@@ -45,7 +63,7 @@ def _client(scheduler: str) -> Iterator[Any]:
             cluster.close()
         return
     try:
-        client = Client(scheduler, timeout="20s")
+        client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError, ValueError) as e:
         raise InputError(
             f"--scheduler {scheduler!r}: cannot connect to a dask scheduler ({' '.join(str(e).split())}); "

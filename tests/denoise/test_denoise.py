@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pickle
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -11,31 +13,15 @@ from scipy.ndimage import uniform_filter
 from stemtf.denoise import IdentityDenoiser, SavedModelDenoiser, load
 from stemtf.errors import InputError
 
-
-def _save_mean_filter(path, rank: int = 3):
-    """A real SavedModel whose serving_default is a 3x3 mean filter (zero padding)."""
-    import tensorflow as tf
-
-    class MeanFilter(tf.Module):
-        @tf.function(
-            input_signature=[tf.TensorSpec([None, None, None] + [1] * (rank - 3), tf.float32)]
-        )
-        def serve(self, counts):
-            x = counts if rank == 4 else counts[..., None]
-            kernel = tf.ones((3, 3, 1, 1), tf.float32) / 9.0
-            y = tf.nn.conv2d(x, kernel, strides=1, padding="SAME")
-            return {"denoised": y if rank == 4 else y[..., 0]}
-
-    module = MeanFilter()
-    tf.saved_model.save(module, str(path), signatures={"serving_default": module.serve})
-    return path
+sys.path.insert(0, str(Path(__file__).parent))
+from tiny_models import save_mean_filter  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def mean_model(tmp_path_factory):
     base = tmp_path_factory.mktemp("models") / "mean3"
-    _save_mean_filter(base / "1")
-    _save_mean_filter(base / "2", rank=4)
+    save_mean_filter(base / "1")
+    save_mean_filter(base / "2", rank=4)
     return base
 
 
