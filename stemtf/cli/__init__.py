@@ -27,7 +27,9 @@ _COMMANDS: list[tuple[str, str, str]] = [
     ("analyze", "analyze", "command"),
     ("build_dataset", "build-dataset", "command"),
     ("materials", "materials", "group"),
+    ("simulate", "simulate", "command"),
     ("train", "train", "command"),
+    ("export", "export", "command"),
 ]
 
 

@@ -1,0 +1,28 @@
+"""Clean 4D-STEM diffraction patterns from crystal structures with abTEM multislice.
+
+A (structure, zone axis) becomes an orthogonal supercell with the zone axis along the beam
+(:mod:`~stemtf.simulate.supercell`), filled with atoms (mixed sites ordered at random with the
+seed, :mod:`~stemtf.simulate.slab`); one plane-wave multislice run with exit planes gives the
+whole thickness series (:mod:`~stemtf.simulate.multislice`); the zero-order Laue zone Bragg
+intensities are read at their exact reciprocal-lattice points and drawn as disks of radius
+alpha/lambda on the detector grid (:mod:`~stemtf.simulate.render`). abTEM is imported only
+inside the functions that run it.
+"""
+
+from __future__ import annotations
+
+from stemtf.simulate.batch import feasible_zone_axes, simulate_batch
+from stemtf.simulate.config import DEFAULT_THICKNESSES_A, SimulationConfig, electron_wavelength_A
+from stemtf.simulate.patterns import simulate_patterns
+from stemtf.simulate.shard import shard_name, simulate_shard
+
+__all__ = [
+    "SimulationConfig",
+    "DEFAULT_THICKNESSES_A",
+    "electron_wavelength_A",
+    "simulate_patterns",
+    "simulate_shard",
+    "simulate_batch",
+    "feasible_zone_axes",
+    "shard_name",
+]
