@@ -71,3 +71,12 @@ def test_grpc_urls():
     for bad in ("grpc://h:8500", "grpc://h:8500/a/b", "http://h:8500/rdunet", "grpc://h:99999/x"):
         with pytest.raises(InputError, match="TF Serving"):
             parse_grpc_url(bad)
+
+
+def test_bench_runs_on_a_tiny_case(capsys):
+    from stemtf.serving.bench import main
+
+    rates = main(["--px", "16", "--n", "8", "--batch", "4"])
+    assert {"in-process", "rest columnar (local server)", "rest row (local server)"} <= set(rates)
+    assert all(r > 0 for r in rates.values())
+    assert "DP/s" in capsys.readouterr().out
