@@ -43,3 +43,16 @@ def stemtf_cmd():
 
 def run(cmd, timeout, env=None):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory, tiny_cli):
+    """A 4-step training run made with the CLI (shared by the training and export tests)."""
+    from typer.testing import CliRunner
+
+    from stemtf.cli import app
+
+    out = tmp_path_factory.mktemp("run")
+    result = CliRunner().invoke(app, ["train", "--out", str(out), "--steps", "4", *tiny_cli])
+    assert result.exit_code == 0, result.output
+    return out, result

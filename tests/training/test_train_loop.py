@@ -24,12 +24,9 @@ def _stop_at(n):
     return hook
 
 
-@pytest.fixture(scope="module")
-def cli_run(tmp_path_factory, tiny_cli):
-    out = tmp_path_factory.mktemp("run")
-    result = CliRunner().invoke(app, ["train", "--out", str(out), "--steps", "4", *tiny_cli])
-    assert result.exit_code == 0, result.output
-    return out, result
+@pytest.fixture
+def cli_run(trained_run):
+    return trained_run
 
 
 def test_cli_train_writes_a_complete_run(cli_run):
@@ -61,13 +58,13 @@ def test_interrupted_run_resumes_where_it_stopped(tmp_path, tiny):
     assert again.resumed_from == 6 and again.step == 6
 
 
-def test_checkpoint_of_another_architecture_is_refused(cli_run, tiny):
+def test_checkpoint_of_another_architecture_is_refused(cli_run, tiny, tmp_path):
     out, _ = cli_run
     config = TrainConfig(**{**tiny, "width": 6}, steps=6)
     with pytest.raises(InputError, match="different architecture") as e:
         train(config, out)
     assert "width=4" in str(e.value)
-    (tmp := out.parent / "nocfg").mkdir()
+    tmp = tmp_path
     (tmp / "checkpoints").symlink_to(out / "checkpoints")
     with pytest.raises(InputError, match="does not fit this model"):
         train(config, tmp)
