@@ -1,17 +1,29 @@
-"""A tiny RDUNet served through TF Serving's APIs gives the same denoised counts as in-process Keras."""
+"""A tiny RDUNet exported by ``stemtf export`` and served through TF Serving's APIs.
+
+The served model must give the same denoised counts as the Keras model in-process; the export
+must carry warm-up requests TF Serving can replay, in the layout the Dockerfile's serving stage
+copies (``saved_models/rdunet/<version>/``). Where ``stemtf export`` is not built yet, the
+SavedModel is written by a minimal wrapper with the same signature contract instead.
+"""
 
 from __future__ import annotations
+
+import importlib.util
 
 import numpy as np
 import pytest
 
-from stemtf.serving import write_serving_assets
 from stemtf.serving.client import GrpcDenoiser, RestDenoiser
+from stemtf.serving.protowire import decode_predict_log
+
+HAVE_EXPORT = importlib.util.find_spec("stemtf.cli.export") is not None
 
 
-def _save_rdunet(model, version_dir) -> None:
-    """SavedModel with the exported contract: float32 (B, H, W) counts -> denoised counts."""
+def _wrap_and_save(model, version_dir) -> None:
+    """Fallback SavedModel with the export contract: float32 (B, H, W) counts -> denoised."""
     import tensorflow as tf
+
+    from stemtf.serving import write_serving_assets
 
     class Serve(tf.Module):
         def __init__(self, keras_model):
@@ -24,6 +36,7 @@ def _save_rdunet(model, version_dir) -> None:
 
     module = Serve(model)
     tf.saved_model.save(module, str(version_dir), signatures={"serving_default": module.serve})
+    write_serving_assets(version_dir, [np.ones((1, 64, 64), np.float32)])
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +48,19 @@ def rdunet(tmp_path_factory):
 
     keras.utils.set_random_seed(11)
     model = RDUNet(width=4, levels=2, blocks=1)
-    base = tmp_path_factory.mktemp("saved_models") / "rdunet"
-    _save_rdunet(model, base / "1")
+    tmp = tmp_path_factory.mktemp("export")
+    base = tmp / "saved_models" / "rdunet"
+    if HAVE_EXPORT:
+        from typer.testing import CliRunner
+
+        from stemtf.cli import app
+
+        model.save(tmp / "tiny.keras")
+        args = ["export", "--model", str(tmp / "tiny.keras"), "--out", str(tmp / "saved_models")]
+        result = CliRunner().invoke(app, [*args, "--name", "rdunet", "--version", "1"])
+        assert result.exit_code == 0, result.output
+    else:
+        _wrap_and_save(model, base / "1")
     return model, base
 
 
@@ -49,14 +73,33 @@ def patterns():
     return rng.poisson(lam).astype(np.float32)
 
 
+def test_export_layout_and_warmup_replay(rdunet):
+    import tensorflow as tf
+
+    from stemtf.serving.runner import SavedModelRunner, latest_version
+
+    _, base = rdunet
+    assert latest_version(base) == (1, base / "1")  # what the serving image's entrypoint loads
+    warmup = base / "1" / "assets.extra" / "tf_serving_warmup_requests"
+    records = [r.numpy() for r in tf.data.TFRecordDataset(str(warmup))]
+    assert 1 <= len(records) <= 1000
+    runner = SavedModelRunner("rdunet", base)
+    for record in records:  # replay them as TF Serving does when it loads the version
+        name, signature, inputs = decode_predict_log(record)
+        assert (name, signature, list(inputs)) == ("rdunet", "serving_default", ["counts"])
+        tensor = tf.make_tensor_proto(np.zeros(1, np.float32))
+        tensor.ParseFromString(inputs["counts"])
+        sent = tf.make_ndarray(tensor)
+        out = runner.predict(signature, {"counts": sent})
+        assert list(out) == ["denoised"] and out["denoised"].shape == sent.shape
+
+
 def test_rdunet_through_rest_and_grpc_equals_keras(rdunet, patterns):
     from stemtf.serving.local_rest_server import LocalRestServer
     from stemtf.serving.runner import SavedModelRunner
 
     model, base = rdunet
     expected = model.predict(patterns[..., np.newaxis], verbose=0)[..., 0]
-    warmup = write_serving_assets(base / "1", patterns[:2])
-    assert warmup.is_file()
     runner = SavedModelRunner("rdunet", base)
     with LocalRestServer(runner) as server:
         denoiser = RestDenoiser(server.url, batch_size=3)
