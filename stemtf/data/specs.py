@@ -111,9 +111,9 @@ SPECS: dict[str, DatasetSpec] = {
     ),
     "default": DatasetSpec(
         name="default",
-        description="120 materials x 6 zone axes x 4 thicknesses x 3 realisations; what the bundled model trains on",
-        n_materials=120,
-        zone_axes_per_material=6,
+        description="100 materials x 5 zone axes x 4 thicknesses x 3 realisations; what the bundled model trains on",
+        n_materials=100,
+        zone_axes_per_material=5,
         thicknesses_A=(60.0, 120.0, 200.0, 300.0),
         realisations=3,
     ),
