@@ -13,17 +13,12 @@ from typing import Any
 import numpy as np
 
 from stemtf.errors import InputError, StemtfError
-from stemtf.serving.batching import check_batch, check_batch_size, check_result, chunks
+from stemtf.serving.client_base import ServingDenoiser
 from stemtf.serving.endpoint import parse_grpc_url
 from stemtf.serving.errors import ServingError
 from stemtf.serving.rest_transport import one_line
-from stemtf.serving.retry import TransientError, check_retry_settings, with_retries
-from stemtf.serving.signature import (
-    TensorInfo,
-    denoiser_input,
-    denoiser_output,
-    signatures_from_json,
-)
+from stemtf.serving.retry import TransientError, with_retries
+from stemtf.serving.signature import signatures_from_json
 
 __all__ = ["GrpcDenoiser", "import_serving_api", "INSTALL_HINT"]
 
@@ -59,7 +54,7 @@ def _max_message_options(max_message_mb: int) -> list[tuple[str, int]]:
     return [("grpc.max_send_message_length", size), ("grpc.max_receive_message_length", size)]
 
 
-class GrpcDenoiser:
+class GrpcDenoiser(ServingDenoiser):
     """A stemtf Denoiser backed by TF Serving's gRPC ``PredictionService``.
 
     Parameters
@@ -96,6 +91,8 @@ class GrpcDenoiser:
         Server unreachable after the retries, server errors, incomplete answers.
     """
 
+    kind = "grpc"
+
     def __init__(
         self,
         url: str,
@@ -111,27 +108,24 @@ class GrpcDenoiser:
         max_message_mb: int = 256,
     ) -> None:
         self.endpoint = parse_grpc_url(url)
-        self.batch_size = check_batch_size(batch_size)
-        check_retry_settings(retries, backoff_s, timeout_s)
+        self.where = f"model {self.endpoint.name!r} at grpc://{self.endpoint.target}"
+        self._configure(
+            str(url),
+            name=self.endpoint.name,
+            version=self.endpoint.version,
+            batch_size=batch_size,
+            timeout_s=timeout_s,
+            retries=retries,
+            backoff_s=backoff_s,
+            signature=signature,
+            input_name=input_name,
+            output_name=output_name,
+        )
+        self.max_message_mb = int(max_message_mb)
         self._apis = import_serving_api()
         import grpc
 
         self._grpc = grpc
-        self.timeout_s = float(timeout_s)
-        self.retries = retries
-        self.backoff_s = float(backoff_s)
-        self.signature = signature
-        self.where = f"model {self.endpoint.name!r} at grpc://{self.endpoint.target}"
-        self.input: TensorInfo | None = None
-        self.input_name = input_name
-        self.output_name = output_name
-        self.max_message_mb = int(max_message_mb)
-        self.info: dict[str, Any] = {
-            "kind": "grpc",
-            "model": self.endpoint.name,
-            "version": None if self.endpoint.version is None else str(self.endpoint.version),
-            "url": str(url),
-        }
         self._open()
         if check_metadata:
             self._check_metadata()
@@ -210,8 +204,6 @@ class GrpcDenoiser:
         self._fill_spec(request.model_spec)
         request.model_spec.ClearField("signature_name")
         response = self._call(self._stub.GetModelMetadata, request)
-        if response.model_spec.HasField("version"):
-            self.info["version"] = str(response.model_spec.version.value)
         signature_map = pb.SignatureDefMap()
         if "signature_def" not in response.metadata or not response.metadata[
             "signature_def"
@@ -220,41 +212,31 @@ class GrpcDenoiser:
         signatures = signatures_from_json(
             json_format.MessageToDict(signature_map, preserving_proto_field_name=True)
         )
-        self.input = denoiser_input(signatures, self.signature, self.input_name, self.where)
-        self.input_name = self.input.key
-        self.output_name = denoiser_output(signatures, self.signature, self.output_name, self.where)
+        version = response.model_spec.version
+        self._adopt(
+            signatures, str(version.value) if response.model_spec.HasField("version") else None
+        )
 
-    def _fixed_hw(self) -> tuple[int, int]:
-        if self.input is None or self.input.shape is None:
-            return (-1, -1)
-        return (self.input.shape[1], self.input.shape[2])
+    def _predict(self, sent: np.ndarray) -> np.ndarray:
+        import tensorflow as tf
+
+        request = self._apis.predict_pb2.PredictRequest()
+        self._fill_spec(request.model_spec)
+        request.inputs[self.input_name or "counts"].CopyFrom(
+            tf.make_tensor_proto(np.ascontiguousarray(sent))
+        )
+        outputs = self._call(self._stub.Predict, request).outputs
+        key = self.output_name or (next(iter(outputs)) if len(outputs) == 1 else None)
+        if key is None or key not in outputs:
+            raise ServingError(
+                f"{self.where}: answer has outputs [{', '.join(sorted(outputs))}], "
+                f"not {self.output_name!r}"
+            )
+        try:
+            return tf.make_ndarray(outputs[key])
+        except (ValueError, TypeError) as err:
+            raise ServingError(f"{self.where}: malformed output tensor ({err})") from None
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Denoise float32 ``(B, H, W)`` counts; returns float32 ``(B, H, W)``."""
-        import tensorflow as tf
-
-        arr = check_batch(batch, self._fixed_hw(), self.where)
-        rank4 = (
-            self.input is not None and self.input.shape is not None and len(self.input.shape) == 4
-        )
-        out = np.empty_like(arr)
-        for start, part in chunks(arr, self.batch_size):
-            request = self._apis.predict_pb2.PredictRequest()
-            self._fill_spec(request.model_spec)
-            sent = part[..., np.newaxis] if rank4 else part
-            name = self.input_name or "counts"
-            request.inputs[name].CopyFrom(tf.make_tensor_proto(np.ascontiguousarray(sent)))
-            response = self._call(self._stub.Predict, request)
-            outputs = response.outputs
-            key = self.output_name or (next(iter(outputs)) if len(outputs) == 1 else None)
-            if key is None or key not in outputs:
-                raise ServingError(
-                    f"{self.where}: answer has outputs [{', '.join(sorted(outputs))}], "
-                    f"not {self.output_name!r}"
-                )
-            try:
-                value = tf.make_ndarray(outputs[key])
-            except (ValueError, TypeError) as err:
-                raise ServingError(f"{self.where}: malformed output tensor ({err})") from None
-            out[start : start + part.shape[0]] = check_result(value, part, self.where)
-        return out
+        return self._denoise(batch, self._predict)

@@ -8,19 +8,15 @@ from typing import Any
 import numpy as np
 
 from stemtf.errors import InputError
-from stemtf.serving.batching import check_batch, check_batch_size, check_result, chunks
+from stemtf.serving.client_base import ServingDenoiser
 from stemtf.serving.endpoint import parse_rest_url
 from stemtf.serving.errors import ServingError
 from stemtf.serving.rest_transport import request_json
-from stemtf.serving.retry import check_retry_settings, with_retries
-from stemtf.serving.signature import (
-    TensorInfo,
-    denoiser_input,
-    denoiser_output,
-    signatures_from_json,
-)
+from stemtf.serving.retry import with_retries
+from stemtf.serving.signature import signatures_from_json
 
 __all__ = ["RestDenoiser"]
+
 
 log = logging.getLogger(__name__)
 _FORMATS = ("columnar", "row")
@@ -34,7 +30,7 @@ def _json_tensor(part: np.ndarray) -> list:
     return part.tolist()
 
 
-class RestDenoiser:
+class RestDenoiser(ServingDenoiser):
     """A stemtf Denoiser backed by TF Serving's REST predict API.
 
     ``denoiser(batch)`` sends float32 ``(B, H, W)`` counts in batches of ``batch_size`` to
@@ -74,6 +70,8 @@ class RestDenoiser:
         Server unreachable after the retries, server errors, incomplete or malformed answers.
     """
 
+    kind = "rest"
+
     def __init__(
         self,
         url: str,
@@ -89,29 +87,26 @@ class RestDenoiser:
         check_metadata: bool = True,
     ) -> None:
         self.endpoint = parse_rest_url(url)
-        self.batch_size = check_batch_size(batch_size)
-        check_retry_settings(retries, backoff_s, timeout_s)
         if request_format not in _FORMATS:
             raise InputError(
                 f"request_format={request_format!r} is not allowed: use one of {', '.join(_FORMATS)}"
             )
-        self.timeout_s = float(timeout_s)
-        self.retries = retries
-        self.backoff_s = float(backoff_s)
-        self.signature = signature
         self.request_format = request_format
         self.where = f"model {self.endpoint.name!r} at {self.endpoint.model_url}"
-        self.input: TensorInfo | None = None
-        self.output_name = output_name
-        self.input_name = input_name
-        self.info: dict[str, Any] = {
-            "kind": "rest",
-            "model": self.endpoint.name,
-            "version": None if self.endpoint.version is None else str(self.endpoint.version),
-            "url": self.endpoint.model_url,
-        }
+        self._configure(
+            self.endpoint.model_url,
+            name=self.endpoint.name,
+            version=self.endpoint.version,
+            batch_size=batch_size,
+            timeout_s=timeout_s,
+            retries=retries,
+            backoff_s=backoff_s,
+            signature=signature,
+            input_name=input_name,
+            output_name=output_name,
+        )
         if check_metadata:
-            self._check_metadata(input_name, output_name)
+            self._check_metadata()
 
     def __repr__(self) -> str:
         return f"RestDenoiser({self.endpoint.model_url!r}, batch_size={self.batch_size})"
@@ -124,41 +119,20 @@ class RestDenoiser:
             what=f"TF Serving {self.where}",
         )
 
-    def _check_metadata(self, input_name: str | None, output_name: str | None) -> None:
+    def _check_metadata(self) -> None:
         body = self._request("GET", self.endpoint.metadata_url, None)
         spec = body.get("model_spec")
-        if isinstance(spec, dict) and str(spec.get("version", "")).isdigit():
-            self.info["version"] = str(spec["version"])
+        version = spec.get("version") if isinstance(spec, dict) else None
         try:
             signatures = signatures_from_json(body["metadata"]["signature_def"])
         except (KeyError, TypeError, ValueError, AttributeError):
             raise ServingError(
                 f"{self.where}: metadata answer has no metadata.signature_def map"
             ) from None
-        self.input = denoiser_input(signatures, self.signature, input_name, self.where)
-        self.input_name = self.input.key
-        self.output_name = denoiser_output(signatures, self.signature, output_name, self.where)
-        log.info(
-            "%s: signature %s input %s %s",
-            self.where,
-            self.signature,
-            self.input.key,
-            self.input.shape,
-        )
-
-    @property
-    def _rank4(self) -> bool:
-        return (
-            self.input is not None and self.input.shape is not None and len(self.input.shape) == 4
-        )
-
-    def _fixed_hw(self) -> tuple[int, int]:
-        if self.input is None or self.input.shape is None:
-            return (-1, -1)
-        return (self.input.shape[1], self.input.shape[2])
+        self._adopt(signatures, str(version) if version is not None else None)
 
     def _payload(self, part: np.ndarray) -> dict[str, Any]:
-        tensor = _json_tensor(part[..., np.newaxis] if self._rank4 else part)
+        tensor = _json_tensor(part)
         payload: dict[str, Any] = {"signature_name": self.signature}
         if self.request_format == "row":
             payload["instances"] = tensor
@@ -199,11 +173,9 @@ class RestDenoiser:
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         """Denoise float32 ``(B, H, W)`` counts; returns float32 ``(B, H, W)``."""
-        arr = check_batch(batch, self._fixed_hw(), self.where)
-        out = np.empty_like(arr)
-        for start, part in chunks(arr, self.batch_size):
-            body = self._request("POST", self.endpoint.predict_url, self._payload(part))
-            value = self._pick_output(body)
-            out[start : start + part.shape[0]] = check_result(value, part, self.where)
-            log.debug("%s: patterns %d-%d denoised", self.where, start, start + part.shape[0])
-        return out
+        return self._denoise(
+            batch,
+            lambda part: self._pick_output(
+                self._request("POST", self.endpoint.predict_url, self._payload(part))
+            ),
+        )
