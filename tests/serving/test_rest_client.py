@@ -197,3 +197,26 @@ def test_timeout(rest_server, counts):
 
 def test_errors_are_stemtf_errors():
     assert issubclass(ServingError, StemtfError)
+
+
+def test_model_with_two_outputs_needs_output_name(tmp_path, counts):
+    import tensorflow as tf
+
+    from stemtf.serving.local_rest_server import LocalRestServer
+    from stemtf.serving.runner import SavedModelRunner
+
+    class Two(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([None, None, None], tf.float32, name="counts")])
+        def serve(self, counts):
+            return {"denoised": counts * 2.0, "sigma": tf.sqrt(counts)}
+
+    module = Two()
+    tf.saved_model.save(
+        module, str(tmp_path / "two" / "1"), signatures={"serving_default": module.serve}
+    )
+    with LocalRestServer(SavedModelRunner("two", tmp_path / "two")) as server:
+        with pytest.raises(InputError, match=r"has outputs \[denoised, sigma\]; pass output_name"):
+            RestDenoiser(server.url, **FAST)
+        for fmt in ("columnar", "row"):  # outputs as an object / predictions as objects
+            denoiser = RestDenoiser(server.url, output_name="denoised", request_format=fmt, **FAST)
+            np.testing.assert_array_equal(denoiser(counts), counts * 2)
