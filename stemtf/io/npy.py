@@ -13,7 +13,7 @@ __all__ = ["NpySource", "open_npy"]
 
 
 class NpySource:
-    """Picklable lazy view of a ``.npy`` file (the memory map is reopened in each process)."""
+    """Picklable lazy view of a ``.npy`` file, memory-mapped for each read."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
@@ -31,13 +31,14 @@ class NpySource:
                 "expected a numeric 4D array (Ry, Rx, Qy, Qx) saved with numpy.save"
             ) from None
 
-    def __getstate__(self) -> dict:
-        return {k: v for k, v in self.__dict__.items() if k != "_mm"}
-
     def __getitem__(self, index: tuple[slice, ...]) -> np.ndarray:
-        if getattr(self, "_mm", None) is None:
-            self._mm = self._map()
-        return np.asarray(self._mm[index])
+        # A fresh map per read, released at once: pages read stay out of the process's resident
+        # memory, so reading a file larger than RAM keeps memory flat.
+        mm = self._map()
+        try:
+            return np.array(mm[index])
+        finally:
+            del mm
 
 
 def open_npy(path: str | Path) -> Scan:
