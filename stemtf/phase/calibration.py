@@ -183,6 +183,9 @@ def calibrate(
         raise InputError(f"sample_dps must be a non-empty (K, H, W) stack, got shape {dps.shape}")
     if not np.all(np.isfinite(dps)):
         raise InputError("sample_dps contain NaN or Inf values")
+    from stemtf.phase.dog import suppress_hot_pixels
+
+    dps = suppress_hot_pixels(dps)
     if q_sampling_invA is None and reference_ring_invA is None:
         raise InputError(
             "q_sampling_invA is missing and cannot be inferred: give it (e.g. "

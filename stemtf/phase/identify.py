@@ -14,7 +14,7 @@ import numpy as np
 from stemtf.errors import InputError
 from stemtf.phase.calibration import Calibration, correct_ellipticity
 from stemtf.phase.center import beam_centers
-from stemtf.phase.dog import dog_filter
+from stemtf.phase.dog import disk_response, dog_filter, suppress_hot_pixels
 from stemtf.phase.hexagons import HEXAGON_PX_DTYPE, find_hexagons_batch, ransac_hexagons
 from stemtf.phase.lattice import hexagon_vertices, wrap60
 from stemtf.phase.model import PhaseModel
@@ -60,7 +60,8 @@ class PhaseResult:
     centers_yx : float32 (B, 2)
         Transmitted-beam position used per pattern [px].
     fraction : float32 (B,)
-        Estimated fraction of the second phase (marker-ring intensity relative to pure).
+        Where the shared-ring / marker-ring radius ratio lies between the first phase's
+        spacing (0) and the pure second phase's (1); 0 without the marker.
     spots : SpotTable or None
         The spots (when asked for), positions in detector pixels.
     """
@@ -106,6 +107,8 @@ def identify_phases(
     tolerance_px: float | None = None,
     min_matches: int = 3,
     spot_threshold: float = 5.0,
+    min_spot_counts: float = 8.0,
+    min_lattice_matches: int = 4,
     method: str = "batch",
     return_spots: bool = False,
 ) -> PhaseResult:
@@ -130,6 +133,12 @@ def identify_phases(
         Minimum matched vertices per hexagon.
     spot_threshold : float
         Spot detection threshold in noise sigmas.
+    min_lattice_matches : int
+        A pattern shows a lattice only with a ring hexagon of at least this many matched
+        vertices (weaker hexagons still count as secondary evidence).
+    min_spot_counts : float
+        A spot must hold about this many counts (a floor for sparse low-dose patterns, where
+        the robust noise level is near zero); patterns are taken to be in counts.
     method : {"batch", "ransac"}
         Vectorised exhaustive two-spot search, or the per-pattern random-sampling loop.
     return_spots : bool
@@ -161,6 +170,7 @@ def identify_phases(
             sub, calibration, model, seed=seed + s,
             centers_yx=None if centers_yx is None else centers_yx[s:e],
             tolerance_px=tolerance_px, min_matches=min_matches, spot_threshold=spot_threshold,
+            min_spot_counts=min_spot_counts, min_lattice_matches=min_lattice_matches,
             method=method, return_spots=return_spots))
         if s:
             parts[-1].hexagons["dp_index"] += s
@@ -178,11 +188,13 @@ def identify_phases(
 
 
 def _identify_block(arr, calibration, model, *, seed, centers_yx, tolerance_px, min_matches,
-                    spot_threshold, method, return_spots) -> PhaseResult:
+                    spot_threshold, min_spot_counts, min_lattice_matches, method,
+                    return_spots) -> PhaseResult:
     n_dp, h, w = arr.shape
     cal = calibration
     sigma = cal.sigma_px
     gc = cal.center_yx if cal.center_yx != (0.0, 0.0) else (float(h // 2), float(w // 2))
+    arr = suppress_hot_pixels(arr)
     resp = dog_filter(arr, sigma)
     if centers_yx is None:
         centers, _ = beam_centers(arr, sigma_px=sigma, guess_yx=gc,
@@ -199,8 +211,9 @@ def _identify_block(arr, calibration, model, *, seed, centers_yx, tolerance_px, 
         log.warning("detector %dx%d is too small for the outer phase ring (%.1f px); "
                     "patterns may be labelled none", h, w, radii_px.max())
     noise = noise_scale(resp, mask)
+    floor = min_spot_counts * disk_response(cal.disk_radius_px, sigma)
     table = find_spots_batch(arr, sigma_px=sigma, threshold=spot_threshold, mask=mask,
-                             response=resp, noise=noise)
+                             abs_threshold=floor, response=resp, noise=noise)
     spot_count = np.bincount(table.dp_index, minlength=n_dp).astype(np.int32)
     hex_table = table
     if cal.ellipticity_ratio != 1.0:
@@ -215,17 +228,34 @@ def _identify_block(arr, calibration, model, *, seed, centers_yx, tolerance_px, 
         hx = find_hexagons_batch(hex_table, centers, **kw)
     else:
         hx = _hexagons_per_dp_ransac(hex_table, centers, n_dp, seed, **kw)
-    labels, conf, frac, hexagons = _classify(hx, resp, noise, centers, cal, model, n_dp)
+    labels, conf, frac, hexagons = _classify(hx, resp, noise, centers, cal, model, n_dp,
+                                             max(min_matches, min_lattice_matches))
     return PhaseResult(labels, conf, spot_count, hexagons, centers.astype(np.float32), frac,
                        table if return_spots else None)
 
 
-def _classify(hx, resp, noise, centers, cal: Calibration, model: PhaseModel, n_dp: int):
+def _best_per_ring(hx, ring_i, ok, n_dp: int, n_rings: int) -> np.ndarray:
+    """Index of the best hexagon (most inliers, then strongest) per (pattern, ring), or -1."""
+    best = np.full((n_dp, n_rings), -1)
+    cand = np.flatnonzero(ok)
+    if cand.size == 0:
+        return best
+    order = cand[np.lexsort((-hx["intensity"][cand], -hx["inliers"][cand], ring_i[cand],
+                             hx["dp_index"][cand]))]
+    key = hx["dp_index"][order] * n_rings + ring_i[order]
+    first = np.r_[True, key[1:] != key[:-1]]
+    best.reshape(-1)[key[first]] = order[first]
+    return best
+
+
+def _classify(hx, resp, noise, centers, cal: Calibration, model: PhaseModel, n_dp: int,
+              min_lattice_matches: int):
     q = cal.q_sampling_invA
     ring_r = np.array([r.radius_invA for r in model.rings])
     ring_rot = np.array([r.rotation_deg for r in model.rings])
     ring_phase = np.array([r.phase for r in model.rings])
     ring_marker = np.array([r.marker for r in model.rings])
+    n_rings = ring_r.size
     rad = hx["radius_px"] * q
     if hx.size:
         rel = rad[:, None] / ring_r[None, :] - 1
@@ -241,67 +271,111 @@ def _classify(hx, resp, noise, centers, cal: Calibration, model: PhaseModel, n_d
     out["radius_invA"] = rad
     out["radius_norm"] = rad / model.reference_radius_invA
     out["phase"] = np.where(ok, ring_phase[ring_i] + 1, 0)
-    # Primary hexagon per pattern: assigned, most inliers, then strongest.
-    prim = np.full(n_dp, -1)
-    if ok.any():
-        cand = np.flatnonzero(ok)
-        order = cand[np.lexsort((-hx["intensity"][cand], -hx["inliers"][cand],
-                                 hx["dp_index"][cand]))]
-        dpi = hx["dp_index"][order]
-        first = np.r_[True, dpi[1:] != dpi[:-1]]
-        prim[dpi[first]] = order[first]
-    has = prim >= 0
+    lattice_ok = ok & (hx["inliers"] >= min_lattice_matches)
+    best = _best_per_ring(hx, ring_i, ok, n_dp, n_rings)
+    has_lattice = np.zeros(n_dp, bool)
+    has_lattice[hx["dp_index"][lattice_ok]] = True
     labels = np.zeros(n_dp, np.uint8)
     conf = np.ones(n_dp, np.float32)
     frac = np.zeros(n_dp, np.float32)
-    idx = np.flatnonzero(has)
-    # Patterns with no assigned hexagon: none; confidence falls with unassigned hexagons.
+    # Patterns without an assigned hexagon: none; less sure when unassigned hexagons exist.
+    has = has_lattice
     if hx.size:
         best_any = np.zeros(n_dp)
         np.maximum.at(best_any, hx["dp_index"], hx["inliers"].astype(float))
         conf[~has] = np.clip(1.0 - np.maximum(best_any[~has] - 2, 0) / 4.0, 0.0, 1.0)
+    idx = np.flatnonzero(has)
     if idx.size == 0:
         return labels, conf, frac, out
-    p = prim[idx]
-    pr = ring_i[p]
+    bsub = best[idx]  # (n, R)
+    # primary hexagon: the one with most inliers among the assigned ones
+    inl = np.where(bsub >= 0, hx["inliers"][np.maximum(bsub, 0)], -1)
+    pr = np.argmax(inl, axis=1)  # ring of the primary hexagon
+    p = bsub[np.arange(idx.size), pr]
     scale = rad[p] / ring_r[pr]
     lat_rot = hx["rotation_deg"][p] - ring_rot[pr]
-    # Templates of every ring at this pattern's scale and lattice rotation.
-    tr = scale[:, None] * ring_r[None, :] / q
-    trot = wrap60(lat_rot[:, None] + ring_rot[None, :])
-    c = centers[idx]
-    verts = hexagon_vertices(c[:, None, :], tr, trot)  # (n, R, 6, 2)
-    vy, vx = verts[..., 0], verts[..., 1]
-    if cal.ellipticity_ratio != 1.0:
-        vy, vx = correct_ellipticity(vy, vx, c[:, None, None, :], 1.0 / cal.ellipticity_ratio,
-                                     cal.ellipticity_angle_deg)
-    bb = np.broadcast_to(idx[:, None, None], vy.shape)
-    inten = _bilinear(resp, bb, vy, vx).mean(axis=2)  # (n, R)
-    nz = noise[idx][:, None] / np.sqrt(6.0)
-    snr = inten / np.where(nz > 0, nz, np.inf)
-    present = (snr >= model.min_marker_snr) | (nz == 0) & (inten > 0)
-    shared = ~ring_marker
-    i_shared = np.where(shared[None, :], np.maximum(inten, 0), 0).max(axis=1)
-    m2 = ring_marker & (ring_phase == 1)
-    m1 = ring_marker & (ring_phase == 0)
-    i_m2 = np.where(m2[None, :] & present, np.maximum(inten, 0), 0).max(axis=1) if m2.any() \
-        else np.zeros(idx.size)
-    i_m1 = np.where(m1[None, :] & present, np.maximum(inten, 0), 0).max(axis=1) if m1.any() \
-        else np.zeros(idx.size)
-    ratio2 = model.marker_ratio if model.marker_ratio > 0 else 1.0
-    safe = np.where(i_shared > 0, i_shared, np.inf)
-    f2 = np.clip((i_m2 / safe) / ratio2, 0.0, 1.0)
-    f2 = np.where((i_shared <= 0) & (i_m2 > 0), 1.0, f2)
-    if m1.any():  # a marker of the first phase pulls the fraction down
-        f2 = np.where(i_m1 > 0, np.minimum(f2, 1.0 - np.minimum(i_m1 / safe, 1.0)), f2)
-    lo, hi = model.mixed_low, model.mixed_high
-    lab = np.where(f2 < lo, 1, np.where(f2 > hi, 2, 3)).astype(np.uint8)
-    p_class = np.where(lab == 1, 1 - 0.5 * f2 / lo,
-                       np.where(lab == 2, 0.5 + 0.5 * (f2 - hi) / max(1 - hi, 1e-6),
-                                0.5 + 0.5 * np.minimum(f2 - lo, hi - f2) / ((hi - lo) / 2)))
+    # Marker rings of the second phase: found as a hexagon, or measured on the template of the
+    # primary hexagon's lattice (scale and rotation) above ``min_marker_snr``.
+    m2 = np.flatnonzero(ring_marker & (ring_phase == 1))
+    sh2 = np.flatnonzero(~ring_marker & (ring_phase == 1))
+    sh1 = np.flatnonzero(~ring_marker & (ring_phase == 0))
+    marker_hex = np.full(idx.size, -1)
+    marker_snr = np.zeros(idx.size)
+    if m2.size:
+        j = m2[0]
+        marker_hex = bsub[:, j]
+        tr = scale * ring_r[j] / q
+        trot = wrap60(lat_rot + ring_rot[j])
+        c = centers[idx]
+        verts = hexagon_vertices(c, tr, trot)  # (n, 6, 2)
+        vy, vx = verts[..., 0], verts[..., 1]
+        if cal.ellipticity_ratio != 1.0:
+            vy, vx = correct_ellipticity(vy, vx, c[:, None, :], 1.0 / cal.ellipticity_ratio,
+                                         cal.ellipticity_angle_deg)
+        bb = np.broadcast_to(idx[:, None], vy.shape)
+        on = _bilinear(resp, bb, vy, vx).mean(axis=1)
+        # control: same radius, rotated 30 deg (no reflection of either phase lies there), so
+        # round backgrounds (halo, amorphous ring) cancel
+        cverts = hexagon_vertices(c, tr, wrap60(trot + 30.0))
+        cy_, cx_ = cverts[..., 0], cverts[..., 1]
+        if cal.ellipticity_ratio != 1.0:
+            cy_, cx_ = correct_ellipticity(cy_, cx_, c[:, None, :], 1.0 / cal.ellipticity_ratio,
+                                           cal.ellipticity_angle_deg)
+        off = _bilinear(resp, bb, cy_, cx_).mean(axis=1)
+        inten = on - off
+        nz = noise[idx] * np.sqrt(2.0 / 6.0)
+        marker_snr = np.where(nz > 0, inten / np.where(nz > 0, nz, 1.0),
+                              np.where(inten > 0, np.inf, 0.0))
+        # strength relative to the primary ring, measured the same way
+        pverts = hexagon_vertices(c, rad[p] / q, hx["rotation_deg"][p])
+        py_, px_ = pverts[..., 0], pverts[..., 1]
+        if cal.ellipticity_ratio != 1.0:
+            py_, px_ = correct_ellipticity(py_, px_, c[:, None, :], 1.0 / cal.ellipticity_ratio,
+                                           cal.ellipticity_angle_deg)
+        prim_i = np.maximum(_bilinear(resp, bb, py_, px_).mean(axis=1), 1e-30)
+        marker_rel = np.where(pr == j, 1.0, inten / prim_i)
+        strong = (marker_snr >= model.min_marker_snr) & (marker_rel >= model.min_marker_fraction)
+        marker_snr = np.where(strong, marker_snr, np.minimum(marker_snr, 0.0))
+        # a marker hexagon must also stand out from the control positions
+        marker_hex = np.where(strong, marker_hex, -1)
+    marker_found = marker_hex >= 0
+    marker_seen = marker_found | (marker_snr >= model.min_marker_snr)
+    # Shared-ring / marker radius ratio: sqrt(3) x (1 for pure phase 2, a2/a1 when phase 1
+    # dominates the shared ring). f = 0 at the phase-1 value, 1 at the pure phase-2 value.
+    f = np.zeros(idx.size)
+    shared_hex = np.full(idx.size, -1)
+    if m2.size and sh2.size and sh1.size:
+        cols = np.r_[sh1, sh2]
+        cand = bsub[:, cols]
+        nin = np.where(cand >= 0, hx["inliers"][np.maximum(cand, 0)], -1)
+        shared_hex = cand[np.arange(idx.size), np.argmax(nin, axis=1)]
+        both_found = marker_found & (shared_hex >= 0)
+        ratio_pure = ring_r[sh2[0]] / ring_r[m2[0]]
+        ratio_mix = ring_r[sh1[0]] / ring_r[m2[0]]
+        r_obs = hx["radius_px"][np.maximum(shared_hex, 0)] / \
+            np.maximum(hx["radius_px"][np.maximum(marker_hex, 0)], 1e-9)
+        f = np.where(both_found, (r_obs - ratio_mix) / (ratio_pure - ratio_mix), np.nan)
+    thr = model.pure_threshold
+    # labels: 1 = phase 1 (no marker); 2 = phase 2 (marker, shared ring at its own spacing or
+    # absent); 3 = both (marker with the shared ring at the first phase's spacing, or a marker
+    # only measured on the template: a minority of the second phase).
+    lab = np.ones(idx.size, np.uint8)
+    pc = np.ones(idx.size)
+    with np.errstate(invalid="ignore"):
+        pure = marker_found & ((shared_hex < 0) | (f >= thr))
+        mixed = marker_seen & ~pure
+    lab[pure] = 2
+    lab[mixed] = 3
+    fin = np.isfinite(f)
+    pc[fin] = np.clip(0.5 + np.abs(f[fin] - thr) / (2 * max(thr, 1 - thr)), 0.5, 1.0)
+    no_marker = ~marker_seen
+    pc[no_marker] = np.clip(1.0 - np.maximum(marker_snr[no_marker], 0)
+                            / (2 * model.min_marker_snr), 0.5, 1.0)
+    only_template = marker_seen & ~marker_found
+    pc[only_template] = 0.6
     n_in = hx["inliers"][p].astype(float)
     p_lat = np.clip((n_in - 1) / 4.0, 0.0, 1.0)
     labels[idx] = lab
-    conf[idx] = np.clip(p_lat * p_class, 0.0, 1.0)
-    frac[idx] = f2
+    conf[idx] = np.clip(p_lat * pc, 0.0, 1.0)
+    frac[idx] = np.where(lab == 1, 0.0, np.where(fin, np.clip(f, 0, 1), np.where(lab == 2, 1, 0.5)))
     return labels, conf, frac, out

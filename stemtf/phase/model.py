@@ -2,13 +2,17 @@
 
 Phases are configured by material id (reference structures); their expected rings along [001]
 come from the reciprocal lattice (:mod:`stemtf.phase.reference`), then :meth:`PhaseModel.refine`
-replaces the radii by those found in the data (camera-length error absorbed) and learns the
-marker-ring intensity ratio of the pure second phase.
+replaces the radii by those found in the data (camera-length error absorbed).
 
 For NMC811 O3/O1 (PHYSICS.md § the diagnostic along [001]): both show {110} (O1 about 2 %
 further out); only O1 shows the inner {100} hexagon at 0.577 of {110}, rotated 30 deg. A ring
-of one phase with no ring of the other within ``merge_tolerance`` is that phase's *marker*; the
-mixture fraction of a pattern is (I_marker / I_shared) / (the same ratio for the pure phase).
+of one phase with no ring of the other within ``merge_tolerance`` is that phase's *marker*.
+
+A pattern without the marker is the first phase (O3). With the marker, the ratio of the shared
+{110} radius to the marker {100} radius tells how much of the {110} ring comes from the second
+phase's own lattice: exactly sqrt(3) for pure O1 (one lattice), a_O1/a_O3 x sqrt(3) (1.8 %
+less) when O3 dominates the {110} ring, as in columns holding both. The ratio is free of the
+camera length, so it needs no absolute calibration.
 """
 
 from __future__ import annotations
@@ -57,14 +61,17 @@ class PhaseModel:
     rings : tuple of ModelRing
     reference_radius_invA : float
         The ring radii are normalised by this (the {110} of the first phase).
-    marker_ratio : float
-        I(marker of phase 2) / I(shared ring) of the pure second phase.
-    mixed_low, mixed_high : float
-        Mixture fraction of phase 2 below which a pattern is phase 1, above which phase 2.
+    pure_threshold : float
+        A pattern with the marker is the pure second phase when its shared/marker radius ratio
+        lies more than this fraction of the way from the mixed (first-phase {110}) to the pure
+        (second-phase {110}) value; otherwise it holds both.
     ring_tolerance : float
         Relative radius tolerance for assigning a hexagon to a ring.
     min_marker_snr : float
         A marker ring measured below this signal-to-noise ratio counts as absent.
+    min_marker_fraction : float
+        ... and so does one weaker than this fraction of the pattern's strongest ring (weak
+        kinematically forbidden reflections of the first phase are not a second phase).
     refined : bool
         Whether :meth:`refine` has adjusted the model to data.
     """
@@ -73,11 +80,10 @@ class PhaseModel:
     material_ids: tuple[str, ...]
     rings: tuple[ModelRing, ...]
     reference_radius_invA: float
-    marker_ratio: float
-    mixed_low: float = 0.3
-    mixed_high: float = 0.75
+    pure_threshold: float = 0.65
     ring_tolerance: float = 0.06
     min_marker_snr: float = 3.0
+    min_marker_fraction: float = 0.05
     refined: bool = False
     history: tuple[str, ...] = field(default=())
 
@@ -129,11 +135,8 @@ class PhaseModel:
                                  for o in other)
                 rings.append(ModelRing(p, r.hkl, r.radius_invA, round(r.rotation_deg, 6) % 60.0,
                                        r.intensity, marker))
-        markers = [r for r in rings if r.marker and r.phase == 1]
-        shared = [r for r in rings if not r.marker and r.phase == 1]
-        ratio = markers[0].intensity / shared[0].intensity if markers and shared else 0.0
         model = cls(phases=tuple(names), material_ids=ids, rings=tuple(rings),
-                    reference_radius_invA=ref.radius_invA, marker_ratio=ratio)
+                    reference_radius_invA=ref.radius_invA)
         if calibration is not None:
             log.info("phase model %s: rings %s", model.phases,
                      [(r.phase, r.hkl, round(r.radius_invA / calibration.q_sampling_invA, 1))
@@ -166,7 +169,7 @@ class PhaseModel:
 
     # -- learning from data ----------------------------------------------------------------
     def refine(self, hexagon_table: np.ndarray) -> PhaseModel:
-        """Ring radii and marker ratio learned from the hexagons found across a scan.
+        """Ring radii learned from the hexagons found across a scan.
 
         Parameters
         ----------
@@ -178,6 +181,8 @@ class PhaseModel:
         PhaseModel
             A new model; this one is unchanged. Clusters with fewer than 20 hexagons keep
             their expected values (scaled by the common camera-length factor when known).
+            Shared rings are learned from patterns without the second phase's marker (first
+            phase) or from the marker radius times the reference ratio (second phase).
         """
         hx = np.asarray(hexagon_table)
         if hx.size == 0:
@@ -201,38 +206,35 @@ class PhaseModel:
         if marker_i:
             m = np.abs(radii / (scale * exp[marker_i[0]]) - 1) < self.ring_tolerance
             has_marker = np.unique(hx["dp_index"][m])
-        new_rings = []
-        for ring in self.rings:
+        new_radius: dict[int, float] = {}
+        learned_marker: dict[int, tuple[float, float]] = {}  # phase -> (reference, learned)
+        order = sorted(range(len(self.rings)), key=lambda i: not self.rings[i].marker)
+        for i in order:
+            ring = self.rings[i]
             sel = np.abs(radii / (scale * ring.radius_invA) - 1) < self.ring_tolerance
+            how = f"{int(sel.sum())} hexagons"
             if not ring.marker:
-                # Shared rings: split by whether the pattern shows phase 2's marker.
-                in_2 = np.isin(hx["dp_index"], has_marker)
-                sel &= in_2 if ring.phase == 1 else ~in_2
+                # shared ring: only patterns without the other phase's marker are pure
+                sel &= ~np.isin(hx["dp_index"], has_marker) if ring.phase == 0 else False
+                how = f"{int(sel.sum())} hexagons without the marker"
             if sel.sum() >= _MIN_CLUSTER:
                 r_new = float(np.median(radii[sel]))
+                if ring.marker:
+                    learned_marker[ring.phase] = (ring.radius_invA, r_new)
+            elif not ring.marker and ring.phase in learned_marker:
+                r0, r1 = learned_marker[ring.phase]
+                r_new = ring.radius_invA * r1 / r0  # same lattice as its marker
+                how = "scaled with its phase's marker ring"
             else:
                 r_new = scale * ring.radius_invA
+                how += ", too few: scaled reference"
             notes.append(f"ring {ring.phase}:{ring.hkl} {ring.radius_invA:.4f} -> {r_new:.4f} "
-                         f"1/A ({int(sel.sum())} hexagons)")
-            new_rings.append(replace(ring, radius_invA=r_new))
-        # Marker ratio of the pure second phase: high percentile of per-pattern ratios.
-        ratio = self.marker_ratio
-        if marker_i:
-            mk = new_rings[marker_i[0]]
-            shared = [r for r in new_rings if r.phase == 1 and not r.marker]
-            if shared:
-                sm = np.abs(radii / mk.radius_invA - 1) < self.ring_tolerance
-                ss = np.abs(radii / shared[0].radius_invA - 1) < self.ring_tolerance
-                im = _per_dp_max(hx["dp_index"][sm], hx["intensity"][sm])
-                is_ = _per_dp_max(hx["dp_index"][ss], hx["intensity"][ss])
-                common = sorted(set(im) & set(is_))
-                vals = np.array([im[d] / is_[d] for d in common if is_[d] > 0])
-                if vals.size >= _MIN_CLUSTER:
-                    ratio = float(np.percentile(vals, 90))
-                    notes.append(f"marker ratio {ratio:.3f} from {vals.size} patterns")
+                         f"1/A ({how})")
+            new_radius[i] = r_new
+        new_rings = [replace(r, radius_invA=new_radius[i]) for i, r in enumerate(self.rings)]
         ref_new = new_rings[ref_i].radius_invA
         return replace(self, rings=tuple(new_rings), reference_radius_invA=ref_new,
-                       marker_ratio=ratio, refined=True, history=tuple(notes))
+                       refined=True, history=tuple(notes))
 
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -244,11 +246,10 @@ class PhaseModel:
                        "rotation_deg": r.rotation_deg, "intensity": r.intensity,
                        "marker": r.marker} for r in self.rings],
             "reference_radius_invA": self.reference_radius_invA,
-            "marker_ratio": self.marker_ratio,
-            "mixed_low": self.mixed_low,
-            "mixed_high": self.mixed_high,
+            "pure_threshold": self.pure_threshold,
             "ring_tolerance": self.ring_tolerance,
             "min_marker_snr": self.min_marker_snr,
+            "min_marker_fraction": self.min_marker_fraction,
             "refined": self.refined,
             "history": list(self.history),
         }
@@ -265,9 +266,3 @@ class PhaseModel:
         return cls(**d)
 
 
-def _per_dp_max(dp: np.ndarray, val: np.ndarray) -> dict[int, float]:
-    out: dict[int, float] = {}
-    for d, v in zip(dp.tolist(), val.tolist(), strict=True):
-        if v > out.get(d, -np.inf):
-            out[d] = v
-    return out

@@ -67,6 +67,19 @@ def _check_mask(mask: np.ndarray | None, hw: tuple[int, int]) -> np.ndarray:
     return m
 
 
+def _not_ridge(resp, b, y, x, edge_ratio: float) -> np.ndarray:
+    """True where the response peak is blob-like, not a ridge (Hessian eigenvalue ratio test)."""
+    c = resp[b, y, x]
+    dyy = resp[b, y + 1, x] + resp[b, y - 1, x] - 2 * c
+    dxx = resp[b, y, x + 1] + resp[b, y, x - 1] - 2 * c
+    dxy = 0.25 * (resp[b, y + 1, x + 1] - resp[b, y + 1, x - 1] - resp[b, y - 1, x + 1]
+                  + resp[b, y - 1, x - 1])
+    tr = dxx + dyy
+    det = dxx * dyy - dxy * dxy
+    lim = (edge_ratio + 1) ** 2 / edge_ratio
+    return (det > 0) & (tr * tr < lim * det)
+
+
 def _subpixel(resp: np.ndarray, b: np.ndarray, y: np.ndarray, x: np.ndarray, rad: int):
     """Centroid of the positive response in a (2 rad + 1)^2 window around each peak."""
     off = np.arange(-rad, rad + 1)
@@ -86,8 +99,10 @@ def find_spots_batch(
     sigma_px: float = 1.0,
     threshold: float = 5.0,
     rel_threshold: float = 0.02,
+    abs_threshold: float = 0.0,
     mask: np.ndarray | None = None,
     min_distance_px: int = 1,
+    edge_ratio: float | None = 5.0,
     response: np.ndarray | None = None,
     noise: np.ndarray | None = None,
 ) -> SpotTable:
@@ -104,10 +119,16 @@ def find_spots_batch(
     rel_threshold : float
         ... and exceeds ``rel_threshold`` x the pattern's strongest response in ``mask`` (this
         floor matters for noise-free patterns, whose noise level is zero).
+    abs_threshold : float
+        ... and exceeds this absolute response (e.g. the response of a disk of a few counts,
+        so that single counts in a sparse low-dose pattern are not spots).
     mask : ndarray of bool, shape (H, W), optional
         Where spots may be (e.g. an annulus). Default: everywhere.
     min_distance_px : int
         Peaks closer than this to a stronger one are dropped (neighbourhood half-size).
+    edge_ratio : float or None
+        Drop peaks on ridges (rings, streaks): the ratio of the principal curvatures of the
+        response must stay below this (SIFT's edge test); ``None`` keeps every peak.
     response, noise : ndarray, optional
         Precomputed ``dog_filter(dps, sigma_px)`` and its :func:`noise_scale` (saves work when
         the caller needs them too).
@@ -135,11 +156,17 @@ def find_spots_batch(
     flat = resp.reshape(b, -1)[:, m.ravel()]
     peak = flat.max(axis=1) if flat.shape[1] else np.zeros(b, np.float32)
     thr = np.maximum(threshold * noise, rel_threshold * np.maximum(peak, 0.0))
-    thr = np.maximum(thr, np.finfo(np.float32).tiny)
+    thr = np.maximum(thr, max(float(abs_threshold), float(np.finfo(np.float32).tiny)))
     cand = local_maxima(resp, size_px=2 * min_distance_px + 1)
     cand &= m[None]
     cand &= resp > thr[:, None, None]
+    # plateaus (equal neighbours, common with integer counts) would give duplicate peaks
+    cand[:, :, 1:] &= ~(cand[:, :, :-1] & (resp[:, :, 1:] == resp[:, :, :-1]))
+    cand[:, 1:, :] &= ~(cand[:, :-1, :] & (resp[:, 1:, :] == resp[:, :-1, :]))
     bi, yi, xi = np.nonzero(cand)
+    if edge_ratio is not None and bi.size:
+        keep = _not_ridge(resp, bi, yi, xi, edge_ratio)
+        bi, yi, xi = bi[keep], yi[keep], xi[keep]
     inten = resp[bi, yi, xi]
     ys, xs = _subpixel(resp, bi, yi, xi, rad)
     snr = inten / np.where(noise[bi] > 0, noise[bi], np.inf)
