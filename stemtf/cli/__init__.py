@@ -30,6 +30,9 @@ _COMMANDS: list[tuple[str, str, str]] = [
     ("simulate", "simulate", "command"),
     ("train", "train", "command"),
     ("export", "export", "command"),
+    ("evaluate", "evaluate", "command"),
+    ("simulate_scan", "simulate-scan", "command"),
+    ("evaluate_phases", "evaluate-phases", "command"),
 ]
 
 
