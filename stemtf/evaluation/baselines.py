@@ -75,5 +75,11 @@ def baselines(include_bm3d: bool = True) -> dict[str, Callable[[np.ndarray], np.
     bm = _bm3d_fn() if include_bm3d else None
     if bm is not None:
         out["anscombe_bm3d"] = bm
-    return {k: (lambda f: lambda dp: np.asarray(f(np.asarray(dp, np.float64)), np.float32))(f)
-            for k, f in out.items()}
+    return {k: _float32(f) for k, f in out.items()}
+
+
+def _float32(fn: Callable) -> Callable[[np.ndarray], np.ndarray]:
+    def run(dp: np.ndarray) -> np.ndarray:
+        return np.asarray(fn(np.asarray(dp, np.float64)), np.float32)
+
+    return run
