@@ -56,6 +56,10 @@ class SimulationConfig:
         Beam tilt (x, y) [mrad] for a small mistilt.
     max_strain : float
         Largest strain accepted to make the zone-axis cell orthogonal.
+    alloy_periods : int
+        For mixed sites (random alloys such as NMC811's Ni/Mn/Co): how many independently
+        ordered periods along the beam are drawn and stacked in random order (the potential
+        is computed per period, so fewer is faster).
     """
 
     energy_eV: float = 200e3
@@ -70,6 +74,7 @@ class SimulationConfig:
     phonon_sigma_A: float = 0.08
     tilt_mrad: tuple[float, float] = (0.0, 0.0)
     max_strain: float = 0.02
+    alloy_periods: int = 4
     extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -97,6 +102,8 @@ class SimulationConfig:
             check_range("tilt_mrad", x, -50.0, 50.0, "mrad")
         object.__setattr__(self, "tilt_mrad", tilt)
         check_range("max_strain", self.max_strain, 0.0, 0.2)
+        if not isinstance(self.alloy_periods, int) or self.alloy_periods < 1:
+            raise InputError(f"alloy_periods={self.alloy_periods!r} must be an integer >= 1")
 
     @property
     def wavelength_A(self) -> float:

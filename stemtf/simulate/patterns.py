@@ -13,7 +13,7 @@ from stemtf.errors import InputError
 from stemtf.materials import check_zone_axis
 from stemtf.materials.material import Material, structure_to_record
 from stemtf.simulate.config import SimulationConfig
-from stemtf.simulate.multislice import exit_wave_spectra, slices_for
+from stemtf.simulate.multislice import exit_wave_spectra, period_potential, period_slices
 from stemtf.simulate.render import render_disks
 from stemtf.simulate.slab import build_slab
 from stemtf.simulate.supercell import OrthoCell, find_ortho_cell
@@ -117,7 +117,8 @@ def simulate_patterns(
         _fast_len(max(math.ceil(length / config.sampling_A), math.ceil(2 * k_max * length / ANTIALIAS_FRACTION) + 2))
         for length in box[:2]
     )
-    dz, exit_idx, used_thickness = slices_for(box[2], config.slice_thickness_A, config.thicknesses_A)
+    dz, n_per, exit_idx, used_thickness = period_slices(cell.extent_A[2], config.slice_thickness_A, nz,
+                                                        config.thicknesses_A)
     hh, g_lab = zolz_reflections(structure.lattice.matrix, cell, k_max)
     theta = math.radians(rotation_deg)
     rot2 = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
@@ -130,12 +131,21 @@ def simulate_patterns(
     acc = np.zeros((len(planes), len(hh)))
     n_configs = max(1, config.frozen_phonons)
     num_atoms = 0
+    mixed = any(not isinstance(sp, str) for sp in rec["species"])
+    phonons = config.frozen_phonons > 0 and config.phonon_sigma_A > 0
+    # independent periods along z: all of them with phonons, a few for a random alloy, one otherwise
+    n_periods = nz if phonons else (min(nz, config.alloy_periods) if mixed else 1)
     for c in range(n_configs):
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), c]))
-        atoms = build_slab(rec["species"], np.array(rec["frac"]), cell, (rx, ry, nz), rng,
-                           phonon_sigma_A=config.phonon_sigma_A if config.frozen_phonons else 0.0)
-        num_atoms = len(atoms)
-        spec = exit_wave_spectra(atoms, gpts=gpts, energy_eV=config.energy_eV, slice_thickness_A=dz,
+        units = []
+        for _ in range(n_periods):
+            atoms = build_slab(rec["species"], np.array(rec["frac"]), cell, (rx, ry, 1), rng,
+                               phonon_sigma_A=config.phonon_sigma_A if phonons else 0.0)
+            num_atoms += len(atoms) * nz / n_periods / n_configs
+            units.append(period_potential(atoms, gpts=gpts, dz=dz, n_per=n_per))
+        order = np.arange(nz) if n_periods == nz else rng.integers(0, n_periods, nz)
+        slices = np.concatenate([units[k] for k in order], axis=0)
+        spec = exit_wave_spectra(slices, extent_A=(box[0], box[1]), dz=dz, energy_eV=config.energy_eV,
                                  exit_indices=planes, tilt_mrad=config.tilt_mrad)
         acc += spec[:, ix, iy]
     acc /= n_configs
@@ -160,7 +170,8 @@ def simulate_patterns(
         "box_A": box.tolist(),
         "gpts": list(gpts),
         "slice_thickness_A": dz,
-        "num_atoms": num_atoms,
+        "num_atoms": int(round(num_atoms)),
+        "independent_periods": n_periods,
         "num_reflections": int(len(hh)),
         "seconds": time.perf_counter() - t0,
     }
