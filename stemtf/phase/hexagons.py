@@ -160,7 +160,7 @@ def find_hexagons_batch(
     tolerance_px: float = 2.0,
     min_matches: int = 3,
     max_hexagons: int = 4,
-    max_spots: int = 24,
+    max_spots: int = 18,
     min_radius_px: float = 3.0,
 ) -> np.ndarray:
     """Hexagons of every pattern of a batch, scoring all two-spot samples at once.

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from stemtf.errors import InputError
-from stemtf.phase.dog import dog_filter, local_maxima
+from stemtf.phase.dog import dog_filter
 
 __all__ = ["SpotTable", "find_spots", "find_spots_batch", "noise_scale"]
 
 #: Median absolute deviation -> standard deviation for Gaussian noise.
 MAD_TO_STD = 1.4826
 #: Every n-th masked pixel is used for the robust noise estimate (speed; the median is stable).
-_NOISE_SUBSAMPLE = 7
+_NOISE_SUBSAMPLE = 13
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,20 @@ def _check_mask(mask: np.ndarray | None, hw: tuple[int, int]) -> np.ndarray:
     if m.shape != hw:
         raise InputError(f"mask shape {m.shape} does not match the pattern shape {hw}")
     return m
+
+
+def _is_peak(resp, b, y, x, dist: int) -> np.ndarray:
+    """Local maxima among candidate pixels (window of half-size ``dist``; ties broken in raster
+    order). Candidates lie at least ``dist`` pixels inside the pattern."""
+    c = resp[b, y, x]
+    keep = np.ones(b.size, bool)
+    for dy in range(-dist, dist + 1):
+        for dx in range(-dist, dist + 1):
+            if dy == 0 and dx == 0:
+                continue
+            nb = resp[b, y + dy, x + dx]
+            keep &= (c > nb) if (dy, dx) < (0, 0) else (c >= nb)
+    return keep
 
 
 def _not_ridge(resp, b, y, x, edge_ratio: float) -> np.ndarray:
@@ -145,7 +159,7 @@ def find_spots_batch(
         raise InputError("diffraction patterns contain NaN or Inf values")
     m = _check_mask(mask, (h, w)).copy()
     rad = int(np.clip(np.ceil(2.0 * sigma_px), 1, 5))
-    margin = rad
+    margin = max(rad, min_distance_px)
     m[:margin] = False
     m[h - margin:] = False
     m[:, :margin] = False
@@ -157,13 +171,15 @@ def find_spots_batch(
     peak = flat.max(axis=1) if flat.shape[1] else np.zeros(b, np.float32)
     thr = np.maximum(threshold * noise, rel_threshold * np.maximum(peak, 0.0))
     thr = np.maximum(thr, max(float(abs_threshold), float(np.finfo(np.float32).tiny)))
-    cand = local_maxima(resp, size_px=2 * min_distance_px + 1)
+    # Threshold first (one pass over the batch), then test only the few candidates for being
+    # local maxima: strictly above the neighbours before them in raster order and not below
+    # the ones after (so a plateau gives one peak).
+    cand = resp > thr[:, None, None]
     cand &= m[None]
-    cand &= resp > thr[:, None, None]
-    # plateaus (equal neighbours, common with integer counts) would give duplicate peaks
-    cand[:, :, 1:] &= ~(cand[:, :, :-1] & (resp[:, :, 1:] == resp[:, :, :-1]))
-    cand[:, 1:, :] &= ~(cand[:, :-1, :] & (resp[:, 1:, :] == resp[:, :-1, :]))
     bi, yi, xi = np.nonzero(cand)
+    if bi.size:
+        keep = _is_peak(resp, bi, yi, xi, min_distance_px)
+        bi, yi, xi = bi[keep], yi[keep], xi[keep]
     if edge_ratio is not None and bi.size:
         keep = _not_ridge(resp, bi, yi, xi, edge_ratio)
         bi, yi, xi = bi[keep], yi[keep], xi[keep]

@@ -1,0 +1,101 @@
+#!/usr/bin/env python
+"""Speed of phase identification alone (no reading, no denoising) on 128 x 128 patterns.
+
+Patterns: a synthetic NMC811 scene at 1e4 e-/DP (abTEM library + noise model), calibrated and
+refined as ``stemtf analyze`` does (not timed). Timed, best of ``--repeats``:
+
+* ``batch``: :func:`stemtf.phase.identify_phases` on the whole set (OpenCV on all threads);
+* ``batch_threads``: the set split over ``--workers`` threads (OpenCV one thread each; numpy
+  and OpenCV release the GIL in the heavy calls);
+* ``per_dp_loop``: the obvious loop, one pattern at a time with per-pattern RANSAC
+  (``method="ransac"``), on a subset.
+
+    python scripts/bench_phase.py [--shape 64 64] [--workers 2] [--out runs/bench_phase.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import platform
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from phase_accuracy import analyse, render  # noqa: E402
+
+from stemtf.fileio import write_json_atomic  # noqa: E402
+from stemtf.phase import identify_phases  # noqa: E402
+from stemtf.phase.metrics import phase_metrics  # noqa: E402
+from stemtf.scenes import build_library  # noqa: E402
+
+
+def best_of(fn, repeats):
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shape", type=int, nargs=2, default=(64, 64))
+    ap.add_argument("--dose-e", type=float, default=1e4)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--loop-dps", type=int, default=200)
+    ap.add_argument("--cache-dir", type=Path, default=None)
+    ap.add_argument("--out", type=Path, default=None)
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    lib = build_library(cache_dir=args.cache_dir)
+    dps, truth = render(lib, tuple(args.shape), args.dose_e, 0)
+    _, cal, model, _ = analyse(dps, lib, 0)
+    n = len(dps)
+    identify_phases(dps[:256], cal, model)  # warm-up
+
+    cv2.setNumThreads(os.cpu_count() or 1)
+    t_batch, res = best_of(lambda: identify_phases(dps, cal, model), args.repeats)
+
+    def threaded():
+        parts = np.array_split(np.arange(n), args.workers)
+        with ThreadPoolExecutor(args.workers) as ex:
+            return list(ex.map(lambda ix: identify_phases(dps[ix], cal, model), parts))
+
+    cv2.setNumThreads(1)
+    t_thr, parts = best_of(threaded, args.repeats)
+    labels_thr = np.concatenate([p.labels for p in parts])
+    cv2.setNumThreads(os.cpu_count() or 1)
+
+    m = min(args.loop_dps, n)
+    sub = dps[np.linspace(0, n - 1, m).astype(int)]
+    t_loop, _ = best_of(lambda: [identify_phases(d[None], cal, model, method="ransac", seed=i)
+                                 for i, d in enumerate(sub)], 1)
+    t_loop_batchcode, _ = best_of(lambda: [identify_phases(d[None], cal, model) for d in sub], 1)
+    report = {
+        "patterns": n, "detector_px": list(dps.shape[1:]), "dose_e": args.dose_e,
+        "cpu_count": os.cpu_count(), "load_average": list(os.getloadavg()),
+        "machine": platform.processor() or platform.machine(), "opencv": cv2.__version__,
+        "batch_dps_per_s": n / t_batch,
+        f"batch_{args.workers}_threads_dps_per_s": n / t_thr,
+        "per_dp_loop_ransac_dps_per_s": m / t_loop,
+        "per_dp_loop_batch_code_dps_per_s": m / t_loop_batchcode,
+        "threaded_equals_batch": bool(np.array_equal(labels_thr, res.labels)),
+        "macro_f1": phase_metrics(res.labels.reshape(truth.shape), truth)["macro_f1"],
+    }
+    print(json.dumps(report, indent=2))
+    if args.out:
+        write_json_atomic(args.out, report)
+
+
+if __name__ == "__main__":
+    main()
