@@ -154,6 +154,7 @@ def train(
         )
         _restore(ckpt, manager, run_dir)
         start = int(step_var.numpy())
+        runlog.truncate_after(start)
         runlog.write_config(config, {
             "dataset_version": version,
             "strategy": {"kind": config.strategy, "replicas": replicas, "task": task},

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from stemtf.errors import InputError
-from stemtf.fileio import write_json_atomic
+from stemtf.fileio import atomic_path, write_json_atomic
 from stemtf.training.config import MODEL_KEYS, TrainConfig
 
 __all__ = ["RunLog", "check_same_architecture", "read_run_config", "CSV_FIELDS"]
@@ -104,6 +104,22 @@ class RunLog:
                 if v is not None:
                     tf.summary.write(k, tf.constant(float(v)), metadata=_scalar_metadata())
         self._writer.flush()
+
+    def truncate_after(self, step: int) -> None:
+        """Drop CSV rows logged after ``step`` (a killed run may have logged past its last
+        checkpoint; the resumed run logs those steps again)."""
+        path = self.run_dir / "log.csv"
+        if not self.enabled or not path.is_file():
+            return
+        with path.open(newline="") as f:
+            rows = list(csv.DictReader(f))
+        keep = [r for r in rows if r.get("step", "").isdigit() and int(r["step"]) <= step]
+        if len(keep) == len(rows):
+            return
+        with atomic_path(path) as tmp, tmp.open("w", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
+            w.writeheader()
+            w.writerows(keep)
 
     def write_metrics(self, metrics: dict[str, Any]) -> None:
         """Save the final metrics as ``metrics.json``."""

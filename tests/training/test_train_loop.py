@@ -45,15 +45,15 @@ def test_cli_train_writes_a_complete_run(cli_run):
 
 
 def test_interrupted_run_resumes_where_it_stopped(tmp_path, tiny):
-    config = TrainConfig(**tiny, steps=6)
+    config = TrainConfig(**{**tiny, "eval_every": 1}, steps=6)
     with pytest.raises(Interrupt):
-        train(config, tmp_path, on_step=_stop_at(5))  # checkpoints at 2 and 4
+        train(config, tmp_path, on_step=_stop_at(5))  # checkpoints at 2 and 4, CSV row at 5
     seen = []
     result = train(config, tmp_path, on_step=seen.append)
     assert result.resumed_from == 4
     assert seen == [5, 6]
     rows = [int(r["step"]) for r in csv.DictReader((tmp_path / "log.csv").open())]
-    assert rows == [2, 4, 6]
+    assert rows == [1, 2, 3, 4, 5, 6]  # the row of the lost step 5 is not duplicated
     again = train(config, tmp_path)  # complete: nothing to do
     assert again.resumed_from == 6 and again.step == 6
 
@@ -95,3 +95,34 @@ def test_malformed_tf_config_exit_status(tmp_path, stemtf_cmd):
     assert r.returncode == 2
     assert r.stderr.strip().splitlines()[-1].startswith("error: TF_CONFIG is malformed: task index 3")
     assert "Traceback" not in r.stderr
+
+
+def test_mixed_float16_with_poisson_loss(tmp_path, tiny):
+    import keras
+
+    result = train(TrainConfig(**tiny, steps=2, precision="mixed_float16", loss="poisson"), tmp_path)
+    assert result.step == 2 and np.isfinite(result.metrics["loss"])
+    assert keras.mixed_precision.global_policy().name == "float32"  # restored
+    assert result.model.get_layer("unstabilize").compute_dtype == "float32"
+
+
+@pytest.mark.slow
+def test_killed_process_resumes(tmp_path, tiny_cli, stemtf_cmd):
+    """SIGKILL a real `stemtf train` after its first checkpoint, rerun, and it continues."""
+    import signal
+    import time
+
+    cmd = [*stemtf_cmd, "train", "--out", str(tmp_path), "--steps", "40", *tiny_cli]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and not list((tmp_path / "checkpoints").glob("ckpt-*.index")):
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    saved = max(int(p.stem.split("-")[1]) for p in (tmp_path / "checkpoints").glob("ckpt-*.index"))
+    assert 2 <= saved < 40
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert f"resumed from {saved}" in r.stdout
+    steps = [int(row["step"]) for row in csv.DictReader((tmp_path / "log.csv").open())]
+    assert steps[-1] == 40 and steps == sorted(set(steps))
