@@ -132,3 +132,39 @@ def test_rotation_turns_the_pattern(tiny_config, spots):
     d = np.mod(r1[:, 1][:, None] - r0[:, 1][None, :], 60)
     assert np.min(np.abs(d - 17.0)) < 0.5
     assert t1["rotation_deg"] == [17.0, 17.0]
+
+
+def test_frozen_phonons_and_tilt(tiny_config, spots):
+    """Frozen phonons change intensities reproducibly per seed; a tilt breaks Friedel symmetry, not positions."""
+    from dataclasses import replace
+
+    from stemtf.simulate import simulate_patterns
+
+    si = get("ase-bulk-Si-diamond")
+    base = replace(tiny_config, thicknesses_A=(60.0,))
+    static, _ = simulate_patterns(si, (0, 0, 1), base)
+    fp = replace(base, frozen_phonons=2, phonon_sigma_A=0.1)
+    a, _ = simulate_patterns(si, (0, 0, 1), fp, seed=5)
+    b, _ = simulate_patterns(si, (0, 0, 1), fp, seed=5)
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, static)
+    assert a.sum() == pytest.approx(1.0, rel=1e-5)
+    tilted, t = simulate_patterns(si, (0, 0, 1), replace(base, tilt_mrad=(4.0, 0.0)))
+    assert t["tilt_mrad"] == [[4.0, 0.0]]
+    s0 = spots(static[0], base.q_sampling_invA)
+    s1 = spots(tilted[0], base.q_sampling_invA)
+    strong0 = s0[s0[:, 3] > s0[:, 3].max() * 0.01]
+    for r, ang, *_ in strong0:
+        d = np.hypot(s1[:, 0] * np.cos(np.radians(s1[:, 1])) - r * np.cos(np.radians(ang)),
+                     s1[:, 0] * np.sin(np.radians(s1[:, 1])) - r * np.sin(np.radians(ang)))
+        assert d.min() < 0.2 * base.q_sampling_invA  # same exact positions
+    # Friedel pair (+g, -g) along the tilt: equal without tilt, unequal with it
+    q = base.q_sampling_invA
+    h = static.shape[1] // 2
+    g = 1 / si.structure.lattice.d_hkl((2, 2, 0))
+    off = int(round(g / np.sqrt(2) / q))
+    pair = [(h + off, h + off), (h - off, h - off)]
+    i0 = [static[0][y - 1:y + 2, x - 1:x + 2].sum() for y, x in pair]
+    i1 = [tilted[0][y - 1:y + 2, x - 1:x + 2].sum() for y, x in pair]
+    assert i0[0] == pytest.approx(i0[1], rel=1e-3)
+    assert abs(i1[0] - i1[1]) > 0.05 * max(i1)
