@@ -236,3 +236,21 @@ def test_real_merlin(realdata, tmp_path):
     assert result.exit_code == 0, result.output
     with h5py.File(tmp_path / "b" / "results.h5") as h:
         assert h["labels"].shape == (2, 4) and not h["labels"][...].any()
+
+
+def test_hdf5_calibration_from_file(odd_scan, tmp_path):
+    from stemtf.io import ScanMetadata, write_scan_hdf5
+
+    path, truth, _ = odd_scan
+    md = ScanMetadata(q_sampling_invA=Q_SAMPLING_INVA, energy_eV=200e3, semiangle_mrad=1.0)
+    write_scan_hdf5(tmp_path / "s.emd", np.load(path, mmap_mode="r")[:5], md)
+    with h5py.File(tmp_path / "s.emd", "a") as f:  # a second 4D dataset: the path must be named
+        f.create_dataset("extra/cube", data=np.zeros((2, 2, 4, 4), np.uint8))
+    result = _run(tmp_path / "s.emd", "--out", tmp_path / "a")
+    assert result.exit_code == 2 and "--dataset-path" in result.output
+    result = _run(tmp_path / "s.emd", "--out", tmp_path / "b", "--dataset-path", "/data/scan/data")
+    assert result.exit_code == 0, result.output
+    with h5py.File(tmp_path / "b" / "results.h5") as f:
+        np.testing.assert_array_equal(f["labels"][...], truth[:5])
+        origin = json.loads(f["provenance"].attrs["file_metadata"])["origin"]
+        assert origin["q_sampling_invA"].startswith("file:")

@@ -72,3 +72,49 @@ def test_peak_memory_flat(tmp_path):
     small_peak, (large_mb, large_peak, _) = results["small"][1], results["large"]
     assert large_mb > 500
     assert large_peak < small_peak + 100, results
+
+
+@pytest.mark.slow
+def test_sigkill_then_rerun_resumes(tmp_path):
+    import os
+    import signal
+    import time
+
+    f = tmp_path / "scan.npy"
+    write_tiled_scan(f, (96, 256))
+    out = tmp_path / "out"
+    args = [
+        "analyze",
+        str(f),
+        "--out",
+        str(out),
+        "--q-sampling-invA",
+        str(Q_SAMPLING_INVA),
+        "--energy-keV",
+        "200",
+        "--semiangle-mrad",
+        "1",
+        "--no-progress",
+        "--scheduler",
+        "synchronous",
+        "--chunk",
+        "512",
+    ]
+    code = "import sys; from stemtf.cli import app; app(sys.argv[1:], prog_name='stemtf')"
+    proc = subprocess.Popen([sys.executable, "-c", code, *args], stderr=subprocess.PIPE, text=True)
+    chunks = out / ".stemtf-work" / "chunks"
+    deadline = time.time() + 300
+    while time.time() < deadline and proc.poll() is None and len(list(chunks.glob("*.npz"))) < 5:
+        time.sleep(0.2)
+    assert proc.poll() is None, proc.stderr.read()[-2000:]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done = sorted(chunks.glob("*.npz"))
+    assert 5 <= len(done) < 48  # killed part-way (48 chunks of 2 rows)
+    assert not (out / "results.h5").exists() and not (out / "summary.json").exists()
+    stamps = {p: p.stat().st_mtime_ns for p in done}
+    rerun = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    assert rerun.returncode == 0, rerun.stderr[-2000:]
+    assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["resumed"] is True and summary["patterns"] == 96 * 256
