@@ -66,7 +66,8 @@ def simulate_patterns(
     *,
     seed: int = 0,
     rotation_deg: float = 0.0,
-) -> tuple[np.ndarray, dict[str, Any]]:
+    return_info: bool = False,
+) -> tuple[np.ndarray, dict[str, Any]] | tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
     """Simulate the thickness series of clean DPs of a crystal along a zone axis.
 
     Parameters
@@ -81,11 +82,14 @@ def simulate_patterns(
         Seeds the site ordering of mixed sites and the frozen-phonon displacements.
     rotation_deg : float
         In-plane rotation of the pattern on the detector [deg], counter-clockwise.
+    return_info : bool
+        Also return a provenance dict (supercell, strain, box, grid, slices, atoms, seconds).
 
     Returns
     -------
     patterns : (N, H, W) float32, N = len(config.thicknesses_A), each summing to 1
-    table : dict of the shard columns (see :mod:`stemtf.shards`) plus ``info`` (provenance)
+    table : dict of the shard columns (see :mod:`stemtf.shards`), each of length N
+    info : dict, only with ``return_info=True``
     """
     config = config or SimulationConfig()
     if isinstance(structure_or_material, Material):
@@ -176,5 +180,4 @@ def simulate_patterns(
         "seconds": time.perf_counter() - t0,
     }
     log.debug("simulated %s %s: %s", ident["material_id"], uvw, info)
-    table["info"] = info
-    return patterns, table
+    return (patterns, table, info) if return_info else (patterns, table)

@@ -82,6 +82,6 @@ def simulate_shard(
 
     out = Path(out_path)
     ensure_writable_dir(out.parent if str(out.parent) else ".", "folder of output file")
-    patterns, table = simulate_patterns(material, zone_axis, config, seed=seed, rotation_deg=rotation_deg)
-    info = table.pop("info")
+    patterns, table, info = simulate_patterns(material, zone_axis, config, seed=seed, rotation_deg=rotation_deg,
+                                              return_info=True)
     return write_shard(out, patterns, table, shard_attrs(config, info))

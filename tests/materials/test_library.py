@@ -74,6 +74,7 @@ def test_listing_does_not_import_pymatgen():
     assert int(out[0]) >= 350 and out[1] == "False"
 
 
+@pytest.mark.filterwarnings("ignore:No Pauling electronegativity:UserWarning")
 def test_packaged_library_matches_a_rebuild_from_the_sources():
     """The shipped json.gz is not stale: rebuilding gives the same ids (about 6 s)."""
     rebuilt = build_records(all_sources())

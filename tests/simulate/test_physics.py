@@ -106,7 +106,9 @@ def test_normalised_float32_nonnegative(simulated):
     np.testing.assert_allclose(patterns.sum(axis=(1, 2), dtype=np.float64), 1.0, rtol=1e-5)
     assert patterns.min() >= 0
     assert table["thickness_A"] == pytest.approx([20.0, 60.0], abs=1.5)
-    assert len({len(v) for k, v in table.items() if k != "info"}) == 1
+    from stemtf.shards import TABLE_COLUMNS
+
+    assert set(table) == set(TABLE_COLUMNS) and {len(v) for v in table.values()} == {2}
 
 
 def test_seed_determinism_and_seeded_alloy(simulated, tiny_config):
