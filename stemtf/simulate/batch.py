@@ -19,6 +19,7 @@ __all__ = ["simulate_batch", "feasible_zone_axes", "resolve_materials"]
 
 log = logging.getLogger(__name__)
 ZONE_AXIS_POOL_FACTOR = 3  # look this many times further down the index-ordered list for feasible axes
+SCHEDULER_TIMEOUT_S = 5  # connecting to a --scheduler address gives up after this
 
 
 def resolve_materials(spec: str | Sequence[str], *, cif_dir=None) -> list[str]:
@@ -130,7 +131,7 @@ def _run_distributed(args, *, scheduler: str | None, progress: bool, n_workers: 
             client = Client(cluster)
         else:
             try:
-                client = Client(scheduler, timeout="10s")
+                client = Client(scheduler, timeout=f"{SCHEDULER_TIMEOUT_S}s")
             except (OSError, TimeoutError) as e:
                 raise InputError(f"scheduler={scheduler!r} cannot be reached ({e})") from None
         with client:

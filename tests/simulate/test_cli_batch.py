@@ -122,3 +122,23 @@ def test_batch_on_a_local_dask_cluster_matches_in_process(tmp_path, tiny_config)
     assert len(dist) == 2
     other = next(p for p in dist if p.name == local[0].name)
     np.testing.assert_array_equal(read_shard(other).patterns, read_shard(local[0]).patterns)
+
+
+def test_unreachable_scheduler_fails_fast_with_one_line(tmp_path, tiny_config):
+    from stemtf.errors import InputError
+
+    with pytest.raises(InputError, match="scheduler='tcp://127.0.0.1:1' cannot be reached"):
+        simulate_batch(["nmc811-o1", "nmc811-rocksalt"], zone_axes=1, config=tiny_config, out_dir=tmp_path,
+                       scheduler="tcp://127.0.0.1:1", progress=False)
+
+
+@pytest.mark.slow
+def test_batch_on_a_scheduler_address(tmp_path, tiny_config):
+    """--scheduler ADDRESS: work goes to an existing dask.distributed cluster."""
+    from dask.distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        paths = simulate_batch(["nmc811-o1", "nmc811-rocksalt"], zone_axes=1, config=tiny_config, out_dir=tmp_path,
+                               scheduler=cluster.scheduler_address, progress=False)
+    assert sorted(p.name for p in paths) == ["nmc811-o1__1_0_0.h5", "nmc811-rocksalt__1_0_0.h5"]
+    assert all(len(read_shard(p)) == 2 for p in paths)
