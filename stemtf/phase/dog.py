@@ -15,8 +15,7 @@ import numpy as np
 
 from stemtf.errors import InputError
 
-__all__ = ["DOG_SIGMA_RATIO", "disk_response", "dog_filter", "kernel_size", "local_maxima",
-           "suppress_hot_pixels"]
+__all__ = ["DOG_SIGMA_RATIO", "disk_response", "dog_filter", "kernel_size", "suppress_hot_pixels"]
 
 #: Ratio of the wide to the narrow Gaussian (Marr-Hildreth's 1.6 approximates the Laplacian).
 DOG_SIGMA_RATIO = 1.6
@@ -76,16 +75,6 @@ def dog_filter(dps: np.ndarray, sigma_px: float, *, ratio: float = DOG_SIGMA_RAT
                           borderType=cv2.BORDER_REFLECT)
     out = cv2.subtract(g1, g2).reshape(b, h + 2 * pad, w)[:, pad:pad + h]
     return out[0] if single else out
-
-
-def local_maxima(response: np.ndarray, *, size_px: int = 3) -> np.ndarray:
-    """Boolean mask of pixels equal to the maximum of their ``size_px`` square neighbourhood."""
-    stack = _as_stack(response)
-    b, h, w = stack.shape
-    tall = stack.reshape(b * h, w)
-    kernel = np.ones((size_px, size_px), np.uint8)
-    dil = cv2.dilate(tall, kernel, borderType=cv2.BORDER_REPLICATE)
-    return (tall >= dil).reshape(b, h, w)
 
 
 _RING_3X3 = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], np.uint8)

@@ -212,8 +212,9 @@ def _identify_block(arr, calibration, model, *, seed, centers_yx, tolerance_px, 
                     "patterns may be labelled none", h, w, radii_px.max())
     noise = noise_scale(resp, mask)
     floor = min_spot_counts * disk_response(cal.disk_radius_px, sigma)
+    # no threshold relative to the strongest peak: one hot-pixel cluster would set it
     table = find_spots_batch(arr, sigma_px=sigma, threshold=spot_threshold, mask=mask,
-                             abs_threshold=floor, response=resp, noise=noise)
+                             rel_threshold=0.0, abs_threshold=floor, response=resp, noise=noise)
     spot_count = np.bincount(table.dp_index, minlength=n_dp).astype(np.int32)
     hex_table = table
     if cal.ellipticity_ratio != 1.0:

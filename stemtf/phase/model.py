@@ -80,7 +80,7 @@ class PhaseModel:
     material_ids: tuple[str, ...]
     rings: tuple[ModelRing, ...]
     reference_radius_invA: float
-    pure_threshold: float = 0.65
+    pure_threshold: float = 0.57
     ring_tolerance: float = 0.06
     min_marker_snr: float = 3.0
     min_marker_fraction: float = 0.05

@@ -88,3 +88,36 @@ def test_bad_input(model, calibration):
     with pytest.raises(InputError):
         identify_phases(np.zeros((1, 32, 32)), calibration, model, method="magic")
     assert identify_phases(np.zeros((0, 32, 32)), calibration, model).labels.shape == (0,)
+
+
+def _ring(shape, radius_px, width_px, total):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    r = np.hypot(yy - shape[0] // 2, xx - shape[1] // 2)
+    g = np.exp(-0.5 * ((r - radius_px) / width_px) ** 2)
+    return total * g / g.sum()
+
+
+def test_amorphous_ring_and_hot_pixels_do_not_make_phases(kin, model, calibration):
+    rng = np.random.default_rng(12)
+    ring = _ring((128, 128), 0.47 / kin.Q_SAMPLING, 3.0, 3000.0)
+    out = []
+    for lab in (0, 1, 2):
+        for _ in range(6):
+            clean = kin.make_pattern(model, lab, rng, dose=None, rotation_deg=rng.uniform(0, 60))
+            dp = rng.poisson(clean * 1e4 + ring).astype(np.float32)
+            hot = rng.integers(0, 128, (12, 2))
+            dp[hot[:, 0], hot[:, 1]] = 4095.0
+            out.append((lab, dp))
+    res = identify_phases(np.stack([d for _, d in out]), calibration, model)
+    assert list(res.labels) == [lab for lab, _ in out]
+
+
+def test_weak_forbidden_reflections_are_not_a_second_phase(kin, model, calibration):
+    """O3 with its kinematically forbidden {100} at 2 % of {110} (dynamical leakage) stays O3."""
+    rng = np.random.default_rng(13)
+    o3 = kin.phase_rings(model, 0)
+    marker = [(r, rot, 0.02) for r, rot, _ in kin.phase_rings(model, 1)[:1]]
+    dps = np.stack([rng.poisson(kin.render_pattern(o3 + marker, rotation_deg=rng.uniform(0, 60))
+                                * 3e4).astype(np.float32) for _ in range(10)])
+    res = identify_phases(dps, calibration, model)
+    assert np.all(res.labels == 1)
