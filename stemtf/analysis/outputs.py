@@ -77,6 +77,8 @@ def write_figures_and_report(
         "throughput [DP/s]": summary["dps_per_s"],
         "denoiser": summary["denoiser"].get("model"),
     }
+    for i, text in enumerate(summary.get("warnings", [])):
+        headline[f"warning {i + 1}"] = text
     write_report_html(
         out / "report.html",
         title=f"stemtf phase map: {Path(summary['input']).name}",

@@ -127,6 +127,12 @@ def analyze(config: AnalyzeConfig, *, progress: bool = True) -> AnalyzeResult:
     denoiser_info = dict(getattr(denoiser, "info", {"kind": "custom", "model": config.denoise}))
 
     calibration, model, hex_dtype, t_pass1 = _pass1(scan, config, roi, md, denoiser)
+    warnings = []
+    try:  # the rings must fit on the detector; if not, say so (labels will be none)
+        model.check_detector((qy, qx), calibration)
+    except InputError as e:
+        warnings.append(f"{e}; patterns are labelled none where the rings fall off the detector")
+        log.warning("%s", warnings[-1])
     chunk_dps = config.chunk_dps or max(1, CHUNK_BYTES // (qy * qx * 4))
     chunks = plan_chunks(ry, rx, roi, chunk_dps)
     key = {
@@ -211,6 +217,7 @@ def analyze(config: AnalyzeConfig, *, progress: bool = True) -> AnalyzeResult:
             "resumed": resumed,
             "dps_this_run": todo_dps,
             "scheduler": scheduler,
+            "warnings": warnings,
         },
         t_start=t_start,
     )
@@ -301,7 +308,10 @@ def _finish(
         "dps_per_s": (timings["dps_this_run"] / pass2)
         if pass2 > 0 and timings["dps_this_run"]
         else None,
-        "identify_dps_per_s": (n_dp / stage["identify"]) if stage["identify"] > 0 else None,
+        "identify_dps_per_s_per_worker": (n_dp / stage["identify"])
+        if stage["identify"] > 0
+        else None,
+        "warnings": timings["warnings"],
         "stemtf_version": version,
         "input_sha256": sha,
     }

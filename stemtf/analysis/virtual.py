@@ -42,14 +42,21 @@ class VirtualDetectors:
         r = np.hypot(yy - self.center_yx[0], xx - self.center_yx[1])
         return r <= self.bf_radius_px, r >= self.adf_inner_px
 
+    def weights(self) -> np.ndarray:
+        """float32 (Qy*Qx, 2): the bf and adf masks as columns, for one matrix product."""
+        w = getattr(self, "_weights", None)
+        if w is None:
+            bf, adf = self.masks()
+            w = np.stack([bf.ravel(), adf.ravel()], axis=1).astype(np.float32)
+            object.__setattr__(self, "_weights", w)
+        return w
+
     def apply(self, block: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Virtual images of ``block`` (..., Qy, Qx): the summed counts in each mask, float32."""
-        bf, adf = self.masks()
-        flat = block.reshape(block.shape[:-2] + (-1,))
-        return (
-            flat[..., bf.ravel()].sum(axis=-1, dtype=np.float64).astype(np.float32),
-            flat[..., adf.ravel()].sum(axis=-1, dtype=np.float64).astype(np.float32),
-        )
+        flat = np.asarray(block, np.float32).reshape(-1, self.shape[0] * self.shape[1])
+        both = flat @ self.weights()
+        lead = block.shape[:-2]
+        return both[:, 0].reshape(lead), both[:, 1].reshape(lead)
 
     def to_dict(self) -> dict:
         """JSON-serialisable geometry."""
