@@ -217,6 +217,13 @@ def test_rsciio_hspy_round_trip_moves_navigation_first(tmp_path):
         ("text.npy", b"not a 4D array", "not a readable .npy"),
         ("x.xyz", b"abc", "not supported"),
         ("broken.h5", b"\x89HDF\r\n\x1a\n" + b"\0" * 40, "not a readable HDF5"),
+        ("broken.dm4", b"\0\0\0\4" + b"\1" * 60, "RosettaSciIO .* cannot read it"),
+        (
+            "broken.mib",
+            b"MQ1,000001,00384,01,0256,0256,U08," + b"\0" * 100,
+            "RosettaSciIO .* cannot read it",
+        ),
+        ("broken.blo", b"IMGBLO" + b"\0" * 100, "RosettaSciIO .* cannot read it"),
     ],
 )
 def test_corrupt_files_one_line(tmp_path, name, content, match):
