@@ -1,0 +1,36 @@
+"""Chunk planning and the resumable work folder."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from stemtf.analysis.plan import plan_chunks
+from stemtf.analysis.workdir import WorkDir
+
+
+def test_chunks_cover_every_row_once():
+    chunks = plan_chunks(13, 17, (2, 9, 3, 11), chunk_dps=20)
+    rows = [r for c in chunks for r in range(c.row0, c.row1)]
+    assert rows == list(range(13))
+    assert [c.index for c in chunks] == list(range(len(chunks)))
+    assert all(c.analyse == (2 <= c.row0 < 9) for c in chunks)
+    assert all(c.row1 - c.row0 == 2 for c in chunks if c.analyse and c.row1 < 9)  # 20 // 8
+    assert len({c.name for c in chunks}) == len(chunks)
+
+
+def test_one_row_minimum_for_wide_scans():
+    chunks = plan_chunks(3, 5000, (0, 3, 0, 5000), chunk_dps=100)
+    assert [(c.row0, c.row1) for c in chunks] == [(0, 1), (1, 2), (2, 3)]
+
+
+def test_workdir_resume_and_restart(tmp_path):
+    work = WorkDir(tmp_path / "out")
+    assert work.start({"k": 1}) is None
+    work.save_state({"key": {"k": 1}})
+    work.save_chunk("chunk_000000", {"labels": np.ones((2, 3), np.uint8)})
+    assert work.done("chunk_000000") and not work.done("chunk_000001")
+    again = WorkDir(tmp_path / "out")
+    assert again.start({"k": 1}) == {"key": {"k": 1}}
+    np.testing.assert_array_equal(again.load_chunk("chunk_000000")["labels"], 1)
+    assert again.start({"k": 2}) is None  # other settings: old chunks discarded
+    assert not again.done("chunk_000000")

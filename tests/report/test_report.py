@@ -1,0 +1,71 @@
+"""Report pieces: hexagon overlay geometry, ring markers, phase-map colours, self-contained HTML."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from stemtf.phase.lattice import hexagon_vertices
+from stemtf.report import (
+    LABEL_COLORS,
+    figure_png,
+    hexagon_outline,
+    radius_histogram_figure,
+    save_phase_map,
+    write_report_html,
+)
+from stemtf.report.figures import radius_markers
+
+
+def test_hexagon_outline_matches_phase_vertices():
+    outline = hexagon_outline((40.0, 50.0), 12.5, 17.0)
+    np.testing.assert_allclose(outline[:6], hexagon_vertices(np.array([40.0, 50.0]), 12.5, 17.0))
+    np.testing.assert_allclose(outline[6], outline[0])  # closed
+    np.testing.assert_allclose(np.hypot(outline[:, 0] - 40, outline[:, 1] - 50), 12.5)
+
+
+def test_radius_markers_from_phase_model_dict():
+    d = {
+        "phases": ["O3", "O1"],
+        "rings": [
+            {"phase": 0, "hkl": [1, 1, 0], "radius_invA": 0.697},
+            {"phase": 1, "hkl": [1, 0, 0], "radius_invA": 0.409},
+        ],
+    }
+    assert radius_markers(d) == [("O3 {110}", 0.697), ("O1 {100}", 0.409)]
+    assert radius_markers({"a": {"inner_radius_invA": 0.4, "radius_px": 3}}) == [
+        ("a.inner_radius_invA", 0.4)
+    ]
+
+
+def test_phase_map_colours(tmp_path):
+    labels = np.array([[0, 1], [2, 3]], np.uint8).repeat(20, 0).repeat(20, 1)
+    virtual = np.arange(60 * 50, dtype=float).reshape(60, 50)
+    png = save_phase_map(
+        tmp_path / "map.png",
+        labels,
+        virtual,
+        (10, 50, 5, 45),
+        {0: "none", 1: "O3", 2: "O1", 3: "both"},
+    )
+    assert (tmp_path / "map.png").read_bytes() == png
+    img = np.asarray(Image.open(tmp_path / "map.png").convert("RGB")).reshape(-1, 3)
+    for code, hex_color in LABEL_COLORS.items():
+        rgb = np.array([int(hex_color[i : i + 2], 16) for i in (1, 3, 5)])
+        assert np.any(np.all(np.abs(img.astype(int) - rgb) <= 2, axis=1)), code
+
+
+def test_report_html_is_self_contained(tmp_path):
+    counts, edges = np.array([0, 3, 1]), np.array([0.0, 0.3, 0.6, 0.9])
+    png = figure_png(radius_histogram_figure(counts, edges, [("O3 {110}", 0.697)]))
+    path = write_report_html(
+        tmp_path / "r.html",
+        title="t <b>",
+        summary={"fraction none": "100 %"},
+        images=[("Ring radii", "caption", png)],
+        tables=[("Calibration", {"q_sampling_invA": 0.0125, "center_yx": [1.0, 2.0]})],
+    )
+    html = path.read_text()
+    assert html.count("data:image/png;base64,") == 1
+    assert 'src="http' not in html and "<link" not in html and "<script" not in html
+    assert "t &lt;b&gt;" in html and "0.0125" in html
