@@ -104,6 +104,10 @@ class TrainConfig:
         check_range("synthetic", self.synthetic, 0, 10_000_000)
         if self.data_dir is None and self.synthetic == 0:
             raise InputError("no training data: give a dataset folder (--data-dir) or --synthetic N")
+        if self.data_dir is not None and self.synthetic:
+            raise InputError(
+                f"data_dir={self.data_dir!r} and synthetic={self.synthetic}: give only one of them"
+            )
         check_range("patch_px", self.patch_px, 8, 4096)
         check_range("batch_size", self.batch_size, 1, 65536)
         check_range("steps", self.steps, 1, 10**9)

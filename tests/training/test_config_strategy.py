@@ -41,6 +41,7 @@ def test_config_defaults_follow_the_paper():
     "kwargs, fragment",
     [
         ({}, "no training data"),
+        ({"synthetic": 8, "data_dir": "d"}, "only one"),
         ({"synthetic": 8, "strategy": "ring"}, "strategy='ring'"),
         ({"synthetic": 8, "loss": "l2"}, "loss='l2'"),
         ({"synthetic": 8, "batch_size": 0}, "batch_size=0"),

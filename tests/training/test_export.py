@@ -78,3 +78,13 @@ def test_export_refuses_bad_input(exported, tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(InputError, match="cannot be loaded"):
         export_saved_model(bad, tmp_path / "sm", "x", 1)
+
+
+def test_evaluate_the_saved_model(exported, tmp_path):
+    from stemtf.evaluation.run import run_evaluation
+
+    _, version_dir = exported
+    report, table = run_evaluation(version_dir, tmp_path, synthetic=3, with_baselines=False)
+    assert report["model"]["kind"] == "savedmodel"
+    assert set(report["methods"]) == {"noisy", "rdunet"} and "rdunet" in table
+    assert (tmp_path / "evaluation.png").is_file()
