@@ -28,8 +28,24 @@ def unstabilize(y, scale: float):
     return ops.square(0.5 * a) - ANSCOMBE_OFFSET
 
 
+class _ScaledAnscombe(keras.layers.Layer):
+    """Shared constructor/config of the two directions (one ``scale`` argument)."""
+
+    def __init__(self, scale: float = 0.1, **kwargs):
+        super().__init__(**kwargs)
+        if not scale > 0:
+            raise ValueError(f"scale={scale!r} is not allowed: it must be > 0")
+        self.scale = float(scale)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
 @keras.saving.register_keras_serializable(package="stemtf")
-class CountsToStabilized(keras.layers.Layer):
+class CountsToStabilized(_ScaledAnscombe):
     """Map detector counts to the network domain (see module docstring).
 
     Parameters
@@ -39,37 +55,13 @@ class CountsToStabilized(keras.layers.Layer):
         network domain.
     """
 
-    def __init__(self, scale: float = 0.1, **kwargs):
-        super().__init__(**kwargs)
-        if not scale > 0:
-            raise ValueError(f"scale={scale!r} is not allowed: it must be > 0")
-        self.scale = float(scale)
-
     def call(self, counts):
         return stabilize(counts, self.scale)
 
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "scale": self.scale}
-
 
 @keras.saving.register_keras_serializable(package="stemtf")
-class StabilizedToCounts(keras.layers.Layer):
+class StabilizedToCounts(_ScaledAnscombe):
     """Exact inverse of :class:`CountsToStabilized` (output >= 0 counts)."""
-
-    def __init__(self, scale: float = 0.1, **kwargs):
-        super().__init__(**kwargs)
-        if not scale > 0:
-            raise ValueError(f"scale={scale!r} is not allowed: it must be > 0")
-        self.scale = float(scale)
 
     def call(self, y):
         return unstabilize(y, self.scale)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        return {**super().get_config(), "scale": self.scale}
