@@ -5,8 +5,9 @@ Patterns: a synthetic NMC811 scene at 1e4 e-/DP (abTEM library + noise model), c
 refined as ``stemtf analyze`` does (not timed). Timed, best of ``--repeats``:
 
 * ``batch``: :func:`stemtf.phase.identify_phases` on the whole set (OpenCV on all threads);
-* ``batch_threads``: the set split over ``--workers`` threads (OpenCV one thread each; numpy
-  and OpenCV release the GIL in the heavy calls);
+* ``batch_threads``: the same with ``threads=--workers`` (sub-batches of 128 patterns on
+  that many threads, OpenCV one thread each; numpy and OpenCV release the GIL in the heavy
+  calls);
 * ``per_dp_loop``: the obvious loop, one pattern at a time with per-pattern RANSAC
   (``method="ransac"``), on a subset.
 
@@ -22,7 +23,6 @@ import os
 import platform
 import sys
 import time
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -66,14 +66,10 @@ def main(argv=None):
     cv2.setNumThreads(os.cpu_count() or 1)
     t_batch, res = best_of(lambda: identify_phases(dps, cal, model), args.repeats)
 
-    def threaded():
-        parts = np.array_split(np.arange(n), args.workers)
-        with ThreadPoolExecutor(args.workers) as ex:
-            return list(ex.map(lambda ix: identify_phases(dps[ix], cal, model), parts))
-
     cv2.setNumThreads(1)
-    t_thr, parts = best_of(threaded, args.repeats)
-    labels_thr = np.concatenate([p.labels for p in parts])
+    t_thr, res_thr = best_of(lambda: identify_phases(dps, cal, model, threads=args.workers),
+                             args.repeats)
+    labels_thr = res_thr.labels
     cv2.setNumThreads(os.cpu_count() or 1)
 
     m = min(args.loop_dps, n)

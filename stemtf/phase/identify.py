@@ -111,6 +111,7 @@ def identify_phases(
     min_lattice_matches: int = 4,
     method: str = "batch",
     return_spots: bool = False,
+    threads: int = 1,
 ) -> PhaseResult:
     """Label each pattern none / phase 1 / phase 2 / both with a confidence.
 
@@ -143,6 +144,9 @@ def identify_phases(
         Vectorised exhaustive two-spot search, or the per-pattern random-sampling loop.
     return_spots : bool
         Keep the spots in the result.
+    threads : int
+        Sub-batches of 128 patterns processed by this many threads (numpy and OpenCV release
+        the GIL in the heavy calls; results are identical to ``threads=1``).
 
     Returns
     -------
@@ -160,20 +164,28 @@ def identify_phases(
                            np.zeros(0, np.float32), None)
     if centers_yx is not None:
         centers_yx = np.asarray(centers_yx, float).reshape(n_dp, 2)
-    parts = []
-    for s in range(0, n_dp, _SUB_BATCH):
+    def block(s: int) -> PhaseResult:
         e = min(s + _SUB_BATCH, n_dp)
         sub = np.ascontiguousarray(arr[s:e], dtype=np.float32)
         if not np.all(np.isfinite(sub)):
             raise InputError("diffraction patterns contain NaN or Inf values")
-        parts.append(_identify_block(
+        res = _identify_block(
             sub, calibration, model, seed=seed + s,
             centers_yx=None if centers_yx is None else centers_yx[s:e],
             tolerance_px=tolerance_px, min_matches=min_matches, spot_threshold=spot_threshold,
             min_spot_counts=min_spot_counts, min_lattice_matches=min_lattice_matches,
-            method=method, return_spots=return_spots))
-        if s:
-            parts[-1].hexagons["dp_index"] += s
+            method=method, return_spots=return_spots)
+        res.hexagons["dp_index"] += s
+        return res
+
+    starts = range(0, n_dp, _SUB_BATCH)
+    if threads > 1 and len(starts) > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(min(threads, len(starts))) as ex:
+            parts = list(ex.map(block, starts))
+    else:
+        parts = [block(s) for s in starts]
     if len(parts) == 1:
         return parts[0]
     spots = None
@@ -323,7 +335,9 @@ def _classify(hx, resp, noise, centers, cal: Calibration, model: PhaseModel, n_d
             cy_, cx_ = correct_ellipticity(cy_, cx_, c[:, None, :], 1.0 / cal.ellipticity_ratio,
                                            cal.ellipticity_angle_deg)
         off = _bilinear(resp, bb, cy_, cx_).mean(axis=1)
-        inten = on - off
+        # only a positive control is background: a negative one is the DoG surround of some
+        # other reflection nearby (e.g. spinel's 0.50 hexagon), not evidence for the marker
+        inten = on - np.maximum(off, 0.0)
         nz = noise[idx] * np.sqrt(2.0 / 6.0)
         marker_snr = np.where(nz > 0, inten / np.where(nz > 0, nz, 1.0),
                               np.where(inten > 0, np.inf, 0.0))

@@ -121,3 +121,31 @@ def test_weak_forbidden_reflections_are_not_a_second_phase(kin, model, calibrati
                                 * 3e4).astype(np.float32) for _ in range(10)])
     res = identify_phases(dps, calibration, model)
     assert np.all(res.labels == 1)
+
+
+@pytest.mark.parametrize("material_id,zone_axis", [("nmc811-spinel", (1, 1, 1)),
+                                                    ("nmc811-rocksalt", (1, 1, 1)),
+                                                    ("nmc811-h3", (0, 0, 1))])
+def test_confusers_are_not_o1(kin, model, calibration, material_id, zone_axis):
+    """PHYSICS.md confusers: spinel [111] (inner hexagon at 0.50, not rotated), rock salt [111]
+    ({2-20} at 0.97) and H3 ({110} 2 % out) show no rotated 0.577 hexagon: never O1 or both."""
+    from stemtf.materials import get
+    from stemtf.phase.reference import zone_rings
+
+    rings = zone_rings(get(material_id).structure, zone_axis, q_max_invA=0.8)
+    # strong inner rings (as dynamical scattering can make them) make the test stricter
+    draw = [(r.radius_invA, r.rotation_deg, max(r.intensity, 0.3)) for r in rings]
+    rng = np.random.default_rng(14)
+    dps = np.stack([rng.poisson(kin.render_pattern(draw, rotation_deg=rng.uniform(0, 60)) * 2e4)
+                    .astype(np.float32) for _ in range(8)])
+    res = identify_phases(dps, calibration, model)
+    assert np.all(res.labels == 1), res.labels
+
+
+def test_threads_give_identical_results(labelled, model, calibration):
+    truth, dps = labelled
+    dps = np.concatenate([dps, dps])  # > two sub-batches
+    a = identify_phases(dps, calibration, model)
+    b = identify_phases(dps, calibration, model, threads=2)
+    assert np.array_equal(a.labels, b.labels) and np.array_equal(a.confidence, b.confidence)
+    assert np.array_equal(a.hexagons, b.hexagons)
