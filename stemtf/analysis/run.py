@@ -128,8 +128,10 @@ def analyze(config: AnalyzeConfig, *, progress: bool = True) -> AnalyzeResult:
 
     calibration, model, hex_dtype, t_pass1 = _pass1(scan, config, roi, md, denoiser)
     warnings = []
+    check = getattr(model, "check_detector", None)
     try:  # the rings must fit on the detector; if not, say so (labels will be none)
-        model.check_detector((qy, qx), calibration)
+        if check is not None:
+            check((qy, qx), calibration)
     except InputError as e:
         warnings.append(f"{e}; patterns are labelled none where the rings fall off the detector")
         log.warning("%s", warnings[-1])
