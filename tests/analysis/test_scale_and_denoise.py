@@ -56,3 +56,21 @@ def test_savedmodel_denoiser_in_pipeline(scan, tmp_path):
         assert f["provenance"].attrs["model_version"] == "7"
         # the ADF image is of the denoised patterns: a 3x3 mean keeps the total counts inside
         assert f["virtual/adf"][...].min() > 0
+
+
+def test_scheduler_address(scan, tmp_path):
+    from dask.distributed import LocalCluster
+
+    path, truth = scan
+    with LocalCluster(
+        n_workers=1, threads_per_worker=1, processes=False, dashboard_address=":0"
+    ) as cluster:
+        result = analyze(
+            _config(path, tmp_path / "out", chunk_dps=33, scheduler=cluster.scheduler_address),
+            progress=False,
+        )
+    assert (
+        result.summary["scheduler"].startswith("tcp://") or "inproc" in result.summary["scheduler"]
+    )
+    with h5py.File(result.files["results.h5"]) as f:
+        np.testing.assert_array_equal(f["labels"][...], truth)
