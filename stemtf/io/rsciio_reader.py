@@ -22,6 +22,9 @@ from stemtf.io.units import normalise_unit, q_sampling_from_axis
 
 __all__ = ["RsciioSource", "open_rsciio", "rsciio_plugin_for"]
 
+#: Reads up to this size reuse the opened file; larger ones reopen it (see __getitem__).
+_SMALL_READ_BYTES = 4 * 1024 * 1024
+
 
 def rsciio_plugin_for(path: str | Path) -> dict[str, Any] | None:
     """The RosettaSciIO plugin entry whose extensions include the file's, or None."""
@@ -81,12 +84,24 @@ class RsciioSource:
         return {k: v for k, v in self.__dict__.items() if k != "_data"}
 
     def __getitem__(self, index: tuple[slice, ...]) -> np.ndarray:
-        if getattr(self, "_data", None) is None:
-            self._data, _ = self._open()
-        block = self._data[index]
+        # Small reads (single patterns of the calibration sample) share one opened file; large
+        # reads (chunks) open it afresh and let go of it, so memory-mapped pages of the file do
+        # not accumulate in the process as a large scan is read.
+        data = getattr(self, "_data", None)
+        if data is None:
+            data, _ = self._open()
+            if self._nbytes(index) <= _SMALL_READ_BYTES:
+                self._data = data
+        block = data[index]
         if hasattr(block, "compute"):
             block = block.compute(scheduler="synchronous")
         return np.asarray(block)
+
+    def _nbytes(self, index: tuple[slice, ...]) -> int:
+        n = self.dtype.itemsize
+        for size, sl in zip(self.shape, tuple(index) + (slice(None),) * self.ndim, strict=False):
+            n *= len(range(*sl.indices(size))) if isinstance(sl, slice) else 1
+        return n
 
 
 def open_rsciio(path: str | Path, *, navigation_shape: tuple[int, int] | None = None) -> Scan:
