@@ -21,6 +21,7 @@ def plot_evaluation(report: dict[str, Any], path: str | Path, examples: dict[str
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import NullFormatter
 
     centres = [float(np.sqrt(lo * hi)) for lo, hi in report["dose_bins_e"]]
     ncol = max(3, len(examples))
@@ -33,6 +34,8 @@ def plot_evaluation(report: dict[str, Any], path: str | Path, examples: dict[str
             ys = [np.nan if b[key] is None else b[key] for b in res["per_bin"]]
             ax.plot(centres, ys, marker="o", label=name)
         ax.set_xscale("log")
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.set_xticks(centres, [f"{c:.0e}" for c in centres], fontsize=7)
         ax.set_xlabel("dose [e-/DP]")
         ax.set_ylabel(label)
         if i == 0:
