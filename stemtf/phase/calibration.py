@@ -45,7 +45,8 @@ class Calibration:
     semiangle_mrad : float
         Probe convergence semi-angle [mrad]; sets the disk radius.
     center_yx : (float, float)
-        Global transmitted-beam position [px].
+        Global transmitted-beam position [px]; (0, 0) means unknown (the detector centre
+        ``(H//2, W//2)`` is used).
     ellipticity_ratio : float
         Major / minor axis ratio of the ring distortion (1 = none).
     ellipticity_angle_deg : float
@@ -125,8 +126,13 @@ def _ring_spots(dps, centers, sigma_px, tol_px):
     yy, xx = np.mgrid[:h, :w]
     rr = np.hypot(yy - h // 2, xx - w // 2)
     mask = (rr > 3 * sigma_px + 2) & (rr < min(h, w) / 2 - 2)
-    table = find_spots_batch(dps, sigma_px=sigma_px, threshold=6.0, rel_threshold=0.05,
-                             mask=mask)
+    from stemtf.phase.dog import disk_response
+
+    # a floor of ~8 counts per disk (radius ~ 2 sigma) instead of a fraction of the strongest
+    # peak, which one hot-pixel cluster would set
+    floor = 8.0 * disk_response(2.2 * sigma_px, sigma_px)
+    table = find_spots_batch(dps, sigma_px=sigma_px, threshold=6.0, rel_threshold=0.0,
+                             abs_threshold=floor, mask=mask)
     hexes = find_hexagons_batch(table, centers, tolerance_px=tol_px, min_matches=4,
                                 max_hexagons=1)
     rel, ang, radii = [], [], []
