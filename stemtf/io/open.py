@@ -81,7 +81,16 @@ def open_scan(
     if suffix == ".npy":
         scan = open_npy(p)
     elif suffix in HDF5_SUFFIXES:
-        scan = open_hdf5(p, dataset_path, allow_3d=scan_shape is not None)
+        try:
+            scan = open_hdf5(p, dataset_path, allow_3d=scan_shape is not None)
+        except InputError as first:
+            # Velox/Gatan-style .emd keep 4D-STEM in their own layout: let RosettaSciIO try.
+            if suffix != ".emd" or dataset_path is not None or "no 4D" not in str(first):
+                raise
+            try:
+                scan = open_rsciio(p, navigation_shape=scan_shape)
+            except InputError:
+                raise first from None
     elif rsciio_plugin_for(p) is not None:
         scan = open_rsciio(p, navigation_shape=scan_shape)
     else:
