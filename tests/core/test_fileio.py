@@ -35,3 +35,14 @@ def test_range_checks_name_parameter():
         check_range("energy_keV", 5, 20, 1000, "keV")
     with pytest.raises(InputError, match="thickness_A=-1"):
         check_positive("thickness_A", -1)
+
+
+def test_atomic_file_gets_umask_permissions(tmp_path):
+    import os
+
+    target = tmp_path / "perm.txt"
+    with atomic_path(target) as tmp:
+        tmp.write_text("x")
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~umask
