@@ -57,8 +57,9 @@ def _synthetic(config: TrainConfig, global_batch: int, step_offset: int):
 def make_datasets(config: TrainConfig, global_batch: int, *, step_offset: int = 0):
     """Return ``(train, validation)`` datasets of ``(noisy, target)`` (B, H, W, 1) counts.
 
-    ``train`` repeats forever in batches of ``global_batch``; ``validation`` is finite (or
-    ``None`` if the dataset has no validation split). ``step_offset`` (the resumed step) is
+    ``train`` repeats forever in batches of ``global_batch`` (``patch_px`` crops);
+    ``validation`` is finite, of whole patterns (so PSNR's peak is the central beam, as in
+    ``stemtf evaluate``), or ``None`` if the dataset has no validation split. ``step_offset`` (the resumed step) is
     added to the shuffling seed so a resumed run does not replay the same batches.
     """
     if config.data_dir is None:
@@ -76,7 +77,7 @@ def make_datasets(config: TrainConfig, global_batch: int, *, step_offset: int = 
     try:
         val = load(
             config.data_dir, "validation", config=config.dataset_config, batch_size=global_batch,
-            patch_px=config.patch_px, shuffle=False, augment=False, seed=config.seed,
+            patch_px=None, shuffle=False, augment=False, seed=config.seed,
         )
     except InputError as e:
         log.warning("no validation data (%s); validation metrics are skipped", e)

@@ -186,7 +186,11 @@ def train(
             per_replica = strategy.run(step_fn, args=next(iterator))
             return strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
 
-        iterator = iter(strategy.experimental_distribute_dataset(train_ds))
+        options = tf.data.Options()
+        # every worker reads the records and keeps its share of the batches: works for any
+        # number of TFRecord files (file sharding fails with fewer files than workers)
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        iterator = iter(strategy.experimental_distribute_dataset(train_ds.with_options(options)))
         step, window, t_window = start, [], time.perf_counter()
         metrics: dict[str, Any] = {}
         while step < config.steps:
