@@ -34,7 +34,13 @@ def test_cli_train_writes_a_complete_run(cli_run):
     assert "trained to step 4" in result.output
     for name in ("config.json", "log.csv", "metrics.json", "model.keras", "checkpoints/checkpoint"):
         assert (out / name).exists(), name
-    assert list((out / "tensorboard").glob("events.out.tfevents.*"))
+    events = list((out / "tensorboard").glob("events.out.tfevents.*"))
+    assert events
+    import tensorflow as tf
+
+    tags = {(v.tag, e.step) for f in events for e in tf.compat.v1.train.summary_iterator(str(f))
+            for v in e.summary.value}
+    assert {("val_psnr_db", 2), ("val_psnr_db", 4), ("loss", 4)} <= tags
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["seed"] == 3 and cfg["train"]["weight_decay"] == 1e-5
     assert cfg["versions"]["keras"].startswith("3.")
