@@ -37,6 +37,10 @@ HEXAGON_DTYPE = np.dtype([
     ("center_x", np.float32),
     ("intensity", np.float32),
 ])
+#: Spread of the spacing fraction and of the log intensity ratio that count as one unit of
+#: evidence in the pure-vs-mixed score (typical class separations are ~3 units of each).
+_SPACING_SCALE = 0.25
+_LOG_RATIO_SCALE = 0.5
 #: Patterns filtered together (keeps the working set in cache).
 _SUB_BATCH = 128
 #: Extra room [px] around the annulus for the descan (beam-centre) wander.
@@ -371,18 +375,28 @@ def _classify(hx, resp, noise, centers, cal: Calibration, model: PhaseModel, n_d
             np.maximum(hx["radius_px"][np.maximum(marker_hex, 0)], 1e-9)
         f = np.where(both_found, (r_obs - ratio_mix) / (ratio_pure - ratio_mix), np.nan)
     thr = model.pure_threshold
+    # decision score: spacing cue, plus (once learned from the data by ``refine``) the marker /
+    # shared intensity cue, which the first phase's strong shared ring lowers in mixed columns
+    score = (f - thr) / _SPACING_SCALE
+    if model.marker_split > 0 and m2.size:
+        i_m = hx["intensity"][np.maximum(marker_hex, 0)]
+        i_s = hx["intensity"][np.maximum(shared_hex, 0)]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            cue = (np.log(np.maximum(i_m, 1e-30) / np.maximum(i_s, 1e-30))
+                   - np.log(model.marker_split)) / _LOG_RATIO_SCALE
+        score = score + np.where(np.isfinite(cue), cue, 0.0)
     # labels: 1 = phase 1 (no marker); 2 = phase 2 (marker, shared ring at its own spacing or
     # absent); 3 = both (marker with the shared ring at the first phase's spacing, or a marker
     # only measured on the template: a minority of the second phase).
     lab = np.ones(idx.size, np.uint8)
     pc = np.ones(idx.size)
     with np.errstate(invalid="ignore"):
-        pure = marker_found & ((shared_hex < 0) | (f >= thr))
+        pure = marker_found & ((shared_hex < 0) | (score >= 0))
         mixed = marker_seen & ~pure
     lab[pure] = 2
     lab[mixed] = 3
     fin = np.isfinite(f)
-    pc[fin] = np.clip(0.5 + np.abs(f[fin] - thr) / (2 * max(thr, 1 - thr)), 0.5, 1.0)
+    pc[fin] = np.clip(0.5 + np.abs(score[fin]) / 4.0, 0.5, 1.0)
     no_marker = ~marker_seen
     pc[no_marker] = np.clip(1.0 - np.maximum(marker_snr[no_marker], 0)
                             / (2 * model.min_marker_snr), 0.5, 1.0)

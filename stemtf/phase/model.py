@@ -65,6 +65,9 @@ class PhaseModel:
         A pattern with the marker is the pure second phase when its shared/marker radius ratio
         lies more than this fraction of the way from the mixed (first-phase {110}) to the pure
         (second-phase {110}) value; otherwise it holds both.
+    marker_split : float
+        Marker / shared hexagon intensity ratio separating pure second phase (above) from
+        mixed columns (below), learned by :meth:`refine` (0: not learned, not used).
     ring_tolerance : float
         Relative radius tolerance for assigning a hexagon to a ring.
     min_marker_snr : float
@@ -81,6 +84,7 @@ class PhaseModel:
     rings: tuple[ModelRing, ...]
     reference_radius_invA: float
     pure_threshold: float = 0.57
+    marker_split: float = 0.0
     ring_tolerance: float = 0.06
     min_marker_snr: float = 3.0
     min_marker_fraction: float = 0.05
@@ -232,9 +236,15 @@ class PhaseModel:
                          f"1/A ({how})")
             new_radius[i] = r_new
         new_rings = [replace(r, radius_invA=new_radius[i]) for i, r in enumerate(self.rings)]
+        split = self.marker_split
+        if marker_i:
+            learned = _learn_split(hx, new_rings, marker_i[0], self.ring_tolerance)
+            if learned is not None:
+                split = learned
+                notes.append(f"marker/shared intensity split {split:.3f}")
         ref_new = new_rings[ref_i].radius_invA
         return replace(self, rings=tuple(new_rings), reference_radius_invA=ref_new,
-                       refined=True, history=tuple(notes))
+                       marker_split=split, refined=True, history=tuple(notes))
 
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -247,6 +257,7 @@ class PhaseModel:
                        "marker": r.marker} for r in self.rings],
             "reference_radius_invA": self.reference_radius_invA,
             "pure_threshold": self.pure_threshold,
+            "marker_split": self.marker_split,
             "ring_tolerance": self.ring_tolerance,
             "min_marker_snr": self.min_marker_snr,
             "min_marker_fraction": self.min_marker_fraction,
@@ -266,3 +277,39 @@ class PhaseModel:
         return cls(**d)
 
 
+
+
+def _learn_split(hx: np.ndarray, rings, marker_i: int, tol: float) -> float | None:
+    """Valley between pure and mixed patterns in log(I_marker / I_shared), or None.
+
+    Two-means on the patterns that show both hexagons; accepted only when both groups hold at
+    least 10 % of them and their centres differ by more than a factor 2 (a scan without mixed
+    columns, or without pure ones, has one group, and nothing is learned).
+    """
+    radii = hx["radius_invA"]
+    mk = rings[marker_i]
+    shared = [r for r in rings if not r.marker]
+    in_m = np.abs(radii / mk.radius_invA - 1) < tol
+    in_s = np.zeros(radii.size, bool)
+    for r in shared:
+        in_s |= np.abs(radii / r.radius_invA - 1) < tol
+    n = int(hx["dp_index"].max()) + 1 if hx.size else 0
+    im = np.zeros(n)
+    ish = np.zeros(n)
+    np.maximum.at(im, hx["dp_index"][in_m], hx["intensity"][in_m])
+    np.maximum.at(ish, hx["dp_index"][in_s], hx["intensity"][in_s])
+    ok = (im > 0) & (ish > 0)
+    if ok.sum() < _MIN_CLUSTER:
+        return None
+    v = np.log(im[ok] / ish[ok])
+    lo, hi = np.percentile(v, [25, 75])
+    for _ in range(20):
+        mid = 0.5 * (lo + hi)
+        a, b = v[v < mid], v[v >= mid]
+        if a.size == 0 or b.size == 0:
+            return None
+        lo, hi = a.mean(), b.mean()
+    frac = a.size / v.size
+    if hi - lo < np.log(2.0) or not 0.1 <= frac <= 0.9:
+        return None
+    return float(np.exp(0.5 * (lo + hi)))

@@ -37,6 +37,8 @@ def test_refine_learns_camera_length_error(kin, model, calibration):
     r1 = [r for r in refined.rings if r.phase == 1 and r.marker][0].radius_invA
     assert abs(r3 / (scale * 0.69686) - 1) < 0.005
     assert abs(r1 / (scale * 0.40947) - 1) < 0.01
+    # pure O1 and mixed columns differ in I(100)/I(110): the split between them is learned
+    assert 0.24 < refined.marker_split < 0.8
     second = identify_phases(dps, calibration, refined)
     assert (second.labels == truth).mean() >= 0.97
     assert abs(np.median(second.hexagons["radius_norm"][second.hexagons["phase"] == 1]) - 1) < 0.01
@@ -59,3 +61,12 @@ def test_detector_check(model):
     with pytest.raises(InputError, match="too small"):
         model.check_detector((64, 64), cal)
     model.check_detector((128, 128), Calibration(q_sampling_invA=0.0125, center_yx=(64.0, 64.0)))
+
+
+def test_no_split_learned_without_two_groups(kin, model, calibration):
+    rng = np.random.default_rng(1)
+    dps = np.stack([kin.make_pattern(model, 2, rng, dose=1e4, rotation_deg=rng.uniform(0, 60))
+                    for _ in range(40)])
+    refined = model.refine(identify_phases(dps, calibration, model).hexagons)
+    assert refined.marker_split == 0.0
+    assert np.all(identify_phases(dps, calibration, refined).labels == 2)
