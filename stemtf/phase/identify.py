@@ -373,7 +373,10 @@ def _classify(hx, resp, noise, centers, cal: Calibration, model: PhaseModel, n_d
         ratio_mix = ring_r[sh1[0]] / ring_r[m2[0]]
         r_obs = hx["radius_px"][np.maximum(shared_hex, 0)] / \
             np.maximum(hx["radius_px"][np.maximum(marker_hex, 0)], 1e-9)
-        f = np.where(both_found, (r_obs - ratio_mix) / (ratio_pure - ratio_mix), np.nan)
+        if abs(ratio_pure - ratio_mix) > 1e-3 * ratio_pure:
+            f = np.where(both_found, (r_obs - ratio_mix) / (ratio_pure - ratio_mix), np.nan)
+        else:  # the two phases' shared rings coincide: spacing says nothing
+            f = np.where(both_found, model.pure_threshold, np.nan)
     thr = model.pure_threshold
     # decision score: spacing cue, plus (once learned from the data by ``refine``) the marker /
     # shared intensity cue, which the first phase's strong shared ring lowers in mixed columns

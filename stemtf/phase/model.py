@@ -195,21 +195,30 @@ class PhaseModel:
         hx = hx[hx["inliers"] >= 4]
         radii = hx["radius_invA"]
         exp = np.array([r.radius_invA for r in self.rings])
-        # Global scale: hexagons near the strongest shared ring.
         ref_i = int(np.argmin(np.abs(exp - self.reference_radius_invA)))
-        near = np.abs(radii / exp[ref_i] - 1) < 2 * self.ring_tolerance
         notes = list(self.history)
-        scale = float(np.median(radii[near] / exp[ref_i])) if near.sum() >= _MIN_CLUSTER else 1.0
+        # Which patterns show a marker hexagon of phase 2 (markers are unique to it).
+        marker_i = [i for i, r in enumerate(self.rings) if r.marker and r.phase == 1]
+        has_marker = np.zeros(0, np.int64)
+        scales = []
+        if marker_i:
+            m = np.abs(radii / exp[marker_i[0]] - 1) < 2 * self.ring_tolerance
+            has_marker = np.unique(hx["dp_index"][m])
+            if m.sum() >= _MIN_CLUSTER:
+                scales.append((float(np.median(radii[m] / exp[marker_i[0]])), int(m.sum()),
+                               "marker"))
+        # Camera-length scale: the reference ring in patterns without the marker (pure first
+        # phase; the second phase's shared ring lies 2 % further out), else the marker ring.
+        near = (np.abs(radii / exp[ref_i] - 1) < 2 * self.ring_tolerance) & \
+            ~np.isin(hx["dp_index"], has_marker)
+        if near.sum() >= _MIN_CLUSTER:
+            scales.insert(0, (float(np.median(radii[near] / exp[ref_i])), int(near.sum()),
+                              "reference ring"))
+        scale, n_used, what = scales[0] if scales else (1.0, 0, "none")
         if abs(scale - 1) > 0.03:
             log.warning("pixel-size check: rings are %+.1f %% off the reference; the learned "
                         "radii absorb it (check q_sampling_invA)", 100 * (scale - 1))
-        notes.append(f"camera-length scale {scale:.4f} from {int(near.sum())} hexagons")
-        # Which patterns show a marker hexagon of phase 2.
-        marker_i = [i for i, r in enumerate(self.rings) if r.marker and r.phase == 1]
-        has_marker = np.zeros(0, np.int64)
-        if marker_i:
-            m = np.abs(radii / (scale * exp[marker_i[0]]) - 1) < self.ring_tolerance
-            has_marker = np.unique(hx["dp_index"][m])
+        notes.append(f"camera-length scale {scale:.4f} from {n_used} hexagons ({what})")
         new_radius: dict[int, float] = {}
         learned_marker: dict[int, tuple[float, float]] = {}  # phase -> (reference, learned)
         order = sorted(range(len(self.rings)), key=lambda i: not self.rings[i].marker)
