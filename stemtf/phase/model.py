@@ -247,7 +247,8 @@ class PhaseModel:
         new_rings = [replace(r, radius_invA=new_radius[i]) for i, r in enumerate(self.rings)]
         split = self.marker_split
         if marker_i:
-            learned = _learn_split(hx, new_rings, marker_i[0], self.ring_tolerance)
+            learned = _learn_split(hx, new_rings, marker_i[0], self.ring_tolerance,
+                                   self.min_marker_fraction)
             if learned is not None:
                 split = learned
                 notes.append(f"marker/shared intensity split {split:.3f}")
@@ -288,7 +289,8 @@ class PhaseModel:
 
 
 
-def _learn_split(hx: np.ndarray, rings, marker_i: int, tol: float) -> float | None:
+def _learn_split(hx: np.ndarray, rings, marker_i: int, tol: float,
+                 min_fraction: float) -> float | None:
     """Valley between pure and mixed patterns in log(I_marker / I_shared), or None.
 
     Two-means on the patterns that show both hexagons; accepted only when both groups hold at
@@ -307,7 +309,8 @@ def _learn_split(hx: np.ndarray, rings, marker_i: int, tol: float) -> float | No
     ish = np.zeros(n)
     np.maximum.at(im, hx["dp_index"][in_m], hx["intensity"][in_m])
     np.maximum.at(ish, hx["dp_index"][in_s], hx["intensity"][in_s])
-    ok = (im > 0) & (ish > 0)
+    # weak marker hexagons (forbidden reflections leaking into the first phase) are no O1
+    ok = (im > 0) & (ish > 0) & (im >= min_fraction * ish)
     if ok.sum() < _MIN_CLUSTER:
         return None
     v = np.log(im[ok] / ish[ok])
