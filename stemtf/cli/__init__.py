@@ -33,6 +33,7 @@ _COMMANDS: list[tuple[str, str, str]] = [
     ("evaluate", "evaluate", "command"),
     ("simulate_scan", "simulate-scan", "command"),
     ("evaluate_phases", "evaluate-phases", "command"),
+    ("demo", "demo", "command"),
 ]
 
 

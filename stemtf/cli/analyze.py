@@ -24,10 +24,11 @@ def main(
     denoise: Annotated[
         str,
         typer.Option(
-            help="none, a SavedModel folder, http(s)://HOST:8501/v1/models/NAME or "
-            "grpc://HOST:8500/NAME."
+            help="auto (the bundled saved_models/rdunet, or $STEMTF_MODEL_DIR; no denoising "
+            "with a warning if none is installed), none, a SavedModel folder, "
+            "http(s)://HOST:8501/v1/models/NAME or grpc://HOST:8500/NAME."
         ),
-    ] = "none",
+    ] = "auto",
     roi: Annotated[
         tuple[int, int, int, int] | None,
         typer.Option(metavar="Y0 Y1 X0 X1", help="Scan window to analyse (half-open indices)."),

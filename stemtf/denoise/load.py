@@ -12,7 +12,7 @@ from stemtf.errors import InputError
 
 __all__ = ["load", "ALLOWED"]
 
-ALLOWED = "none, a SavedModel folder, http(s)://HOST:8501/v1/models/NAME or grpc://HOST:8500/NAME"
+ALLOWED = "auto, none, a SavedModel folder, http(s)://HOST:8501/v1/models/NAME or grpc://HOST:8500/NAME"
 
 
 def _serving_class(name: str) -> Any:
@@ -36,7 +36,9 @@ def load(spec: str | Path | None, **kwargs: Any) -> Denoiser:
     Parameters
     ----------
     spec : str or Path
-        ``"none"`` (or None) -> identity; ``http://``/``https://`` URL -> TF Serving REST
+        ``"none"`` (or None) -> identity; ``"auto"`` -> the bundled model
+        (:func:`stemtf.denoise.bundled.load_bundled`; identity with a warning when none is
+        installed); ``http://``/``https://`` URL -> TF Serving REST
         client; ``grpc://HOST:PORT/NAME`` -> TF Serving gRPC client; otherwise a SavedModel
         folder.
     **kwargs
@@ -51,6 +53,10 @@ def load(spec: str | Path | None, **kwargs: Any) -> Denoiser:
         return IdentityDenoiser()
     text = str(spec).strip()
     low = text.lower()
+    if low == "auto":
+        from stemtf.denoise.bundled import load_bundled
+
+        return load_bundled(**kwargs)
     if low.startswith(("http://", "https://")):
         denoiser = _serving_class("RestDenoiser")(text, **kwargs)
         kind = "rest"
