@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from stemtf.phase.dog import dog_filter
 
-__all__ = ["beam_centers"]
+__all__ = ["beam_centers", "friedel_centers"]
+
+#: Midpoints of Friedel pairs within this distance [px] of each other agree on the centre.
+_PAIR_AGREE_PX = 1.0
 
 
 def beam_centers(
@@ -70,3 +75,82 @@ def beam_centers(
     empty = ~(strength > 0)
     centers[empty] = (gy, gx)
     return centers, np.where(empty, 0.0, strength).astype(float)
+
+
+def friedel_centers(
+    table,
+    guess_yx: np.ndarray,
+    *,
+    tolerance_px: float = 2.0,
+    max_spots: int = 18,
+    min_pairs: int = 3,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Pattern centres from Friedel pairs of spots (g and -g), blind to the transmitted beam.
+
+    Two spots at about the same distance from ``guess_yx`` and about opposite directions are
+    taken as a Friedel pair; their midpoint is the centre. The median midpoint of each pattern
+    is returned where at least ``min_pairs`` pairs agree within 1 px, else the guess. Works behind a beam
+    stop, where the transmitted beam cannot be located.
+
+    Parameters
+    ----------
+    table : SpotTable
+        Spots of the batch.
+    guess_yx : ndarray, shape (B, 2)
+        Approximate centres [px] (e.g. the calibration's global centre).
+    tolerance_px : float
+        How far the midpoint may lie from the guess ... and how unequal the two radii may be.
+    max_spots : int
+        Strongest spots per pattern considered.
+    min_pairs : int
+        Pairs needed to trust the estimate.
+
+    Returns
+    -------
+    centers : ndarray, shape (B, 2)
+    n_pairs : ndarray of int, shape (B,)
+    """
+    from stemtf.phase.hexagons import _padded
+
+    guess = np.asarray(guess_yx, float)
+    n_dp = guess.shape[0]
+    y, x, _, valid = _padded(table, n_dp, max_spots)
+    my = 0.5 * (y[:, :, None] + y[:, None, :])
+    mx = 0.5 * (x[:, :, None] + x[:, None, :])
+    # a pair is g, -g: its midpoint is the centre, so it must lie near the guess, and the two
+    # spots must be far apart (not a spot paired with its own neighbour)
+    dy = my - guess[:, 0, None, None]
+    dx = mx - guess[:, 1, None, None]
+    sep = np.hypot(y[:, :, None] - y[:, None, :], x[:, :, None] - x[:, None, :])
+    ok = valid[:, :, None] & valid[:, None, :] & (np.hypot(dy, dx) <= 3 * tolerance_px)
+    ok &= sep > 20 * tolerance_px
+    iu = np.triu(np.ones(ok.shape[1:], bool), 1)
+    ok &= iu[None]
+    cy = np.where(ok, my, np.nan).reshape(n_dp, -1)
+    cx = np.where(ok, mx, np.nan).reshape(n_dp, -1)
+    out = guess.copy()
+    n_pairs = np.zeros(n_dp, np.int64)
+    has = ok.any(axis=(1, 2))
+    if not has.any():
+        return out, n_pairs
+    # true pairs share one midpoint to a fraction of a pixel; chance pairs scatter: take the
+    # median, then the median of the midpoints within 1 px of it (twice), and count those
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN rows: handled below
+        c_y = np.nanmedian(cy[has], axis=1)
+        c_x = np.nanmedian(cx[has], axis=1)
+        for _ in range(2):
+            near = np.hypot(cy[has] - c_y[:, None], cx[has] - c_x[:, None]) <= _PAIR_AGREE_PX
+            n_y = np.nanmedian(np.where(near, cy[has], np.nan), axis=1)
+            n_x = np.nanmedian(np.where(near, cx[has], np.nan), axis=1)
+            c_y = np.where(np.isfinite(n_y), n_y, c_y)
+            c_x = np.where(np.isfinite(n_x), n_x, c_x)
+        near = np.hypot(cy[has] - c_y[:, None], cx[has] - c_x[:, None]) <= _PAIR_AGREE_PX
+    n_pairs[has] = near.sum(axis=1)
+    use = np.flatnonzero(has)[n_pairs[has] >= min_pairs]
+    sel = n_pairs[has] >= min_pairs
+    out[use, 0] = c_y[sel]
+    out[use, 1] = c_x[sel]
+    n_pairs[~np.isin(np.arange(n_dp), use)] = np.minimum(n_pairs[~np.isin(np.arange(n_dp), use)],
+                                                         min_pairs - 1)
+    return out, n_pairs

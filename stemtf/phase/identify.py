@@ -13,7 +13,7 @@ import numpy as np
 
 from stemtf.errors import InputError
 from stemtf.phase.calibration import Calibration, correct_ellipticity
-from stemtf.phase.center import beam_centers
+from stemtf.phase.center import beam_centers, friedel_centers
 from stemtf.phase.dog import disk_response, dog_filter, suppress_hot_pixels
 from stemtf.phase.hexagons import HEXAGON_PX_DTYPE, find_hexagons_batch, ransac_hexagons
 from stemtf.phase.lattice import hexagon_vertices, wrap60
@@ -212,9 +212,11 @@ def _identify_block(arr, calibration, model, *, seed, centers_yx, tolerance_px, 
     gc = cal.center_yx if cal.center_yx != (0.0, 0.0) else (float(h // 2), float(w // 2))
     arr = suppress_hot_pixels(arr)
     resp = dog_filter(arr, sigma)
+    beam_strength = None
     if centers_yx is None:
-        centers, _ = beam_centers(arr, sigma_px=sigma, guess_yx=gc,
-                                  search_radius_px=max(6.0, 0.1 * min(h, w)), response=resp)
+        centers, beam_strength = beam_centers(arr, sigma_px=sigma, guess_yx=gc,
+                                              search_radius_px=max(6.0, 0.1 * min(h, w)),
+                                              response=resp)
     else:
         centers = np.asarray(centers_yx, float).reshape(n_dp, 2)
     r_in, r_out = model.annulus_px(cal)
@@ -232,6 +234,20 @@ def _identify_block(arr, calibration, model, *, seed, centers_yx, tolerance_px, 
     table = find_spots_batch(arr, sigma_px=sigma, threshold=spot_threshold, mask=mask,
                              rel_threshold=0.0, abs_threshold=floor, response=resp, noise=noise)
     spot_count = np.bincount(table.dp_index, minlength=n_dp).astype(np.int32)
+    if beam_strength is not None:
+        # Behind a beam stop the transmitted beam is not where the DoG peak is: where Friedel
+        # pairs of spots put the centre more than 2 px away from it, trust the pairs; where the
+        # beam is dimmer than the brightest reflection (blocked) and there are no pairs, fall
+        # back to the global centre.
+        fc, n_pairs = friedel_centers(table, np.broadcast_to(np.asarray(gc, float), (n_dp, 2)),
+                                      tolerance_px=max(2.0, _DESCAN_MARGIN_PX / 2))
+        brightest = np.zeros(n_dp)
+        np.maximum.at(brightest, table.dp_index, table.intensity)
+        blocked = beam_strength < brightest
+        off = np.hypot(*(fc - centers).T)
+        use = (n_pairs >= 3) & ((off > 2.0) | blocked)
+        centers = np.where(use[:, None], fc, centers)
+        centers = np.where((blocked & (n_pairs < 3))[:, None], np.asarray(gc, float), centers)
     hex_table = table
     if cal.ellipticity_ratio != 1.0:
         yc, xc = correct_ellipticity(table.y, table.x, centers[table.dp_index],

@@ -149,3 +149,20 @@ def test_threads_give_identical_results(labelled, model, calibration):
     b = identify_phases(dps, calibration, model, threads=2)
     assert np.array_equal(a.labels, b.labels) and np.array_equal(a.confidence, b.confidence)
     assert np.array_equal(a.hexagons, b.hexagons)
+
+
+def test_beam_stop_centre_from_friedel_pairs(kin, model, calibration):
+    """Transmitted beam blocked and the pattern 2.5 px off the calibrated centre: the centre
+    comes from Friedel pairs of spots and the phases are still found."""
+    rng = np.random.default_rng(15)
+    truth = np.tile([1, 2, 3], 8)
+    dps = []
+    for lab in truth:
+        clean = kin.make_pattern(model, int(lab), rng, dose=None, rotation_deg=rng.uniform(0, 60),
+                                 center_yx=(66.5, 62.0))
+        yy, xx = np.mgrid[:128, :128]
+        clean = np.where(np.hypot(yy - 66.5, xx - 62.0) < 6, 0.01 * clean, clean)
+        dps.append(rng.poisson(clean / clean.sum() * 1e4).astype(np.float32))
+    res = identify_phases(np.stack(dps), calibration, model)
+    assert np.median(np.hypot(res.centers_yx[:, 0] - 66.5, res.centers_yx[:, 1] - 62.0)) < 0.3
+    assert (res.labels == truth).mean() >= 0.9
