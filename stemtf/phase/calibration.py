@@ -116,8 +116,9 @@ def correct_ellipticity(y, x, center_yx, ratio: float, angle_deg: float):
     return cy + sa * u + ca * v, cx + ca * u - sa * v
 
 
-def _ring_spots(dps, centers, sigma_px, tol_px):
-    """Spots on the strongest hexagon of each pattern: (radius / hexagon radius, angle)."""
+def _ring_spots(dps, centers, strength, sigma_px, tol_px):
+    """Spots on the strongest hexagon of each pattern: (radius / hexagon radius, angle), the
+    hexagon radii, and the pattern centres (beam, or Friedel pairs where it is hidden)."""
     from stemtf.phase.hexagons import find_hexagons_batch
     from stemtf.phase.lattice import hexagon_vertices
     from stemtf.phase.spots import find_spots_batch
@@ -133,6 +134,15 @@ def _ring_spots(dps, centers, sigma_px, tol_px):
     floor = 8.0 * disk_response(2.2 * sigma_px, sigma_px)
     table = find_spots_batch(dps, sigma_px=sigma_px, threshold=6.0, rel_threshold=0.0,
                              abs_threshold=floor, mask=mask)
+    # Friedel pairs locate the centre where a beam stop hides the transmitted beam
+    from stemtf.phase.center import friedel_centers
+
+    fc, n_pairs = friedel_centers(table, np.broadcast_to([h / 2.0, w / 2.0], centers.shape),
+                                  tolerance_px=max(4.0, min(h, w) / 30.0))
+    brightest = np.zeros(len(dps))
+    np.maximum.at(brightest, table.dp_index, table.intensity)
+    use = (n_pairs >= 3) & ((np.hypot(*(fc - centers).T) > 2.0) | (strength < brightest))
+    centers = np.where(use[:, None], fc, centers)
     hexes = find_hexagons_batch(table, centers, tolerance_px=tol_px, min_matches=4,
                                 max_hexagons=1)
     rel, ang, radii = [], [], []
@@ -150,8 +160,8 @@ def _ring_spots(dps, centers, sigma_px, tol_px):
         ang.append(np.arctan2(p[:, 0], p[:, 1]))
         radii.append(hx["radius_px"])
     if not rel:
-        return np.empty(0), np.empty(0), np.empty(0)
-    return np.concatenate(rel), np.concatenate(ang), np.asarray(radii)
+        return np.empty(0), np.empty(0), np.empty(0), centers
+    return np.concatenate(rel), np.concatenate(ang), np.asarray(radii), centers
 
 
 def calibrate(
@@ -207,9 +217,10 @@ def calibrate(
     good = strength > 0
     if not good.any():
         raise InputError("sample_dps are empty: no transmitted beam found in any pattern")
-    center = np.median(centers[good], axis=0)
     ratio, angle = 1.0, 0.0
-    rel, ang, radii = _ring_spots(dps[good], centers[good], sigma, tol_px=max(2.0, 1.5 * sigma))
+    rel, ang, radii, centers_good = _ring_spots(dps[good], centers[good], strength[good], sigma,
+                                                tol_px=max(2.0, 1.5 * sigma))
+    center = np.median(centers_good, axis=0)
     if q_sampling_invA is None:
         if radii.size < 3:
             raise InputError(

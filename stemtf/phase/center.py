@@ -123,7 +123,7 @@ def friedel_centers(
     dx = mx - guess[:, 1, None, None]
     sep = np.hypot(y[:, :, None] - y[:, None, :], x[:, :, None] - x[:, None, :])
     ok = valid[:, :, None] & valid[:, None, :] & (np.hypot(dy, dx) <= 3 * tolerance_px)
-    ok &= sep > 20 * tolerance_px
+    ok &= sep > 6 * tolerance_px
     iu = np.triu(np.ones(ok.shape[1:], bool), 1)
     ok &= iu[None]
     cy = np.where(ok, my, np.nan).reshape(n_dp, -1)

@@ -57,3 +57,17 @@ def test_calibration_validates_and_round_trips():
     assert abs(cal.disk_radius_px - 1e-3 / 0.02508 / 0.0125) < 0.01
     with pytest.raises(InputError):
         Calibration(q_sampling_invA=-1.0)
+
+
+def test_centre_behind_a_beam_stop(kin, model):
+    rng = np.random.default_rng(6)
+    yy, xx = np.mgrid[:128, :128]
+    dps = []
+    for i in range(40):
+        clean = kin.make_pattern(model, 1 + i % 3, rng, dose=None, center_yx=(60.4, 67.2),
+                                 rotation_deg=rng.uniform(0, 60))
+        clean = np.where(np.hypot(yy - 60.4, xx - 67.2) < 6, 0.0, clean)
+        dps.append(rng.poisson(clean / clean.sum() * 2e4).astype(np.float32))
+    cal = calibrate(np.stack(dps), q_sampling_invA=kin.Q_SAMPLING, energy_eV=200e3,
+                    semiangle_mrad=1.0)
+    assert abs(cal.center_yx[0] - 60.4) < 0.3 and abs(cal.center_yx[1] - 67.2) < 0.3
