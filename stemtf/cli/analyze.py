@@ -29,6 +29,10 @@ def main(
             "http(s)://HOST:8501/v1/models/NAME or grpc://HOST:8500/NAME."
         ),
     ] = "auto",
+    denoise_batch: Annotated[
+        int, typer.Option(help="Patterns per denoiser call (CPU: small batches keep the "
+                          "activations in cache; measure with scripts/bench_end_to_end.py).")
+    ] = 32,
     roi: Annotated[
         tuple[int, int, int, int] | None,
         typer.Option(metavar="Y0 Y1 X0 X1", help="Scan window to analyse (half-open indices)."),
@@ -83,6 +87,7 @@ def main(
         input_path=input_path,
         out_dir=out,
         denoise=denoise,
+        denoise_batch=denoise_batch,
         roi=roi,
         scheduler=scheduler,
         dataset_path=dataset_path,
