@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 
+import h5py
 import numpy as np
 import pytest
+from typer.testing import CliRunner
 
 import stemtf
 from stemtf.denoise import IdentityDenoiser, load
@@ -65,3 +68,22 @@ def test_auto_without_model_falls_back_with_warning_and_note(no_bundled_model, c
     assert "note" not in IdentityDenoiser.info  # the class default stays clean
     x = np.ones((2, 8, 8), np.float32)
     assert np.array_equal(d(x), x)
+
+
+def test_analyze_cli_defaults_to_auto(no_bundled_model, tmp_path, monkeypatch):
+    from stemtf.analysis import worker
+    from stemtf.cli import app
+
+    monkeypatch.setattr(worker, "_DENOISERS", {})
+    data = np.random.default_rng(0).poisson(0.5, (3, 4, 64, 64)).astype(np.float32)
+    data[..., 32, 32] += 500
+    np.save(tmp_path / "scan.npy", data)
+    result = CliRunner().invoke(app, [
+        "analyze", str(tmp_path / "scan.npy"), "--out", str(tmp_path / "out"), "--no-progress",
+        "--q-sampling-invA", "0.0125", "--energy-keV", "200", "--semiangle-mrad", "1"])
+    assert result.exit_code == 0, (result.output, result.exception)
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["denoiser"]["requested"] == "auto"
+    assert "WITHOUT denoising" in summary["denoiser"]["note"]
+    with h5py.File(tmp_path / "out" / "results.h5") as f:
+        assert json.loads(f["provenance"].attrs["config"])["denoise"] == "auto"
