@@ -168,6 +168,7 @@ def identify_phases(
                            np.zeros(0, np.float32), None)
     if centers_yx is not None:
         centers_yx = np.asarray(centers_yx, float).reshape(n_dp, 2)
+
     def block(s: int) -> PhaseResult:
         e = min(s + _SUB_BATCH, n_dp)
         sub = np.ascontiguousarray(arr[s:e], dtype=np.float32)
