@@ -4,7 +4,8 @@ The model shipped with stemtf lives in the repository's ``saved_models/rdunet/<v
 (TF Serving layout, written by ``stemtf export``). ``auto`` picks, in order:
 
 1. ``$STEMTF_MODEL_DIR`` if set: a SavedModel folder or a folder of numeric versions (an
-   explicit setting that holds no model is an error, not a silent fallback);
+   explicit setting that holds no model is an error, not a silent fallback); the value
+   ``none`` switches ``auto`` off (no denoising, recorded as such; e.g. for test suites);
 2. ``<repository>/saved_models/rdunet`` beside the installed package (editable install),
    highest numeric version.
 
@@ -47,17 +48,22 @@ class BundledModel:
         The folder that was searched.
     source : str
         ``"env"`` (from ``$STEMTF_MODEL_DIR``) or ``"package"`` (beside the installed package).
+    disabled : bool
+        ``$STEMTF_MODEL_DIR=none``: no model wanted.
     """
 
     version_dir: Path | None
     searched: Path
     source: str
+    disabled: bool = False
 
     @property
     def note(self) -> str | None:
         """Why there is no denoising, or None when a model was found."""
         if self.version_dir is not None:
             return None
+        if self.disabled:
+            return f"--denoise auto: ${ENV_VAR}=none; analysed WITHOUT denoising"
         return (f"--denoise auto: no bundled denoiser in {self.searched} (no saved_model.pb in "
                 f"it or in a numeric version folder); analysed WITHOUT denoising. Export one "
                 f"with `stemtf export --run RUN --name {MODEL_NAME} --version 1 --out "
@@ -91,6 +97,8 @@ def find_bundled_model() -> BundledModel:
         ``$STEMTF_MODEL_DIR`` is set but holds no SavedModel.
     """
     env = os.environ.get(ENV_VAR, "").strip()
+    if env.lower() == "none":
+        return BundledModel(None, Path(env), "env", disabled=True)
     if env:
         folder = Path(env).expanduser()
         found = _highest_version(folder)
@@ -122,7 +130,7 @@ def load_bundled(**kwargs: Any) -> Denoiser:
 
     found = find_bundled_model()
     if found.version_dir is None:
-        log.warning("%s", found.note)
+        (log.info if found.disabled else log.warning)("%s", found.note)
         denoiser = IdentityDenoiser()
         denoiser.info = {**IdentityDenoiser.info, "requested": "auto", "source": found.source,
                          "searched": str(found.searched), "note": found.note}

@@ -49,6 +49,12 @@ def test_env_without_model_is_one_clear_error(tmp_path, monkeypatch):
         load("auto")
 
 
+def test_env_none_switches_auto_off(monkeypatch):
+    monkeypatch.setenv(ENV_VAR, "none")
+    d = load("auto")
+    assert isinstance(d, IdentityDenoiser) and d.info["note"].endswith("WITHOUT denoising")
+
+
 def test_auto_runs_the_bundled_model(exported_models, monkeypatch):
     monkeypatch.setenv(ENV_VAR, str(exported_models))
     counts = np.random.default_rng(0).poisson(3.0, (5, 20, 24)).astype(np.float32)
