@@ -19,6 +19,11 @@ denoiser alone at a few batch sizes.
 
     python scripts/bench_end_to_end.py --out runs/bench_e2e                 # full
     python scripts/bench_end_to_end.py --out /tmp/bench_e2e --quick         # small, ~2 min
+    python scripts/bench_end_to_end.py --out runs/bench_tp --doses --scan-px 128   # speed only
+
+The full run is roughly 20 min on 2 CPU cores with a width-16, 3-level RDUNet (estimated from
+~22 CPU-ms per 128 x 128 DP for that model); the 128 x 128 throughput scan is written as a
+1 GB ``.npy`` in ``--out/work`` and removed afterwards. ``--scan-px 0`` skips the throughput.
 
 Writes ``bench_end_to_end.json`` and ``bench_end_to_end.md`` (markdown tables) in ``--out``.
 """
@@ -177,42 +182,48 @@ def throughput(args, library, model_dir, work: Path) -> dict:
 
 
 def markdown(result: dict) -> str:
+    lines = []
     rows = result["accuracy"]
-    methods = list(dict.fromkeys(r["method"] for r in rows))
-    doses = list(dict.fromkeys(r["dose_e"] for r in rows))
-    shape = result["settings"]["shape"]
-    lines = [f"Phase-map macro-F1 against the truth (synthetic NMC811 scans {shape[0]} x "
-             f"{shape[1]}, 128 x 128 DPs, seeds {result['settings']['seeds']}; model: "
-             f"{result['model'].get('path', 'none')})", "",
-             "| dose [e-/DP] | " + " | ".join(methods) + " |",
-             "|---" * (len(methods) + 1) + "|"]
-    for d in doses:
-        vals = [np.mean([r["macro_f1"] for r in rows if r["dose_e"] == d and r["method"] == m])
-                for m in methods]
-        lines.append(f"| {d:g} | " + " | ".join(f"{v:.3f}" for v in vals) + " |")
+    if rows:
+        methods = list(dict.fromkeys(r["method"] for r in rows))
+        shape = result["settings"]["shape"]
+        lines += [f"Phase-map macro-F1 against the truth (synthetic NMC811 scans {shape[0]} x "
+                  f"{shape[1]}, 128 x 128 DPs, seeds {result['settings']['seeds']}; model: "
+                  f"{result['model'].get('path', 'none')})", "",
+                  "| dose [e-/DP] | " + " | ".join(methods) + " |",
+                  "|---" * (len(methods) + 1) + "|"]
+        for d in dict.fromkeys(r["dose_e"] for r in rows):
+            vals = [np.mean([r["macro_f1"] for r in rows
+                             if r["dose_e"] == d and r["method"] == m]) for m in methods]
+            lines.append(f"| {d:g} | " + " | ".join(f"{v:.3f}" for v in vals) + " |")
+        lines.append("")
     tp = result["throughput"]
-    lines += ["", f"analyze throughput, {tp['scan_shape'][0]} x {tp['scan_shape'][1]} scan of "
-              f"{tp['detector_px'][0]} x {tp['detector_px'][1]} DPs ({tp['patterns']} patterns, "
-              f"{result['machine']['cpus']} CPUs):", "",
-              "| denoiser | DPs/s (whole run) | DPs/s (pass 2) | wall [s] |", "|---|---|---|---|"]
-    for name in ("none", "bundled"):
-        if name in tp:
-            t = tp[name]
-            p2 = f"{t['dps_per_s_pass2']:.1f}" if t["dps_per_s_pass2"] else "-"
-            lines.append(f"| {name} | {t['dps_per_s_total']:.1f} | {p2} | {t['wall_s']:.1f} |")
-    if "denoiser_only_dps_per_s" in tp:
-        lines += ["", "denoiser alone, DPs/s by batch size: " + ", ".join(
-            f"{b}: {v:.1f}" for b, v in tp["denoiser_only_dps_per_s"].items())]
+    if tp:
+        lines += [f"analyze throughput, {tp['scan_shape'][0]} x {tp['scan_shape'][1]} scan of "
+                  f"{tp['detector_px'][0]} x {tp['detector_px'][1]} DPs ({tp['patterns']} "
+                  f"patterns, {result['machine']['cpus']} CPUs):", "",
+                  "| denoiser | DPs/s (whole run) | DPs/s (pass 2) | wall [s] |",
+                  "|---|---|---|---|"]
+        for name in ("none", "bundled"):
+            if name in tp:
+                t = tp[name]
+                p2 = f"{t['dps_per_s_pass2']:.1f}" if t["dps_per_s_pass2"] else "-"
+                lines.append(f"| {name} | {t['dps_per_s_total']:.1f} | {p2} | "
+                             f"{t['wall_s']:.1f} |")
+        if "denoiser_only_dps_per_s" in tp:
+            lines += ["", "denoiser alone, DPs/s by batch size: " + ", ".join(
+                f"{b}: {v:.1f}" for b, v in tp["denoiser_only_dps_per_s"].items())]
+        lines.append("")
     if result["model"].get("note"):
-        lines += ["", f"Note: {result['model']['note']}"]
-    return "\n".join(lines) + "\n"
+        lines.append(f"Note: {result['model']['note']}")
+    return "\n".join(lines).rstrip() + "\n"
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--model", default="auto", help="auto (bundled), a SavedModel folder, none")
-    ap.add_argument("--doses", type=float, nargs="+", default=list(DOSES_E))
+    ap.add_argument("--doses", type=float, nargs="*", default=list(DOSES_E))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
     ap.add_argument("--shape", type=int, nargs=2, default=(64, 64), help="accuracy scans")
     ap.add_argument("--scan-px", type=int, default=128, help="throughput scan side")
@@ -248,7 +259,7 @@ def main(argv=None):
         "library": library.info(),
     }
     result["accuracy"] = accuracy_rows(args, library, model_dir, work)
-    result["throughput"] = throughput(args, library, model_dir, work)
+    result["throughput"] = throughput(args, library, model_dir, work) if args.scan_px else {}
     result["wall_s"] = time.perf_counter() - t0
     shutil.rmtree(work, ignore_errors=True)
     write_json_atomic(out / "bench_end_to_end.json", result)
