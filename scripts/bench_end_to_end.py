@@ -225,18 +225,23 @@ def main(argv=None):
     ap.add_argument("--model", default="auto", help="auto (bundled), a SavedModel folder, none")
     ap.add_argument("--doses", type=float, nargs="*", default=list(DOSES_E))
     ap.add_argument("--seeds", type=int, nargs="+", default=[0])
-    ap.add_argument("--shape", type=int, nargs=2, default=(64, 64), help="accuracy scans")
-    ap.add_argument("--scan-px", type=int, default=128, help="throughput scan side")
+    ap.add_argument("--shape", type=int, nargs=2, default=None,
+                    help="accuracy scans (default 64 64; --quick 12 12)")
+    ap.add_argument("--scan-px", type=int, default=None,
+                    help="throughput scan side (default 128; --quick 16; 0 skips)")
     ap.add_argument("--scan-dose", type=float, default=2e3, help="throughput scan dose")
-    ap.add_argument("--batches", type=int, nargs="+", default=[8, 32, 64])
+    ap.add_argument("--batches", type=int, nargs="+", default=None,
+                    help="denoiser-alone batch sizes (default 8 32 64; --quick 8 32)")
     ap.add_argument("--denoise-batch", type=int, default=32, help="analyze's denoiser batch")
     ap.add_argument("--scheduler", default=None, help="analyze scheduler (default: its choice)")
     ap.add_argument("--cache-dir", type=Path, default=None, help="clean-library cache")
     ap.add_argument("--quick", action="store_true",
                     help="small check: 12 x 12 accuracy scans, 16 x 16 throughput scan")
     args = ap.parse_args(argv)
-    if args.quick:
-        args.shape, args.scan_px, args.batches = (12, 12), 16, [8, 32]
+    for name, full, quick in (("shape", (64, 64), (12, 12)), ("scan_px", 128, 16),
+                              ("batches", [8, 32, 64], [8, 32])):
+        if getattr(args, name) is None:
+            setattr(args, name, quick if args.quick else full)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("numba", "h5py", "matplotlib", "stemtf", "tensorflow", "absl"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
