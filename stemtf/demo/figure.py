@@ -42,7 +42,7 @@ def save_truth_comparison(path: str | Path, truth: np.ndarray, pred: np.ndarray,
         ax.imshow(img, cmap=cmap, norm=norm, interpolation="nearest")
         ax.set_title(label)
     axes[2].imshow(wrong, cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
-    axes[2].set_title(f"disagreements ({100 * wrong.mean():.1f} %)")
+    axes[2].set_title(f"disagreements, black ({100 * wrong.mean():.1f} %)")
     for ax in axes:
         ax.set_xlabel("scan x [px]")
         ax.set_ylabel("scan y [px]")
