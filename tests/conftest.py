@@ -8,6 +8,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# `stemtf analyze` defaults to the bundled denoiser (--denoise auto). Tests choose their denoiser
+# explicitly so their phase-label expectations do not depend on the shipped weights; tests/demo
+# and tests/demo/test_bundled_model.py exercise `auto` and the real bundled model.
+os.environ.setdefault("STEMTF_MODEL_DIR", "none")
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"

@@ -176,6 +176,12 @@ def _card(model, name: str, version: int, run_dir: str | Path | None) -> dict[st
         evaluation = _read_json(Path(run_dir) / "evaluation.json")
         if evaluation:
             metrics["evaluation"] = evaluation.get("summary", evaluation)
+            if "methods" in evaluation and "dose_bins_e" in evaluation:
+                metrics["evaluation_per_dose_bin"] = {
+                    "source": evaluation.get("source"),
+                    "dose_bins_e": evaluation["dose_bins_e"],
+                    "methods": {k: v.get("per_bin") for k, v in evaluation["methods"].items()},
+                }
     return {
         "name": name,
         "version": version,

@@ -45,10 +45,59 @@ def render_markdown(card: dict[str, Any]) -> str:
                   if not isinstance(v, dict | list)]
     else:
         lines.append("none recorded")
+    lines += _evaluation_lines(card.get("metrics", {}))
+    lines += _reproduce_lines(card)
     lines += ["", "## Intended use", "", card["intended_use"], "", "## Limitations", "",
               card["limitations"], "", "## Versions", ""]
     lines += [f"- {k}: {v}" for k, v in card.get("versions", {}).items()]
     return "\n".join(lines) + "\n"
+
+
+_EVAL_COLUMNS = (("psnr_db", "PSNR dB"), ("ssim", "SSIM"), ("position_error_px", "spot pos. err px"),
+                 ("recall", "spot recall"), ("weak_recall", "weak-spot recall"),
+                 ("invented_per_dp", "invented spots/DP"))
+
+
+def _evaluation_lines(metrics: dict[str, Any]) -> list[str]:
+    """Held-out evaluation tables (``stemtf evaluate`` in the run folder), if recorded."""
+    per_bin = metrics.get("evaluation_per_dose_bin")
+    overall = metrics.get("evaluation")
+    if not overall:
+        return []
+    head = "| dose e-/DP | method | n | " + " | ".join(t for _, t in _EVAL_COLUMNS) + " |"
+    rule = "|---" * (3 + len(_EVAL_COLUMNS)) + "|"
+    rows = []
+    if per_bin:
+        for i, (lo, hi) in enumerate(per_bin["dose_bins_e"]):
+            for method, bins in per_bin["methods"].items():
+                if bins and i < len(bins) and bins[i]:
+                    b = bins[i]
+                    rows.append(f"| {lo:.0e}-{hi:.0e} | {method} | {b.get('n', '')} | "
+                                + " | ".join(_fmt(b.get(k, float('nan'))) for k, _ in _EVAL_COLUMNS) + " |")
+    for method, b in overall.items():
+        if isinstance(b, dict):
+            rows.append(f"| all | {method} | {b.get('n', '')} | "
+                        + " | ".join(_fmt(b.get(k, float('nan'))) for k, _ in _EVAL_COLUMNS) + " |")
+    source = (per_bin or {}).get("source") or "held-out split"
+    return ["", f"## Held-out evaluation ({source}, `stemtf evaluate`)", "", head, rule, *rows]
+
+
+def _reproduce_lines(card: dict[str, Any]) -> list[str]:
+    """The commands that rebuild the dataset and retrain this model, from its training config."""
+    t = card.get("training") or {}
+    if not t:
+        return []
+    opts = ["width", "levels", "blocks", "patch_px", "batch_size", "steps", "lr_schedule",
+            "warmup_steps", "loss", "strategy", "precision", "seed"]
+    train = " ".join(f"--{k.replace('_', '-')} {t[k]}" for k in opts if k in t)
+    lr = f" --lr {t['learning_rate']} --weight-decay {t['weight_decay']}" if "learning_rate" in t else ""
+    cfg = t.get("dataset_config", "default")
+    return ["", "## Reproduce", "", "```",
+            f"stemtf build-dataset --config {cfg} --data-dir DATA",
+            f"stemtf train --data-dir DATA --dataset-config {cfg} --out RUN {train}{lr}",
+            f"stemtf evaluate --model RUN --data-dir DATA --dataset-config {cfg} --split test --self-ensemble",
+            f"stemtf export --run RUN --name {card['name']} --version {card['version']} --out saved_models",
+            "```"]
 
 
 def write_model_card(folder: Path, card: dict[str, Any]) -> tuple[Path, Path]:
