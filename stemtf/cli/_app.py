@@ -31,7 +31,21 @@ class StemtfApp(typer.Typer):
         if os.environ.get(_DEBUG_ENV):
             return super().__call__(*args, **kwargs)
         try:
-            return super().__call__(*args, **kwargs)
+            # not standalone: click's usage errors reach us instead of being drawn in a box
+            kwargs.setdefault("standalone_mode", False)
+            rv = super().__call__(*args, **kwargs)
+        except typer.TyperException as e:  # a flag or value typer itself refused
+            if type(e).__name__ == "NoArgsIsHelpError":  # bare `stemtf`: the help is the answer
+                if e.format_message():  # rich mode has printed it already
+                    typer.echo(e.format_message(), err=True)
+                sys.exit(e.exit_code)
+            ctx = getattr(e, "ctx", None)
+            where = f" (see `{ctx.command_path} --help`)" if ctx is not None else ""
+            typer.echo(f"error: {' '.join(e.format_message().split())}{where}", err=True)
+            sys.exit(e.exit_code)
+        except typer.Abort:
+            typer.echo("aborted", err=True)
+            sys.exit(1)
         except StemtfError as e:
             typer.echo(f"error: {e}", err=True)
             sys.exit(2)
@@ -46,6 +60,9 @@ class StemtfApp(typer.Typer):
                 f"error: {type(e).__name__}: {e} (set {_DEBUG_ENV}=1 for the traceback)", err=True
             )
             sys.exit(1)
+        if kwargs.get("standalone_mode") is False and isinstance(rv, int):
+            sys.exit(rv)  # an Exit(code) from a command or --help, returned in this mode
+        return rv
 
     @staticmethod
     def root_options(
