@@ -109,3 +109,5 @@ def main(
         + (f"; {rate:.0f} DP/s" if rate else "")
         + f"; wrote {result.out_dir}/{{results.h5, phase_map.png, summary.json, report.html}}"
     )
+    for w in s.get("warnings", []):  # repeated last, where a progress bar cannot bury them
+        typer.echo(f"warning: {w}", err=True)

@@ -192,6 +192,26 @@ def test_bad_arrays_one_line(tmp_path, make, message):
     assert not (tmp_path / "out" / "results.h5").exists()
 
 
+def test_detector_too_small_for_the_rings_is_reported(tmp_path):
+    # a clear beam on a 24 px detector: the {110} rings at ~35 px from the beam cannot be on it.
+    # The outside analyze contract (a vacuum 5x7 scan on 64 px at 0.0125 1/A, rings at 56 px)
+    # must still succeed, so this is a warning the user cannot miss, not a refusal: the last
+    # stderr line, summary.json and the report say it.
+    rng = np.random.default_rng(0)
+    data = rng.poisson(0.5, (3, 4, 24, 24)).astype(np.float32)
+    data[:, :, 11:13, 11:13] += 500.0
+    np.save(tmp_path / "small_det.npy", data)
+    result = _run(tmp_path / "small_det.npy", "--out", tmp_path / "out", *CAL, "--denoise", "none")
+    assert result.exit_code == 0, result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("warning: detector 24x24 px is too small for the phase rings"), last
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert any("too small" in w for w in summary["warnings"])
+    assert "too small for the phase rings" in (tmp_path / "out" / "report.html").read_text()
+    with h5py.File(tmp_path / "out" / "results.h5") as f:
+        assert not f["labels"][...].any()
+
+
 def test_corrupt_file(tmp_path):
     (tmp_path / "bad.npy").write_bytes(b"not a 4D array")
     result = _run(tmp_path / "bad.npy", "--out", tmp_path / "out", "--denoise", "none")
