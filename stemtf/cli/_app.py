@@ -32,7 +32,8 @@ class StemtfApp(typer.Typer):
             return super().__call__(*args, **kwargs)
         try:
             # not standalone: click's usage errors reach us instead of being drawn in a box
-            kwargs.setdefault("standalone_mode", False)
+            standalone = kwargs.get("standalone_mode", True)
+            kwargs["standalone_mode"] = False
             rv = super().__call__(*args, **kwargs)
         except typer.TyperException as e:  # a flag or value typer itself refused
             if type(e).__name__ == "NoArgsIsHelpError":  # bare `stemtf`: the help is the answer
@@ -60,8 +61,8 @@ class StemtfApp(typer.Typer):
                 f"error: {type(e).__name__}: {e} (set {_DEBUG_ENV}=1 for the traceback)", err=True
             )
             sys.exit(1)
-        if kwargs.get("standalone_mode") is False and isinstance(rv, int):
-            sys.exit(rv)  # an Exit(code) from a command or --help, returned in this mode
+        if standalone:  # as typer does: the process ends here, with the command's code
+            sys.exit(rv if isinstance(rv, int) else 0)  # an int is Exit(code) or --help's 0
         return rv
 
     @staticmethod

@@ -50,3 +50,14 @@ def test_help_and_bare_command_exit_codes():
     assert _stemtf("analyze", "--help").returncode == 0
     bare = _stemtf()
     assert bare.returncode == 2 and "Usage" in bare.stdout + bare.stderr
+
+
+def test_in_process_call_exits_like_typer(capsys):
+    # scripts that call app(...) in-process rely on SystemExit carrying the exit code
+    import pytest
+
+    for args, code in ((["--help"], 0), (["materials", "list", "--json"], 0), (["nosuch"], 2)):
+        with pytest.raises(SystemExit) as e:
+            app(args, prog_name="stemtf")
+        assert e.value.code == code, args
+    capsys.readouterr()
