@@ -225,10 +225,9 @@ def _identify_block(arr, calibration, model, *, seed, centers_yx, tolerance_px, 
     rr = np.hypot(yy - gc[0], xx - gc[1])
     mask = (rr >= max(r_in - _DESCAN_MARGIN_PX, 2 * cal.disk_radius_px + 1)) & (
         rr <= r_out + _DESCAN_MARGIN_PX)
-    radii_px = model.radii_px(cal)
-    if radii_px.max() + cal.disk_radius_px > min(h, w) / 2:
+    if model.reach_px(cal) > min(h, w) / 2:
         log.warning("detector %dx%d is too small for the outer phase ring (%.1f px); "
-                    "patterns may be labelled none", h, w, radii_px.max())
+                    "patterns may be labelled none", h, w, model.radii_px(cal).max())
     noise = noise_scale(resp, mask)
     floor = min_spot_counts * disk_response(cal.disk_radius_px, sigma)
     # no threshold relative to the strongest peak: one hot-pixel cluster would set it

@@ -158,9 +158,15 @@ class PhaseModel:
         pad = 2.0 * calibration.disk_radius_px + 2.0
         return float(max(rp.min() * (1 - margin) - pad, 0.0)), float(rp.max() * (1 + margin) + pad)
 
+    def reach_px(self, calibration: Calibration) -> float:
+        """How far from the beam [px] the detector must reach for the outermost ring's spots
+        to be found: the ring radius plus half a disk radius (with at least half of a disk on
+        the detector, its Difference-of-Gaussians peak stays at the disk centre)."""
+        return float(self.radii_px(calibration).max() + 0.5 * calibration.disk_radius_px)
+
     def check_detector(self, shape_hw: tuple[int, int], calibration: Calibration) -> None:
         """Raise InputError if the detector cannot hold the rings that decide the phases."""
-        need = self.radii_px(calibration).max() + calibration.disk_radius_px
+        need = self.reach_px(calibration)
         cy, cx = calibration.center_yx
         h, w = shape_hw
         room = min(cy, cx, h - 1 - cy, w - 1 - cx) if calibration.center_yx != (0.0, 0.0) \
