@@ -24,3 +24,26 @@ def realdata() -> Path:
     if not REALDATA.is_dir():
         pytest.skip(f"real detector files not found at {REALDATA}")
     return REALDATA
+
+
+@pytest.fixture(scope="session")
+def invoke():
+    """Run the CLI in-process through ``StemtfApp.__call__`` (its one-line errors and exit
+    codes), as the shell does; returns ``(exit code, stdout + stderr)``."""
+    from typer.testing import CliRunner
+
+    from stemtf.cli import app
+
+    runner = CliRunner()
+
+    def run(args: list[str]) -> tuple[int, str]:
+        with runner.isolation() as streams:
+            out, err = streams[0], streams[1]
+            try:
+                app(args=args, prog_name="stemtf")
+                code = 0
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else 1
+            return code, out.getvalue().decode() + err.getvalue().decode()
+
+    return run

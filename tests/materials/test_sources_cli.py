@@ -18,18 +18,6 @@ from stemtf.materials.material import structure_to_record
 runner = CliRunner()
 
 
-def invoke(args: list[str]):
-    """Run the CLI through ``StemtfApp.__call__`` (its one-line error handling), like the shell does."""
-    with runner.isolation() as streams:
-        out, err = streams[0], streams[1]
-        try:
-            app(args=args, prog_name="stemtf")
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        return code, out.getvalue().decode() + err.getvalue().decode()
-
-
 @pytest.fixture
 def cif_dir(tmp_path):
     d = tmp_path / "cifs"
@@ -47,7 +35,7 @@ def test_cif_folder_materials(cif_dir):
 
 
 @pytest.mark.parametrize("text", ["this is not a cif\n", "data_x\n_cell_length_a 3.0\n"])
-def test_bad_cif_is_one_line_naming_the_file(cif_dir, text):
+def test_bad_cif_is_one_line_naming_the_file(cif_dir, text, invoke):
     (cif_dir / "broken.cif").write_text(text)
     with pytest.raises(InputError, match="broken.cif") as e:
         load_cif_dir(cif_dir)
@@ -86,7 +74,7 @@ def test_cli_list_json():
     assert {"formula", "spacegroup_symbol", "spacegroup_number", "source"} <= set(data[0])
 
 
-def test_cli_show_and_unknown():
+def test_cli_show_and_unknown(invoke):
     r = runner.invoke(app, ["materials", "show", "nmc811-o3", "--zone-axes", "3"])
     assert r.exit_code == 0 and json.loads(r.stdout)["zone_axes"] == ["[1 0 0]", "[0 0 1]", "[1 0 1]"]
     code, output = invoke(["materials", "show", "bogus"])

@@ -7,29 +7,14 @@ import os
 import h5py
 import numpy as np
 import pytest
-from typer.testing import CliRunner
 
-from stemtf.cli import app
 from stemtf.shards import read_shard
 from stemtf.simulate import simulate_batch
 
-runner = CliRunner()
 FAST = ["--thickness-A", "20", "--thickness-A", "40", "--sampling-A", "0.15"]
 
 
-def invoke(args: list[str]):
-    """Run the CLI through ``StemtfApp.__call__`` (its one-line errors), as the shell does."""
-    with runner.isolation() as streams:
-        out, err = streams[0], streams[1]
-        try:
-            app(args=args, prog_name="stemtf")
-            code = 0
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
-        return code, out.getvalue().decode() + err.getvalue().decode()
-
-
-def test_single_shard_contract(tmp_path):
+def test_single_shard_contract(tmp_path, invoke):
     out = tmp_path / "o1.h5"
     png = tmp_path / "o1.png"
     code, output = invoke(["-q", "simulate", "--material", "nmc811-o1", "--zone-axis", "0", "0", "1",
@@ -62,7 +47,7 @@ def test_single_shard_contract(tmp_path):
         (["--zone-axis", "0", "0", "1"], "--material"),
     ],
 )
-def test_bad_input_is_one_line_no_file(tmp_path, args, needle):
+def test_bad_input_is_one_line_no_file(tmp_path, args, needle, invoke):
     out = tmp_path / "x.h5"
     code, output = invoke(["simulate", "--out", str(out), *args])
     assert code == 2, output
@@ -71,7 +56,7 @@ def test_bad_input_is_one_line_no_file(tmp_path, args, needle):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_unwritable_output(tmp_path):
+def test_unwritable_output(tmp_path, invoke):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     code, output = invoke(["simulate", "--material", "nmc811-o3", "--zone-axis", "0", "0", "1",
@@ -103,7 +88,7 @@ def test_batch_writes_one_shard_per_zone_axis_and_resumes(tmp_path, tiny_config)
     np.testing.assert_array_equal(read_shard(paths[0]).patterns, first.patterns)  # same seed, same shard
 
 
-def test_cli_batch_form(tmp_path):
+def test_cli_batch_form(tmp_path, invoke):
     code, output = invoke(["-q", "simulate", "--materials", "nmc811-rocksalt", "--zone-axes", "1",
                            "--out", str(tmp_path / "shards"), "--no-progress", *FAST])
     assert code == 0, output
