@@ -16,8 +16,8 @@ __all__ = ["write_results", "hexagon_dtype_with_position", "label_names"]
 
 
 def label_names(phases: tuple[str, ...]) -> dict[int, str]:
-    """Code -> name: ``none``, the two phase names (e.g. O3, O1), ``both``."""
-    return {0: "none", 1: phases[0], 2: phases[1], 3: "both"}
+    """Code -> name: ``none``, the two phase names (e.g. O3, O1), ``both``, ``unassigned``."""
+    return {0: "none", 1: phases[0], 2: phases[1], 3: "both", 4: "unassigned"}
 
 
 def hexagon_dtype_with_position(dtype: np.dtype) -> np.dtype:
@@ -74,7 +74,7 @@ def write_results(
     y0, y1, x0, x1 = roi
     ny, nx = y1 - y0, x1 - x0
     names = label_names(phases)
-    counts = np.zeros(4, np.int64)
+    counts = np.zeros(len(names), np.int64)
     timings = {"read": 0.0, "denoise": 0.0, "identify": 0.0, "virtual": 0.0}
     zero = 0
     examples: dict[int, dict[str, Any]] = {}
@@ -86,6 +86,7 @@ def write_results(
         f.attrs["scan_shape"] = np.asarray(scan_shape, np.int64)
         labels = f.create_dataset("labels", (ny, nx), np.uint8)
         labels.attrs["codes"] = f.attrs["label_codes"]
+        labels.attrs["label_names"] = json.dumps([names[k] for k in sorted(names)])
         conf = f.create_dataset("confidence", (ny, nx), np.float32)
         conf.attrs["range"] = "0..1"
         spots = f.create_dataset("spot_count", (ny, nx), np.int32)
@@ -114,7 +115,7 @@ def write_results(
             spots[rows] = d["spot_count"]
             bf[rows] = d["bf"]
             adf[rows] = d["adf"]
-            counts += np.bincount(d["labels"].ravel(), minlength=4)[:4]
+            counts += np.bincount(d["labels"].ravel(), minlength=len(names))[: len(names)]
             zero += int(d["zero_count"])
             for key in ("denoise", "identify", "virtual"):
                 timings[key] += float(d[f"t_{key}"])

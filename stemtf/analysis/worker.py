@@ -66,7 +66,7 @@ def _spots_of(result: Any, i: int) -> np.ndarray:
 def _examples(labels, confidence, counts, dps, result, hexagons):
     """The most confident pattern of each label present (and the brightest 'none' pattern)."""
     picks: list[int] = []
-    for lab in range(4):
+    for lab in range(int(labels.max()) + 1 if labels.size else 0):
         idx = np.flatnonzero(labels == lab)
         if idx.size:
             key = counts[idx] if lab == 0 else confidence[idx]

@@ -10,7 +10,7 @@ from stemtf.phase.model import LABEL_NAMES
 __all__ = ["phase_metrics", "format_metrics"]
 
 
-def phase_metrics(pred: np.ndarray, truth: np.ndarray, *, n_classes: int = 4) -> dict:
+def phase_metrics(pred: np.ndarray, truth: np.ndarray, *, n_classes: int = 5) -> dict:
     """Compare label maps (same shape, codes 0..n_classes-1).
 
     Returns

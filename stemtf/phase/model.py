@@ -25,12 +25,16 @@ import numpy as np
 from stemtf.errors import InputError
 from stemtf.phase.calibration import Calibration
 
-__all__ = ["ModelRing", "PhaseModel", "LABEL_NAMES"]
+__all__ = ["ModelRing", "PhaseModel", "LABEL_NAMES", "LABEL_NONE", "LABEL_FIRST", "LABEL_SECOND",
+           "LABEL_BOTH", "LABEL_UNASSIGNED"]
 
 log = logging.getLogger(__name__)
 
-#: Label codes of the phase map.
-LABEL_NAMES = ("none", "O3", "O1", "both")
+#: Label codes of the default (O3/O1) phase map; a model's own names: ``PhaseModel.label_names``.
+LABEL_NAMES = ("none", "O3", "O1", "both", "unassigned")
+#: Codes: vacuum or amorphous only; first phase; second phase; both; a crystal diffracts but
+#: no phase's hexagon fits (off-zone grains, unknown phases).
+LABEL_NONE, LABEL_FIRST, LABEL_SECOND, LABEL_BOTH, LABEL_UNASSIGNED = range(5)
 #: Rings up to this multiple of the reference ring radius take part (the first two shells).
 _MAX_RING_NORM = 1.15
 #: Minimum hexagons in a cluster to trust a learned radius / ratio.
@@ -146,6 +150,11 @@ class PhaseModel:
                      [(r.phase, r.hkl, round(r.radius_invA / calibration.q_sampling_invA, 1))
                       for r in rings])
         return model
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        """Name of each label code (index = code): none, the two phases, both, unassigned."""
+        return ("none", self.phases[0], self.phases[1], "both", "unassigned")
 
     # -- derived geometry ------------------------------------------------------------------
     def radii_px(self, calibration: Calibration) -> np.ndarray:

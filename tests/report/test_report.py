@@ -39,14 +39,14 @@ def test_radius_markers_from_phase_model_dict():
 
 
 def test_phase_map_colours(tmp_path):
-    labels = np.array([[0, 1], [2, 3]], np.uint8).repeat(20, 0).repeat(20, 1)
-    virtual = np.arange(60 * 50, dtype=float).reshape(60, 50)
+    labels = np.array([[0, 1, 4], [2, 3, 4]], np.uint8).repeat(20, 0).repeat(20, 1)
+    virtual = np.arange(60 * 70, dtype=float).reshape(60, 70)
     png = save_phase_map(
         tmp_path / "map.png",
         labels,
         virtual,
-        (10, 50, 5, 45),
-        {0: "none", 1: "O3", 2: "O1", 3: "both"},
+        (10, 50, 5, 65),
+        {0: "none", 1: "O3", 2: "O1", 3: "both", 4: "unassigned"},
     )
     assert (tmp_path / "map.png").read_bytes() == png
     img = np.asarray(Image.open(tmp_path / "map.png").convert("RGB")).reshape(-1, 3)
