@@ -12,41 +12,26 @@ from typing import Any
 
 import numpy as np
 
-from stemtf.errors import InputError, StemtfError
+from stemtf.errors import InputError
 from stemtf.serving.client_base import ServingDenoiser
 from stemtf.serving.endpoint import parse_grpc_url
 from stemtf.serving.errors import ServingError
+from stemtf.serving.extra import import_serving_api
 from stemtf.serving.rest_transport import one_line
 from stemtf.serving.retry import TransientError, with_retries
 from stemtf.serving.signature import signatures_from_json
 
-__all__ = ["GrpcDenoiser", "import_serving_api", "INSTALL_HINT"]
+__all__ = ["GrpcDenoiser"]
 
 log = logging.getLogger(__name__)
-INSTALL_HINT = (
-    "gRPC access to TF Serving needs the tensorflow-serving-api package: "
-    'pip install -e ".[serving]" (or pip install tensorflow-serving-api matching your '
-    "TensorFlow version), or use the REST URL http://HOST:8501/v1/models/NAME"
-)
 _TRANSIENT = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED")
 _BAD_REQUEST = ("INVALID_ARGUMENT", "FAILED_PRECONDITION", "OUT_OF_RANGE")
 
 
-def import_serving_api() -> Any:
-    """Import ``grpc`` and ``tensorflow_serving.apis``; raise :class:`StemtfError` with the
-    install command when they are missing."""
-    try:
-        import grpc  # noqa: F401
-        from tensorflow_serving.apis import (  # noqa: F401
-            get_model_metadata_pb2,
-            predict_pb2,
-            prediction_service_pb2_grpc,
-        )
-    except ImportError:
-        raise StemtfError(INSTALL_HINT) from None
-    import tensorflow_serving.apis as apis
-
-    return apis
+def _serving_api() -> Any:
+    return import_serving_api(
+        "gRPC access to TF Serving", ", or use the REST URL http://HOST:8501/v1/models/NAME"
+    )
 
 
 def _max_message_options(max_message_mb: int) -> list[tuple[str, int]]:
@@ -122,7 +107,7 @@ class GrpcDenoiser(ServingDenoiser):
             output_name=output_name,
         )
         self.max_message_mb = int(max_message_mb)
-        self._apis = import_serving_api()
+        self._apis = _serving_api()
         import grpc
 
         self._grpc = grpc
@@ -148,7 +133,7 @@ class GrpcDenoiser(ServingDenoiser):
         import grpc
 
         self.__dict__.update(state)
-        self._apis = import_serving_api()
+        self._apis = _serving_api()
         self._grpc = grpc
         self._open()
 

@@ -1,5 +1,8 @@
 """Write a TF Serving ``models.config`` (``ModelServerConfig`` in protobuf text format).
 
+The message is TF Serving's own ``model_server_config_pb2.ModelServerConfig`` printed by
+``google.protobuf.text_format`` (needs the optional ``serving`` extra).
+
 TF Serving reads it with ``--model_config_file=/models/models.config``; each ``config`` entry
 names a model and the *base path* holding its numbered version folders
 (``/models/rdunet/1/saved_model.pb``, ...). By default TF Serving serves the latest version.
@@ -14,14 +17,11 @@ from pathlib import Path, PurePosixPath
 
 from stemtf.errors import InputError
 from stemtf.fileio import atomic_path
+from stemtf.serving.extra import import_serving_api
 
 __all__ = ["models_config_text", "write_models_config"]
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-
-
-def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def models_config_text(models: Sequence[tuple[str, str]]) -> str:
@@ -33,11 +33,15 @@ def models_config_text(models: Sequence[tuple[str, str]]) -> str:
         An empty list, a repeated or invalid model name (letters, digits, ``.``, ``_``, ``-``;
         it appears in the REST URL ``/v1/models/NAME``), or a base path that is not absolute
         on the server (TF Serving resolves it there, e.g. ``/models/rdunet``).
+    StemtfError
+        ``tensorflow-serving-api`` (the ``serving`` extra) is not installed.
     """
+    from google.protobuf import text_format
+
     if not models:
         raise InputError("models.config needs at least one (name, base_path) model")
     names = [name for name, _ in models]
-    lines = ["model_config_list {"]
+    config = import_serving_api("writing models.config").model_server_config_pb2.ModelServerConfig()
     for name, base_path in models:
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise InputError(
@@ -50,15 +54,11 @@ def models_config_text(models: Sequence[tuple[str, str]]) -> str:
                 f"base_path={str(base_path)!r} for model {name!r} is not allowed: give the "
                 "absolute path on the server (e.g. /models/rdunet) or a storage URL (gs://...)"
             )
-        lines += [
-            "  config {",
-            f"    name: {_quote(name)}",
-            f"    base_path: {_quote(str(base_path))}",
-            '    model_platform: "tensorflow"',
-            "  }",
-        ]
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+        entry = config.model_config_list.config.add()
+        entry.name = name
+        entry.base_path = str(base_path)
+        entry.model_platform = "tensorflow"
+    return text_format.MessageToString(config)
 
 
 def write_models_config(path: str | os.PathLike, name: str, base_path: str | os.PathLike) -> Path:

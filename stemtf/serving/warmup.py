@@ -2,7 +2,8 @@
 
 TF Serving replays ``<version>/assets.extra/tf_serving_warmup_requests`` when it loads the
 model (SavedModel Warmup docs): a TFRecord file whose records are serialised
-``tensorflow.serving.PredictionLog`` messages, at most 1000 of them, representative of real
+``tensorflow.serving.PredictionLog`` messages (built with ``tensorflow_serving.apis``, the
+optional ``serving`` extra), at most 1000 of them, representative of real
 requests. Each record here is one predict request on the ``serving_default`` signature with an
 example batch of detector counts, so the first real request does not pay for graph
 initialisation.
@@ -19,7 +20,7 @@ import numpy as np
 
 from stemtf.errors import InputError
 from stemtf.fileio import atomic_path, ensure_writable_dir
-from stemtf.serving.protowire import encode_predict_log
+from stemtf.serving.extra import import_serving_api
 from stemtf.serving.signature import denoiser_input, signatures_from_saved_model
 
 __all__ = ["write_serving_assets", "WARMUP_FILE", "MAX_WARMUP_RECORDS"]
@@ -104,7 +105,11 @@ def write_serving_assets(
     InputError
         No SavedModel in ``version_dir``, a signature that is not a denoiser's, or example
         batches of the wrong shape, dtype or number.
+    StemtfError
+        ``tensorflow-serving-api`` (the ``serving`` extra) is not installed; the message says
+        how to install it.
     """
+    apis = import_serving_api("writing TF Serving warm-up requests (stemtf export --warmup)")
     import tensorflow as tf
 
     folder = Path(version_dir)
@@ -117,14 +122,16 @@ def write_serving_assets(
             f"{MAX_WARMUP_RECORDS} warm-up records"
         )
     name = model_name if model_name is not None else _model_name(folder)
-    records = [
-        encode_predict_log(
-            name,
-            signature,
-            {info.key: tf.make_tensor_proto(_fit_rank(b, info.shape, i)).SerializeToString()},
+    records = []
+    for i, batch in enumerate(batches):
+        request = apis.predict_pb2.PredictRequest()
+        request.model_spec.name = name
+        request.model_spec.signature_name = signature
+        request.inputs[info.key].CopyFrom(tf.make_tensor_proto(_fit_rank(batch, info.shape, i)))
+        log_entry = apis.prediction_log_pb2.PredictionLog(
+            predict_log=apis.prediction_log_pb2.PredictLog(request=request)
         )
-        for i, b in enumerate(batches)
-    ]
+        records.append(log_entry.SerializeToString())
     target = folder / WARMUP_FILE
     ensure_writable_dir(target.parent, "SavedModel assets.extra folder")
     with atomic_path(target) as tmp, tf.io.TFRecordWriter(str(tmp)) as writer:

@@ -1,12 +1,20 @@
-"""Fixtures: a tiny real SavedModel in TF Serving layout and local servers that run it."""
+"""Fixtures: a tiny real SavedModel in TF Serving layout and local servers that run it.
+
+The servers are test doubles of TF Serving in ``tfs_double/`` (this folder is put on
+``sys.path`` so tests and ``scripts/bench_serving.py`` import them as ``tfs_double``).
+"""
 
 from __future__ import annotations
 
 import socket
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+
+if str(Path(__file__).parent) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).parent))
 
 MODEL_NAME = "tiny"
 
@@ -66,14 +74,14 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def runner(tiny_base):
-    from stemtf.serving.runner import SavedModelRunner
+    from tfs_double import SavedModelRunner
 
     return SavedModelRunner(MODEL_NAME, tiny_base)
 
 
 @pytest.fixture(scope="session")
 def _rest_server(runner):
-    from stemtf.serving.local_rest_server import LocalRestServer
+    from tfs_double import LocalRestServer
 
     server = LocalRestServer(runner).start()
     yield server
@@ -100,7 +108,7 @@ def counts() -> np.ndarray:
 @pytest.fixture(scope="session")
 def _grpc_server(runner):
     pytest.importorskip("tensorflow_serving.apis", reason="tensorflow-serving-api not installed")
-    from stemtf.serving.local_grpc_server import LocalGrpcServer
+    from tfs_double import LocalGrpcServer
 
     server = LocalGrpcServer(runner).start()
     yield server

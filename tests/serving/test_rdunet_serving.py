@@ -14,7 +14,6 @@ import numpy as np
 import pytest
 
 from stemtf.serving.client import GrpcDenoiser, RestDenoiser
-from stemtf.serving.protowire import decode_predict_log
 
 HAVE_EXPORT = importlib.util.find_spec("stemtf.cli.export") is not None
 
@@ -76,7 +75,9 @@ def patterns():
 def test_export_layout_and_warmup_replay(rdunet):
     import tensorflow as tf
 
-    from stemtf.serving.runner import SavedModelRunner, latest_version
+    pytest.importorskip("tensorflow_serving.apis", reason="tensorflow-serving-api not installed")
+    from tensorflow_serving.apis import prediction_log_pb2
+    from tfs_double import SavedModelRunner, latest_version
 
     _, base = rdunet
     assert latest_version(base) == (1, base / "1")  # what the serving image's entrypoint loads
@@ -85,18 +86,16 @@ def test_export_layout_and_warmup_replay(rdunet):
     assert 1 <= len(records) <= 1000
     runner = SavedModelRunner("rdunet", base)
     for record in records:  # replay them as TF Serving does when it loads the version
-        name, signature, inputs = decode_predict_log(record)
-        assert (name, signature, list(inputs)) == ("rdunet", "serving_default", ["counts"])
-        tensor = tf.make_tensor_proto(np.zeros(1, np.float32))
-        tensor.ParseFromString(inputs["counts"])
-        sent = tf.make_ndarray(tensor)
+        request = prediction_log_pb2.PredictionLog.FromString(record).predict_log.request
+        name, signature = request.model_spec.name, request.model_spec.signature_name
+        assert (name, signature, list(request.inputs)) == ("rdunet", "serving_default", ["counts"])
+        sent = tf.make_ndarray(request.inputs["counts"])
         out = runner.predict(signature, {"counts": sent})
         assert list(out) == ["denoised"] and out["denoised"].shape == sent.shape
 
 
 def test_rdunet_through_rest_and_grpc_equals_keras(rdunet, patterns):
-    from stemtf.serving.local_rest_server import LocalRestServer
-    from stemtf.serving.runner import SavedModelRunner
+    from tfs_double import LocalRestServer, SavedModelRunner
 
     model, base = rdunet
     expected = model.predict(patterns[..., np.newaxis], verbose=0)[..., 0]
@@ -106,7 +105,7 @@ def test_rdunet_through_rest_and_grpc_equals_keras(rdunet, patterns):
         assert denoiser.output_name == "denoised"
         np.testing.assert_allclose(denoiser(patterns), expected, rtol=1e-5, atol=1e-4)
     pytest.importorskip("tensorflow_serving.apis", reason="tensorflow-serving-api not installed")
-    from stemtf.serving.local_grpc_server import LocalGrpcServer
+    from tfs_double import LocalGrpcServer
 
     with LocalGrpcServer(runner) as server, GrpcDenoiser(server.url, batch_size=3) as denoiser:
         np.testing.assert_allclose(denoiser(patterns), expected, rtol=1e-5, atol=1e-4)

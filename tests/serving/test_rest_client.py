@@ -94,8 +94,7 @@ def test_wrong_input_shape_is_400_from_server(tmp_path, counts):
     """A model with a fixed detector size rejects other sizes: the server's 400 reaches the user."""
     import tensorflow as tf
 
-    from stemtf.serving.local_rest_server import LocalRestServer
-    from stemtf.serving.runner import SavedModelRunner
+    from tfs_double import LocalRestServer, SavedModelRunner
 
     class Fixed(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None, 8, 8], tf.float32, name="counts")])
@@ -202,8 +201,7 @@ def test_errors_are_stemtf_errors():
 def test_model_with_two_outputs_needs_output_name(tmp_path, counts):
     import tensorflow as tf
 
-    from stemtf.serving.local_rest_server import LocalRestServer
-    from stemtf.serving.runner import SavedModelRunner
+    from tfs_double import LocalRestServer, SavedModelRunner
 
     class Two(tf.Module):
         @tf.function(input_signature=[tf.TensorSpec([None, None, None], tf.float32, name="counts")])

@@ -74,9 +74,14 @@ def test_grpc_urls():
 
 
 def test_bench_runs_on_a_tiny_case(capsys):
-    from stemtf.serving.bench import main
+    import importlib.util
+    from pathlib import Path
 
-    rates = main(["--px", "16", "--n", "8", "--batch", "4"])
+    path = Path(__file__).resolve().parents[2] / "scripts" / "bench_serving.py"
+    spec = importlib.util.spec_from_file_location("bench_serving", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rates = bench.main(["--px", "16", "--n", "8", "--batch", "4"])
     assert {"in-process", "rest columnar (local server)", "rest row (local server)"} <= set(rates)
     assert all(r > 0 for r in rates.values())
     assert "DP/s" in capsys.readouterr().out

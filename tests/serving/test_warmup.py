@@ -9,7 +9,8 @@ import pytest
 
 from stemtf.errors import InputError
 from stemtf.serving import write_serving_assets
-from stemtf.serving.protowire import decode_predict_log, encode_predict_log
+
+pytest.importorskip("tensorflow_serving.apis", reason="tensorflow-serving-api not installed")
 
 
 @pytest.fixture
@@ -26,23 +27,31 @@ def _records(path):
     return [r.numpy() for r in tf.data.TFRecordDataset(str(path))]
 
 
-def test_warmup_file_decodes_to_predict_log(version_dir, counts):
+def decode_predict_log(record: bytes):
+    """``(model name, signature name, {input: array})`` of one warm-up record, decoded by TF
+    Serving's own ``PredictionLog`` class."""
     import tensorflow as tf
+    from tensorflow_serving.apis import prediction_log_pb2
 
+    log = prediction_log_pb2.PredictionLog.FromString(record)
+    assert log.WhichOneof("log_type") == "predict_log"
+    request = log.predict_log.request
+    inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
+    return request.model_spec.name, request.model_spec.signature_name, inputs
+
+
+def test_warmup_file_decodes_to_predict_log(version_dir, counts):
     path = write_serving_assets(version_dir, counts)
     assert path == version_dir / "assets.extra" / "tf_serving_warmup_requests"
     [record] = _records(path)  # TFRecordDataset reads it: valid TFRecord framing and CRCs
     name, signature, inputs = decode_predict_log(record)
     assert (name, signature, sorted(inputs)) == ("tiny", "serving_default", ["counts"])
-    tensor = tf.make_tensor_proto(np.zeros(1, np.float32))
-    tensor.ParseFromString(inputs["counts"])
-    np.testing.assert_array_equal(tf.make_ndarray(tensor), counts)
+    np.testing.assert_array_equal(inputs["counts"], counts)
     assert not list(version_dir.glob("assets.extra/.stemtf-tmp*"))  # atomic write left no temp
 
 
 def test_warmup_matches_tensorflow_serving_protos(version_dir, counts):
     """Decoded by TF Serving's own PredictionLog class, and byte-identical to its serialisation."""
-    pytest.importorskip("tensorflow_serving.apis", reason="tensorflow-serving-api not installed")
     import tensorflow as tf
     from tensorflow_serving.apis import predict_pb2, prediction_log_pb2
 
@@ -68,14 +77,10 @@ def test_warmup_matches_tensorflow_serving_protos(version_dir, counts):
 
 def test_warmup_requests_run_on_the_model(version_dir, counts, runner, reference):
     """Replaying the records as TF Serving does at load gives the model's answers."""
-    import tensorflow as tf
-
     path = write_serving_assets(version_dir, counts[:3])
     for record in _records(path):
         _, signature, inputs = decode_predict_log(record)
-        tensor = tf.make_tensor_proto(np.zeros(1, np.float32))
-        tensor.ParseFromString(inputs["counts"])
-        out = runner.predict(signature, {"counts": tf.make_ndarray(tensor)})
+        out = runner.predict(signature, inputs)
         np.testing.assert_allclose(out["output_0"], reference(counts[:3]), rtol=1e-6)
 
 
@@ -92,9 +97,7 @@ def test_channel_last_signature(tmp_path, counts):
     tf.saved_model.save(module, str(folder), signatures={"serving_default": module.serve})
     [record] = _records(write_serving_assets(folder, counts))
     _, _, inputs = decode_predict_log(record)
-    tensor = tf.make_tensor_proto(np.zeros(1, np.float32))
-    tensor.ParseFromString(inputs["x"])
-    assert tf.make_ndarray(tensor).shape == counts.shape + (1,)
+    assert inputs["x"].shape == counts.shape + (1,)
 
 
 def test_bad_input(version_dir, tmp_path, counts):
@@ -111,8 +114,26 @@ def test_bad_input(version_dir, tmp_path, counts):
     assert not (version_dir / "assets.extra" / "tf_serving_warmup_requests").exists()
 
 
-def test_wire_round_trip():
-    data = encode_predict_log("m", "sig", {"b": b"\x01" * 300, "a": b""})
-    assert decode_predict_log(data) == ("m", "sig", {"a": b"", "b": b"\x01" * 300})
-    with pytest.raises(ValueError):
-        decode_predict_log(data[:-3])
+def test_missing_serving_extra_is_one_line(version_dir, counts):
+    """Without tensorflow-serving-api the export path says what to install, in one line."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; sys.modules['tensorflow_serving'] = None\n"
+        "import numpy as np\n"
+        "from stemtf.errors import StemtfError\n"
+        "from stemtf.serving import write_models_config, write_serving_assets\n"
+        "for call in (lambda: write_serving_assets(sys.argv[1], np.ones((1, 4, 4), np.float32)),\n"
+        "             lambda: write_models_config(sys.argv[1] + '/m.config', 'm', '/models/m')):\n"
+        "    try:\n        call()\n    except StemtfError as e:\n        print(e)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(version_dir)], capture_output=True, text=True, timeout=120
+    )
+    lines = out.stdout.splitlines()
+    assert len(lines) == 2, out.stdout + out.stderr[-500:]
+    assert lines[0].startswith("writing TF Serving warm-up requests")
+    assert lines[1].startswith("writing models.config")
+    assert all('needs the tensorflow-serving-api package: pip install -e ".[serving]"' in x for x in lines)
+    assert not (version_dir / "assets.extra").exists()

@@ -1,9 +1,9 @@
 """A small in-process gRPC ``PredictionService`` (Predict, GetModelMetadata) over a SavedModel.
 
-The gRPC counterpart of :mod:`stemtf.serving.local_rest_server`, for tests and local trials
+The gRPC counterpart of :mod:`tfs_double.rest_server`, for tests and local trials
 without ``tensorflow_model_server``: it implements TF Serving's ``PredictionService`` from
 ``tensorflow-serving-api`` and runs the model with
-:class:`~stemtf.serving.runner.SavedModelRunner`. Binds 127.0.0.1.
+:class:`~tfs_double.runner.SavedModelRunner`. Binds 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from collections.abc import Callable
 from concurrent import futures
 from typing import Any
 
-from stemtf.serving.grpc_client import import_serving_api
-from stemtf.serving.runner import SavedModelRunner, ServingStatus
+from stemtf.serving.extra import import_serving_api
+from tfs_double.runner import SavedModelRunner, ServingStatus
 
 __all__ = ["LocalGrpcServer"]
 
@@ -44,7 +44,7 @@ class LocalGrpcServer:
     ) -> None:
         import grpc
 
-        apis = import_serving_api()
+        apis = import_serving_api("the local gRPC test server")
         self.runner = runner
         self.response_hook = response_hook
         size = max_message_mb * 1024 * 1024

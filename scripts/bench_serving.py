@@ -1,9 +1,9 @@
 """Measure denoising throughput in-process, through the REST client and through the gRPC client.
 
-``python -m stemtf.serving.bench [--model saved_models/rdunet] [--px 128] [--n 128] [--batch 32]``
+``python scripts/bench_serving.py [--model saved_models/rdunet] [--px 128] [--n 128] [--batch 32]``
 
-Serves the model with the local test servers (:mod:`stemtf.serving.local_rest_server`,
-:mod:`stemtf.serving.local_grpc_server`) on 127.0.0.1 and prints patterns per second for each
+Serves the model with the local test doubles of TF Serving (``tests/serving/tfs_double``: a
+REST and a gRPC server, run from a checkout) on 127.0.0.1 and prints patterns per second for each
 path, plus the REST client's own JSON cost (encoding the request and decoding an answer of the
 same size), which is what a real TF Serving would not take away. Without ``--model`` a
 3 x 3 local-mean SavedModel is used, so the numbers measure transport, not the network.
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -20,6 +21,8 @@ from pathlib import Path
 import numpy as np
 
 __all__ = ["main"]
+
+DOUBLES = Path(__file__).resolve().parents[1] / "tests" / "serving"
 
 
 def _local_mean_model(base: Path) -> None:
@@ -48,9 +51,11 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
 
     from stemtf.errors import StemtfError
     from stemtf.serving.client import RestDenoiser
-    from stemtf.serving.local_rest_server import LocalRestServer
     from stemtf.serving.rest_client import _json_tensor
-    from stemtf.serving.runner import SavedModelRunner, latest_version
+
+    if str(DOUBLES) not in sys.path:
+        sys.path.insert(0, str(DOUBLES))
+    from tfs_double import LocalRestServer, SavedModelRunner, latest_version
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, help="model base path (saved_models/<name>)")
@@ -83,7 +88,7 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 rates[f"rest {fmt} (local server)"] = _rate(rest, batch)
         try:
             from stemtf.serving.client import GrpcDenoiser
-            from stemtf.serving.local_grpc_server import LocalGrpcServer
+            from tfs_double import LocalGrpcServer
 
             with (
                 LocalGrpcServer(runner) as server,

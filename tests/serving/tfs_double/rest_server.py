@@ -3,7 +3,7 @@
 It answers what TF Serving's REST API documents (model status ``GET /v1/models/NAME``,
 ``GET .../metadata``, ``POST ...:predict`` in row (``instances`` -> ``predictions``) and
 columnar (``inputs`` -> ``outputs``) format, errors as ``{"error": "..."}`` with TF Serving's
-HTTP codes), executing the model with :class:`~stemtf.serving.runner.SavedModelRunner`. It is
+HTTP codes), executing the model with :class:`~tfs_double.runner.SavedModelRunner`. It is
 for tests and local trials where no ``tensorflow_model_server`` binary exists; it binds
 127.0.0.1 and serves one model.
 
@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from stemtf.serving.runner import SavedModelRunner, ServingStatus
+from tfs_double.runner import SavedModelRunner, ServingStatus
 
 __all__ = ["LocalRestServer", "HTTP_STATUS", "AnswerHook"]
 
@@ -188,7 +188,7 @@ class LocalRestServer:
     Parameters
     ----------
     runner
-        The model (see :class:`~stemtf.serving.runner.SavedModelRunner`).
+        The model (see :class:`~tfs_double.runner.SavedModelRunner`).
     port
         TCP port; 0 picks a free one.
     answer_hook

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from stemtf.errors import InputError
+from stemtf.denoise.savedmodel import resolve_version_dir
 from stemtf.serving.signature import read_signature_def_map
 
 __all__ = ["SavedModelRunner", "ServingStatus", "latest_version"]
@@ -33,19 +33,12 @@ class ServingStatus(Exception):
 
 
 def latest_version(base_path: str | os.PathLike) -> tuple[int, Path]:
-    """``(version, folder)`` of the highest numbered SavedModel folder under ``base_path``."""
-    base = Path(base_path)
-    versions = sorted(
-        (int(p.name), p)
-        for p in (base.iterdir() if base.is_dir() else [])
-        if p.name.isdigit() and (p / "saved_model.pb").is_file()
-    )
-    if not versions:
-        raise InputError(
-            f"model base path {str(base)!r} has no numbered SavedModel version folder "
-            "(expected <base>/<version>/saved_model.pb)"
-        )
-    return versions[-1]
+    """``(version, folder)`` of the highest numbered SavedModel folder under ``base_path``.
+
+    The package's own finder (:func:`stemtf.denoise.savedmodel.resolve_version_dir`) picks it.
+    """
+    folder = resolve_version_dir(base_path)
+    return int(folder.name), folder
 
 
 def _check_shape(name: str, shape: tuple[int, ...], tensor_shape: dict[str, Any]) -> None:
