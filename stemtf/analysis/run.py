@@ -124,10 +124,15 @@ def analyze(config: AnalyzeConfig, *, progress: bool = True) -> AnalyzeResult:
     previous = work.load_state() or {}
     sha = file_sha256(scan.path, previous.get("input"))
     denoiser = cached_denoiser(config.denoise, config.denoise_batch)
+    from stemtf.denoise.selfcheck import denoiser_for_scan, resume_key
+
+    denoiser, warnings = denoiser_for_scan(  # frame for this detector, self-check, decide
+        config.denoise, denoiser, read_sample(scan, *sample_positions(roi, config.sample_dps,
+                                                                     config.seed)),
+        (qy, qx), md, seed=config.seed)
     denoiser_info = dict(getattr(denoiser, "info", {"kind": "custom", "model": config.denoise}))
 
     calibration, model, hex_dtype, t_pass1 = _pass1(scan, config, roi, md, denoiser)
-    warnings = []
     check = getattr(model, "check_detector", None)
     try:  # the rings must fit on the detector; if not, say so (labels will be none)
         if check is not None:
@@ -143,7 +148,7 @@ def analyze(config: AnalyzeConfig, *, progress: bool = True) -> AnalyzeResult:
         "chunk_dps": chunk_dps,
         "calibration": calibration.to_dict(),
         "phase_model": model.to_dict(),
-        "denoiser": denoiser_info,
+        "denoiser": resume_key(denoiser_info),
     }
     resumed = work.start(key) is not None
     if not resumed:
@@ -176,7 +181,7 @@ def analyze(config: AnalyzeConfig, *, progress: bool = True) -> AnalyzeResult:
             calibration,
             model,
             virtual,
-            config.denoise,
+            denoiser,
             config.denoise_batch,
             config.seed,
         )

@@ -48,7 +48,7 @@ class ChunkTask:
     calibration: Any
     model: Any
     virtual: VirtualDetectors
-    denoise: str
+    denoise: Any  # a Denoiser (as chosen for the scan) or a --denoise spec
     denoise_batch: int
     seed: int
 
@@ -121,7 +121,9 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     del block, part
     counts = dps.reshape(len(dps), -1).sum(axis=1)
     t2 = time.perf_counter()
-    dps = np.asarray(cached_denoiser(task.denoise, task.denoise_batch)(dps), np.float32)
+    denoise = task.denoise if callable(task.denoise) else cached_denoiser(task.denoise,
+                                                                          task.denoise_batch)
+    dps = np.asarray(denoise(dps), np.float32)
     np.maximum(dps, 0.0, out=dps)  # a denoiser may undershoot zero; counts cannot
     t3 = time.perf_counter()
     result = identify_phases(

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from stemtf.denoise.base import Denoiser, IdentityDenoiser
+from stemtf.denoise.savedmodel import find_version_dir
 from stemtf.errors import InputError
 
 __all__ = ["ENV_VAR", "MODEL_NAME", "BundledModel", "find_bundled_model", "load_bundled",
@@ -77,17 +78,6 @@ def package_model_root() -> Path:
     return Path(stemtf.__file__).resolve().parents[1] / "saved_models" / MODEL_NAME
 
 
-def _highest_version(folder: Path) -> Path | None:
-    """``folder`` itself if it is a SavedModel, else its highest numeric version, else None."""
-    if (folder / "saved_model.pb").is_file():
-        return folder
-    if not folder.is_dir():
-        return None
-    versions = [(int(c.name), c) for c in folder.iterdir()
-                if c.name.isdigit() and (c / "saved_model.pb").is_file()]
-    return max(versions)[1] if versions else None
-
-
 def find_bundled_model() -> BundledModel:
     """Locate the model ``--denoise auto`` uses (see the module docstring).
 
@@ -101,7 +91,7 @@ def find_bundled_model() -> BundledModel:
         return BundledModel(None, Path(env), "env", disabled=True)
     if env:
         folder = Path(env).expanduser()
-        found = _highest_version(folder)
+        found = find_version_dir(folder)
         if found is None:
             raise InputError(
                 f"${ENV_VAR}={env!r} holds no SavedModel (no saved_model.pb in it or in a "
@@ -109,7 +99,7 @@ def find_bundled_model() -> BundledModel:
                 f"unset it to use the bundled saved_models/{MODEL_NAME}")
         return BundledModel(found, folder, "env")
     folder = package_model_root()
-    return BundledModel(_highest_version(folder), folder, "package")
+    return BundledModel(find_version_dir(folder), folder, "package")
 
 
 def load_bundled(**kwargs: Any) -> Denoiser:

@@ -17,32 +17,45 @@ import numpy as np
 from stemtf.denoise.base import check_batch
 from stemtf.errors import InputError
 
-__all__ = ["SavedModelDenoiser", "resolve_version_dir"]
+__all__ = ["SavedModelDenoiser", "find_version_dir", "resolve_version_dir"]
 
 log = logging.getLogger(__name__)
+
+#: SavedModels loaded in this process: (path, signature) -> (module, fn, input name, rank).
+_LOADED: dict[tuple[str, str], tuple[Any, Any, str, int | None]] = {}
+
+
+def find_version_dir(path: str | os.PathLike) -> Path | None:
+    """``path`` itself if it is a SavedModel folder, else its highest numeric version, else None.
+
+    The one "highest SavedModel version" finder of the package (TF Serving layout
+    ``saved_models/<name>/<version>/saved_model.pb``).
+    """
+    p = Path(path)
+    if (p / "saved_model.pb").is_file():
+        return p
+    if not p.is_dir():
+        return None
+    versions = [(int(c.name), c) for c in p.iterdir()
+                if c.name.isdigit() and (c / "saved_model.pb").is_file()]
+    return max(versions)[1] if versions else None
 
 
 def resolve_version_dir(path: str | os.PathLike) -> Path:
     """The SavedModel folder: ``path`` itself, or its highest numeric version subfolder.
 
     Accepts ``saved_models/<name>/<version>/`` or ``saved_models/<name>/`` (TF Serving layout).
+
+    Raises
+    ------
+    InputError
+        Neither holds a ``saved_model.pb``.
     """
-    p = Path(path)
-    if (p / "saved_model.pb").is_file():
-        return p
-    versions = (
-        sorted(
-            (int(c.name), c)
-            for c in p.glob("*")
-            if c.name.isdigit() and (c / "saved_model.pb").is_file()
-        )
-        if p.is_dir()
-        else []
-    )
-    if versions:
-        return versions[-1][1]
+    found = find_version_dir(path)
+    if found is not None:
+        return found
     raise InputError(
-        f"--denoise {str(p)!r} is not a SavedModel folder (no saved_model.pb in it or in a "
+        f"--denoise {str(path)!r} is not a SavedModel folder (no saved_model.pb in it or in a "
         "numeric version subfolder); allowed: none, a SavedModel folder, "
         "http(s)://HOST:8501/v1/models/NAME or grpc://HOST:8500/NAME"
     )
@@ -94,6 +107,10 @@ class SavedModelDenoiser:
     def _load(self) -> None:
         import tensorflow as tf
 
+        key = (str(self.path.resolve()), self.signature)
+        if key in _LOADED:  # one load per process, also for unpickled copies (dask tasks)
+            self._loaded, self._fn, self._input_name, self._rank = _LOADED[key]
+            return
         try:
             self._loaded = tf.saved_model.load(str(self.path))
         except Exception as e:  # noqa: BLE001 - TF raises many types for a bad folder
@@ -121,6 +138,7 @@ class SavedModelDenoiser:
                 "allowed: (B, H, W) or (B, H, W, 1)"
             )
         self._fn = fn
+        _LOADED[key] = (self._loaded, fn, self._input_name, self._rank)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         import tensorflow as tf

@@ -163,6 +163,28 @@ def _write_warmup(version_dir: Path, name: str) -> None:
     write_serving_assets(version_dir, batches, model_name=name)
 
 
+def training_domain(train_cfg: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The model card's ``domain`` record from the training run's dataset config, or None.
+
+    Known only for the named dataset configs of :data:`stemtf.data.specs.SPECS` (detector,
+    q-sampling, beam, dose range and noise-model conditions); otherwise the card records no
+    domain and ``analyze`` treats the model as unknown domain.
+    """
+    from stemtf.data.specs import SPECS
+    from stemtf.denoise.domain import ModelDomain
+
+    name = (train_cfg or {}).get("dataset_config")
+    if (train_cfg or {}).get("synthetic") or name not in SPECS:
+        return None
+    spec = SPECS[name]
+    noise = spec.noise.to_dict()
+    conditions = tuple(k for k, v in noise.items() if v is True) + tuple(
+        f"thickness_A={t:g}" for t in spec.thicknesses_A)
+    return ModelDomain.from_spec(spec.detector_px, spec.q_sampling_invA, spec.energy_eV,
+                                 spec.semiangle_mrad, tuple(spec.noise.dose_range_e),
+                                 conditions).to_dict()
+
+
 def _card(model, name: str, version: int, run_dir: str | Path | None) -> dict[str, Any]:
     import keras
     import tensorflow as tf
@@ -196,6 +218,7 @@ def _card(model, name: str, version: int, run_dir: str | Path | None) -> dict[st
             f"inverse; s = norm_scale; H, W padded to a multiple of {2 ** (model.get_config().get('levels', 1) - 1)} and cropped back"
         ),
         "dataset_version": (run_cfg or {}).get("dataset_version"),
+        "domain": training_domain((run_cfg or {}).get("train")),
         "training": (run_cfg or {}).get("train"),
         "metrics": metrics,
         "versions": {"stemtf": stemtf.__version__, "tensorflow": tf.__version__,

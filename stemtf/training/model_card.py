@@ -32,7 +32,12 @@ def render_markdown(card: dict[str, Any]) -> str:
               f"- dataset version: {card.get('dataset_version') or 'unknown'}",
               f"- serving signature: `{card['signature']['name']}`: {card['signature']['input']} "
               f"-> {card['signature']['output']}",
-              f"- normalisation: {card['normalization']}", ""]
+              f"- normalisation: {card['normalization']}"]
+    dom = card.get("domain")
+    lines += [("- training domain: " + ", ".join(f"{k} {_fmt(v)}" for k, v in dom.items()
+                                               if k != "conditions")
+               + f"; conditions: {', '.join(dom.get('conditions', [])) or 'none'}") if dom else
+              "- training domain: not recorded (analyze treats the model as unknown domain)", ""]
     lines += ["## Model config", "", "| key | value |", "|---|---|"]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in card["model_config"].items()]
     if card.get("training"):

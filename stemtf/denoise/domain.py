@@ -1,0 +1,195 @@
+"""The domain a denoiser was trained for (from its model card) and the geometry of the data.
+
+A model card (``model_card.json`` beside the SavedModel) records under ``"domain"`` the
+detector frame the network learned: q-sampling [1/Å per px], Bragg-disk radius [px], detector
+side [px], beam energy and semi-angle, dose range [e-/DP] and the simulated conditions. A card
+without it means *unknown domain*: the model is never silently trusted (no resampling, a
+warning, and the self-check of :mod:`stemtf.denoise.selfcheck` decides).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from stemtf.errors import InputError, check_positive
+
+__all__ = ["DataGeometry", "ModelDomain", "DISK_RADIUS_TOLERANCE", "mismatch_line"]
+
+#: A data disk radius within this relative distance of the model's counts as in domain.
+DISK_RADIUS_TOLERANCE = 0.25
+#: Relative tolerance of the q-sampling for "same frame".
+Q_SAMPLING_TOLERANCE = 0.05
+
+
+def _wavelength_A(energy_eV: float) -> float:
+    from stemtf.noise.optics import wavelength_A
+
+    return wavelength_A(energy_eV)
+
+
+@dataclass(frozen=True)
+class DataGeometry:
+    """Detector geometry of the user's scan.
+
+    Attributes
+    ----------
+    detector_px : (int, int)
+        Detector shape (H, W) [px].
+    q_sampling_invA : float
+        Reciprocal pixel size [1/Å per px].
+    energy_eV, semiangle_mrad : float
+        Beam energy [eV] and convergence semi-angle [mrad].
+    center_yx : (float, float) or None
+        Beam centre [px]; None = the detector centre.
+    """
+
+    detector_px: tuple[int, int]
+    q_sampling_invA: float
+    energy_eV: float
+    semiangle_mrad: float
+    center_yx: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        h, w = (int(v) for v in self.detector_px)
+        if h < 1 or w < 1:
+            raise InputError(f"detector shape {self.detector_px!r} is not allowed: >= 1 px")
+        object.__setattr__(self, "detector_px", (h, w))
+        check_positive("q_sampling_invA", self.q_sampling_invA, "1/Å per px")
+        check_positive("energy_eV", self.energy_eV, "eV")
+        check_positive("semiangle_mrad", self.semiangle_mrad, "mrad")
+
+    @property
+    def disk_radius_px(self) -> float:
+        """Bragg-disk radius alpha / lambda on the detector [px]."""
+        return self.semiangle_mrad * 1e-3 / _wavelength_A(self.energy_eV) / self.q_sampling_invA
+
+    def describe(self) -> str:
+        h, w = self.detector_px
+        return (f"q {self.q_sampling_invA:.4g} 1/Å/px, disk radius {self.disk_radius_px:.1f} px, "
+                f"{h}x{w} px detector")
+
+
+@dataclass(frozen=True)
+class ModelDomain:
+    """What a denoiser was trained on (the ``domain`` record of its model card).
+
+    Attributes
+    ----------
+    q_sampling_invA : float
+        Reciprocal pixel size of the training patterns [1/Å per px].
+    disk_radius_px : float
+        Bragg-disk radius of the training patterns [px].
+    detector_px : int
+        Side of the training patterns [px].
+    energy_eV, semiangle_mrad : float
+        Beam energy [eV] and semi-angle [mrad] of the simulations.
+    dose_range_e : (float, float)
+        Doses of the training patterns [e-/DP].
+    conditions : tuple of str
+        Simulated conditions (noise-model components, field conditions).
+    """
+
+    q_sampling_invA: float
+    disk_radius_px: float
+    detector_px: int
+    energy_eV: float
+    semiangle_mrad: float
+    dose_range_e: tuple[float, float]
+    conditions: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        check_positive("domain q_sampling_invA", self.q_sampling_invA, "1/Å per px")
+        check_positive("domain disk_radius_px", self.disk_radius_px, "px")
+        check_positive("domain detector_px", self.detector_px, "px")
+        lo, hi = (float(v) for v in self.dose_range_e)
+        if not 0 < lo <= hi:
+            raise InputError(f"domain dose_range_e={self.dose_range_e!r} is not allowed: "
+                             "0 < low <= high e-/DP")
+        object.__setattr__(self, "dose_range_e", (lo, hi))
+        object.__setattr__(self, "conditions", tuple(str(c) for c in self.conditions))
+
+    @classmethod
+    def from_spec(cls, detector_px: int, q_sampling_invA: float, energy_eV: float,
+                  semiangle_mrad: float, dose_range_e: tuple[float, float],
+                  conditions: tuple[str, ...] = ()) -> ModelDomain:
+        """The domain of a dataset simulated with these settings (disk radius computed)."""
+        r = semiangle_mrad * 1e-3 / _wavelength_A(energy_eV) / q_sampling_invA
+        return cls(float(q_sampling_invA), round(float(r), 3), int(detector_px),
+                   float(energy_eV), float(semiangle_mrad), tuple(dose_range_e),
+                   tuple(conditions))
+
+    @classmethod
+    def from_card(cls, card: dict[str, Any] | None) -> ModelDomain | None:
+        """The card's ``domain`` record; None when there is none (unknown domain).
+
+        Raises
+        ------
+        InputError
+            The record is there but malformed.
+        """
+        rec = (card or {}).get("domain")
+        if not rec:
+            return None
+        try:
+            return cls(float(rec["q_sampling_invA"]), float(rec["disk_radius_px"]),
+                       int(rec["detector_px"]), float(rec["energy_eV"]),
+                       float(rec["semiangle_mrad"]), tuple(rec["dose_range_e"]),
+                       tuple(rec.get("conditions", ())))
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(f"model card domain record {rec!r} is malformed ({e}); allowed: "
+                             "q_sampling_invA, disk_radius_px, detector_px, energy_eV, "
+                             "semiangle_mrad, dose_range_e [lo, hi], conditions") from None
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["dose_range_e"] = list(self.dose_range_e)
+        d["conditions"] = list(self.conditions)
+        return d
+
+    def describe(self) -> str:
+        return (f"q {self.q_sampling_invA:.4g} 1/Å/px, disk radius {self.disk_radius_px:.1f} px, "
+                f"{self.detector_px} px detector, {self.dose_range_e[0]:.0e}-"
+                f"{self.dose_range_e[1]:.0e} e-/DP")
+
+
+def mismatch_line(name: str, data: DataGeometry, domain: ModelDomain | None,
+                  dose_e: float | None = None, *, zoom: float = 1.0) -> str | None:
+    """One warning line when the data lie outside the model's domain, else None.
+
+    Parameters
+    ----------
+    name : str
+        The model (shown in the line).
+    data : DataGeometry
+        The scan's geometry.
+    domain : ModelDomain or None
+        The model's; None = unknown (always a line).
+    dose_e : float, optional
+        Mean counts per pattern of the scan [e-/DP].
+    zoom : float
+        The resampling factor applied to the data before the model (model px per data px).
+    """
+    if domain is None:
+        return (f"denoiser {name}: its model card has no domain record (unknown domain: "
+                f"training q-sampling and disk radius not known); data {data.describe()}; "
+                f"patterns are not resampled and the self-check on this scan decides")
+    problems = []
+    r_frame = data.disk_radius_px * zoom
+    if abs(r_frame / domain.disk_radius_px - 1.0) > DISK_RADIUS_TOLERANCE:
+        problems.append("disk radius")
+    if abs(data.q_sampling_invA / zoom / domain.q_sampling_invA - 1.0) > Q_SAMPLING_TOLERANCE:
+        problems.append("q-sampling")
+    lo, hi = domain.dose_range_e
+    if dose_e is not None and dose_e > 0 and not lo / 2 <= dose_e <= hi * 2:
+        problems.append("dose")
+    if not problems:
+        return None
+    resampled = "" if math.isclose(zoom, 1.0) else (
+        f"; patterns resampled x{zoom:.3g} to the model's disk radius "
+        f"({r_frame:.1f} px in the model's frame)")
+    dose = f", {dose_e:.3g} e-/DP" if dose_e is not None else ""
+    return (f"denoiser {name} outside its training domain ({', '.join(problems)}): data "
+            f"{data.describe()}{dose}; model {domain.describe()}{resampled}; the self-check on "
+            f"this scan decides")

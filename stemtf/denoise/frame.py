@@ -1,0 +1,234 @@
+"""Show a denoiser the patterns in the frame it was trained for, and map its output back.
+
+:class:`Frame` crops the detector region the phase rings need (about the beam centre) and
+resamples it by one zoom factor so that the Bragg disks have the model's disk radius [px].
+Both directions are linear and count-preserving (each source pixel's counts are shared among
+destination pixels with weights summing to one): shrinking bins counts by pixel-area overlap
+(sums of Poisson counts stay Poisson) and spreads them back with a tent; enlarging does the
+reverse. Outside the crop the raw counts are kept. :class:`FramedDenoiser` wraps a denoiser:
+crop -> resample -> denoise -> resample back -> rescale each pattern to its raw total counts
+(a network may lose or add counts; the pattern's total is its best-measured quantity), so
+total counts are kept for every geometry.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from stemtf.denoise.base import check_batch
+from stemtf.errors import InputError, check_positive
+
+__all__ = ["Frame", "FramedDenoiser", "resample_matrix", "OUTER_RING_INVA", "ZOOM_TOLERANCE"]
+
+log = logging.getLogger(__name__)
+
+#: Outermost ring that decides the phases [1/Å] (H3 {110} 0.710, 2 % above O3's 0.697).
+OUTER_RING_INVA = 0.71
+#: Relative radius margin of the phase annulus (as :meth:`stemtf.phase.PhaseModel.annulus_px`).
+RING_MARGIN = 0.12
+#: Extra room for the beam-centre wander (descan) [px].
+DESCAN_MARGIN_PX = 6.0
+#: Zoom factors this close to 1 are treated as 1 (no resampling).
+ZOOM_TOLERANCE = 0.05
+#: Frame sides are rounded up to a multiple of this (the U-Net stride; no padding needed).
+FRAME_MULTIPLE = 8
+
+
+def resample_matrix(n_src: int, n_dst: int, kind: str) -> np.ndarray:
+    """``(n_dst, n_src)`` count-preserving resampling of ``n_src`` pixels onto ``n_dst``.
+
+    The two axes span the same length. Column ``i`` shares source pixel ``i``'s counts among
+    destination pixels; every column sums to 1.
+
+    Parameters
+    ----------
+    kind : {"area", "tent"}
+        ``area``: weights are the overlap of the pixel intervals (binning when shrinking);
+        ``tent``: a triangle of half-width the larger pixel (smooth spreading).
+    """
+    check_positive("n_src", n_src, "px")
+    check_positive("n_dst", n_dst, "px")
+    scale = n_dst / n_src  # destination px per source px
+    src_lo = np.arange(n_src)[None, :] * scale
+    dst = np.arange(n_dst)[:, None].astype(np.float64)
+    if kind == "area":
+        w = np.clip(np.minimum(src_lo + scale, dst + 1) - np.maximum(src_lo, dst), 0.0, None)
+    elif kind == "tent":
+        half = max(1.0, scale)
+        w = np.clip(1.0 - np.abs((src_lo + 0.5 * scale) - (dst + 0.5)) / half, 0.0, None)
+    else:
+        raise InputError(f"kind={kind!r} is not allowed: area or tent")
+    sums = w.sum(axis=0, keepdims=True)
+    return (w / np.where(sums > 0, sums, 1.0)).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Frame:
+    """A crop of the detector and its resampling to a model's frame.
+
+    Attributes
+    ----------
+    detector_px : (int, int)
+        Data detector shape (H, W) [px].
+    crop : (int, int, int, int)
+        Half-open ``(y0, y1, x0, x1)`` region of the detector shown to the model.
+    model_px : (int, int)
+        Size of the resampled region [px].
+    """
+
+    detector_px: tuple[int, int]
+    crop: tuple[int, int, int, int]
+    model_px: tuple[int, int]
+
+    def __post_init__(self) -> None:
+        h, w = self.detector_px
+        y0, y1, x0, x1 = self.crop
+        if not (0 <= y0 < y1 <= h and 0 <= x0 < x1 <= w):
+            raise InputError(f"frame crop {self.crop!r} is not inside the {h}x{w} detector")
+        if min(self.model_px) < 1:
+            raise InputError(f"frame model_px {self.model_px!r} is not allowed: >= 1 px")
+        object.__setattr__(self, "_mats", None)
+
+    @classmethod
+    def for_geometry(cls, detector_px: tuple[int, int], data_disk_radius_px: float,
+                     model_disk_radius_px: float | None, q_sampling_invA: float | None,
+                     *, center_yx: tuple[float, float] | None = None,
+                     outer_ring_invA: float = OUTER_RING_INVA) -> Frame:
+        """The frame matching the data's disk radius to the model's.
+
+        Parameters
+        ----------
+        detector_px : (int, int)
+            Data detector shape [px].
+        data_disk_radius_px, model_disk_radius_px : float
+            Disk radii [px]; a model radius of None (unknown domain) means no resampling.
+        q_sampling_invA : float or None
+            Data reciprocal pixel size [1/Å per px]; None = no crop.
+        center_yx : (float, float), optional
+            Beam centre [px]; default the detector centre.
+        outer_ring_invA : float
+            Outermost ring the phase identification needs [1/Å].
+        """
+        h, w = (int(v) for v in detector_px)
+        zoom = 1.0
+        if model_disk_radius_px and data_disk_radius_px > 0:
+            zoom = float(model_disk_radius_px) / float(data_disk_radius_px)
+            if abs(zoom - 1.0) <= ZOOM_TOLERANCE:
+                zoom = 1.0
+        cy, cx = center_yx if center_yx is not None else (h / 2.0, w / 2.0)
+        crop = (0, h, 0, w)
+        if q_sampling_invA:
+            reach = (outer_ring_invA * (1 + RING_MARGIN) / q_sampling_invA
+                     + 2.0 * data_disk_radius_px + 2.0 + DESCAN_MARGIN_PX)
+            crop = (max(0, int(math.floor(cy - reach))), min(h, int(math.ceil(cy + reach))),
+                    max(0, int(math.floor(cx - reach))), min(w, int(math.ceil(cx + reach))))
+        ch, cw = crop[1] - crop[0], crop[3] - crop[2]
+        if zoom == 1.0:
+            model_px = (ch, cw)
+        else:
+            m = FRAME_MULTIPLE
+            model_px = (max(m, m * math.ceil(ch * zoom / m)), max(m, m * math.ceil(cw * zoom / m)))
+        return cls((h, w), crop, model_px)
+
+    @property
+    def crop_px(self) -> tuple[int, int]:
+        return self.crop[1] - self.crop[0], self.crop[3] - self.crop[2]
+
+    @property
+    def zoom(self) -> tuple[float, float]:
+        """Model px per data px along y and x."""
+        ch, cw = self.crop_px
+        return self.model_px[0] / ch, self.model_px[1] / cw
+
+    @property
+    def identity(self) -> bool:
+        """Whole detector, no resampling."""
+        return self.crop == (0, self.detector_px[0], 0, self.detector_px[1]) and \
+            self.model_px == self.crop_px
+
+    def _matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        mats = self.__dict__.get("_mats")
+        if mats is None:
+            mats = []
+            for n_src, n_dst in zip(self.crop_px, self.model_px, strict=True):
+                fwd = "area" if n_dst <= n_src else "tent"
+                back = "tent" if n_dst <= n_src else "area"
+                mats += [resample_matrix(n_src, n_dst, fwd), resample_matrix(n_dst, n_src, back)]
+            object.__setattr__(self, "_mats", tuple(mats))
+        return self.__dict__["_mats"]
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_mats"} | {"_mats": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def to_model(self, batch: np.ndarray) -> np.ndarray:
+        """``(B, H, W)`` data counts -> ``(B, *model_px)`` counts in the model's frame."""
+        y0, y1, x0, x1 = self.crop
+        part = np.asarray(batch, np.float32)[:, y0:y1, x0:x1]
+        if self.model_px == self.crop_px:
+            return np.ascontiguousarray(part)
+        ay, _, ax, _ = self._matrices()
+        return np.ascontiguousarray(ay @ part @ ax.T)
+
+    def from_model(self, model_batch: np.ndarray, raw: np.ndarray) -> np.ndarray:
+        """Denoised counts in the model's frame -> data frame; outside the crop ``raw`` stays."""
+        y0, y1, x0, x1 = self.crop
+        m = np.asarray(model_batch, np.float32)
+        if self.model_px != self.crop_px:
+            _, by, _, bx = self._matrices()
+            m = by @ m @ bx.T
+        out = np.array(raw, dtype=np.float32, copy=True)
+        out[:, y0:y1, x0:x1] = m
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"detector_px": list(self.detector_px), "crop_y0_y1_x0_x1": list(self.crop),
+                "model_px": list(self.model_px), "zoom": [round(z, 4) for z in self.zoom]}
+
+
+class FramedDenoiser:
+    """A denoiser run in its training frame (see the module docstring).
+
+    Parameters
+    ----------
+    inner : Denoiser
+        The network (SavedModel, TF Serving client, ...).
+    frame : Frame
+        Crop and resampling for this scan's geometry.
+    keep_counts : bool
+        Rescale each denoised pattern to the raw pattern's total counts.
+    """
+
+    def __init__(self, inner: Any, frame: Frame, *, keep_counts: bool = True) -> None:
+        self.inner = inner
+        self.frame = frame
+        self.keep_counts = bool(keep_counts)
+        self.info = {**dict(getattr(inner, "info", {})), "frame": frame.to_dict(),
+                     "keep_counts": self.keep_counts}
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        raw = check_batch(batch)
+        if raw.shape[1:] != self.frame.detector_px:
+            raise InputError(f"denoiser frame is for {self.frame.detector_px} px patterns, "
+                             f"got {raw.shape[1:]}")
+        if len(raw) == 0:
+            return raw.copy()
+        den = np.maximum(np.asarray(self.inner(self.frame.to_model(raw)), np.float32), 0.0)
+        out = self.frame.from_model(den, raw)
+        if self.keep_counts:
+            y0, y1, x0, x1 = self.frame.crop
+            want = raw[:, y0:y1, x0:x1].sum(axis=(1, 2), dtype=np.float64)
+            got = out[:, y0:y1, x0:x1].sum(axis=(1, 2), dtype=np.float64)
+            scale = np.where(got > 0, want / np.where(got > 0, got, 1.0), 1.0)
+            out[:, y0:y1, x0:x1] *= scale.astype(np.float32)[:, None, None]
+        return out
+
+    def __repr__(self) -> str:
+        return f"FramedDenoiser({self.inner!r}, {self.frame.to_dict()})"

@@ -1,0 +1,308 @@
+"""A label-free check of a denoiser on the user's own scan (binomial thinning, Poisson deviance).
+
+If a pixel's count ``N`` is Poisson(λ), keeping each electron with probability ``p`` gives two
+independent counts ``A ~ Poisson(pλ)`` and ``B = N - A ~ Poisson((1-p)λ)`` of the same
+pattern (Noise2Self / "data fission"). A method that denoises ``A`` well predicts ``B``:
+its score is the mean Poisson deviance of ``B`` against ``f(A)·(1-p)/p``, lower is better.
+Scored side by side on a seeded sample of the scan's patterns:
+
+* ``raw``: ``f`` = identity (what the pipeline gets without denoising);
+* ``classical``: isolated hot pixels replaced by the 3x3 median, then a Gaussian of
+  ``σ = 0.45 × disk radius`` (the spot finder's own scale; 0.7-4 px);
+* ``model``: the denoiser as ``analyze`` would run it (frame, resampling, count rescale).
+
+Detector defects are not Poisson: a hot pixel is hot in both halves, so pixels that stand out
+as isolated spikes in the sample's mean pattern are left out of every score.
+:func:`choose_denoiser` turns the scores into ``--denoise auto``'s decision.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from stemtf.denoise.base import IdentityDenoiser, check_batch
+from stemtf.errors import InputError, check_range
+
+__all__ = ["SelfCheck", "self_check", "choose_denoiser", "denoiser_for_scan", "resume_key", "poisson_deviance", "thin", "hot_pixel_mask",
+           "classical_filter", "SELF_CHECK_DPS", "THIN_P"]
+
+log = logging.getLogger(__name__)
+
+#: Patterns of the sample used for the check.
+SELF_CHECK_DPS = 64
+#: Thinning probability (the denoised half).
+THIN_P = 0.5
+#: Floor of a prediction [counts] (a zero prediction of a non-zero count scores this).
+MU_FLOOR = 1e-3
+#: A pixel whose mean count exceeds this multiple of its 8 neighbours' largest (plus 1) is a
+#: detector defect (hot pixel), not shot noise.
+HOT_FACTOR = 4.0
+
+
+def thin(counts: np.ndarray, p: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Split integer counts into two independent halves by binomial thinning.
+
+    Returns
+    -------
+    (A, B) : float32 arrays
+        ``A ~ Binomial(counts, p)``, ``B = counts - A``.
+    """
+    check_range("thinning p", p, 0.01, 0.99)
+    n = np.rint(np.maximum(np.asarray(counts, np.float64), 0.0)).astype(np.int64)
+    a = np.random.default_rng(seed).binomial(n, p)
+    return a.astype(np.float32), (n - a).astype(np.float32)
+
+
+def poisson_deviance(y: np.ndarray, mu: np.ndarray, mask: np.ndarray | None = None) -> float:
+    """Mean Poisson deviance per pattern ``2 Σ [y log(y/μ) - (y - μ)]`` (μ floored).
+
+    Parameters
+    ----------
+    y, mu : ndarray (B, H, W)
+        Observed counts and predictions.
+    mask : ndarray (H, W) of bool, optional
+        Pixels scored (default all).
+    """
+    y = np.asarray(y, np.float64)
+    mu = np.maximum(np.asarray(mu, np.float64), MU_FLOOR)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        term = np.where(y > 0, y * np.log(y / mu), 0.0) - (y - mu)
+    if mask is not None:
+        term = term[:, mask]
+    return float(2.0 * term.reshape(len(y), -1).sum(axis=1).mean())
+
+
+def hot_pixel_mask(sample: np.ndarray) -> np.ndarray:
+    """``(H, W)`` bool: pixels that are isolated spikes in the sample's mean pattern."""
+    from scipy.ndimage import maximum_filter
+
+    mean = np.asarray(sample, np.float64).mean(axis=0)
+    footprint = np.ones((3, 3), bool)
+    footprint[1, 1] = False
+    nbr = maximum_filter(mean, footprint=footprint, mode="nearest")
+    return mean > HOT_FACTOR * nbr + 1.0
+
+
+def classical_filter(batch: np.ndarray, disk_radius_px: float,
+                     hot: np.ndarray | None = None) -> np.ndarray:
+    """Hot pixels -> 3x3 median, then a Gaussian of σ = 0.45 r (0.7-4 px), counts kept."""
+    from scipy.ndimage import gaussian_filter, median_filter
+
+    x = np.array(batch, dtype=np.float32, copy=True)
+    if hot is not None and hot.any():
+        med = median_filter(x, size=(1, 3, 3), mode="nearest")
+        x[:, hot] = med[:, hot]
+    sigma = float(np.clip(0.45 * disk_radius_px, 0.7, 4.0))
+    return gaussian_filter(x, sigma=(0, sigma, sigma), mode="nearest")
+
+
+@dataclass(frozen=True)
+class SelfCheck:
+    """Scores of the self-check (mean Poisson deviance per pattern; lower is better).
+
+    Attributes
+    ----------
+    deviance : dict
+        ``raw``, ``classical`` and ``model`` scores.
+    model_counts_kept : float
+        Total counts of the model's output over its input, on the thinned half.
+    patterns, p, seed, masked_pixels : int, float, int, int
+        What was scored.
+    integer_counts : bool
+        The data hold integer counts (binomial thinning is exact only then).
+    """
+
+    deviance: dict[str, float]
+    model_counts_kept: float
+    patterns: int
+    p: float
+    seed: int
+    masked_pixels: int
+    integer_counts: bool
+
+    @property
+    def winner(self) -> str:
+        return min(self.deviance, key=self.deviance.get)
+
+    @property
+    def model_wins(self) -> bool:
+        """The model scores strictly below both raw and the classical filter."""
+        d = self.deviance
+        return d["model"] < min(d["raw"], d["classical"])
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"method": "binomial thinning, Poisson deviance of the other half",
+                "deviance_per_dp": {k: round(v, 4) for k, v in self.deviance.items()},
+                "winner": self.winner, "model_wins": self.model_wins,
+                "model_counts_kept": round(self.model_counts_kept, 4), "patterns": self.patterns,
+                "thin_p": self.p, "seed": self.seed, "masked_hot_pixels": self.masked_pixels,
+                "integer_counts": self.integer_counts}
+
+
+def self_check(denoiser: Any, sample: np.ndarray, disk_radius_px: float, *, seed: int = 0,
+               p: float = THIN_P, n_dps: int = SELF_CHECK_DPS) -> SelfCheck:
+    """Score ``denoiser`` against raw and the classical filter on the scan's own patterns.
+
+    Parameters
+    ----------
+    denoiser : Denoiser
+        Run on the thinned half exactly as on the scan.
+    sample : ndarray (K, H, W)
+        Raw patterns of the scan (counts).
+    disk_radius_px : float
+        Disk radius of the data [px] (sets the classical filter).
+    seed : int
+        Seeds the thinning.
+    p : float
+        Share of the counts in the denoised half.
+    n_dps : int
+        At most this many patterns of ``sample`` are used (the first ones; the sample is
+        already a seeded spread over the scan).
+    """
+    raw = check_batch(sample, "self-check sample")
+    if len(raw) == 0:
+        raise InputError("self-check: the sample holds no patterns")
+    raw = raw[:n_dps]
+    integer = bool(np.all(np.abs(raw - np.rint(raw)) < 1e-3))
+    hot = hot_pixel_mask(raw)
+    keep = ~hot
+    a, b = thin(raw, p, seed)
+    scale = (1.0 - p) / p
+    den = np.maximum(np.asarray(denoiser(a), np.float64), 0.0)
+    preds = {"raw": a, "classical": classical_filter(a, disk_radius_px, hot), "model": den}
+    deviance = {k: poisson_deviance(b, v * scale, keep) for k, v in preds.items()}
+    kept = float(den.sum() / max(float(a.sum()), 1e-12))
+    return SelfCheck(deviance, kept, len(raw), float(p), int(seed), int(hot.sum()), integer)
+
+
+def choose_denoiser(requested: str, denoiser: Any, sample: np.ndarray, geometry: Any,
+                    *, seed: int = 0, dose_e: float | None = None) -> tuple[Any, list[str]]:
+    """Frame ``denoiser`` for this scan, run the self-check and decide; for ``analyze``.
+
+    Parameters
+    ----------
+    requested : str
+        The ``--denoise`` value: ``auto`` lets the self-check decide; a named model is forced
+        (the verdict is still recorded and a loss is warned about).
+    denoiser : Denoiser
+        As loaded by :func:`stemtf.denoise.load`.
+    sample : ndarray (K, H, W)
+        Raw patterns of the scan.
+    geometry : DataGeometry or None
+        The scan's detector geometry; None = unknown (no resampling).
+    seed : int
+        Seeds the thinning.
+    dose_e : float, optional
+        Mean counts per pattern (for the domain check); default from ``sample``.
+
+    Returns
+    -------
+    (Denoiser, list of str)
+        The denoiser to use on every pattern (with an ``info`` dict holding ``decision``,
+        ``self_check`` and ``domain``), and warning lines.
+    """
+    from stemtf.denoise.domain import ModelDomain, mismatch_line
+    from stemtf.denoise.frame import Frame, FramedDenoiser
+
+    info = dict(getattr(denoiser, "info", {"kind": "custom", "model": requested}))
+    if info.get("kind") == "none" or isinstance(denoiser, IdentityDenoiser):
+        return denoiser, []
+    warnings: list[str] = []
+    name = "/".join(str(v) for v in (info.get("model"), info.get("version")) if v) or requested
+    try:
+        domain = ModelDomain.from_card(info.get("card"))
+    except InputError as e:
+        domain = None
+        warnings.append(f"denoiser {name}: {e}; treated as unknown domain")
+    sample = check_batch(sample, "self-check sample")
+    if dose_e is None:
+        dose_e = float(sample.reshape(len(sample), -1).sum(axis=1).mean())
+    if geometry is not None:
+        frame = Frame.for_geometry(
+            geometry.detector_px, geometry.disk_radius_px,
+            domain.disk_radius_px if domain else None, geometry.q_sampling_invA,
+            center_yx=geometry.center_yx)
+        line = mismatch_line(name, geometry, domain, dose_e, zoom=frame.zoom[0])
+        if line:
+            warnings.append(line)
+    else:
+        h, w = sample.shape[1:]
+        frame = Frame((h, w), (0, h, 0, w), (h, w))
+        warnings.append(f"denoiser {name}: the scan's q-sampling is not known; patterns are "
+                        f"not resampled and the self-check on this scan decides")
+    framed = FramedDenoiser(denoiser, frame)
+    check = self_check(framed, sample, geometry.disk_radius_px if geometry else 3.0, seed=seed)
+    verdict = check.to_dict()
+    auto = str(requested).strip().lower() == "auto"
+    d = check.deviance
+    numbers = (f"Poisson deviance per pattern: model {d['model']:.1f}, classical "
+               f"{d['classical']:.1f}, raw {d['raw']:.1f}")
+    if check.model_wins:
+        decision = "model"
+        reason = f"self-check: the denoiser {name} wins on this scan ({numbers})"
+    elif auto:
+        decision = "none"
+        reason = (f"self-check: the denoiser {name} does not win on this scan ({numbers}); "
+                  f"--denoise auto analyses WITHOUT denoising")
+        warnings.append(reason)
+    else:
+        decision = "model (forced: named explicitly)"
+        reason = (f"self-check: the denoiser {name} does not win on this scan ({numbers}); "
+                  f"used because it was named explicitly")
+        warnings.append(reason)
+    log.info("%s", reason)
+    extra = {"requested": str(requested), "decision": decision, "decision_reason": reason,
+             "self_check": verdict, "domain": domain.to_dict() if domain else None,
+             "data_geometry": ({"detector_px": list(geometry.detector_px),
+                                "q_sampling_invA": geometry.q_sampling_invA,
+                                "disk_radius_px": round(geometry.disk_radius_px, 3)}
+                               if geometry else None),
+             "data_dose_e": round(dose_e, 1)}
+    if decision == "none":
+        chosen: Any = IdentityDenoiser()
+        chosen.info = {**IdentityDenoiser.info, **extra, "candidate": info}
+    else:
+        chosen = framed
+        chosen.info = {**dict(getattr(framed, "info", info)), **extra}
+    return chosen, warnings
+
+
+def denoiser_for_scan(requested: str, denoiser: Any, sample: np.ndarray,
+                      detector_px: tuple[int, int], metadata: Any, *,
+                      seed: int = 0) -> tuple[Any, list[str]]:
+    """:func:`choose_denoiser` for ``analyze``: geometry from the scan's metadata, timed.
+
+    Parameters
+    ----------
+    metadata : object
+        Has ``q_sampling_invA``, ``energy_eV``, ``semiangle_mrad`` (None where unknown).
+
+    Returns
+    -------
+    (Denoiser, list of str)
+        As :func:`choose_denoiser`; warnings are also logged. ``info["self_check"]["seconds"]``
+        is the time the check took.
+    """
+    import time
+
+    from stemtf.denoise.domain import DataGeometry
+
+    t0 = time.perf_counter()
+    q, e, a = (getattr(metadata, k, None) for k in ("q_sampling_invA", "energy_eV",
+                                                      "semiangle_mrad"))
+    geometry = DataGeometry(tuple(detector_px), q, e, a) if q and e and a else None
+    chosen, warnings = choose_denoiser(requested, denoiser, sample, geometry, seed=seed)
+    for line in warnings:
+        log.warning("%s", line)
+    if isinstance(chosen.info.get("self_check"), dict):
+        chosen.info["self_check"]["seconds"] = round(time.perf_counter() - t0, 3)
+    return chosen, warnings
+
+
+def resume_key(info: dict[str, Any]) -> dict[str, Any]:
+    """The part of a denoiser's ``info`` that decides results (timings and scores left out)."""
+    return {k: v for k, v in info.items() if k not in ("self_check", "decision_reason")}

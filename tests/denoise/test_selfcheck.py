@@ -1,0 +1,160 @@
+"""Self-check on the scan's own patterns: binomial thinning, Poisson deviance, auto's decision.
+
+Known truth: patterns are Poisson draws of a known expectation, so an oracle that returns the
+expectation must win, raw must lose to a disk-matched filter, and a denoiser that destroys
+counts or fragments disks must lose.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stemtf.denoise import IdentityDenoiser
+from stemtf.denoise.domain import DataGeometry, ModelDomain
+from stemtf.denoise.frame import FramedDenoiser
+from stemtf.denoise.selfcheck import (
+    choose_denoiser,
+    denoiser_for_scan,
+    hot_pixel_mask,
+    poisson_deviance,
+    resume_key,
+    self_check,
+    thin,
+)
+
+N, R = 64, 3.0
+CARD = {"domain": ModelDomain.from_spec(N, 0.025, 200e3, 1.9, (1e2, 1e5)).to_dict()}
+
+
+def _truth(dose: float) -> np.ndarray:
+    yy, xx = np.mgrid[:N, :N] + 0.5
+    img = np.zeros((N, N))
+    for y, x in [(32, 32)] + [(32 + 18 * np.sin(t), 32 + 18 * np.cos(t))
+                              for t in np.arange(6) * np.pi / 3]:
+        img += np.hypot(yy - y, xx - x) <= R
+    return 0.85 * dose * img / img.sum() + 0.15 * dose / N**2
+
+
+def _sample(dose: float, k: int = 24, seed: int = 0) -> np.ndarray:
+    lam = np.broadcast_to(_truth(dose), (k, N, N))
+    return np.random.default_rng(seed).poisson(lam).astype(np.float32)
+
+
+class Oracle:
+    """Knows the expectation: returns it scaled to each input pattern's total counts."""
+
+    info = {"kind": "test", "model": "oracle", "version": "1", "card": CARD}
+
+    def __call__(self, batch):
+        t = _truth(1.0)
+        return (t[None] * batch.sum(axis=(1, 2))[:, None, None] / t.sum()).astype(np.float32)
+
+
+class Destroyer:
+    """Keeps only the brightest pixel of each pattern (disks destroyed)."""
+
+    info = {"kind": "test", "model": "destroyer", "version": "1", "card": CARD}
+
+    def __call__(self, batch):
+        out = np.zeros_like(batch)
+        flat = batch.reshape(len(batch), -1)
+        idx = flat.argmax(axis=1)
+        out.reshape(len(batch), -1)[np.arange(len(batch)), idx] = flat.max(axis=1)
+        return out
+
+
+class Scaler:
+    """Removes 80 % of the counts (what the bundled model did at 256 px)."""
+
+    info = {"kind": "test", "model": "scaler", "version": "1", "card": CARD}
+
+    def __call__(self, batch):
+        return 0.2 * batch
+
+
+def test_thin_splits_counts_into_independent_poisson_halves():
+    n = np.random.default_rng(0).poisson(6.0, size=200_000).astype(np.float32)
+    a, b = thin(n, 0.5, seed=1)
+    np.testing.assert_array_equal(a + b, n)
+    assert abs(a.mean() - 3.0) < 0.03 and abs(b.mean() - 3.0) < 0.03
+    assert abs(a.var() / a.mean() - 1.0) < 0.03  # Poisson: variance = mean
+    assert abs(np.corrcoef(a, b)[0, 1]) < 0.01  # independent halves
+    a2, _ = thin(n, 0.5, seed=1)
+    np.testing.assert_array_equal(a, a2)  # seeded
+
+
+def test_deviance_zero_for_perfect_prediction_and_hot_pixels_masked():
+    y = np.random.default_rng(0).poisson(4.0, size=(3, 8, 8)).astype(np.float32)
+    assert poisson_deviance(y, y) == pytest.approx(0.0, abs=0.01)  # only the mu floor
+    assert poisson_deviance(y, y + 1) > 0
+    s = _sample(1e3)
+    s[:, 5, 7] = 4000.0
+    hot = hot_pixel_mask(s)
+    assert hot[5, 7] and hot.sum() == 1
+
+
+@pytest.mark.parametrize("dose", [3e2, 2e3])
+def test_ordering_oracle_beats_classical_beats_raw(dose):
+    s = _sample(dose)
+    oracle = self_check(Oracle(), s, R, seed=0)
+    d = oracle.deviance
+    assert d["model"] < d["classical"] < d["raw"]
+    assert oracle.model_wins and oracle.winner == "model"
+    ident = self_check(IdentityDenoiser(), s, R, seed=0)
+    assert not ident.model_wins and ident.winner == "classical"
+    assert ident.deviance["model"] == pytest.approx(ident.deviance["raw"])
+
+
+@pytest.mark.parametrize("bad", [Destroyer, Scaler])
+def test_count_destroying_models_lose(bad):
+    s = _sample(2e3)
+    raw_check = self_check(bad(), s, R, seed=0)
+    assert not raw_check.model_wins
+    geometry = DataGeometry((N, N), 0.025, 200e3, 1.9)
+    chosen, warnings = choose_denoiser("auto", bad(), s, geometry, seed=0)
+    assert isinstance(chosen, IdentityDenoiser)
+    assert chosen.info["decision"] == "none"
+    assert chosen.info["self_check"]["model_wins"] is False
+    assert any("WITHOUT denoising" in w for w in warnings)
+    # named explicitly: forced, with the verdict recorded and a warning
+    forced, warnings = choose_denoiser("/models/bad", bad(), s, geometry, seed=0)
+    assert isinstance(forced, FramedDenoiser) and forced.info["decision"].startswith("model")
+    assert any("named explicitly" in w for w in warnings)
+
+
+def test_auto_uses_a_winning_model_and_records_why():
+    s = _sample(5e2)
+    geometry = DataGeometry((N, N), 0.025, 200e3, 1.9)
+    chosen, warnings = choose_denoiser("auto", Oracle(), s, geometry, seed=3)
+    assert isinstance(chosen, FramedDenoiser) and chosen.info["decision"] == "model"
+    assert warnings == []  # in domain (disk radius 3 px, q, dose)
+    sc = chosen.info["self_check"]
+    assert sc["model_wins"] and sc["deviance_per_dp"]["model"] < sc["deviance_per_dp"]["raw"]
+    key = resume_key(chosen.info)
+    assert "self_check" not in key and key["decision"] == "model"
+
+
+def test_unknown_domain_warns_and_is_not_resampled():
+    class NoCard(Oracle):
+        info = {"kind": "test", "model": "nocard", "version": "1", "card": None}
+
+    s = _sample(5e2)
+    geometry = DataGeometry((N, N), 0.0125, 200e3, 1.9)  # disks would be ~6 px
+    chosen, warnings = choose_denoiser("auto", NoCard(), s, geometry, seed=0)
+    assert any("unknown domain" in w for w in warnings)
+    assert chosen.info["domain"] is None
+    assert chosen.frame.identity
+
+
+def test_denoiser_for_scan_geometry_from_metadata_and_none_passthrough():
+    class Md:
+        q_sampling_invA, energy_eV, semiangle_mrad = 0.025, 200e3, 1.9
+
+    s = _sample(5e2)
+    chosen, _ = denoiser_for_scan("auto", Oracle(), s, (N, N), Md(), seed=0)
+    assert chosen.info["data_geometry"]["disk_radius_px"] == pytest.approx(3.03, abs=0.02)
+    assert chosen.info["self_check"]["seconds"] >= 0
+    ident = IdentityDenoiser()
+    same, warnings = denoiser_for_scan("none", ident, s, (N, N), Md())
+    assert same is ident and warnings == []
