@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["radial_k_invA", "background_shape"]
+__all__ = ["radial_k_invA", "background_shape", "amorphous_carbon_shape", "CARBON_RINGS_INVA"]
+
+#: Amorphous carbon support: ring radii [1/Å] (d ≈ 2.1 and 1.18 Å), Gaussian widths [1/Å] and
+#: relative peak heights per pixel.
+CARBON_RINGS_INVA = ((0.47, 0.05, 1.0), (0.85, 0.07, 0.5))
 
 
 def radial_k_invA(shape: tuple[int, int], centre_yx: tuple[float, float], q_sampling_invA: float) -> np.ndarray:
@@ -43,3 +47,16 @@ def background_shape(
         ring = unit(np.exp(-0.5 * ((k_invA - ring_k_invA) / ring_width_invA) ** 2))
         halo = (1.0 - ring_fraction) * halo + ring_fraction * ring
     return halo / halo.sum()
+
+
+def amorphous_carbon_shape(k_invA: np.ndarray) -> np.ndarray:
+    """Diffuse scattering of an amorphous carbon film: two broad rings, normalised to sum 1.
+
+    Rings near 0.47 and 0.85 1/Å (:data:`CARBON_RINGS_INVA`), Gaussian in ``k`` [1/Å]; a film
+    under the specimen puts them in every pattern, vacuum included.
+    """
+    img = np.zeros_like(k_invA, dtype=np.float64)
+    for k0, width, height in CARBON_RINGS_INVA:
+        img += height * np.exp(-0.5 * ((k_invA - k0) / width) ** 2)
+    s = img.sum()
+    return img / s if s > 0 else np.full_like(img, 1.0 / img.size)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-__all__ = ["blur", "gain_map", "shot_noise", "hot_dead_pixels"]
+__all__ = ["blur", "gain_map", "shot_noise", "hot_dead_pixels", "fixed_defects"]
 
 
 def blur(counts: np.ndarray, sigma_px: float) -> np.ndarray:
@@ -40,3 +40,30 @@ def hot_dead_pixels(
     out[idx[:n_hot]] = hot_value
     out[idx[n_hot:]] = 0.0
     return out.reshape(counts.shape), n_hot, len(idx) - n_hot
+
+
+def fixed_defects(
+    shape: tuple[int, int], rng: np.random.Generator, *, dead_rows: int = 0, dead_cols: int = 0,
+    hot_fraction: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Defects that stay put for a whole scan: ``(dead, hot)`` boolean masks (H, W).
+
+    ``dead_rows`` / ``dead_cols`` whole detector rows / columns read 0 (chosen away from the
+    outermost 4 px so they cross the pattern); ``round(hot_fraction * H * W)`` hot pixels
+    (not on a dead line) read the saturation value.
+    """
+    h, w = shape
+    dead = np.zeros(shape, bool)
+    for n, size, axis in ((dead_rows, h, 0), (dead_cols, w, 1)):
+        if n > 0:
+            idx = rng.choice(np.arange(4, size - 4), size=min(int(n), size - 8), replace=False)
+            if axis == 0:
+                dead[idx, :] = True
+            else:
+                dead[:, idx] = True
+    hot = np.zeros(shape, bool)
+    n_hot = int(round(hot_fraction * h * w))
+    if n_hot:
+        free = np.flatnonzero(~dead.ravel())
+        hot.ravel()[rng.choice(free, size=min(n_hot, free.size), replace=False)] = True
+    return dead, hot

@@ -155,10 +155,13 @@ def apply_with_params(
     q_sampling_invA: float,
     semiangle_mrad: float = 1.0,
     energy_eV: float = 200e3,
+    gain: np.ndarray | None = None,
 ) -> NoisyResult:
     """Apply the noise model with given ``params`` (from :func:`draw_params`); ``rng`` drives the
     per-pixel randomness (which reflections are dimmed, gain map, shot noise, hot/dead pixels).
 
+    ``gain`` (H, W), when given, is a fixed detector gain map (one per scan, e.g. a flat-field
+    error) used instead of drawing one per pattern from ``params["gain_sigma"]``.
     See the module docstring for what sums to what.
     """
     missing = [k for k in _DRAWN if k not in params]
@@ -201,7 +204,11 @@ def apply_with_params(
         )
         expected = target + dose * f * b * stop
     counts = detector.blur(expected, p["blur_sigma_px"])
-    if p["gain_sigma"] > 0:
+    if gain is not None:
+        if np.shape(gain) != (h, w):
+            raise InputError(f"gain map of shape {np.shape(gain)} does not match the pattern's {(h, w)}")
+        counts = counts * gain
+    elif p["gain_sigma"] > 0:
         counts = counts * detector.gain_map((h, w), p["gain_sigma"], rng)
     if p["shot_noise"]:
         counts = detector.shot_noise(counts, rng)

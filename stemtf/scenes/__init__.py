@@ -8,6 +8,7 @@ noise model at a chosen dose. :func:`simulate_scan` writes the scan and a truth 
 
 from __future__ import annotations
 
+from stemtf.scenes.field import FieldConditions
 from stemtf.scenes.layout import SceneLayout, make_layout
 from stemtf.scenes.library import CleanLibrary, build_library
 from stemtf.scenes.render import SceneRenderer, scan_noise_params
@@ -15,6 +16,7 @@ from stemtf.scenes.scan import read_truth, simulate_scan, truth_path_for
 
 __all__ = [
     "CleanLibrary",
+    "FieldConditions",
     "SceneLayout",
     "SceneRenderer",
     "build_library",

@@ -3,6 +3,8 @@
 A particle (ellipse) in vacuum, split into grains (Voronoi cells, each with one in-plane
 rotation from the library), thicker in its middle; O1 domains grow from the surface into the
 O3 matrix, each surrounded by a band of columns holding both phases (O1 fraction about a half).
+Optionally each grain is mistilted (an index into the library's tilt axis) and some grains are
+O3 viewed along another zone axis (truth label 4 'unassigned'; O1 domains do not enter them).
 """
 
 from __future__ import annotations
@@ -13,24 +15,35 @@ import numpy as np
 
 from stemtf.errors import InputError
 
-__all__ = ["SceneLayout", "make_layout"]
+__all__ = ["SceneLayout", "make_layout", "LABEL_NAMES"]
 
-LABEL_NONE, LABEL_O3, LABEL_O1, LABEL_BOTH = 0, 1, 2, 3
+LABEL_NONE, LABEL_O3, LABEL_O1, LABEL_BOTH, LABEL_UNASSIGNED = 0, 1, 2, 3, 4
+#: Truth label names by code (the same as ``stemtf.phase.model.LABEL_NAMES``).
+LABEL_NAMES = ("none", "O3", "O1", "both", "unassigned")
 
 
 @dataclass(frozen=True)
 class SceneLayout:
     """Per-probe-position truth, arrays of shape (Ry, Rx).
 
-    ``labels`` uint8 (0 vacuum/none, 1 O3, 2 O1, 3 both); ``rotation_index`` into the library
-    rotations; ``thickness_index`` into the library thicknesses; ``o1_fraction`` in [0, 1]
-    (0 for O3, 1 for O1, between for both).
+    ``labels`` uint8 (0 vacuum/none, 1 O3, 2 O1, 3 both, 4 unassigned = O3 off the [001]
+    zone); ``rotation_index`` into the library rotations; ``thickness_index`` into the library
+    thicknesses; ``o1_fraction`` in [0, 1] (0 for O3, 1 for O1, between for both);
+    ``tilt_index`` into the library tilt axis (0 = on zone); ``zone_index`` 0 on [001],
+    z + 1 for the library's off-zone axis z.
     """
 
     labels: np.ndarray
     rotation_index: np.ndarray
     thickness_index: np.ndarray
     o1_fraction: np.ndarray
+    tilt_index: np.ndarray | None = None
+    zone_index: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("tilt_index", "zone_index"):
+            if getattr(self, name) is None:
+                object.__setattr__(self, name, np.zeros(self.labels.shape, np.int16))
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -48,6 +61,9 @@ def make_layout(
     both_band: float = 0.05,
     both_fraction: tuple[float, float] = (0.4, 0.6),
     vacuum_margin: float = 0.06,
+    tilt_choices: tuple[int, ...] = (0,),
+    offzone_grains: int = 0,
+    n_offzone_axes: int = 0,
 ) -> SceneLayout:
     """Draw a scene layout.
 
@@ -68,6 +84,16 @@ def make_layout(
         Range of the O1 fraction in that band.
     vacuum_margin : float
         Fraction of the scan (per side, on average) left as vacuum outside the particle.
+    tilt_choices : tuple of int
+        Library tilt indices a grain draws its mistilt from (uniformly); (0,) = all on zone.
+    offzone_grains : int
+        Grains viewed along one of ``n_offzone_axes`` other zone axes (label 4, O3 only);
+        grains without O1 domains are taken first, so the scene keeps its O1.
+    n_offzone_axes : int
+        Off-zone axes in the library.
+
+    The extra draws (tilts, off-zone grains) come after all others, so a layout without them
+    is the same as before they existed.
     """
     ry, rx = (int(v) for v in shape)
     if ry < 1 or rx < 1:
@@ -119,6 +145,30 @@ def make_layout(
     frac[both] = rng.uniform(*both_fraction, size=int(both.sum()))
     labels[~inside] = LABEL_NONE
     frac[~inside] = 0.0
+    tilt_index = np.zeros((ry, rx), np.int16)
+    if len(tilt_choices) > 1 or tuple(tilt_choices) != (0,):
+        tilt_index = np.asarray(tilt_choices, np.int16)[
+            rng.integers(0, len(tilt_choices), n_grains)][grain]
+    zone_index = np.zeros((ry, rx), np.int16)
+    if offzone_grains > 0:
+        if n_offzone_axes < 1:
+            raise InputError(f"offzone_grains={offzone_grains} needs a library with off-zone axes")
+        if offzone_grains >= n_grains:
+            raise InputError(f"offzone_grains={offzone_grains} is not allowed: it must be less "
+                             f"than the {n_grains} grains (some must stay on zone)")
+        # prefer grains without O1 domains (an off-zone grain is O3 only), random among ties
+        o1_in = np.bincount(grain[inside & (labels > LABEL_O3)], minlength=n_grains)
+        chosen = np.lexsort((rng.random(n_grains), o1_in))[:offzone_grains]
+        axis = rng.integers(0, n_offzone_axes, offzone_grains)
+        grain_zone = np.zeros(n_grains, np.int16)
+        grain_zone[chosen] = axis + 1
+        zone_index = np.where(inside, grain_zone[grain], 0).astype(np.int16)
+        off = zone_index > 0
+        labels[off] = LABEL_UNASSIGNED
+        frac[off] = 0.0
+        tilt_index[off] = 0
+    tilt_index[~inside] = 0
     return SceneLayout(labels=labels, rotation_index=rotation_index,
                        thickness_index=thickness_index.astype(np.int16),
-                       o1_fraction=frac.astype(np.float32))
+                       o1_fraction=frac.astype(np.float32), tilt_index=tilt_index,
+                       zone_index=zone_index)

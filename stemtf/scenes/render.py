@@ -4,16 +4,21 @@ The geometry of a scan is fixed for the whole scan, as on a microscope: one draw
 model's ellipticity, pixel-scale (camera-length) error, background and detector artefacts, and
 a descan shift of the transmitted beam that varies linearly across the scan. Each probe position
 gets its own Poisson noise at the chosen dose. A pattern holding both phases is the mixture
-``(1 - f) O3 + f O1`` of the two clean patterns at the same rotation and thickness.
+``(1 - f) O3 + f O1`` of the two clean patterns at the same rotation, tilt and thickness.
+Field conditions (:class:`~stemtf.scenes.field.FieldConditions`) add per-position descan
+jitter, a fixed ellipticity, a wrong handed calibration, an amorphous carbon support, a halo
+growing with thickness, a fixed gain map with dead lines and hot pixels, and uint16 counts.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 import numpy as np
 
 from stemtf.errors import InputError, check_positive
+from stemtf.scenes.field import FieldConditions
 from stemtf.scenes.layout import SceneLayout
 from stemtf.scenes.library import CleanLibrary
 
@@ -40,7 +45,8 @@ class SceneRenderer:
     """Produces the scan row by row (array-like: ``shape``, ``dtype``, ``scan[r]``).
 
     Rows are rendered on demand with a generator seeded by ``(seed, row)``, so any row can be
-    regenerated alone and the whole scan never has to sit in memory.
+    regenerated alone and the whole scan never has to sit in memory. ``field`` adds the field
+    conditions (:class:`stemtf.scenes.field.FieldConditions`); its defaults change nothing.
     """
 
     layout: SceneLayout
@@ -48,41 +54,108 @@ class SceneRenderer:
     dose_e: float
     seed: int
     params: dict
-    descan_px: float = 2.0
+    field: FieldConditions = dataclass_field(default_factory=FieldConditions)
 
     def __post_init__(self) -> None:
         check_positive("dose_e", self.dose_e, "e-/DP")
-        lib = self.library
-        if self.layout.rotation_index.max() >= len(lib.rotations_deg) or \
-                self.layout.thickness_index.max() >= len(lib.thicknesses_A):
+        lib, lay, fc = self.library, self.layout, self.field
+        if lay.rotation_index.max() >= len(lib.rotations_deg) or \
+                lay.thickness_index.max() >= len(lib.thicknesses_A) or \
+                lay.tilt_index.max() >= len(lib.tilts_mrad) or \
+                lay.zone_index.max() > len(lib.offzone_axes):
             raise InputError("scene layout indexes past the clean-pattern library")
-        ry, rx = self.layout.shape
+        ry, rx = lay.shape
         h, w = lib.detector_shape
         self.shape = (ry, rx, h, w)
-        self.dtype = np.dtype(np.float32)
+        self.dtype = np.dtype(np.uint16 if fc.integer_counts else np.float32)
         g = np.random.default_rng([self.seed, 1])
         ang = g.uniform(0, 2 * np.pi)
-        self._ramp = self.descan_px * np.array([np.sin(ang), np.cos(ang)])
+        self._ramp = fc.descan_px * np.array([np.sin(ang), np.cos(ang)])
+        self._jitter = None
+        if fc.descan_jitter_px > 0:
+            self._jitter = np.random.default_rng([self.seed, 3]).normal(
+                0.0, fc.descan_jitter_px, (ry, rx, 2))
+        p = dict(self.params)
+        if fc.ellipticity is not None:
+            p["ellipticity"] = float(fc.ellipticity)
+        if fc.calibration_error is not None:
+            p["scale"] = 1.0
+        if fc.gain_sigma is not None:
+            p["gain_sigma"] = 0.0
+        if fc.hot_fraction is not None or fc.dead_rows or fc.dead_cols:
+            p["hot_fraction"] = p["dead_fraction"] = 0.0
+        self.params = p
+        self._gain = self._dead = self._hot = None
+        if fc.fixed_detector:
+            from stemtf.noise.detector import fixed_defects, gain_map
+
+            dg = np.random.default_rng([self.seed, 4])
+            if fc.gain_sigma is not None:
+                self._gain = gain_map((h, w), fc.gain_sigma, dg)
+            self._dead, self._hot = fixed_defects((h, w), dg, dead_rows=fc.dead_rows,
+                                                  dead_cols=fc.dead_cols,
+                                                  hot_fraction=fc.hot_fraction or 0.0)
+        self._carbon = None
+        if fc.carbon_fraction > 0:
+            from stemtf.noise.background import amorphous_carbon_shape, radial_k_invA
+
+            self._carbon = amorphous_carbon_shape(
+                radial_k_invA((h, w), (h // 2, w // 2), lib.q_sampling_invA))
+        self._thick = np.asarray(lib.thicknesses_A, float)[lay.thickness_index]
+
+    @property
+    def q_sampling_true_invA(self) -> float:
+        """The scan's true reciprocal pixel size [1/Å] (library sampling / pixel-scale factor)."""
+        return self.library.q_sampling_invA / self.params["scale"]
+
+    @property
+    def q_sampling_given_invA(self) -> float:
+        """The reciprocal pixel size handed to the analysis (in the scan file) [1/Å]."""
+        err = self.field.calibration_error
+        if err is None:
+            return self.library.q_sampling_invA
+        return self.q_sampling_true_invA * (1.0 + err)
 
     def clean(self, iy: int, ix: int) -> np.ndarray:
-        """Clean pattern (sum 1) at probe position (iy, ix)."""
+        """Clean pattern (sum 1) at probe position (iy, ix), carbon support included."""
+        pat = self._specimen(iy, ix)
+        if self._carbon is None:
+            return pat
+        c = self.field.carbon_fraction
+        return ((1 - c) * pat + c * self._carbon).astype(np.float32)
+
+    def _specimen(self, iy: int, ix: int) -> np.ndarray:
         lay, lib = self.layout, self.library
         if lay.labels[iy, ix] == 0:
             return lib.vacuum
         r, t = lay.rotation_index[iy, ix], lay.thickness_index[iy, ix]
+        z = lay.zone_index[iy, ix]
+        if z > 0:
+            return lib.offzone[z - 1, r, t]
+        k = lay.tilt_index[iy, ix]
         f = float(lay.o1_fraction[iy, ix])
         if f <= 0:
-            return lib.patterns[0, r, t]
+            return lib.pattern(0, r, t, k)
         if f >= 1:
-            return lib.patterns[1, r, t]
-        return ((1 - f) * lib.patterns[0, r, t] + f * lib.patterns[1, r, t]).astype(np.float32)
+            return lib.pattern(1, r, t, k)
+        return ((1 - f) * lib.pattern(0, r, t, k) + f * lib.pattern(1, r, t, k)).astype(np.float32)
 
     def centre_shift(self, iy: int, ix: int) -> tuple[float, float]:
-        """Beam-centre shift [px] (scan-wide shift plus the linear descan) at (iy, ix)."""
+        """Beam-centre shift [px] (scan-wide shift, linear descan, jitter) at (iy, ix)."""
         ry, rx = self.layout.shape
         s = (iy / max(ry - 1, 1) + ix / max(rx - 1, 1)) / 2 - 0.5
-        return (self.params["centre_shift_y_px"] + s * self._ramp[0],
-                self.params["centre_shift_x_px"] + s * self._ramp[1])
+        dy = self.params["centre_shift_y_px"] + s * self._ramp[0]
+        dx = self.params["centre_shift_x_px"] + s * self._ramp[1]
+        if self._jitter is not None:
+            dy, dx = dy + self._jitter[iy, ix, 0], dx + self._jitter[iy, ix, 1]
+        return float(dy), float(dx)
+
+    def background_fraction(self, iy: int, ix: int) -> float:
+        """Diffuse-background share of the counts at (iy, ix) (grows with thickness)."""
+        f = self.params["background_fraction"]
+        if self.field.halo_per_100A > 0 and self.layout.labels[iy, ix] != 0:
+            f = min(0.9, f + self.field.halo_per_100A * self._thick[iy, ix] / 100.0)
+        return f
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -94,12 +167,20 @@ class SceneRenderer:
             raise IndexError(f"row {row!r} out of range 0..{self.shape[0] - 1}")
         rng = np.random.default_rng([self.seed, 2, int(row)])
         lib = self.library
-        out = np.empty(self.shape[1:], np.float32)
+        out = np.empty(self.shape[1:], self.dtype)
         p = dict(self.params)
+        hot_value = p["saturation_counts"] or 65535.0
         for ix in range(self.shape[1]):
             p["centre_shift_y_px"], p["centre_shift_x_px"] = self.centre_shift(row, ix)
-            res = apply_with_params(self.clean(row, ix), p, rng,
-                                    q_sampling_invA=lib.q_sampling_invA,
-                                    semiangle_mrad=lib.semiangle_mrad, energy_eV=lib.energy_eV)
-            out[ix] = res.noisy
+            p["background_fraction"] = self.background_fraction(row, ix)
+            noisy = apply_with_params(self.clean(row, ix), p, rng,
+                                      q_sampling_invA=lib.q_sampling_invA,
+                                      semiangle_mrad=lib.semiangle_mrad, energy_eV=lib.energy_eV,
+                                      gain=self._gain).noisy
+            if self._dead is not None:
+                noisy[self._dead] = 0.0
+                noisy[self._hot] = hot_value
+            if self.field.integer_counts:
+                noisy = np.clip(np.rint(noisy), 0, 65535)
+            out[ix] = noisy
         return out

@@ -11,8 +11,16 @@ import numpy as np
 
 from stemtf.errors import InputError, check_range
 from stemtf.fileio import atomic_path
-from stemtf.scenes.layout import make_layout
-from stemtf.scenes.library import CleanLibrary, build_library
+from stemtf.scenes.field import FieldConditions
+from stemtf.scenes.layout import LABEL_NAMES, make_layout
+from stemtf.scenes.library import (
+    DEFAULT_ROTATIONS_DEG,
+    DEFAULT_THICKNESSES_A,
+    OFFZONE_AXES,
+    CleanLibrary,
+    build_library,
+    tilt_axis_mrad,
+)
 from stemtf.scenes.render import SceneRenderer, scan_noise_params
 
 __all__ = ["simulate_scan", "truth_path_for", "read_truth"]
@@ -46,6 +54,10 @@ def simulate_scan(
     cache_dir: str | os.PathLike | None = None,
     n_grains: int = 5,
     n_domains: int = 3,
+    field: FieldConditions | None = None,
+    thicknesses_A: tuple[float, ...] = DEFAULT_THICKNESSES_A,
+    rotations_deg: tuple[float, ...] = DEFAULT_ROTATIONS_DEG,
+    library_seed: int = 0,
 ) -> tuple[Path, Path]:
     """Simulate a scan of an NMC811 particle and write it with its truth.
 
@@ -55,8 +67,14 @@ def simulate_scan(
         Scan file: ``.h5``/``.emd`` (EMD 1.0 with calibration) or ``.npy`` (no calibration;
         it is in the truth file's attributes).
     truth : path, optional
-        Truth file (HDF5: ``labels`` (Ry, Rx) uint8 0 none, 1 O3, 2 O1, 3 both, plus
-        ``o1_fraction``, ``rotation_deg``, ``thickness_A``); default ``<stem>_truth.h5``.
+        Truth file, default ``<stem>_truth.h5``; HDF5 with (Ry, Rx) datasets ``labels`` uint8
+        (0 none, 1 O3, 2 O1, 3 both, 4 unassigned = O3 off the [001] zone; attribute
+        ``label_names``, a JSON list), ``o1_fraction``, ``rotation_deg``, ``thickness_A``,
+        ``tilt_mrad`` (|beam tilt|), ``tilt_azimuth_deg`` (crystal frame), ``off_zone``
+        uint8 (1 = a crystal not on [001]), ``zone_axis`` (Ry, Rx, 3) int8 (0 0 0 in vacuum)
+        and ``centre_shift_px`` (Ry, Rx, 2) (beam centre minus detector centre, y x); attributes
+        ``q_sampling_invA`` (the handed calibration, as in the scan file),
+        ``q_sampling_true_invA``, ``energy_eV``, ``semiangle_mrad``, ``scene`` (JSON).
     shape : (int, int)
         Scan size (Ry, Rx).
     dose_e : float
@@ -73,6 +91,15 @@ def simulate_scan(
         Library cache folder (see :func:`stemtf.scenes.library.build_library`).
     n_grains, n_domains : int
         Grains of different rotation, and O1 domains.
+    field : FieldConditions, optional
+        Field conditions (descan, ellipticity, wrong calibration, carbon support, halo,
+        detector defects, uint16, O1 share of mixed columns, mistilt, off-zone grains); the
+        default changes nothing.
+    thicknesses_A, rotations_deg : tuple of float
+        Library axes when ``library`` is not given (e.g.
+        :data:`stemtf.scenes.library.FIELD_THICKNESSES_A`, 30-200 Å).
+    library_seed : int
+        Simulation seed of the library when ``library`` is not given.
 
     Returns
     -------
@@ -92,31 +119,45 @@ def simulate_scan(
     truth = Path(truth) if truth is not None else truth_path_for(out)
     if truth.resolve() == out.resolve():
         raise InputError(f"--truth {str(truth)!r} must differ from --out")
+    field = field if field is not None else FieldConditions()
     if library is None:
         library = build_library(detector_px=detector_px, q_sampling_invA=q_sampling_invA,
                                 energy_eV=energy_eV, semiangle_mrad=semiangle_mrad,
-                                cache_dir=cache_dir)
+                                cache_dir=cache_dir, thicknesses_A=tuple(thicknesses_A),
+                                rotations_deg=tuple(rotations_deg), seed=library_seed,
+                                tilts_mrad=tilt_axis_mrad(field.max_tilt_mrad),
+                                offzone_axes=OFFZONE_AXES if field.offzone_grains else ())
+    tilt_choices = tuple(int(k) for k in np.flatnonzero(
+        library.tilt_magnitudes_mrad <= field.max_tilt_mrad + 1e-9))
+    if field.offzone_grains and not library.offzone_axes:
+        raise InputError(f"offzone_grains={field.offzone_grains} needs a library with off-zone "
+                         "axes (build_library(offzone_axes=...))")
     rng = np.random.default_rng([seed, 0])
     layout = make_layout((ry, rx), rng, n_rotations=len(library.rotations_deg),
                          n_thicknesses=len(library.thicknesses_A), n_grains=n_grains,
-                         n_domains=n_domains)
+                         n_domains=n_domains, both_fraction=field.both_o1_fraction,
+                         tilt_choices=tilt_choices, offzone_grains=field.offzone_grains,
+                         n_offzone_axes=len(library.offzone_axes))
     params = scan_noise_params(dose_e, rng, noise=noise)
-    scene = SceneRenderer(layout, library, dose_e=dose_e, seed=seed, params=params)
+    scene = SceneRenderer(layout, library, dose_e=dose_e, seed=seed, params=params, field=field)
     meta = {"library": library.info(), "dose_e": dose_e, "seed": seed, "noise": noise,
-            "shape": [ry, rx], "noise_params": params, "scan_file": out.name,
-            "label_names": ["none", "O3", "O1", "both"]}
+            "shape": [ry, rx], "noise_params": scene.params, "scan_file": out.name,
+            "label_names": list(LABEL_NAMES), "field": field.to_dict(),
+            "q_sampling_given_invA": scene.q_sampling_given_invA,
+            "q_sampling_true_invA": scene.q_sampling_true_invA,
+            "dtype": scene.dtype.name}
     _write_scan(out, scene, library)
-    _write_truth(truth, layout, library, meta)
+    _write_truth(truth, scene, meta)
     log.info("wrote %s and %s (%s)", out, truth,
-             {n: int(c) for n, c in zip(meta["label_names"], np.bincount(
-                 layout.labels.ravel(), minlength=4), strict=True)})
+             {n: int(c) for n, c in zip(LABEL_NAMES, np.bincount(
+                 layout.labels.ravel(), minlength=len(LABEL_NAMES)), strict=True)})
     return out, truth
 
 
 def _write_scan(out: Path, scene: SceneRenderer, library: CleanLibrary) -> None:
     if out.suffix.lower() == ".npy":
         with atomic_path(out) as tmp:
-            mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.float32, shape=scene.shape)
+            mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=scene.dtype, shape=scene.shape)
             for r in range(scene.shape[0]):
                 mm[r] = scene[r]
             mm.flush()
@@ -124,24 +165,41 @@ def _write_scan(out: Path, scene: SceneRenderer, library: CleanLibrary) -> None:
         return
     from stemtf.io import ScanMetadata, write_scan_hdf5
 
-    md = ScanMetadata(q_sampling_invA=library.q_sampling_invA, energy_eV=library.energy_eV,
+    md = ScanMetadata(q_sampling_invA=scene.q_sampling_given_invA, energy_eV=library.energy_eV,
                       semiangle_mrad=library.semiangle_mrad, scan_step_nm=SCAN_STEP_NM)
     write_scan_hdf5(out, scene, md, compression="gzip")  # sparse counts: ~20x smaller
 
 
-def _write_truth(path: Path, layout, library: CleanLibrary, meta: dict) -> None:
+def _write_truth(path: Path, scene: SceneRenderer, meta: dict) -> None:
     import h5py
 
+    layout, library = scene.layout, scene.library
+    ry, rx = layout.shape
+    vac = layout.labels == 0
     rot = np.asarray(library.rotations_deg, np.float32)[layout.rotation_index]
     thick = np.asarray(library.thicknesses_A, np.float32)[layout.thickness_index]
-    vac = layout.labels == 0
+    tilts = np.asarray(library.tilts_mrad, np.float64)[layout.tilt_index]
+    tilt = np.hypot(tilts[..., 0], tilts[..., 1])
+    azim = np.degrees(np.arctan2(tilts[..., 1], tilts[..., 0]))
+    axes = np.asarray(((0, 0, 1),) + library.offzone_axes, np.int8)[layout.zone_index]
+    axes[vac] = 0
+    shift = np.array([[scene.centre_shift(iy, ix) for ix in range(rx)] for iy in range(ry)],
+                     np.float32).reshape(ry, rx, 2)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
-        f.create_dataset("labels", data=layout.labels.astype(np.uint8))
+        ds = f.create_dataset("labels", data=layout.labels.astype(np.uint8))
+        ds.attrs["label_names"] = json.dumps(list(LABEL_NAMES))
         f.create_dataset("o1_fraction", data=layout.o1_fraction.astype(np.float32))
         f.create_dataset("rotation_deg", data=np.where(vac, np.nan, rot).astype(np.float32))
         f.create_dataset("thickness_A", data=np.where(vac, 0.0, thick).astype(np.float32))
+        f.create_dataset("tilt_mrad", data=np.where(vac, 0.0, tilt).astype(np.float32))
+        f.create_dataset("tilt_azimuth_deg", data=np.where(vac | (tilt == 0), 0.0,
+                                                           azim).astype(np.float32))
+        f.create_dataset("off_zone", data=(layout.zone_index > 0).astype(np.uint8))
+        f.create_dataset("zone_axis", data=axes)
+        f.create_dataset("centre_shift_px", data=shift)
         f.attrs["scene"] = json.dumps(meta)
-        f.attrs["q_sampling_invA"] = library.q_sampling_invA
+        f.attrs["q_sampling_invA"] = scene.q_sampling_given_invA
+        f.attrs["q_sampling_true_invA"] = scene.q_sampling_true_invA
         f.attrs["energy_eV"] = library.energy_eV
         f.attrs["semiangle_mrad"] = library.semiangle_mrad
 
