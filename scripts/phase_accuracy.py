@@ -47,7 +47,8 @@ def analyse(dps, library, seed, n_sample=256):
     cal = calibrate(sample, q_sampling_invA=library.q_sampling_invA,
                     energy_eV=library.energy_eV, semiangle_mrad=library.semiangle_mrad)
     model = PhaseModel.from_materials(list(library.material_ids), cal)
-    model = model.refine(identify_phases(sample, cal, model).hexagons)
+    model = model.refine(identify_phases(sample, cal, model).hexagons,
+                         q_sampling_invA=cal.q_sampling_invA)
     t0 = time.perf_counter()
     res = identify_phases(dps, cal, model)
     return res, cal, model, time.perf_counter() - t0

@@ -15,21 +15,14 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from stemtf.errors import InputError, check_positive, check_range
+from stemtf.physics import electron_wavelength_A as wavelength_A  # re-exported: one formula
 
 __all__ = ["Calibration", "calibrate", "wavelength_A", "correct_ellipticity"]
 
 log = logging.getLogger(__name__)
 
-_HC_KEV_A = 12.398419843320026  # h c [keV Angstrom]
-_MC2_KEV = 510.99895000  # electron rest energy [keV]
 #: Above this many percent of radial modulation the ellipticity is not believed (bad fit).
 _MAX_ELLIPTICITY = 0.2
-
-
-def wavelength_A(energy_eV: float) -> float:
-    """Relativistic electron wavelength [Å] at ``energy_eV`` [eV]."""
-    e_kev = energy_eV / 1e3
-    return _HC_KEV_A / math.sqrt(e_kev * (2 * _MC2_KEV + e_kev))
 
 
 @dataclass(frozen=True)

@@ -154,3 +154,46 @@ def friedel_centers(
     n_pairs[~np.isin(np.arange(n_dp), use)] = np.minimum(n_pairs[~np.isin(np.arange(n_dp), use)],
                                                          min_pairs - 1)
     return out, n_pairs
+
+
+def friedel_pair_count(table, centers_yx: np.ndarray, *, tolerance_px: float = 1.5,
+                       min_separation_px: float = 6.0, max_spots: int = 18,
+                       keep: np.ndarray | None = None) -> np.ndarray:
+    """Spot pairs per pattern symmetric about the pattern's centre (g and -g), shape (B,).
+
+    A crystal along any zone axis diffracts in Friedel pairs; noise peaks, hot pixels and the
+    amorphous ring's speckle almost never do, so this counts crystal evidence independent of
+    which phase (if any) the spots belong to. Each spot is counted in at most one pair.
+
+    Parameters
+    ----------
+    table : SpotTable
+        Spots of the batch [px].
+    centers_yx : ndarray, shape (B, 2)
+        Pattern centres [px].
+    tolerance_px : float
+        How far the pair's midpoint may lie from the centre.
+    min_separation_px : float
+        Pairs closer together than this are a spot and its own neighbour, not g and -g.
+    max_spots : int
+        Strongest spots per pattern considered.
+    keep : bool ndarray, optional
+        Spots that take part (e.g. significant above shot noise); default all.
+    """
+    from stemtf.phase.hexagons import _padded
+    from stemtf.phase.spots import SpotTable
+
+    if keep is not None:
+        table = SpotTable(*(np.asarray(getattr(table, f))[keep]
+                            for f in ("dp_index", "y", "x", "intensity", "snr")))
+    c = np.asarray(centers_yx, float)
+    n_dp = c.shape[0]
+    y, x, _, valid = _padded(table, n_dp, max_spots)
+    dy = 0.5 * (y[:, :, None] + y[:, None, :]) - c[:, 0, None, None]
+    dx = 0.5 * (x[:, :, None] + x[:, None, :]) - c[:, 1, None, None]
+    sep = np.hypot(y[:, :, None] - y[:, None, :], x[:, :, None] - x[:, None, :])
+    ok = valid[:, :, None] & valid[:, None, :] & (np.hypot(dy, dx) <= tolerance_px)
+    ok &= sep > min_separation_px
+    # one pair per spot: a spot pairs with at most one partner (take either orientation once)
+    paired = ok.any(axis=2)
+    return paired.sum(axis=1) // 2

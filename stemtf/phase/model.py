@@ -8,17 +8,18 @@ For NMC811 O3/O1 (PHYSICS.md § the diagnostic along [001]): both show {110} (O1
 further out); only O1 shows the inner {100} hexagon at 0.577 of {110}, rotated 30 deg. A ring
 of one phase with no ring of the other within ``merge_tolerance`` is that phase's *marker*.
 
-A pattern without the marker is the first phase (O3). With the marker, the ratio of the shared
-{110} radius to the marker {100} radius tells how much of the {110} ring comes from the second
-phase's own lattice: exactly sqrt(3) for pure O1 (one lattice), a_O1/a_O3 x sqrt(3) (1.8 %
-less) when O3 dominates the {110} ring, as in columns holding both. The ratio is free of the
-camera length, so it needs no absolute calibration.
+A pattern without the marker is the first phase (O3). With the marker, the precise radius of the
+shared {110} ring tells how much of it comes from the second phase's lattice: O1's {110} lies
+a_O3/a_O1 = 1.8 % further out than O3's, and in a column holding both each {110} disk is the
+blend of the two (:mod:`stemtf.phase.ringfit`). The first phase's radius is learned from the scan
+(patterns without the marker), so neither the camera length nor thickness-dependent intensities
+enter the decision.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 
@@ -39,6 +40,8 @@ LABEL_NONE, LABEL_FIRST, LABEL_SECOND, LABEL_BOTH, LABEL_UNASSIGNED = range(5)
 _MAX_RING_NORM = 1.15
 #: Minimum hexagons in a cluster to trust a learned radius / ratio.
 _MIN_CLUSTER = 20
+#: The learned camera length may differ from the given one by this fraction without a warning.
+CAMERA_LENGTH_WARN = 0.02
 
 
 @dataclass(frozen=True)
@@ -65,15 +68,27 @@ class PhaseModel:
     rings : tuple of ModelRing
     reference_radius_invA : float
         The ring radii are normalised by this (the {110} of the first phase).
-    pure_threshold : float
-        A pattern with the marker is the pure second phase when its shared/marker radius ratio
-        lies more than this fraction of the way from the mixed (first-phase {110}) to the pure
-        (second-phase {110}) value; otherwise it holds both.
-    marker_split : float
-        Marker / shared hexagon intensity ratio separating pure second phase (above) from
-        mixed columns (below), learned by :meth:`refine` (0: not learned, not used).
+    lattice_ratio : float
+        Second phase's shared-ring radius / first phase's, from the structures (O1/O3 {110}:
+        a_O3 / a_O1 = 1.018); 1.0 when no ring is shared.
+    share_threshold : float
+        A pattern with the marker is the pure second phase when the second phase's share of
+        its shared ring (0 at the first phase's radius, 1 at the second's) is at least this;
+        otherwise it holds both. Tuned on the field benchmark's ``tune`` split.
+    share_sigma : float
+        Spread of the measured share (learned by :meth:`refine` from the scatter of the first
+        phase's shared-ring radius); sets the confidence.
+    shared_radius_invA : float
+        Precise radius [1/Å] of the first phase's shared ring learned by :meth:`refine`
+        (0: not learned; the ring's radius is used).
+    unassigned_min_pairs : int
+        Friedel pairs of spots a pattern without a phase lattice needs to count as a crystal
+        no phase fits (``unassigned``).
     ring_tolerance : float
-        Relative radius tolerance for assigning a hexagon to a ring.
+        Relative radius tolerance for assigning a hexagon to a ring before :meth:`refine`
+        (camera length known only roughly).
+    refined_ring_tolerance : float
+        The same once :meth:`refine` has learned the radii from the scan.
     min_marker_snr : float
         A marker ring measured below this signal-to-noise ratio counts as absent.
     min_marker_fraction : float
@@ -87,9 +102,13 @@ class PhaseModel:
     material_ids: tuple[str, ...]
     rings: tuple[ModelRing, ...]
     reference_radius_invA: float
-    pure_threshold: float = 0.57
-    marker_split: float = 0.0
+    lattice_ratio: float = 1.0
+    share_threshold: float = 0.7
+    share_sigma: float = 0.1
+    shared_radius_invA: float = 0.0
+    unassigned_min_pairs: int = 2
     ring_tolerance: float = 0.06
+    refined_ring_tolerance: float = 0.03
     min_marker_snr: float = 3.0
     min_marker_fraction: float = 0.05
     refined: bool = False
@@ -143,13 +162,22 @@ class PhaseModel:
                                  for o in other)
                 rings.append(ModelRing(p, r.hkl, r.radius_invA, round(r.rotation_deg, 6) % 60.0,
                                        r.intensity, marker))
+        shared = [min((r for r in rings if r.phase == p and not r.marker),
+                      key=lambda r: r.radius_invA, default=None) for p in (0, 1)]
+        ratio = (shared[1].radius_invA / shared[0].radius_invA
+                 if shared[0] is not None and shared[1] is not None else 1.0)
         model = cls(phases=tuple(names), material_ids=ids, rings=tuple(rings),
-                    reference_radius_invA=ref.radius_invA)
+                    reference_radius_invA=ref.radius_invA, lattice_ratio=float(ratio))
         if calibration is not None:
             log.info("phase model %s: rings %s", model.phases,
                      [(r.phase, r.hkl, round(r.radius_invA / calibration.q_sampling_invA, 1))
                       for r in rings])
         return model
+
+    @property
+    def assign_tolerance(self) -> float:
+        """Relative radius tolerance for assigning hexagons to rings (tighter once refined)."""
+        return self.refined_ring_tolerance if self.refined else self.ring_tolerance
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -187,13 +215,17 @@ class PhaseModel:
                 f"only {room:.1f} px fit")
 
     # -- learning from data ----------------------------------------------------------------
-    def refine(self, hexagon_table: np.ndarray) -> PhaseModel:
+    def refine(self, hexagon_table: np.ndarray, *,
+               q_sampling_invA: float | None = None) -> PhaseModel:
         """Ring radii learned from the hexagons found across a scan.
 
         Parameters
         ----------
         hexagon_table : structured ndarray
-            ``PhaseResult.hexagons`` (fields dp_index, radius_invA, inliers, intensity, ...).
+            ``PhaseResult.hexagons`` (fields dp_index, radius_invA, inliers, radius_fine_invA).
+        q_sampling_invA : float, optional
+            The calibration the radii were measured with; named in the warning when the rings
+            say it is off by more than :data:`CAMERA_LENGTH_WARN` (2 %).
 
         Returns
         -------
@@ -201,49 +233,56 @@ class PhaseModel:
             A new model; this one is unchanged. Clusters with fewer than 20 hexagons keep
             their expected values (scaled by the common camera-length factor when known).
             Shared rings are learned from patterns without the second phase's marker (first
-            phase) or from the marker radius times the reference ratio (second phase).
+            phase) or from the marker radius times the reference ratio (second phase). The
+            precise radius of the first phase's shared ring (``radius_fine_invA`` of patterns
+            without the marker) and its scatter set ``shared_radius_invA`` and ``share_sigma``.
         """
         hx = np.asarray(hexagon_table)
         if hx.size == 0:
-            log.warning("refine: no hexagons; keeping the reference rings")
+            log.warning("refine: no hexagons in the calibration sample; keeping the reference "
+                        "rings (no crystal of the configured phases found)")
             return self
         hx = hx[hx["inliers"] >= 4]
         radii = hx["radius_invA"]
         exp = np.array([r.radius_invA for r in self.rings])
         ref_i = int(np.argmin(np.abs(exp - self.reference_radius_invA)))
         notes = list(self.history)
+        tol = self.ring_tolerance
         # Which patterns show a marker hexagon of phase 2 (markers are unique to it).
         marker_i = [i for i, r in enumerate(self.rings) if r.marker and r.phase == 1]
         has_marker = np.zeros(0, np.int64)
         scales = []
         if marker_i:
-            m = np.abs(radii / exp[marker_i[0]] - 1) < 2 * self.ring_tolerance
+            m = np.abs(radii / exp[marker_i[0]] - 1) < 2 * tol
             has_marker = np.unique(hx["dp_index"][m])
             if m.sum() >= _MIN_CLUSTER:
                 scales.append((float(np.median(radii[m] / exp[marker_i[0]])), int(m.sum()),
                                "marker"))
+        no_marker = ~np.isin(hx["dp_index"], has_marker)
         # Camera-length scale: the reference ring in patterns without the marker (pure first
         # phase; the second phase's shared ring lies 2 % further out), else the marker ring.
-        near = (np.abs(radii / exp[ref_i] - 1) < 2 * self.ring_tolerance) & \
-            ~np.isin(hx["dp_index"], has_marker)
+        near = (np.abs(radii / exp[ref_i] - 1) < 2 * tol) & no_marker
         if near.sum() >= _MIN_CLUSTER:
             scales.insert(0, (float(np.median(radii[near] / exp[ref_i])), int(near.sum()),
                               "reference ring"))
         scale, n_used, what = scales[0] if scales else (1.0, 0, "none")
-        if abs(scale - 1) > 0.03:
-            log.warning("pixel-size check: rings are %+.1f %% off the reference; the learned "
-                        "radii absorb it (check q_sampling_invA)", 100 * (scale - 1))
+        if abs(scale - 1) > CAMERA_LENGTH_WARN:
+            given = f"given q_sampling_invA={q_sampling_invA:.6g}, the rings say " \
+                f"{q_sampling_invA / scale:.6g} 1/A per px" if q_sampling_invA else \
+                "check q_sampling_invA"
+            log.warning("calibration: the phase rings lie %+.1f %% off the reference radii "
+                        "(%s); the learned radii absorb it", 100 * (scale - 1), given)
         notes.append(f"camera-length scale {scale:.4f} from {n_used} hexagons ({what})")
         new_radius: dict[int, float] = {}
         learned_marker: dict[int, tuple[float, float]] = {}  # phase -> (reference, learned)
         order = sorted(range(len(self.rings)), key=lambda i: not self.rings[i].marker)
         for i in order:
             ring = self.rings[i]
-            sel = np.abs(radii / (scale * ring.radius_invA) - 1) < self.ring_tolerance
+            sel = np.abs(radii / (scale * ring.radius_invA) - 1) < tol
             how = f"{int(sel.sum())} hexagons"
             if not ring.marker:
                 # shared ring: only patterns without the other phase's marker are pure
-                sel &= ~np.isin(hx["dp_index"], has_marker) if ring.phase == 0 else False
+                sel &= no_marker if ring.phase == 0 else False
                 how = f"{int(sel.sum())} hexagons without the marker"
             if sel.sum() >= _MIN_CLUSTER:
                 r_new = float(np.median(radii[sel]))
@@ -260,83 +299,52 @@ class PhaseModel:
                          f"1/A ({how})")
             new_radius[i] = r_new
         new_rings = [replace(r, radius_invA=new_radius[i]) for i, r in enumerate(self.rings)]
-        split = self.marker_split
-        if marker_i:
-            learned = _learn_split(hx, new_rings, marker_i[0], self.ring_tolerance,
-                                   self.min_marker_fraction)
-            if learned is not None:
-                split = learned
-                notes.append(f"marker/shared intensity split {split:.3f}")
+        shared, sigma = self._learn_shared_radius(hx, no_marker, new_rings, notes)
         ref_new = new_rings[ref_i].radius_invA
         return replace(self, rings=tuple(new_rings), reference_radius_invA=ref_new,
-                       marker_split=split, refined=True, history=tuple(notes))
+                       shared_radius_invA=shared, share_sigma=sigma, refined=True,
+                       history=tuple(notes))
+
+    def _learn_shared_radius(self, hx, no_marker, rings, notes) -> tuple[float, float]:
+        """Median and robust spread of the precise first-phase shared-ring radius."""
+        sh = [r for r in rings if r.phase == 0 and not r.marker]
+        if "radius_fine_invA" not in (hx.dtype.names or ()) or not sh:
+            return self.shared_radius_invA, self.share_sigma
+        r_ref = min(r.radius_invA for r in sh)
+        fine = hx["radius_fine_invA"]
+        sel = no_marker & np.isfinite(fine) & (np.abs(fine / r_ref - 1) < self.ring_tolerance)
+        if sel.sum() < _MIN_CLUSTER:
+            notes.append(f"shared-ring radius not learned ({int(sel.sum())} precise radii "
+                         "without the marker, need 20)")
+            return self.shared_radius_invA, self.share_sigma
+        med = float(np.median(fine[sel]))
+        spread = 1.4826 * float(np.median(np.abs(fine[sel] - med)))
+        gap = med * (self.lattice_ratio - 1)
+        sigma = float(np.clip(spread / gap, 0.02, 1.0)) if gap > 0 else self.share_sigma
+        notes.append(f"first phase's shared ring {med:.5f} 1/A (precise, {int(sel.sum())} "
+                     f"patterns without the marker), share spread {sigma:.3f}")
+        return med, sigma
 
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict:
         """JSON-serialisable description (inverse: :meth:`from_dict`)."""
-        return {
-            "phases": list(self.phases),
-            "material_ids": list(self.material_ids),
-            "rings": [{"phase": r.phase, "hkl": list(r.hkl), "radius_invA": r.radius_invA,
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["rings"] = [{"phase": r.phase, "hkl": list(r.hkl), "radius_invA": r.radius_invA,
                        "rotation_deg": r.rotation_deg, "intensity": r.intensity,
-                       "marker": r.marker} for r in self.rings],
-            "reference_radius_invA": self.reference_radius_invA,
-            "pure_threshold": self.pure_threshold,
-            "marker_split": self.marker_split,
-            "ring_tolerance": self.ring_tolerance,
-            "min_marker_snr": self.min_marker_snr,
-            "min_marker_fraction": self.min_marker_fraction,
-            "refined": self.refined,
-            "history": list(self.history),
-        }
+                       "marker": r.marker} for r in self.rings]
+        for k in ("phases", "material_ids", "history"):
+            d[k] = list(d[k])
+        d["label_names"] = list(self.label_names)
+        return d
 
     @classmethod
     def from_dict(cls, d: dict) -> PhaseModel:
-        """Rebuild a model written by :meth:`to_dict`."""
-        d = dict(d)
+        """Rebuild a model written by :meth:`to_dict` (keys it does not know are ignored)."""
+        known = {f.name for f in fields(cls)}
+        d = {k: v for k, v in d.items() if k in known}
         d["rings"] = tuple(ModelRing(r["phase"], tuple(r["hkl"]), r["radius_invA"],
                                      r["rotation_deg"], r["intensity"], r["marker"])
                            for r in d["rings"])
         for k in ("phases", "material_ids", "history"):
             d[k] = tuple(d.get(k, ()))
         return cls(**d)
-
-
-
-
-def _learn_split(hx: np.ndarray, rings, marker_i: int, tol: float,
-                 min_fraction: float) -> float | None:
-    """Valley between pure and mixed patterns in log(I_marker / I_shared), or None.
-
-    Two-means on the patterns that show both hexagons; accepted only when both groups hold at
-    least 10 % of them and their centres differ by more than a factor 2 (a scan without mixed
-    columns, or without pure ones, has one group, and nothing is learned).
-    """
-    radii = hx["radius_invA"]
-    mk = rings[marker_i]
-    shared = [r for r in rings if not r.marker]
-    in_m = np.abs(radii / mk.radius_invA - 1) < tol
-    in_s = np.zeros(radii.size, bool)
-    for r in shared:
-        in_s |= np.abs(radii / r.radius_invA - 1) < tol
-    n = int(hx["dp_index"].max()) + 1 if hx.size else 0
-    im = np.zeros(n)
-    ish = np.zeros(n)
-    np.maximum.at(im, hx["dp_index"][in_m], hx["intensity"][in_m])
-    np.maximum.at(ish, hx["dp_index"][in_s], hx["intensity"][in_s])
-    # weak marker hexagons (forbidden reflections leaking into the first phase) are no O1
-    ok = (im > 0) & (ish > 0) & (im >= min_fraction * ish)
-    if ok.sum() < _MIN_CLUSTER:
-        return None
-    v = np.log(im[ok] / ish[ok])
-    lo, hi = np.percentile(v, [25, 75])
-    for _ in range(20):
-        mid = 0.5 * (lo + hi)
-        a, b = v[v < mid], v[v >= mid]
-        if a.size == 0 or b.size == 0:
-            return None
-        lo, hi = a.mean(), b.mean()
-    frac = a.size / v.size
-    if hi - lo < np.log(2.0) or not 0.1 <= frac <= 0.9:
-        return None
-    return float(np.exp(0.5 * (lo + hi)))

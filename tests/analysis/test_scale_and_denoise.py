@@ -43,7 +43,9 @@ def test_local_cluster_matches_in_process(scan, tmp_path):
         np.testing.assert_array_equal(fa["labels"][...], truth)
         np.testing.assert_array_equal(fb["labels"][...], fa["labels"][...])
         np.testing.assert_array_equal(fb["confidence"][...], fa["confidence"][...])
-        np.testing.assert_array_equal(fb["hexagons"][...], fa["hexagons"][...])
+        ha, hb = fa["hexagons"][...], fb["hexagons"][...]
+        for name in ha.dtype.names:  # field by field: NaN (no precise radius) compares equal
+            np.testing.assert_array_equal(hb[name], ha[name])
 
 
 def test_savedmodel_denoiser_in_pipeline(scan, tmp_path):

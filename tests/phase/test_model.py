@@ -37,8 +37,10 @@ def test_refine_learns_camera_length_error(kin, model, calibration):
     r1 = [r for r in refined.rings if r.phase == 1 and r.marker][0].radius_invA
     assert abs(r3 / (scale * 0.69686) - 1) < 0.005
     assert abs(r1 / (scale * 0.40947) - 1) < 0.01
-    # pure O1 and mixed columns differ in I(100)/I(110): the split between them is learned
-    assert 0.24 < refined.marker_split < 0.8
+    # the precise first-phase {110} radius is learned from the patterns without the marker
+    assert abs(refined.shared_radius_invA / (scale * 0.69686) - 1) < 0.002
+    assert 0.02 <= refined.share_sigma < 0.2
+    assert refined.lattice_ratio == pytest.approx(model.lattice_ratio)
     second = identify_phases(dps, calibration, refined)
     assert (second.labels == truth).mean() >= 0.97
     assert abs(np.median(second.hexagons["radius_norm"][second.hexagons["phase"] == 1]) - 1) < 0.01
@@ -68,10 +70,10 @@ def test_detector_check(model):
     model.check_detector((128, 128), off)
 
 
-def test_no_split_learned_without_two_groups(kin, model, calibration):
+def test_no_shared_radius_learned_without_first_phase(kin, model, calibration):
     rng = np.random.default_rng(1)
     dps = np.stack([kin.make_pattern(model, 2, rng, dose=1e4, rotation_deg=rng.uniform(0, 60))
                     for _ in range(40)])
     refined = model.refine(identify_phases(dps, calibration, model).hexagons)
-    assert refined.marker_split == 0.0
+    assert refined.shared_radius_invA == 0.0 and "not learned" in refined.history[-1]
     assert np.all(identify_phases(dps, calibration, refined).labels == 2)

@@ -1,0 +1,406 @@
+"""From the hexagons of a batch to a label and a confidence per pattern, in named steps.
+
+1. :func:`assign_rings`: each hexagon to the nearest model ring within the ring tolerance.
+2. :func:`primary_lattice`: per pattern, the best assigned hexagon (most matched vertices) sets
+   the lattice (scale and rotation); a pattern shows a crystal of a known phase only with a
+   ring hexagon of at least ``min_lattice_matches`` vertices.
+3. :func:`marker_evidence`: the second phase's marker ring (O1 {100}), found as a hexagon or
+   measured on the template the lattice predicts, against a control 30 deg away.
+4. :func:`shared_ring_share`: the second phase's share of the shared ring ({110}) from the
+   precise radius of that ring (:mod:`stemtf.phase.ringfit`): 0 at the first phase's
+   lattice, 1 at the second phase's (1.8 % further out for O1/O3). Geometry, not intensity:
+   dynamical scattering changes ring intensities tenfold with thickness, not their radii.
+5. :func:`decide`: none / first / second / both / unassigned, and the confidence.
+
+Everything here is per batch and deterministic (numpy only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.special import ndtr
+
+from stemtf.phase.calibration import Calibration, correct_ellipticity
+from stemtf.phase.lattice import hexagon_vertices, wrap60
+from stemtf.phase.model import (
+    LABEL_BOTH,
+    LABEL_FIRST,
+    LABEL_SECOND,
+    LABEL_UNASSIGNED,
+    PhaseModel,
+)
+from stemtf.phase.ringfit import hexagon_radius_fine
+
+__all__ = ["HEXAGON_DTYPE", "ClassifyParams", "Classification", "classify"]
+
+#: One accepted hexagon of a pattern (the per-DP hexagon table of the analysis results).
+HEXAGON_DTYPE = np.dtype([
+    ("dp_index", np.int64),
+    ("phase", np.uint8),  # 0 unassigned, 1 first phase's ring, 2 second phase's ring
+    ("radius_invA", np.float32),
+    ("radius_norm", np.float32),
+    ("rotation_deg", np.float32),
+    ("inliers", np.uint8),
+    ("residual_px", np.float32),
+    ("center_y", np.float32),
+    ("center_x", np.float32),
+    ("intensity", np.float32),
+    # precise radius of the pattern's primary shared-ring hexagon from disk centroids; NaN
+    # for every other hexagon
+    ("radius_fine_invA", np.float32),
+])
+
+
+@dataclass(frozen=True)
+class ClassifyParams:
+    """Everything the decision needs, fixed for a batch (built by :meth:`from_model`).
+
+    Attributes
+    ----------
+    ring_radius_invA, ring_rotation_deg : float ndarray (R,)
+        Model rings (learned radii when the model is refined).
+    ring_phase : int ndarray (R,)
+        0 first phase, 1 second phase.
+    ring_marker : bool ndarray (R,)
+        Ring of one phase only.
+    marker_ring : int
+        Index of the second phase's marker ring, -1 if none.
+    shared_first, shared_second : int
+        Index of the shared (non-marker) ring of each phase, -1 if none.
+    ring_tolerance : float
+        Relative radius tolerance for assigning a hexagon to a ring.
+    min_lattice_matches : int
+        Matched vertices a ring hexagon needs to show a lattice.
+    min_marker_snr, min_marker_fraction : float
+        Marker measured on the template counts when above this SNR and this fraction of the
+        primary ring's strength.
+    shared_radius_invA : float
+        Where the first phase's shared ring lies (precise radius learned from the scan).
+    lattice_ratio : float
+        Second phase's shared-ring radius / first phase's (1.0177 for O1/O3).
+    share_threshold : float
+        Second-phase share of the shared ring above which a pattern with the marker is the
+        pure second phase.
+    share_sigma : float
+        Measurement spread of the share (from the scan), sets the confidence.
+    unassigned_min_pairs : int
+        A pattern without a phase lattice but with at least this many Friedel pairs of
+        significant spots is a crystal no phase fits: ``unassigned``.
+    q_sampling_invA, disk_radius_px, ellipticity_ratio, ellipticity_angle_deg : float
+        Detector geometry.
+    """
+
+    ring_radius_invA: np.ndarray
+    ring_rotation_deg: np.ndarray
+    ring_phase: np.ndarray
+    ring_marker: np.ndarray
+    marker_ring: int
+    shared_first: int
+    shared_second: int
+    ring_tolerance: float
+    min_lattice_matches: int
+    min_marker_snr: float
+    min_marker_fraction: float
+    shared_radius_invA: float
+    lattice_ratio: float
+    share_threshold: float
+    share_sigma: float
+    unassigned_min_pairs: int
+    reference_radius_invA: float
+    q_sampling_invA: float
+    disk_radius_px: float
+    ellipticity_ratio: float
+    ellipticity_angle_deg: float
+
+    @classmethod
+    def from_model(cls, model: PhaseModel, cal: Calibration, *,
+                   min_lattice_matches: int) -> ClassifyParams:
+        """Decision parameters of ``model`` on the detector ``cal``."""
+        rings = model.rings
+        phase = np.array([r.phase for r in rings])
+        marker = np.array([r.marker for r in rings])
+
+        def first(mask) -> int:
+            hit = np.flatnonzero(mask)
+            return int(hit[0]) if hit.size else -1
+
+        sh1 = first(~marker & (phase == 0))
+        radius = np.array([r.radius_invA for r in rings])
+        shared = model.shared_radius_invA or (radius[sh1] if sh1 >= 0 else 0.0)
+        return cls(
+            ring_radius_invA=radius,
+            ring_rotation_deg=np.array([r.rotation_deg for r in rings]),
+            ring_phase=phase,
+            ring_marker=marker,
+            marker_ring=first(marker & (phase == 1)),
+            shared_first=sh1,
+            shared_second=first(~marker & (phase == 1)),
+            ring_tolerance=model.assign_tolerance,
+            min_lattice_matches=int(min_lattice_matches),
+            min_marker_snr=model.min_marker_snr,
+            min_marker_fraction=model.min_marker_fraction,
+            shared_radius_invA=float(shared),
+            lattice_ratio=model.lattice_ratio,
+            share_threshold=model.share_threshold,
+            share_sigma=model.share_sigma,
+            unassigned_min_pairs=model.unassigned_min_pairs,
+            reference_radius_invA=model.reference_radius_invA,
+            q_sampling_invA=cal.q_sampling_invA,
+            disk_radius_px=cal.disk_radius_px,
+            ellipticity_ratio=cal.ellipticity_ratio,
+            ellipticity_angle_deg=cal.ellipticity_angle_deg,
+        )
+
+
+@dataclass(frozen=True)
+class Classification:
+    """Per-pattern outcome of :func:`classify` (arrays of length B, table of hexagons)."""
+
+    labels: np.ndarray
+    confidence: np.ndarray
+    fraction: np.ndarray
+    hexagons: np.ndarray
+
+
+# -- 1. rings ----------------------------------------------------------------------------------
+def assign_rings(radius_invA: np.ndarray, prm: ClassifyParams) -> tuple[np.ndarray, np.ndarray]:
+    """Nearest ring of each hexagon and whether it lies within the ring tolerance."""
+    if radius_invA.size == 0:
+        return np.zeros(0, np.int64), np.zeros(0, bool)
+    rel = radius_invA[:, None] / prm.ring_radius_invA[None, :] - 1
+    ring_i = np.argmin(np.abs(rel), axis=1)
+    ok = np.abs(rel[np.arange(radius_invA.size), ring_i]) < prm.ring_tolerance
+    return ring_i, ok
+
+
+def best_per_ring(hx, ring_i, ok, n_dp: int, n_rings: int) -> np.ndarray:
+    """Index of the best hexagon (most inliers, then strongest) per (pattern, ring), or -1."""
+    best = np.full((n_dp, n_rings), -1)
+    cand = np.flatnonzero(ok)
+    if cand.size == 0:
+        return best
+    order = cand[np.lexsort((-hx["intensity"][cand], -hx["inliers"][cand], ring_i[cand],
+                             hx["dp_index"][cand]))]
+    key = hx["dp_index"][order] * n_rings + ring_i[order]
+    first = np.r_[True, key[1:] != key[:-1]]
+    best.reshape(-1)[key[first]] = order[first]
+    return best
+
+
+# -- 2. lattice --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Lattice:
+    """The primary lattice of the patterns ``idx`` that show one."""
+
+    idx: np.ndarray  # pattern indices (n,)
+    best: np.ndarray  # (n, R) best hexagon per ring or -1
+    primary_ring: np.ndarray  # (n,)
+    primary_hex: np.ndarray  # (n,)
+    scale: np.ndarray  # (n,) measured / model radius of the primary ring
+    rotation_deg: np.ndarray  # (n,) lattice rotation (model ring frame)
+
+
+def primary_lattice(hx, rad_invA, ring_i, ok, prm: ClassifyParams, n_dp: int) -> Lattice:
+    """Per pattern with a lattice hexagon: the best hexagon and the lattice it implies."""
+    best = best_per_ring(hx, ring_i, ok, n_dp, prm.ring_radius_invA.size)
+    lattice_ok = ok & (hx["inliers"] >= prm.min_lattice_matches)
+    has = np.zeros(n_dp, bool)
+    has[hx["dp_index"][lattice_ok]] = True
+    idx = np.flatnonzero(has)
+    bsub = best[idx]
+    inl = np.where(bsub >= 0, hx["inliers"][np.maximum(bsub, 0)], -1)
+    pr = np.argmax(inl, axis=1) if idx.size else np.zeros(0, np.int64)
+    p = bsub[np.arange(idx.size), pr]
+    scale = rad_invA[p] / prm.ring_radius_invA[pr]
+    rot = hx["rotation_deg"][p] - prm.ring_rotation_deg[pr]
+    return Lattice(idx, bsub, pr, p, scale, rot)
+
+
+def template_response(resp, idx, centers_yx, radius_px, rotation_deg, prm: ClassifyParams):
+    """Mean DoG response at the six vertices of hexagons (undistorted radius/rotation)."""
+    verts = hexagon_vertices(centers_yx, radius_px, rotation_deg)
+    vy, vx = verts[..., 0], verts[..., 1]
+    if prm.ellipticity_ratio != 1.0:
+        vy, vx = correct_ellipticity(vy, vx, centers_yx[:, None, :], 1.0 / prm.ellipticity_ratio,
+                                     prm.ellipticity_angle_deg)
+    bb = np.broadcast_to(np.asarray(idx)[:, None], vy.shape)
+    return _bilinear(resp, bb, vy, vx).mean(axis=1)
+
+
+def _bilinear(resp: np.ndarray, b: np.ndarray, y: np.ndarray, x: np.ndarray) -> np.ndarray:
+    h, w = resp.shape[1:]
+    y = np.clip(y, 0, h - 1.001)
+    x = np.clip(x, 0, w - 1.001)
+    y0 = np.floor(y).astype(np.int64)
+    x0 = np.floor(x).astype(np.int64)
+    fy, fx = y - y0, x - x0
+    return ((1 - fy) * (1 - fx) * resp[b, y0, x0] + (1 - fy) * fx * resp[b, y0, x0 + 1]
+            + fy * (1 - fx) * resp[b, y0 + 1, x0] + fy * fx * resp[b, y0 + 1, x0 + 1])
+
+
+# -- 3. marker ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class MarkerEvidence:
+    """Second phase's marker ring per lattice pattern."""
+
+    found: np.ndarray  # bool (n,): a marker hexagon that stands out from its control
+    seen: np.ndarray  # bool (n,): found, or measured on the template above the SNR
+    snr: np.ndarray  # (n,) template SNR (<= 0 where not strong enough)
+    hexagon: np.ndarray  # (n,) marker hexagon index or -1
+
+
+def marker_evidence(hx, lat: Lattice, resp, noise, centers, prm: ClassifyParams) -> MarkerEvidence:
+    """Marker hexagon or marker signal on the lattice's template, against a control."""
+    n = lat.idx.size
+    j = prm.marker_ring
+    if j < 0 or n == 0:
+        z = np.zeros(n, bool)
+        return MarkerEvidence(z, z, np.zeros(n), np.full(n, -1))
+    q = prm.q_sampling_invA
+    c = centers[lat.idx]
+    tr = lat.scale * prm.ring_radius_invA[j] / q
+    trot = wrap60(lat.rotation_deg + prm.ring_rotation_deg[j])
+    on = template_response(resp, lat.idx, c, tr, trot, prm)
+    # control: same radius rotated 30 deg (no reflection of either phase there), so round
+    # backgrounds (halo, amorphous ring) cancel; only a positive control is background (a
+    # negative one is the DoG surround of another reflection nearby)
+    off = template_response(resp, lat.idx, c, tr, wrap60(trot + 30.0), prm)
+    inten = on - np.maximum(off, 0.0)
+    nz = noise[lat.idx] * np.sqrt(2.0 / 6.0)
+    snr = np.where(nz > 0, inten / np.where(nz > 0, nz, 1.0), np.where(inten > 0, np.inf, 0.0))
+    p = lat.primary_hex
+    prim = np.maximum(template_response(resp, lat.idx, c, hx["radius_px"][p],
+                                        hx["rotation_deg"][p], prm), 1e-30)
+    rel = np.where(lat.primary_ring == j, 1.0, inten / prim)
+    strong = (snr >= prm.min_marker_snr) & (rel >= prm.min_marker_fraction)
+    snr = np.where(strong, snr, np.minimum(snr, 0.0))
+    hexagon = np.where(strong, lat.best[:, j], -1)
+    found = hexagon >= 0
+    return MarkerEvidence(found, found | (snr >= prm.min_marker_snr), snr, hexagon)
+
+
+# -- 4. shared ring ----------------------------------------------------------------------------
+def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams):
+    """Second phase's share of the shared ring per lattice pattern, and the precise radius.
+
+    The shared ring's hexagon (best of the two phases' shared rings), or where it was not found
+    the template the lattice predicts, is refined on the counts (:func:`hexagon_radius_fine`);
+    share = (r - r1) / (r1 (ratio - 1)) with r1 the first phase's learned shared radius.
+
+    Returns
+    -------
+    share : (n,) NaN where the ring holds too few counts
+    radius_invA : (n,) precise radius [1/Å] (NaN likewise)
+    hexagon : (n,) shared hexagon index or -1
+    """
+    n = lat.idx.size
+    cols = [k for k in (prm.shared_first, prm.shared_second) if k >= 0]
+    if n == 0 or not cols:
+        return np.full(n, np.nan), np.full(n, np.nan), np.full(n, -1)
+    q = prm.q_sampling_invA
+    cand = lat.best[:, cols]
+    nin = np.where(cand >= 0, hx["inliers"][np.maximum(cand, 0)], -1)
+    shared_hex = cand[np.arange(n), np.argmax(nin, axis=1)]
+    have = shared_hex >= 0
+    hi = np.maximum(shared_hex, 0)
+    # where no shared hexagon was found: the first phase's shared ring on the lattice template
+    k = cols[0]
+    r0 = np.where(have, hx["radius_px"][hi], lat.scale * prm.ring_radius_invA[k] / q)
+    rot0 = np.where(have, hx["rotation_deg"][hi],
+                    wrap60(lat.rotation_deg + prm.ring_rotation_deg[k]))
+    cy = np.where(have, hx["center_y"][hi], centers[lat.idx, 0])
+    cx = np.where(have, hx["center_x"][hi], centers[lat.idx, 1])
+    r_px, _ = hexagon_radius_fine(dps, lat.idx, np.column_stack([cy, cx]), r0, rot0,
+                                  disk_radius_px=prm.disk_radius_px,
+                                  ellipticity_ratio=prm.ellipticity_ratio,
+                                  ellipticity_angle_deg=prm.ellipticity_angle_deg)
+    r_invA = r_px * q
+    r1 = prm.shared_radius_invA
+    if r1 > 0 and abs(prm.lattice_ratio - 1) > 1e-4:
+        share = (r_invA - r1) / (r1 * (prm.lattice_ratio - 1))
+    else:  # the two phases' shared rings coincide: the radius says nothing
+        share = np.full(n, np.nan)
+    return share, r_invA, shared_hex
+
+
+# -- 5. decision -------------------------------------------------------------------------------
+def classify(hx, dps, resp, noise, centers, friedel_pairs, prm: ClassifyParams,
+             n_dp: int) -> Classification:
+    """Labels, confidences, second-phase shares and the hexagon table of one batch.
+
+    Parameters
+    ----------
+    hx : ndarray of :data:`stemtf.phase.hexagons.HEXAGON_PX_DTYPE`
+        Hexagons found in the batch (undistorted frame).
+    dps : ndarray (B, H, W)
+        The patterns in counts (hot pixels suppressed).
+    resp : ndarray (B, H, W)
+        Their DoG response.
+    noise : ndarray (B,)
+        Robust noise level of ``resp`` in the annulus.
+    centers : ndarray (B, 2)
+        Beam centre per pattern [px].
+    friedel_pairs : int ndarray (B,)
+        Spot pairs symmetric about the centre (:func:`stemtf.phase.center.friedel_pair_count`):
+        crystal evidence whatever the phase.
+    prm : ClassifyParams
+    n_dp : int
+        Patterns in the batch.
+    """
+    q = prm.q_sampling_invA
+    rad = hx["radius_px"] * q
+    ring_i, ok = assign_rings(rad, prm)
+    out = np.zeros(hx.size, HEXAGON_DTYPE)
+    for name in ("dp_index", "rotation_deg", "residual_px", "center_y", "center_x", "intensity",
+                 "inliers"):
+        out[name] = hx[name]
+    out["radius_invA"] = rad
+    out["radius_norm"] = rad / prm.reference_radius_invA
+    out["phase"] = np.where(ok, prm.ring_phase[ring_i] + 1, 0) if hx.size else 0
+    out["radius_fine_invA"] = np.nan
+    labels = np.zeros(n_dp, np.uint8)
+    conf = np.ones(n_dp, np.float32)
+    frac = np.zeros(n_dp, np.float32)
+    lat = primary_lattice(hx, rad, ring_i, ok, prm, n_dp)
+    # no lattice of a known phase: none, or unassigned where a crystal diffracts
+    crystal = friedel_pairs >= prm.unassigned_min_pairs
+    if hx.size:
+        best_any = np.zeros(n_dp)
+        np.maximum.at(best_any, hx["dp_index"], hx["inliers"].astype(float))
+        conf[:] = np.clip(1.0 - np.maximum(best_any - 2, 0) / 4.0, 0.0, 1.0)
+    labels[crystal] = LABEL_UNASSIGNED
+    conf[crystal] = np.clip(0.5 + 0.25 * (friedel_pairs[crystal] - prm.unassigned_min_pairs),
+                            0.5, 1.0)
+    if lat.idx.size == 0:
+        return Classification(labels, conf, frac, out)
+    mk = marker_evidence(hx, lat, resp, noise, centers, prm)
+    share, r_fine, shared_hex = shared_ring_share(dps, hx, lat, centers, prm)
+    has_sh = shared_hex >= 0
+    out["radius_fine_invA"][shared_hex[has_sh]] = r_fine[has_sh]
+    thr = prm.share_threshold
+    fin = np.isfinite(share)
+    with np.errstate(invalid="ignore"):
+        pure = mk.seen & ((fin & (share >= thr)) | (~fin & mk.found))
+    mixed = mk.seen & ~pure
+    lab = np.full(lat.idx.size, LABEL_FIRST, np.uint8)
+    lab[pure] = LABEL_SECOND
+    lab[mixed] = LABEL_BOTH
+    # confidence: how far the share lies from the threshold in units of its spread; without
+    # the marker, how far below the detection SNR it stays; times the lattice's vertex count
+    pc = np.ones(lat.idx.size)
+    z = np.abs(np.where(fin, share, thr) - thr) / max(prm.share_sigma, 1e-6)
+    pc[mk.seen & fin] = ndtr(z[mk.seen & fin])
+    pc[mk.seen & ~fin] = 0.6
+    no_marker = ~mk.seen
+    pc[no_marker] = np.clip(1.0 - np.maximum(mk.snr[no_marker], 0) / (2 * prm.min_marker_snr),
+                            0.5, 1.0)
+    n_in = hx["inliers"][lat.primary_hex].astype(float)
+    p_lat = np.clip((n_in - 1) / 4.0, 0.0, 1.0)
+    labels[lat.idx] = lab
+    conf[lat.idx] = np.clip(p_lat * pc, 0.0, 1.0)
+    frac[lat.idx] = np.where(lab == LABEL_FIRST, 0.0,
+                             np.where(fin, np.clip(share, 0, 1),
+                                      np.where(lab == LABEL_SECOND, 1.0, 0.5)))
+    return Classification(labels, conf, frac, out)

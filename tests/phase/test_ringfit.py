@@ -1,0 +1,74 @@
+"""Precise hexagon radius from disk centroids: known radii, blends of two lattices, distortion."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stemtf.errors import InputError
+from stemtf.phase.ringfit import hexagon_radius_fine
+
+from .conftest import render_pattern
+
+Q = 0.0125
+DISK_PX = 3.2
+
+
+def _hexagon(radius_px, *, center=(61.7, 66.2), rotation=17.0, shape=(127, 131), **kw):
+    return render_pattern([(radius_px * Q, rotation, 1.0)], shape=shape, center_yx=center,
+                          q_sampling=Q, disk_radius_px=DISK_PX, central=0.0, **kw)
+
+
+def _fit(img, start_radius, *, center=(61.7, 66.2), rotation=17.0, **kw):
+    r, s = hexagon_radius_fine(img[None], np.array([0]), np.array([center]),
+                               np.array([start_radius]), np.array([rotation]),
+                               disk_radius_px=DISK_PX, **kw)
+    return float(r[0]), float(s[0])
+
+
+def test_known_radius_is_recovered_from_a_rough_start():
+    img = 5e3 * _hexagon(55.37)
+    r, s = _fit(img, 55.37 + 0.8)  # the RANSAC radius can be most of a pixel off
+    assert abs(r - 55.37) < 0.03 and s > 0.9 * img.sum()
+
+
+def test_blend_of_two_lattices_sits_at_the_intensity_weighted_radius():
+    r3, r1 = 55.0, 55.0 * 1.0177  # O3 and O1 {110}: 1 px apart at 128 px
+    for w in (0.0, 0.25, 0.5, 0.8, 1.0):
+        img = 1e4 * ((1 - w) * _hexagon(r3) + w * _hexagon(r1))
+        r, _ = _fit(img, 0.5 * (r3 + r1))
+        assert abs((r - r3) / (r1 - r3) - w) < 0.04, (w, r)
+
+
+def test_shot_noise_leaves_the_share_measurable():
+    rng = np.random.default_rng(3)
+    r3, r1 = 55.0, 55.0 * 1.0177
+    shares = [(_fit(rng.poisson(600 * _hexagon(r1)).astype(np.float32), r3)[0] - r3) / (r1 - r3)
+              for _ in range(20)]  # 100 counts per disk
+    assert abs(np.mean(shares) - 1) < 0.08 and np.std(shares) < 0.15
+
+
+def test_ellipticity_and_missing_vertices():
+    ell = (1.03, 25.0)
+    img = 5e3 * _hexagon(50.0, ellipticity=ell)
+    r, _ = _fit(img, 50.0, ellipticity_ratio=ell[0], ellipticity_angle_deg=ell[1])
+    assert abs(r - 50.0) < 0.05
+    # a mistilted grain: three neighbouring vertices dark, no complete Friedel pair -> the
+    # vertices' distance to the beam centre
+    half = _hexagon(50.0)
+    yy, xx = np.mgrid[:127, :131]
+    half[np.arctan2(yy - 61.7, xx - 66.2) < 0] = 0
+    r, s = _fit(5e3 * half, 50.6, rotation=17.0)
+    assert abs(r - 50.0) < 0.05 and s > 0
+
+
+def test_empty_and_bad_input():
+    r, s = _fit(np.zeros((127, 131)), 50.0)
+    assert np.isnan(r) and s == 0
+    r, s = hexagon_radius_fine(np.zeros((1, 8, 8)), np.zeros(0, int), np.zeros((0, 2)),
+                               np.zeros(0), np.zeros(0), disk_radius_px=2.0)
+    assert r.shape == s.shape == (0,)
+    with pytest.raises(InputError, match="disk_radius_px"):
+        hexagon_radius_fine(np.zeros((1, 8, 8)), [0], [[4, 4]], [2.0], [0.0], disk_radius_px=0)
+    with pytest.raises(InputError, match="batch"):
+        hexagon_radius_fine(np.zeros((8, 8)), [0], [[4, 4]], [2.0], [0.0], disk_radius_px=1)
