@@ -6,8 +6,8 @@ Both directions are linear and count-preserving (each source pixel's counts are 
 destination pixels with weights summing to one): shrinking bins counts by pixel-area overlap
 (sums of Poisson counts stay Poisson) and spreads them back with a tent; enlarging does the
 reverse. Outside the crop the raw counts are kept. :class:`FramedDenoiser` wraps a denoiser:
-crop -> resample -> denoise -> resample back -> rescale each pattern to its raw total counts
-(a network may lose or add counts; the pattern's total is its best-measured quantity), so
+crop -> resample -> denoise -> resample back -> restore the counts the network removed as a
+smooth background -> rescale each pattern to its raw total counts (hot pixels left out), so
 total counts are kept for every geometry.
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 from stemtf.denoise.base import check_batch
 from stemtf.errors import InputError, check_positive
 
-__all__ = ["Frame", "FramedDenoiser", "resample_matrix", "OUTER_RING_INVA", "ZOOM_TOLERANCE"]
+__all__ = ["Frame", "FramedDenoiser", "hot_pixel_mask", "resample_matrix", "OUTER_RING_INVA", "ZOOM_TOLERANCE"]
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,15 @@ RING_MARGIN = 0.12
 DESCAN_MARGIN_PX = 6.0
 #: Zoom factors this close to 1 are treated as 1 (no resampling).
 ZOOM_TOLERANCE = 0.05
+#: A pixel whose count exceeds ``HOT_FACTOR x`` its 8 neighbours' largest, plus
+#: ``HOT_OFFSET + HOT_SIGMAS sqrt(largest)`` counts, is a detector defect (hot pixel), not shot
+#: noise (a lone shot-noise count at low dose is 1-3; a disk edge stays within 4x its neighbour).
+HOT_FACTOR = 4.0
+HOT_OFFSET = 10.0
+HOT_SIGMAS = 5.0
+#: Width of the residual low-pass that restores the counts a network removed, in disk radii
+#: (at least 3 px): the diffuse background comes back, single-pixel noise does not.
+RESTORE_SIGMA_RADII = 2.0
 #: Frame sides are rounded up to a multiple of this (the U-Net stride; no padding needed).
 FRAME_MULTIPLE = 8
 
@@ -193,8 +202,27 @@ class Frame:
                 "model_px": list(self.model_px), "zoom": [round(z, 4) for z in self.zoom]}
 
 
+def hot_pixel_mask(batch: np.ndarray) -> np.ndarray:
+    """``(B, H, W)`` bool: isolated spikes of each pattern (hot pixels; see :data:`HOT_FACTOR`)."""
+    from scipy.ndimage import maximum_filter
+
+    x = np.asarray(batch, np.float32)
+    footprint = np.zeros((3, 3, 3), bool)
+    footprint[1] = True
+    footprint[1, 1, 1] = False
+    nbr = maximum_filter(x, footprint=footprint, mode="constant", cval=0.0)
+    return x > HOT_FACTOR * nbr + HOT_OFFSET + HOT_SIGMAS * np.sqrt(nbr)
+
+
 class FramedDenoiser:
     """A denoiser run in its training frame (see the module docstring).
+
+    After mapping back, the counts the network removed (raw minus denoised, hot pixels left
+    out) are low-pass filtered (Gaussian, :data:`RESTORE_SIGMA_RADII` disk radii) and added
+    back: a diffuse background the network wiped out returns as a smooth background (DoG spot
+    finding does not see it; a Poisson score does), isolated noise does not. Then each pattern
+    is rescaled to the raw pattern's total counts without hot pixels (a detector's hot pixels
+    are not electrons; a network rightly removes them).
 
     Parameters
     ----------
@@ -202,13 +230,18 @@ class FramedDenoiser:
         The network (SavedModel, TF Serving client, ...).
     frame : Frame
         Crop and resampling for this scan's geometry.
+    disk_radius_px : float
+        Data disk radius [px] (sets the restore low-pass).
     keep_counts : bool
-        Rescale each denoised pattern to the raw pattern's total counts.
+        Restore the removed counts and rescale to the raw total (False: the network's output
+        in the data frame as it is, e.g. to measure what the network keeps).
     """
 
-    def __init__(self, inner: Any, frame: Frame, *, keep_counts: bool = True) -> None:
+    def __init__(self, inner: Any, frame: Frame, *, disk_radius_px: float = 3.0,
+                 keep_counts: bool = True) -> None:
         self.inner = inner
         self.frame = frame
+        self.disk_radius_px = float(disk_radius_px)
         self.keep_counts = bool(keep_counts)
         self.info = {**dict(getattr(inner, "info", {})), "frame": frame.to_dict(),
                      "keep_counts": self.keep_counts}
@@ -223,11 +256,19 @@ class FramedDenoiser:
         den = np.maximum(np.asarray(self.inner(self.frame.to_model(raw)), np.float32), 0.0)
         out = self.frame.from_model(den, raw)
         if self.keep_counts:
+            from scipy.ndimage import gaussian_filter
+
             y0, y1, x0, x1 = self.frame.crop
-            want = raw[:, y0:y1, x0:x1].sum(axis=(1, 2), dtype=np.float64)
-            got = out[:, y0:y1, x0:x1].sum(axis=(1, 2), dtype=np.float64)
-            scale = np.where(got > 0, want / np.where(got > 0, got, 1.0), 1.0)
-            out[:, y0:y1, x0:x1] *= scale.astype(np.float32)[:, None, None]
+            part = raw[:, y0:y1, x0:x1]
+            clean = np.where(hot_pixel_mask(part), 0.0, part)
+            got = out[:, y0:y1, x0:x1]
+            sigma = max(3.0, RESTORE_SIGMA_RADII * self.disk_radius_px)
+            got += gaussian_filter(clean - got, sigma=(0, sigma, sigma), mode="constant")
+            np.maximum(got, 0.0, out=got)
+            want = clean.sum(axis=(1, 2), dtype=np.float64)
+            have = got.sum(axis=(1, 2), dtype=np.float64)
+            scale = np.where(have > 0, want / np.where(have > 0, have, 1.0), 1.0)
+            got *= scale.astype(np.float32)[:, None, None]
         return out
 
     def __repr__(self) -> str:

@@ -12,7 +12,7 @@ Scored side by side on a seeded sample of the scan's patterns:
 * ``model``: the denoiser as ``analyze`` would run it (frame, resampling, count rescale).
 
 Detector defects are not Poisson: a hot pixel is hot in both halves, so pixels that stand out
-as isolated spikes in the sample's mean pattern are left out of every score.
+as isolated spikes of their pattern (:func:`hot_pixel_mask`) are left out of every score.
 :func:`choose_denoiser` turns the scores into ``--denoise auto``'s decision.
 """
 
@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from stemtf.denoise.base import IdentityDenoiser, check_batch
+from stemtf.denoise.frame import hot_pixel_mask
 from stemtf.errors import InputError, check_range
 
 __all__ = ["SelfCheck", "self_check", "choose_denoiser", "denoiser_for_scan", "resume_key", "poisson_deviance", "thin", "hot_pixel_mask",
@@ -38,11 +39,6 @@ SELF_CHECK_DPS = 64
 THIN_P = 0.5
 #: Floor of a prediction [counts] (a zero prediction of a non-zero count scores this).
 MU_FLOOR = 1e-3
-#: A pixel whose mean count exceeds this multiple of its 8 neighbours' largest (plus 1) is a
-#: detector defect (hot pixel), not shot noise.
-HOT_FACTOR = 4.0
-
-
 def thin(counts: np.ndarray, p: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split integer counts into two independent halves by binomial thinning.
 
@@ -64,7 +60,7 @@ def poisson_deviance(y: np.ndarray, mu: np.ndarray, mask: np.ndarray | None = No
     ----------
     y, mu : ndarray (B, H, W)
         Observed counts and predictions.
-    mask : ndarray (H, W) of bool, optional
+    mask : ndarray (B, H, W) or (H, W) of bool, optional
         Pixels scored (default all).
     """
     y = np.asarray(y, np.float64)
@@ -72,30 +68,23 @@ def poisson_deviance(y: np.ndarray, mu: np.ndarray, mask: np.ndarray | None = No
     with np.errstate(divide="ignore", invalid="ignore"):
         term = np.where(y > 0, y * np.log(y / mu), 0.0) - (y - mu)
     if mask is not None:
-        term = term[:, mask]
+        term = np.where(np.broadcast_to(mask, term.shape), term, 0.0)
     return float(2.0 * term.reshape(len(y), -1).sum(axis=1).mean())
-
-
-def hot_pixel_mask(sample: np.ndarray) -> np.ndarray:
-    """``(H, W)`` bool: pixels that are isolated spikes in the sample's mean pattern."""
-    from scipy.ndimage import maximum_filter
-
-    mean = np.asarray(sample, np.float64).mean(axis=0)
-    footprint = np.ones((3, 3), bool)
-    footprint[1, 1] = False
-    nbr = maximum_filter(mean, footprint=footprint, mode="nearest")
-    return mean > HOT_FACTOR * nbr + 1.0
 
 
 def classical_filter(batch: np.ndarray, disk_radius_px: float,
                      hot: np.ndarray | None = None) -> np.ndarray:
-    """Hot pixels -> 3x3 median, then a Gaussian of σ = 0.45 r (0.7-4 px), counts kept."""
+    """Hot pixels -> 3x3 median, then a Gaussian of σ = 0.45 r (0.7-4 px), counts kept.
+
+    ``hot`` (B, H, W) bool: pixels to replace (default: :func:`hot_pixel_mask` of ``batch``).
+    """
     from scipy.ndimage import gaussian_filter, median_filter
 
     x = np.array(batch, dtype=np.float32, copy=True)
-    if hot is not None and hot.any():
+    hot = hot_pixel_mask(x) if hot is None else hot
+    if hot.any():
         med = median_filter(x, size=(1, 3, 3), mode="nearest")
-        x[:, hot] = med[:, hot]
+        x[hot] = med[hot]
     sigma = float(np.clip(0.45 * disk_radius_px, 0.7, 4.0))
     return gaussian_filter(x, sigma=(0, sigma, sigma), mode="nearest")
 
@@ -173,7 +162,7 @@ def self_check(denoiser: Any, sample: np.ndarray, disk_radius_px: float, *, seed
     a, b = thin(raw, p, seed)
     scale = (1.0 - p) / p
     den = np.maximum(np.asarray(denoiser(a), np.float64), 0.0)
-    preds = {"raw": a, "classical": classical_filter(a, disk_radius_px, hot), "model": den}
+    preds = {"raw": a, "classical": classical_filter(a, disk_radius_px), "model": den}
     deviance = {k: poisson_deviance(b, v * scale, keep) for k, v in preds.items()}
     kept = float(den.sum() / max(float(a.sum()), 1e-12))
     return SelfCheck(deviance, kept, len(raw), float(p), int(seed), int(hot.sum()), integer)
@@ -219,8 +208,9 @@ def choose_denoiser(requested: str, denoiser: Any, sample: np.ndarray, geometry:
         domain = None
         warnings.append(f"denoiser {name}: {e}; treated as unknown domain")
     sample = check_batch(sample, "self-check sample")
-    if dose_e is None:
-        dose_e = float(sample.reshape(len(sample), -1).sum(axis=1).mean())
+    if dose_e is None:  # hot pixels left out (a few saturated pixels outweigh a low dose)
+        clean = np.where(hot_pixel_mask(sample), 0.0, sample)
+        dose_e = float(clean.reshape(len(sample), -1).sum(axis=1).mean())
     if geometry is not None:
         frame = Frame.for_geometry(
             geometry.detector_px, geometry.disk_radius_px,
@@ -234,7 +224,8 @@ def choose_denoiser(requested: str, denoiser: Any, sample: np.ndarray, geometry:
         frame = Frame((h, w), (0, h, 0, w), (h, w))
         warnings.append(f"denoiser {name}: the scan's q-sampling is not known; patterns are "
                         f"not resampled and the self-check on this scan decides")
-    framed = FramedDenoiser(denoiser, frame)
+    framed = FramedDenoiser(denoiser, frame,
+                            disk_radius_px=geometry.disk_radius_px if geometry else 3.0)
     check = self_check(framed, sample, geometry.disk_radius_px if geometry else 3.0, seed=seed)
     verdict = check.to_dict()
     auto = str(requested).strip().lower() == "auto"

@@ -100,7 +100,7 @@ def test_bundled_model_in_frame_keeps_disks_and_counts(n, r):
     domain = ModelDomain.from_card(inner.info["card"])
     assert domain is not None and abs(domain.disk_radius_px - 3.19) < 0.01
     frame = Frame.for_geometry((n, n), r, domain.disk_radius_px, None)
-    out = FramedDenoiser(inner, frame)(raw)
+    out = FramedDenoiser(inner, frame, disk_radius_px=r)(raw)
     np.testing.assert_allclose(out.sum(axis=(1, 2)), raw.sum(axis=(1, 2)), rtol=0.05)
     yy, xx = np.mgrid[:n, :n] + 0.5
     for y, x in centres:
