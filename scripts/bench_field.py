@@ -117,9 +117,8 @@ def score(pred: np.ndarray, truth: np.ndarray, off_zone: np.ndarray) -> dict:
 
     m = phase_metrics(pred, truth, n_classes=5)
     t1, p1 = np.isin(truth, (2, 3)), np.isin(pred, (2, 3))
-    tp = float(np.sum(t1 & p1))
-    denom = float(t1.sum() + p1.sum())
-    o1_f1 = 2 * tp / denom if denom else 1.0
+    # None when the truth holds no O1 (then F1 says nothing about finding it)
+    o1_f1 = 2 * float(np.sum(t1 & p1)) / float(t1.sum() + p1.sum()) if t1.any() else None
     off = off_zone.astype(bool)
     n_off = int(off.sum())
     return {
@@ -172,6 +171,15 @@ def run_one(work: Path, name: str, library, field, dose: float, seed: int, shape
     return row
 
 
+def _mean(values) -> float | None:
+    v = [x for x in values if x is not None]
+    return float(np.mean(v)) if v else None
+
+
+def _fmt(v: float | None) -> str:
+    return "-" if v is None else f"{v:.3f}"
+
+
 def aggregate(rows: list[dict]) -> list[dict]:
     """Mean over seeds per (condition, dose)."""
     out = []
@@ -185,7 +193,7 @@ def aggregate(rows: list[dict]) -> list[dict]:
             out.append({
                 "condition": name, "dose_e": dose, "seeds": [r["seed"] for r in rs],
                 "macro_f1": float(np.mean([r["macro_f1"] for r in rs])),
-                "o1_present_f1": float(np.mean([r["o1_present_f1"] for r in rs])),
+                "o1_present_f1": _mean([r["o1_present_f1"] for r in rs]),
                 "f1": {k: float(np.mean([r["f1"][k] for r in rs])) for k in rs[0]["f1"]},
                 "offzone_called_o1_or_both": float(np.mean(off)) if off else None,
                 "offzone_called_unassigned": float(np.mean(una)) if una else None,
@@ -207,7 +215,7 @@ def markdown(result: dict) -> str:
         cells = []
         for d in doses:
             a = next((a for a in agg if a["condition"] == name and a["dose_e"] == d), None)
-            cells.append("-" if a is None else f"{a['o1_present_f1']:.3f} / {a['macro_f1']:.3f}")
+            cells.append("-" if a is None else f"{_fmt(a['o1_present_f1'])} / {a['macro_f1']:.3f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     lines += ["", "Per-class F1 (none, O3, O1, both, unassigned) and off-zone positions called "
               "O1/both (unassigned):", "",
@@ -271,8 +279,9 @@ def main(argv=None):
                 row = run_one(work, name, libs[det], f, dose, seed, tuple(args.shape),
                               args.scheduler)
                 rows.append(row)
-                log.info("%-22s dose %6g seed %3d  O1-present F1 %.3f  macro-F1 %.3f  "
-                         "(sim %.1f s, analyze %.1f s)", name, dose, seed, row["o1_present_f1"],
+                log.info("%-22s dose %6g seed %3d  O1-present F1 %s  macro-F1 %.3f  "
+                         "(sim %.1f s, analyze %.1f s)", name, dose, seed,
+                         _fmt(row["o1_present_f1"]),
                          row["macro_f1"], row["simulate_s"], row["analyze_s"])
     shutil.rmtree(work, ignore_errors=True)
     result = {

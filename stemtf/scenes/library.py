@@ -1,7 +1,7 @@
 """A small library of clean diffraction patterns per phase x in-plane rotation x thickness.
 
-Simulated once with :func:`stemtf.simulate.simulate_patterns` (one multislice run per phase and
-rotation gives the whole thickness series) and cached as a ``.npz`` keyed by every parameter
+Simulated once with :func:`stemtf.simulate.simulate_rotations` (one multislice run per phase,
+zone axis and tilt gives the whole thickness series at every rotation) and cached as a ``.npz`` keyed by every parameter
 that changes the patterns, so later scenes with the same geometry reuse it.
 """
 
@@ -203,16 +203,17 @@ def build_library(
             except (OSError, ValueError, KeyError) as e:
                 log.warning("ignoring unreadable library cache %s (%s)", path, e)
     from stemtf.materials import get as get_material
-    from stemtf.simulate import SimulationConfig, simulate_patterns
+    from stemtf.simulate import SimulationConfig, simulate_rotations
 
-    def simulate(mat, uvw, rot, tilt):
+    def simulate(mat, uvw, tilt):
+        """(R, T, H, W): every library rotation from one multislice run."""
         config = SimulationConfig(energy_eV=energy_eV, semiangle_mrad=semiangle_mrad,
                                   detector_px=int(detector_px), q_sampling_invA=q_sampling_invA,
                                   thicknesses_A=tuple(thicknesses_A), tilt_mrad=tuple(tilt))
-        log.info("simulating %s %s rotation %.1f deg tilt %s mrad", mat.id, list(uvw), rot, tilt)
-        pats, _ = simulate_patterns(mat, uvw, config, seed=seed, rotation_deg=rot)
-        if pats.shape[0] != len(thicknesses_A):
-            raise InputError(f"simulation returned {pats.shape[0]} thicknesses, "
+        log.info("simulating %s %s tilt %s mrad", mat.id, list(uvw), tilt)
+        pats = simulate_rotations(mat, uvw, config, seed=seed, rotations_deg=rotations_deg)
+        if pats.shape[1] != len(thicknesses_A):
+            raise InputError(f"simulation returned {pats.shape[1]} thicknesses, "
                              f"expected {len(thicknesses_A)}")
         return pats
 
@@ -225,13 +226,11 @@ def build_library(
     offzone = np.zeros((len(offzone_axes), n_r) + shape, np.float32) if offzone_axes else None
     mats = [get_material(mid) for mid in material_ids]
     for p, mat in enumerate(mats):
-        for r, rot in enumerate(rotations_deg):
-            out[p, r] = simulate(mat, zone_axis, rot, (0.0, 0.0))
-            for k in range(1, n_k):
-                tilted[p, r, k - 1] = simulate(mat, zone_axis, rot, tilts_mrad[k])
+        out[p] = simulate(mat, zone_axis, (0.0, 0.0))
+        for k in range(1, n_k):
+            tilted[p, :, k - 1] = simulate(mat, zone_axis, tilts_mrad[k])
     for z, uvw in enumerate(offzone_axes):
-        for r, rot in enumerate(rotations_deg):
-            offzone[z, r] = simulate(mats[0], uvw, rot, (0.0, 0.0))
+        offzone[z] = simulate(mats[0], uvw, (0.0, 0.0))
     disk_px = semiangle_mrad * 1e-3 / _wavelength(energy_eV) / q_sampling_invA
     vac = vacuum_pattern(out[0, 0, 0], disk_px)
     if cache is not None:

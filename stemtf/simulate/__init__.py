@@ -24,7 +24,7 @@ from __future__ import annotations
 
 from stemtf.simulate.batch import feasible_zone_axes, simulate_batch
 from stemtf.simulate.config import DEFAULT_THICKNESSES_A, SimulationConfig, electron_wavelength_A
-from stemtf.simulate.patterns import simulate_patterns
+from stemtf.simulate.patterns import simulate_patterns, simulate_rotations
 from stemtf.simulate.shard import shard_name, simulate_shard
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_THICKNESSES_A",
     "electron_wavelength_A",
     "simulate_patterns",
+    "simulate_rotations",
     "simulate_shard",
     "simulate_batch",
     "feasible_zone_axes",

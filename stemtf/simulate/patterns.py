@@ -21,7 +21,7 @@ from stemtf.simulate.supercell import OrthoCell, find_ortho_cell
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Structure
 
-__all__ = ["simulate_patterns", "zolz_reflections", "prepare"]
+__all__ = ["simulate_patterns", "simulate_rotations", "zolz_reflections", "prepare"]
 
 log = logging.getLogger(__name__)
 ANTIALIAS_FRACTION = 2.0 / 3.0  # abTEM band-limits the wave to 2/3 of the Nyquist frequency
@@ -59,54 +59,12 @@ def prepare(structure: Structure, zone_axis, config: SimulationConfig) -> OrthoC
     return find_ortho_cell(structure.lattice.matrix, check_zone_axis(zone_axis), max_strain=config.max_strain)
 
 
-def simulate_patterns(
-    structure_or_material: Structure | Material,
-    zone_axis,
-    config: SimulationConfig | None = None,
-    *,
-    seed: int = 0,
-    rotation_deg: float = 0.0,
-    return_info: bool = False,
-) -> tuple[np.ndarray, dict[str, Any]] | tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
-    """Simulate the thickness series of clean DPs of a crystal along a zone axis.
-
-    Parameters
-    ----------
-    structure_or_material : pymatgen Structure or Material
-        The crystal (conventional cell; mixed sites allowed, ordered at random with ``seed``).
-    zone_axis : three ints
-        Zone axis [uvw] in the basis of the structure's lattice, along the beam.
-    config : SimulationConfig
-        Physics and detector parameters.
-    seed : int
-        Seeds the site ordering of mixed sites and the frozen-phonon displacements.
-    rotation_deg : float
-        In-plane rotation of the pattern on the detector [deg], counter-clockwise.
-    return_info : bool
-        Also return a provenance dict (supercell, strain, box, grid, slices, atoms, seconds).
-
-    Returns
-    -------
-    patterns : (N, H, W) float32, N = len(config.thicknesses_A), each summing to 1
-    table : dict of the shard columns (see :mod:`stemtf.shards`), each of length N
-    info : dict, only with ``return_info=True``
-    """
-    config = config or SimulationConfig()
-    if isinstance(structure_or_material, Material):
-        mat = structure_or_material
-        structure = mat.structure
-        ident = dict(material_id=mat.id, formula=mat.formula, spacegroup_symbol=mat.spacegroup_symbol,
-                     spacegroup_number=mat.spacegroup_number)
-    else:
-        from stemtf.materials.standardize import formula, standardize
-
-        structure, symbol, number = standardize(structure_or_material)
-        ident = dict(material_id="structure", formula=formula(structure), spacegroup_symbol=symbol,
-                     spacegroup_number=number)
+def _spot_series(structure: Structure, zone_axis, config: SimulationConfig, seed: int) -> dict[str, Any]:
+    """Multislice of one (structure, zone axis, tilt): ZOLZ spot positions and their intensity
+    per exit plane (everything a rendered pattern needs except the in-plane rotation)."""
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed={seed!r} must be an integer >= 0")
     uvw = check_zone_axis(zone_axis)
-    t0 = time.perf_counter()
     cell = prepare(structure, uvw, config)
     rec = structure_to_record(structure)
     # lateral repeats for the minimum box size, thickness repeats for the deepest exit plane
@@ -124,9 +82,6 @@ def simulate_patterns(
     dz, n_per, exit_idx, used_thickness = period_slices(cell.extent_A[2], config.slice_thickness_A, nz,
                                                         config.thicknesses_A)
     hh, g_lab = zolz_reflections(structure.lattice.matrix, cell, k_max)
-    theta = math.radians(rotation_deg)
-    rot2 = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
-    q_xy = g_lab @ rot2.T
     ix = np.mod(hh[:, 0] * rx, gpts[0])
     iy = np.mod(hh[:, 1] * ry, gpts[1])
     k_cut = ANTIALIAS_FRACTION * min(gpts[0] / box[0], gpts[1] / box[1]) / 2
@@ -154,20 +109,6 @@ def simulate_patterns(
         acc += spec[:, ix, iy]
     acc /= n_configs
     acc[:, ~in_band] = 0.0
-    patterns = np.stack([
-        render_disks(q_xy, acc[planes.index(i)], detector_px=config.detector_px,
-                     q_sampling_invA=config.q_sampling_invA, radius_invA=config.disk_radius_invA)
-        for i in exit_idx
-    ])
-    n = len(exit_idx)
-    table = {
-        **{k: [v] * n for k, v in ident.items()},
-        "zone_axis": [list(uvw)] * n,
-        "thickness_A": used_thickness,
-        "tilt_mrad": [list(config.tilt_mrad)] * n,
-        "rotation_deg": [float(rotation_deg)] * n,
-        "seed": [int(seed)] * n,
-    }
     info = {
         "supercell_matrix": cell.matrix.tolist(),
         "cell_strain": cell.strain,
@@ -177,7 +118,106 @@ def simulate_patterns(
         "num_atoms": int(round(num_atoms)),
         "independent_periods": n_periods,
         "num_reflections": int(len(hh)),
-        "seconds": time.perf_counter() - t0,
     }
+    return {"uvw": uvw, "g_lab": g_lab, "intensity": [acc[planes.index(i)] for i in exit_idx],
+            "used_thickness": used_thickness, "info": info}
+
+
+def _render_series(series: dict[str, Any], config: SimulationConfig, rotation_deg: float) -> np.ndarray:
+    """The (N, H, W) patterns of a spot series, rotated in-plane by ``rotation_deg``."""
+    theta = math.radians(rotation_deg)
+    rot2 = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
+    q_xy = series["g_lab"] @ rot2.T
+    return np.stack([
+        render_disks(q_xy, inten, detector_px=config.detector_px,
+                     q_sampling_invA=config.q_sampling_invA, radius_invA=config.disk_radius_invA)
+        for inten in series["intensity"]
+    ])
+
+
+def _structure_and_ident(structure_or_material) -> tuple[Structure, dict[str, Any]]:
+    if isinstance(structure_or_material, Material):
+        mat = structure_or_material
+        return mat.structure, dict(material_id=mat.id, formula=mat.formula,
+                                   spacegroup_symbol=mat.spacegroup_symbol,
+                                   spacegroup_number=mat.spacegroup_number)
+    from stemtf.materials.standardize import formula, standardize
+
+    structure, symbol, number = standardize(structure_or_material)
+    return structure, dict(material_id="structure", formula=formula(structure),
+                           spacegroup_symbol=symbol, spacegroup_number=number)
+
+
+def simulate_patterns(
+    structure_or_material: Structure | Material,
+    zone_axis,
+    config: SimulationConfig | None = None,
+    *,
+    seed: int = 0,
+    rotation_deg: float = 0.0,
+    return_info: bool = False,
+) -> tuple[np.ndarray, dict[str, Any]] | tuple[np.ndarray, dict[str, Any], dict[str, Any]]:
+    """Simulate the thickness series of clean DPs of a crystal along a zone axis.
+
+    Parameters
+    ----------
+    structure_or_material : pymatgen Structure or Material
+        The crystal (conventional cell; mixed sites allowed, ordered at random with ``seed``).
+    zone_axis : three ints
+        Zone axis [uvw] in the basis of the structure's lattice, along the beam.
+    config : SimulationConfig
+        Physics and detector parameters (``tilt_mrad``: abTEM beam tilt, so spot intensities
+        follow the Laue circle while their positions stay on the reciprocal lattice).
+    seed : int
+        Seeds the site ordering of mixed sites and the frozen-phonon displacements.
+    rotation_deg : float
+        In-plane rotation of the pattern on the detector [deg], counter-clockwise.
+    return_info : bool
+        Also return a provenance dict (supercell, strain, box, grid, slices, atoms, seconds).
+
+    Returns
+    -------
+    patterns : (N, H, W) float32, N = len(config.thicknesses_A), each summing to 1
+    table : dict of the shard columns (see :mod:`stemtf.shards`), each of length N
+    info : dict, only with ``return_info=True``
+    """
+    config = config or SimulationConfig()
+    structure, ident = _structure_and_ident(structure_or_material)
+    t0 = time.perf_counter()
+    series = _spot_series(structure, zone_axis, config, seed)
+    patterns = _render_series(series, config, rotation_deg)
+    uvw, n = series["uvw"], len(series["used_thickness"])
+    table = {
+        **{k: [v] * n for k, v in ident.items()},
+        "zone_axis": [list(uvw)] * n,
+        "thickness_A": series["used_thickness"],
+        "tilt_mrad": [list(config.tilt_mrad)] * n,
+        "rotation_deg": [float(rotation_deg)] * n,
+        "seed": [int(seed)] * n,
+    }
+    info = {**series["info"], "seconds": time.perf_counter() - t0}
     log.debug("simulated %s %s: %s", ident["material_id"], uvw, info)
     return (patterns, table, info) if return_info else (patterns, table)
+
+
+def simulate_rotations(
+    structure_or_material: Structure | Material,
+    zone_axis,
+    config: SimulationConfig | None = None,
+    *,
+    seed: int = 0,
+    rotations_deg=(0.0,),
+) -> np.ndarray:
+    """The thickness series at several in-plane rotations from one multislice run.
+
+    The same as stacking :func:`simulate_patterns` per rotation with the same ``seed`` (the
+    rotation only turns the spot positions on the detector), at the cost of one run.
+
+    Returns
+    -------
+    (R, N, H, W) float32, R = len(rotations_deg), N = len(config.thicknesses_A)
+    """
+    config = config or SimulationConfig()
+    structure, _ = _structure_and_ident(structure_or_material)
+    series = _spot_series(structure, zone_axis, config, seed)
+    return np.stack([_render_series(series, config, float(r)) for r in rotations_deg])

@@ -64,3 +64,31 @@ def test_simulate_scan_refuses_bad_options(tmp_path, capsys):
     code, err = _run_app(["simulate-scan", "--out", str(tmp_path / "x.h5"), "--dose-e", "0"],
                          capsys)
     assert code == 2 and len(err) == 1 and "dose" in err[0]
+
+
+def test_simulate_scan_field_options(tmp_path):
+    import json
+
+    out = tmp_path / "f.h5"
+    r = runner.invoke(app, [
+        "simulate-scan", "--out", str(out), "--shape", "4", "5", "--detector-px", "32",
+        "--q-sampling-invA", "0.05", "--thickness-range-A", "40", "40", "--thickness-steps", "1",
+        "--descan-px", "6", "--descan-jitter-px", "0.2", "--ellipticity", "0.03",
+        "--calibration-error", "0.04", "--carbon-fraction", "0.1", "--halo-per-100A", "0.1",
+        "--gain-sigma", "0.03", "--dead-cols", "1", "--hot-fraction", "0.001", "--uint16",
+        "--both-o1-fraction", "0.2", "0.8", "--cache-dir", str(tmp_path / "cache")])
+    assert r.exit_code == 0, r.output
+    with h5py.File(out) as f:
+        data = f["data/scan/data"]
+        assert data.dtype == np.uint16 and data.shape == (4, 5, 32, 32)
+    with h5py.File(tmp_path / "f_truth.h5") as f:
+        assert f.attrs["q_sampling_invA"] == pytest.approx(0.05 * 1.04)
+        assert f.attrs["q_sampling_true_invA"] == pytest.approx(0.05)
+        meta = json.loads(f.attrs["scene"])
+    assert meta["field"]["carbon_fraction"] == 0.1 and meta["library"]["thicknesses_A"] == [40.0]
+
+
+def test_simulate_scan_refuses_bad_field_options(tmp_path, capsys):
+    code, err = _run_app(["simulate-scan", "--out", str(tmp_path / "x.h5"), "--ellipticity",
+                          "0.5"], capsys)
+    assert code == 2 and len(err) == 1 and "ellipticity" in err[0]
