@@ -76,6 +76,26 @@ def resample_matrix(n_src: int, n_dst: int, kind: str) -> np.ndarray:
     return (w / np.where(sums > 0, sums, 1.0)).astype(np.float32)
 
 
+def _apply_separable(batch: np.ndarray, my: np.ndarray, mx: np.ndarray) -> np.ndarray:
+    """``my @ X @ mx.T`` for every ``X`` of a ``(B, h, w)`` batch, as two large matrix products."""
+    b, h, w = batch.shape
+    t = np.ascontiguousarray(batch, np.float32).reshape(b * h, w) @ mx.T  # (B h, w')
+    t = np.ascontiguousarray(t.reshape(b, h, -1).transpose(1, 0, 2)).reshape(h, -1)
+    t = (my @ t).reshape(my.shape[0], b, mx.shape[0])  # (h', B, w')
+    return np.ascontiguousarray(t.transpose(1, 0, 2))
+
+
+def _blur(batch: np.ndarray, sigma_px: float) -> np.ndarray:
+    """Gaussian low-pass of each pattern (zero outside), OpenCV (float32)."""
+    import cv2
+
+    k = 2 * int(math.ceil(3.0 * sigma_px)) + 1
+    out = np.empty_like(batch)
+    for i in range(len(batch)):
+        out[i] = cv2.GaussianBlur(batch[i], (k, k), sigma_px, borderType=cv2.BORDER_CONSTANT)
+    return out
+
+
 @dataclass(frozen=True)
 class Frame:
     """A crop of the detector and its resampling to a model's frame.
@@ -184,7 +204,7 @@ class Frame:
         if self.model_px == self.crop_px:
             return np.ascontiguousarray(part)
         ay, _, ax, _ = self._matrices()
-        return np.ascontiguousarray(ay @ part @ ax.T)
+        return _apply_separable(part, ay, ax)
 
     def from_model(self, model_batch: np.ndarray, raw: np.ndarray) -> np.ndarray:
         """Denoised counts in the model's frame -> data frame; outside the crop ``raw`` stays."""
@@ -192,7 +212,7 @@ class Frame:
         m = np.asarray(model_batch, np.float32)
         if self.model_px != self.crop_px:
             _, by, _, bx = self._matrices()
-            m = by @ m @ bx.T
+            m = _apply_separable(m, by, bx)
         out = np.array(raw, dtype=np.float32, copy=True)
         out[:, y0:y1, x0:x1] = m
         return out
@@ -204,13 +224,14 @@ class Frame:
 
 def hot_pixel_mask(batch: np.ndarray) -> np.ndarray:
     """``(B, H, W)`` bool: isolated spikes of each pattern (hot pixels; see :data:`HOT_FACTOR`)."""
-    from scipy.ndimage import maximum_filter
+    import cv2
 
-    x = np.asarray(batch, np.float32)
-    footprint = np.zeros((3, 3, 3), bool)
-    footprint[1] = True
-    footprint[1, 1, 1] = False
-    nbr = maximum_filter(x, footprint=footprint, mode="constant", cval=0.0)
+    x = np.ascontiguousarray(batch, np.float32)
+    ring = np.ones((3, 3), np.uint8)
+    ring[1, 1] = 0
+    nbr = np.empty_like(x)
+    for i in range(len(x)):  # neighbours' largest, zero outside the detector
+        nbr[i] = cv2.dilate(x[i], ring, borderType=cv2.BORDER_CONSTANT, borderValue=0)
     return x > HOT_FACTOR * nbr + HOT_OFFSET + HOT_SIGMAS * np.sqrt(nbr)
 
 
@@ -256,14 +277,12 @@ class FramedDenoiser:
         den = np.maximum(np.asarray(self.inner(self.frame.to_model(raw)), np.float32), 0.0)
         out = self.frame.from_model(den, raw)
         if self.keep_counts:
-            from scipy.ndimage import gaussian_filter
-
             y0, y1, x0, x1 = self.frame.crop
             part = raw[:, y0:y1, x0:x1]
             clean = np.where(hot_pixel_mask(part), 0.0, part)
             got = out[:, y0:y1, x0:x1]
             sigma = max(3.0, RESTORE_SIGMA_RADII * self.disk_radius_px)
-            got += gaussian_filter(clean - got, sigma=(0, sigma, sigma), mode="constant")
+            got += _blur(np.ascontiguousarray(clean - got, np.float32), sigma)
             np.maximum(got, 0.0, out=got)
             want = clean.sum(axis=(1, 2), dtype=np.float64)
             have = got.sum(axis=(1, 2), dtype=np.float64)
