@@ -84,7 +84,8 @@ def simulate_scan(
     seed : int
         Seeds the layout, the noise-model draw and every pattern's noise.
     noise : bool
-        Apply the detector noise model (off: exact expected counts, no distortions).
+        Apply the detector noise model (off: exact expected counts, no distortions); the
+        field conditions asked for in ``field`` apply either way.
     library : CleanLibrary, optional
         Clean patterns to use instead of simulating (or loading the cached) library.
     cache_dir : path, optional
