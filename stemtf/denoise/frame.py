@@ -44,7 +44,7 @@ HOT_SIGMAS = 5.0
 #: Width of the residual low-pass that restores the counts a network removed, in disk radii
 #: (at least 3 px): the diffuse background comes back, single-pixel noise does not.
 RESTORE_SIGMA_RADII = 2.0
-#: Frame sides are rounded up to a multiple of this (the U-Net stride; no padding needed).
+#: Frame sides are rounded to the nearest multiple of this (the U-Net stride; no padding).
 FRAME_MULTIPLE = 8
 
 
@@ -161,7 +161,7 @@ class Frame:
             model_px = (ch, cw)
         else:
             m = FRAME_MULTIPLE
-            model_px = (max(m, m * math.ceil(ch * zoom / m)), max(m, m * math.ceil(cw * zoom / m)))
+            model_px = (max(m, m * round(ch * zoom / m)), max(m, m * round(cw * zoom / m)))
         return cls((h, w), crop, model_px)
 
     @property
