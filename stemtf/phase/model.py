@@ -103,7 +103,7 @@ class PhaseModel:
     rings: tuple[ModelRing, ...]
     reference_radius_invA: float
     lattice_ratio: float = 1.0
-    share_threshold: float = 0.7
+    share_threshold: float = 0.65
     share_sigma: float = 0.1
     shared_radius_invA: float = 0.0
     unassigned_min_pairs: int = 2

@@ -45,7 +45,7 @@ def hexagon_radius_fine(
     disk_radius_px: float,
     ellipticity_ratio: float = 1.0,
     ellipticity_angle_deg: float = 0.0,
-    min_counts: float = 3.0,
+    min_counts: float = 10.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Radius [px, undistorted frame] of one hexagon per row from its disks' count centroids.
 
