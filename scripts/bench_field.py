@@ -162,9 +162,7 @@ def run_one(work: Path, name: str, library, field, dose: float, seed: int, shape
     row = {"condition": name, "dose_e": dose, "seed": seed, "q_given_invA": q_given,
            "q_true_invA": q_true, "simulate_s": t_sim, "analyze_s": t_an,
            "warnings": list(summary.get("warnings", [])), **score(pred, truth, off_zone)}
-    learned = summary.get("calibration", {}) if isinstance(summary, dict) else {}
-    if isinstance(learned, dict) and "q_sampling_invA" in learned:
-        row["q_learned_invA"] = learned["q_sampling_invA"]
+    row["calibration"] = summary.get("calibration")  # what analyze used / learned
     scan.unlink()
     truth_file.unlink()
     shutil.rmtree(out, ignore_errors=True)
