@@ -12,12 +12,7 @@ from stemtf.analysis.plan import Chunk
 from stemtf.analysis.workdir import WorkDir
 from stemtf.fileio import atomic_path
 
-__all__ = ["write_results", "hexagon_dtype_with_position", "label_names"]
-
-
-def label_names(phases: tuple[str, ...]) -> dict[int, str]:
-    """Code -> name: ``none``, the two phase names (e.g. O3, O1), ``both``, ``unassigned``."""
-    return {0: "none", 1: phases[0], 2: phases[1], 3: "both", 4: "unassigned"}
+__all__ = ["write_results", "hexagon_dtype_with_position"]
 
 
 def hexagon_dtype_with_position(dtype: np.dtype) -> np.dtype:
@@ -54,6 +49,7 @@ def write_results(
     scan_shape: tuple[int, int, int, int],
     roi: tuple[int, int, int, int],
     phases: tuple[str, ...],
+    label_names: tuple[str, ...],
     material_ids: tuple[str, ...],
     calibration: dict[str, Any],
     phase_model: dict[str, Any],
@@ -62,6 +58,10 @@ def write_results(
     hexagon_dtype: np.dtype | None,
 ) -> dict[str, Any]:
     """Write ``results.h5`` atomically; return counts for the summary.
+
+    ``label_names[code]`` names each label code (``PhaseModel.label_names``); they are stored
+    as the ``labels`` dataset's ``label_names`` (JSON list) and ``codes`` attributes and the
+    file's ``label_codes`` attribute (JSON object code -> name).
 
     Returns
     -------
@@ -73,7 +73,7 @@ def write_results(
 
     y0, y1, x0, x1 = roi
     ny, nx = y1 - y0, x1 - x0
-    names = label_names(phases)
+    names = dict(enumerate(label_names))
     counts = np.zeros(len(names), np.int64)
     timings = {"read": 0.0, "denoise": 0.0, "identify": 0.0, "virtual": 0.0}
     zero = 0

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from stemtf.errors import InputError, check_positive, check_range
+from stemtf.physics import ENERGY_RANGE_EV
 
 __all__ = ["AnalyzeConfig", "DEFAULT_PHASES"]
 
@@ -44,9 +45,9 @@ class AnalyzeConfig:
         Material ids of the two phases; label 1 = first, 2 = second, 3 = both.
     seed : int
         Seed of every random choice (sample positions, RANSAC per chunk).
-    chunk_dps : int
-        About this many patterns per chunk (whole scan rows; at least one row); 0 = about
-        64 MB of float32 patterns per chunk.
+    chunk_dps : int or None
+        About this many patterns per chunk (whole scan rows; at least one row), >= 1; None =
+        about 64 MB of float32 patterns per chunk.
     sample_dps : int
         Patterns in the calibration / ring-radius learning sample (pass 1).
     denoise_batch : int
@@ -65,7 +66,7 @@ class AnalyzeConfig:
     semiangle_mrad: float | None = None
     phases: tuple[str, ...] = DEFAULT_PHASES
     seed: int = 0
-    chunk_dps: int = 0
+    chunk_dps: int | None = None
     sample_dps: int = 256
     denoise_batch: int = 32
 
@@ -88,11 +89,13 @@ class AnalyzeConfig:
         if self.q_sampling_invA is not None:
             check_positive("--q-sampling-invA", self.q_sampling_invA, "1/Å per px")
         if self.energy_eV is not None:
-            check_range("--energy-keV", self.energy_eV / 1e3, 1.0, 5000.0, "keV")
+            lo, hi = (e / 1e3 for e in ENERGY_RANGE_EV)
+            check_range("--energy-keV", self.energy_eV / 1e3, lo, hi, "keV")
         if self.semiangle_mrad is not None:
             check_range("--semiangle-mrad", self.semiangle_mrad, 0.01, 100.0, "mrad")
         check_range("--seed", self.seed, 0, 2**32 - 1)
-        check_range("--chunk", self.chunk_dps, 0, 10**7, "patterns")
+        if self.chunk_dps is not None:
+            check_range("--chunk", self.chunk_dps, 1, 10**7, "patterns")
         check_range("sample_dps", self.sample_dps, 1, 10**5, "patterns")
         check_range("denoise_batch", self.denoise_batch, 1, 4096, "patterns")
 

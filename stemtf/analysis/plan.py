@@ -1,4 +1,4 @@
-"""Split a scan into chunks of whole scan rows.
+"""The plan of a run: its chunks of whole scan rows and what pass 1 fixed (:class:`RunPlan`).
 
 Rows inside the ROI are analysed (phase identification on the ROI columns); rows outside it
 only contribute to the overview virtual image, so the phase map can be shown in context.
@@ -7,8 +7,9 @@ only contribute to the overview virtual image, so the phase map can be shown in 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["Chunk", "plan_chunks"]
+__all__ = ["Chunk", "plan_chunks", "RunPlan", "RunTimings"]
 
 
 @dataclass(frozen=True)
@@ -46,3 +47,81 @@ def plan_chunks(
     add(y0, y1, x1 - x0, True)
     add(y1, scan_rows, scan_cols, False)
     return chunks
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything fixed before pass 2 that the chunks and the outputs of a run depend on.
+
+    Attributes
+    ----------
+    config : AnalyzeConfig
+        The run's settings.
+    scan : Scan
+        The opened input.
+    roi : (y0, y1, x0, x1)
+        Half-open scan window analysed.
+    metadata : ScanMetadata
+        Calibration from the file and the flags, with the origin of each value.
+    input_sha256 : str
+        SHA-256 of the input as read by this run.
+    input_stamp : dict
+        The input's change stamp when it was hashed (see :mod:`stemtf.analysis.checksum`).
+    calibration : Calibration
+        Detector calibration from pass 1.
+    model : PhaseModel
+        Phase model refined in pass 1; ``model.label_names`` names the label codes.
+    hexagon_dtype : numpy.dtype
+        Row type of the hexagon table.
+    virtual : VirtualDetectors
+        Bright- and dark-field masks.
+    chunks : tuple of Chunk
+        The chunks covering the scan.
+    chunk_dps : int
+        Patterns per chunk aimed at.
+    denoiser_info : dict
+        What denoised the patterns (kind, model, version, ...).
+    warnings : tuple of str
+        Warnings for the user, repeated in summary.json and the report.
+    stemtf_version : str
+        Version of the package that ran.
+    """
+
+    config: Any
+    scan: Any
+    roi: tuple[int, int, int, int]
+    metadata: Any
+    input_sha256: str
+    input_stamp: dict[str, int]
+    calibration: Any
+    model: Any
+    hexagon_dtype: Any
+    virtual: Any
+    chunks: tuple[Chunk, ...]
+    chunk_dps: int
+    denoiser_info: dict[str, Any]
+    warnings: tuple[str, ...]
+    stemtf_version: str
+
+    @property
+    def n_dps(self) -> int:
+        """Patterns in the ROI."""
+        y0, y1, x0, x1 = self.roi
+        return (y1 - y0) * (x1 - x0)
+
+    @property
+    def label_names(self) -> dict[int, str]:
+        """Label code -> name, from the phase model (none, the phases, both, unassigned)."""
+        return dict(enumerate(self.model.label_names))
+
+
+@dataclass(frozen=True)
+class RunTimings:
+    """How this run went: stage times [s], resumption and scheduler."""
+
+    pass1_s: float
+    pass2_s: float
+    assemble_s: float
+    resumed: bool
+    dps_this_run: int
+    scheduler: str

@@ -4,17 +4,15 @@ Pass 1 reads a seeded sample of patterns, calibrates the detector and learns the
 (:func:`stemtf.phase.calibrate`, :meth:`PhaseModel.from_materials`, :meth:`PhaseModel.refine`).
 Pass 2 identifies the phases chunk by chunk (whole scan rows, dask), saving each finished chunk
 under ``DIR/.stemtf-work``; a rerun after a kill repeats the cheap, deterministic pass 1,
-checks it matches, and skips the chunks already done. The four final files are written only
-when every chunk is done, each atomically, ``summary.json`` last.
+checks it matches (the input is recognised by the SHA-256 of its content), and skips the
+chunks already done. The four final files are staged in the work folder when every chunk is
+done and published together, ``summary.json`` last (see :mod:`stemtf.analysis.publish`).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import logging
-import os
-import platform
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,11 +20,20 @@ from typing import Any
 
 import numpy as np
 
-from stemtf.analysis.assemble import label_names, write_results
-from stemtf.analysis.checksum import file_sha256, file_stamp
+from stemtf.analysis.assemble import write_results
+from stemtf.analysis.checksum import check_unchanged, file_sha256, file_stamp
 from stemtf.analysis.config import AnalyzeConfig
 from stemtf.analysis.executor import choose_scheduler, run_tasks
-from stemtf.analysis.plan import plan_chunks
+from stemtf.analysis.geometry import check_q_sampling
+from stemtf.analysis.plan import RunPlan, RunTimings, plan_chunks
+from stemtf.analysis.publish import (
+    OUTPUT_FILES,
+    files_record,
+    publish,
+    remove_stale_temporaries,
+    staging_dir,
+)
+from stemtf.analysis.records import build_provenance, build_summary
 from stemtf.analysis.sample import read_sample, sample_positions
 from stemtf.analysis.virtual import VirtualDetectors
 from stemtf.analysis.workdir import WorkDir
@@ -38,8 +45,6 @@ __all__ = ["analyze", "AnalyzeResult", "OUTPUT_FILES", "CHUNK_BYTES"]
 
 log = logging.getLogger(__name__)
 
-#: The output contract: these four files in the output folder.
-OUTPUT_FILES = ("results.h5", "phase_map.png", "summary.json", "report.html")
 #: Default chunk size target: this many bytes of float32 patterns per chunk.
 CHUNK_BYTES = 64 * 1024 * 1024
 
@@ -53,6 +58,7 @@ class AnalyzeResult:
 
     @property
     def files(self) -> dict[str, Path]:
+        """Output name -> path."""
         return {name: self.out_dir / name for name in OUTPUT_FILES}
 
 
@@ -78,6 +84,29 @@ def _calibration_inputs(scan, config: AnalyzeConfig) -> Any:
     return md
 
 
+def _check_given_q(scan, config: AnalyzeConfig, md) -> None:
+    """A given pixel size (flag or file) must put a phase ring on the detector."""
+    from stemtf.phase import PhaseModel
+
+    if md.q_sampling_invA is None:
+        return
+    origin = md.origin.get("q_sampling_invA", "flag")
+    source = (
+        "--q-sampling-invA"
+        if origin == "flag"
+        else f"{scan.path}: q sampling from the file ({origin})"
+    )
+    model = PhaseModel.from_materials(list(config.phases))
+    check_q_sampling(
+        model,
+        md.q_sampling_invA,
+        scan.shape[2:],
+        source,
+        energy_eV=md.energy_eV,
+        semiangle_mrad=md.semiangle_mrad,
+    )
+
+
 def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, Any, float]:
     """Calibrate and learn the ring radii on a seeded sample; deterministic for a seed."""
     from stemtf.phase import HEXAGON_DTYPE, PhaseModel, calibrate, identify_phases
@@ -101,46 +130,50 @@ def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, An
     return calibration, model, HEXAGON_DTYPE, time.perf_counter() - t0
 
 
-def analyze(config: AnalyzeConfig, *, progress: bool = True) -> AnalyzeResult:
-    """Run the analysis described by ``config``; see the module docstring.
+def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
+    """Open and hash the input, run pass 1, and start (or resume) the work folder.
 
-    Raises
-    ------
-    InputError
-        Unreadable or non-4D input, bad counts (NaN/Inf, negative, all zero), ROI out of range,
-        calibration that cannot be inferred, an unusable denoiser or scheduler.
+    Returns the plan, the work folder, the denoiser chosen for the scan, whether finished
+    chunks are resumed, and pass 1's time [s].
     """
     from stemtf import __version__
+    from stemtf.denoise.selfcheck import denoiser_for_scan, resume_key
     from stemtf.io import check_roi, open_scan
 
-    t_start = time.perf_counter()
     scan = open_scan(
         config.input_path, dataset_path=config.dataset_path, scan_shape=config.scan_shape
     )
     roi = check_roi(config.roi, scan.shape, scan.path)
     ry, rx, qy, qx = scan.shape
     md = _calibration_inputs(scan, config)
+    _check_given_q(scan, config, md)
     work = WorkDir(config.out_dir)
-    previous = work.load_state() or {}
-    sha = file_sha256(scan.path, previous.get("input"))
+    remove_stale_temporaries(work.out_dir)
+    stamp = file_stamp(scan.path)
+    sha = file_sha256(scan.path)  # of the content as read now; never an earlier run's
+    check_unchanged(scan.path, stamp)
     denoiser = cached_denoiser(config.denoise, config.denoise_batch)
-    from stemtf.denoise.selfcheck import denoiser_for_scan, resume_key
-
     denoiser, warnings = denoiser_for_scan(  # frame for this detector, self-check, decide
-        config.denoise, denoiser, read_sample(scan, *sample_positions(roi, config.sample_dps,
-                                                                     config.seed)),
-        (qy, qx), md, seed=config.seed)
+        config.denoise,
+        denoiser,
+        read_sample(scan, *sample_positions(roi, config.sample_dps, config.seed)),
+        (qy, qx),
+        md,
+        seed=config.seed,
+    )
     denoiser_info = dict(getattr(denoiser, "info", {"kind": "custom", "model": config.denoise}))
 
     calibration, model, hex_dtype, t_pass1 = _pass1(scan, config, roi, md, denoiser)
-    check = getattr(model, "check_detector", None)
     try:  # the rings must fit on the detector; if not, say so (labels will be none)
-        if check is not None:
-            check((qy, qx), calibration)
+        model.check_detector((qy, qx), calibration)
     except InputError as e:
         warnings.append(f"{e}; patterns are labelled none where the rings fall off the detector")
         log.warning("%s", warnings[-1])
-    chunk_dps = config.chunk_dps or max(1, CHUNK_BYTES // (qy * qx * 4))
+    chunk_dps = (
+        config.chunk_dps
+        if config.chunk_dps is not None
+        else max(1, CHUNK_BYTES // (qy * qx * 4))
+    )
     chunks = plan_chunks(ry, rx, roi, chunk_dps)
     key = {
         "fingerprint": config.fingerprint(),
@@ -150,49 +183,69 @@ def analyze(config: AnalyzeConfig, *, progress: bool = True) -> AnalyzeResult:
         "phase_model": model.to_dict(),
         "denoiser": resume_key(denoiser_info),
     }
-    resumed = work.start(key) is not None
-    if not resumed:
-        for name in OUTPUT_FILES:  # never leave an older run's complete-looking outputs
-            (work.out_dir / name).unlink(missing_ok=True)
-    work.save_state({"key": key, "input": {"stamp": file_stamp(scan.path), "sha256": sha}})
-
-    virtual = VirtualDetectors.from_calibration(
-        (qy, qx), calibration.center_yx, calibration.disk_radius_px
+    resumed = work.start(key) is not None  # another run's chunks are discarded, never reused
+    work.save_state({"key": key, "input": {"stamp": stamp, "sha256": sha}})
+    plan = RunPlan(
+        config=config,
+        scan=scan,
+        roi=roi,
+        metadata=md,
+        input_sha256=sha,
+        input_stamp=stamp,
+        calibration=calibration,
+        model=model,
+        hexagon_dtype=hex_dtype,
+        virtual=VirtualDetectors.from_calibration(
+            (qy, qx), calibration.center_yx, calibration.disk_radius_px
+        ),
+        chunks=tuple(chunks),
+        chunk_dps=chunk_dps,
+        denoiser_info=denoiser_info,
+        warnings=tuple(warnings),
+        stemtf_version=__version__,
     )
-    todo = [c for c in chunks if not work.done(c.name)]
-    n_roi = (roi[1] - roi[0]) * (roi[3] - roi[2])
-    todo_dps = sum((c.row1 - c.row0) * (roi[3] - roi[2]) for c in todo if c.analyse)
-    scheduler = choose_scheduler(config.scheduler, todo_dps, len(todo))
+    return plan, work, denoiser, resumed, t_pass1
+
+
+def _pass2(plan: RunPlan, work: WorkDir, denoiser: Any, progress: bool) -> tuple[float, int, str]:
+    """Identify the phases of the chunks not done yet; returns (wall time [s], patterns
+    analysed in this run, scheduler)."""
+    from tqdm import tqdm
+
+    roi = plan.roi
+    width = roi[3] - roi[2]
+    todo = [c for c in plan.chunks if not work.done(c.name)]
+    todo_dps = sum((c.row1 - c.row0) * width for c in todo if c.analyse)
+    scheduler = choose_scheduler(plan.config.scheduler, todo_dps, len(todo))
+    ry, rx = plan.scan.shape[:2]
     log.info(
         "%s: %d x %d scan, ROI %s, %d chunks (%d to do), scheduler %s",
-        scan.path,
+        plan.scan.path,
         ry,
         rx,
         roi,
-        len(chunks),
+        len(plan.chunks),
         len(todo),
         scheduler,
     )
     tasks = (
         ChunkTask(
-            scan,
+            plan.scan,
             c,
             roi,
-            calibration,
-            model,
-            virtual,
+            plan.calibration,
+            plan.model,
+            plan.virtual,
             denoiser,
-            config.denoise_batch,
-            config.seed,
+            plan.config.denoise_batch,
+            plan.config.seed,
         )
         for c in todo
     )
-    t_pass2 = time.perf_counter()
-    from tqdm import tqdm
-
+    t0 = time.perf_counter()
     with tqdm(
-        total=n_roi,
-        initial=n_roi - todo_dps,
+        total=plan.n_dps,
+        initial=plan.n_dps - todo_dps,
         unit="DP",
         disable=not progress,
         desc="analyze",
@@ -201,155 +254,106 @@ def analyze(config: AnalyzeConfig, *, progress: bool = True) -> AnalyzeResult:
         for task, arrays in run_tasks(run_chunk, tasks, scheduler):
             work.save_chunk(task.chunk.name, arrays)
             if task.chunk.analyse:
-                bar.update((task.chunk.row1 - task.chunk.row0) * (roi[3] - roi[2]))
-    t_pass2 = time.perf_counter() - t_pass2
+                bar.update((task.chunk.row1 - task.chunk.row0) * width)
+    return time.perf_counter() - t0, todo_dps, scheduler
 
+
+def analyze(config: AnalyzeConfig, *, progress: bool = True) -> AnalyzeResult:
+    """Run the analysis described by ``config``; see the module docstring.
+
+    Parameters
+    ----------
+    config : AnalyzeConfig
+        The run's settings.
+    progress : bool
+        Show a progress bar over the patterns.
+
+    Returns
+    -------
+    AnalyzeResult
+        The output folder and the summary written to ``summary.json``.
+
+    Raises
+    ------
+    InputError
+        Unreadable or non-4D input, bad counts (NaN/Inf, negative, all zero, constant), ROI
+        out of range, a pixel size that puts no phase ring on the detector, calibration that
+        cannot be inferred, an unusable denoiser or scheduler, an input changed while read.
+    """
+    t_start = time.perf_counter()
+    plan, work, denoiser, resumed, t_pass1 = _plan(config)
+    pass2_s, dps_this_run, scheduler = _pass2(plan, work, denoiser, progress)
     return _finish(
-        config,
-        scan,
-        roi,
-        work,
-        chunks,
-        calibration,
-        model,
-        hex_dtype,
-        virtual,
-        md,
-        sha,
-        denoiser_info,
-        __version__,
-        timings={
-            "pass1_s": t_pass1,
-            "pass2_s": t_pass2,
-            "resumed": resumed,
-            "dps_this_run": todo_dps,
-            "scheduler": scheduler,
-            "warnings": warnings,
-        },
-        t_start=t_start,
+        plan, work, t_pass1, pass2_s, resumed, dps_this_run, scheduler, t_start=t_start
     )
 
 
 def _finish(
-    config,
-    scan,
-    roi,
-    work,
-    chunks,
-    calibration,
-    model,
-    hex_dtype,
-    virtual,
-    md,
-    sha,
-    denoiser_info,
-    version,
+    plan: RunPlan,
+    work: WorkDir,
+    pass1_s: float,
+    pass2_s: float,
+    resumed: bool,
+    dps_this_run: int,
+    scheduler: str,
     *,
-    timings,
-    t_start,
+    t_start: float,
 ) -> AnalyzeResult:
-    """Assemble results.h5, then the PNG, the HTML report and summary.json (last)."""
+    """Stage results.h5, the PNG, the report and summary.json, then publish them as a set."""
     from stemtf.analysis.outputs import write_figures_and_report
 
-    out = work.out_dir
-    provenance = {
-        "stemtf_version": version,
-        "model_version": denoiser_info.get("version") or denoiser_info.get("model"),
-        "denoiser": denoiser_info,
-        "config": config.to_dict(),
-        "input_path": str(Path(scan.path).resolve()),
-        "input_sha256": sha,
-        "input_format": scan.format,
-        "input_shape": list(scan.shape),
-        "input_dtype": str(scan.dtype),
-        "file_metadata": md.to_dict(),
-        "created_utc": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-    }
+    staged = staging_dir(work.path)
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    provenance = build_provenance(plan, created_utc=created)
     t0 = time.perf_counter()
     counts = write_results(
-        out / "results.h5",
+        staged / "results.h5",
         work,
-        chunks,
-        scan_shape=scan.shape,
-        roi=roi,
-        phases=tuple(model.phases),
-        material_ids=config.phases,
-        calibration=calibration.to_dict(),
-        phase_model=model.to_dict(),
-        virtual=virtual.to_dict(),
+        list(plan.chunks),
+        scan_shape=plan.scan.shape,
+        roi=plan.roi,
+        phases=tuple(plan.model.phases),
+        label_names=tuple(plan.model.label_names),
+        material_ids=plan.config.phases,
+        calibration=plan.calibration.to_dict(),
+        phase_model=plan.model.to_dict(),
+        virtual=plan.virtual.to_dict(),
         provenance=provenance,
-        hexagon_dtype=hex_dtype,
+        hexagon_dtype=plan.hexagon_dtype,
     )
-    t_assemble = time.perf_counter() - t0
-    n_dp = (roi[1] - roi[0]) * (roi[3] - roi[2])
-    if counts["zero_patterns"] == n_dp:
-        raise InputError(f"{scan.path}: all {n_dp} patterns in the ROI are zero (no counts)")
-    names = label_names(tuple(model.phases))
-    fractions = {k: v / n_dp for k, v in counts["label_counts"].items()}
-    stage = counts["timings_s"]
-    pass2 = timings["pass2_s"]
-    summary = {
-        "input": str(scan.path),
-        "scan_shape": list(scan.shape[:2]),
-        "detector_shape": list(scan.shape[2:]),
-        "roi_y0_y1_x0_x1": list(roi),
-        "patterns": n_dp,
-        "phases": dict(zip(model.phases, config.phases, strict=True)),
-        "label_codes": {str(k): v for k, v in names.items()},
-        "phase_fractions": fractions,
-        "phase_counts": counts["label_counts"],
-        "zero_patterns": counts["zero_patterns"],
-        "hexagons": counts["n_hexagons"],
-        "calibration": calibration.to_dict(),
-        "denoiser": denoiser_info,
-        "scheduler": timings["scheduler"],
-        "resumed": timings["resumed"],
-        "timings_s": {
-            "pass1_calibrate_learn": timings["pass1_s"],
-            "pass2_identify_wall": pass2,
-            "assemble_results": t_assemble,
-            "stage_sums": stage,
-        },
-        "dps_per_s": (timings["dps_this_run"] / pass2)
-        if pass2 > 0 and timings["dps_this_run"]
-        else None,
-        "identify_dps_per_s_per_worker": (n_dp / stage["identify"])
-        if stage["identify"] > 0
-        else None,
-        "warnings": timings["warnings"],
-        "stemtf_version": version,
-        "input_sha256": sha,
-    }
+    timings = RunTimings(
+        pass1_s=pass1_s,
+        pass2_s=pass2_s,
+        assemble_s=time.perf_counter() - t0,
+        resumed=resumed,
+        dps_this_run=dps_this_run,
+        scheduler=scheduler,
+    )
+    if counts["zero_patterns"] == plan.n_dps:
+        raise InputError(
+            f"{plan.scan.path}: all {plan.n_dps} patterns in the ROI are zero (no counts)"
+        )
+    check_unchanged(plan.scan.path, plan.input_stamp)  # the hash recorded is of what was read
+    summary = build_summary(plan, counts, timings)
     t0 = time.perf_counter()
     write_figures_and_report(
-        out,
+        staged,
         summary,
         counts["examples"],
-        names,
-        roi,
-        calibration.q_sampling_invA,
-        model.to_dict(),
+        plan.label_names,
+        plan.roi,
+        plan.calibration.q_sampling_invA,
+        plan.model.to_dict(),
         provenance,
     )
     summary["timings_s"]["figures_report"] = time.perf_counter() - t0
     summary["timings_s"]["total_wall"] = time.perf_counter() - t_start
-    write_json_atomic(out / "summary.json", summary, default=_json_default)
-    _make_readable(out)
-    log.info(
-        "phase fractions %s; outputs in %s", {k: round(v, 4) for k, v in fractions.items()}, out
-    )
-    return AnalyzeResult(out, summary)
-
-
-def _make_readable(out: Path) -> None:
-    """Give the outputs the usual permissions (the atomic temp files are created 0600)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    for name in OUTPUT_FILES:
-        with contextlib.suppress(OSError):
-            os.chmod(out / name, 0o666 & ~umask)
+    summary["files"] = files_record(staged)
+    write_json_atomic(staged / "summary.json", summary, default=_json_default)
+    publish(staged, work.out_dir)
+    fractions = {k: round(v, 4) for k, v in summary["phase_fractions"].items()}
+    log.info("phase fractions %s; outputs in %s", fractions, work.out_dir)
+    return AnalyzeResult(work.out_dir, summary)
 
 
 def _json_default(obj: Any) -> Any:

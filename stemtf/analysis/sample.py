@@ -29,7 +29,8 @@ def read_sample(scan: Scan, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
     Raises
     ------
     InputError
-        NaN/Inf or negative counts, or every sampled pattern all zero.
+        NaN/Inf or negative counts, every sampled pattern all zero, or every sampled
+        pattern constant (the same count in every pixel: no beam, nothing to calibrate on).
     """
     qy, qx = scan.shape[2:]
     out = np.empty((len(rows), qy, qx), np.float32)
@@ -41,5 +42,12 @@ def read_sample(scan: Scan, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         raise InputError(
             f"{scan.path}: all {len(out)} sampled patterns are zero (no counts); "
             "nothing to analyse: check the file or --dataset-path"
+        )
+    flat = out.reshape(len(out), -1)
+    if len(out) and np.all(flat.max(axis=1) == flat.min(axis=1)):
+        raise InputError(
+            f"{scan.path}: all {len(out)} sampled patterns are constant (every pixel holds the "
+            "same count: no transmitted beam, no diffraction); nothing to analyse: check the "
+            "file or --dataset-path"
         )
     return out

@@ -47,10 +47,13 @@ class WorkDir:
     def start(self, key: dict[str, Any]) -> dict[str, Any] | None:
         """Begin or resume a run identified by ``key``; return the saved state when it matches.
 
-        A work folder of a different run (other settings or input) is cleared, after a log line.
+        A work folder of a different run (other settings or input) is cleared, after a log line;
+        temporary chunk files a killed run left behind are removed either way.
         """
         state = self.load_state()
         if state is not None and state.get("key") == key:
+            for tmp in self.chunks.glob(".stemtf-tmp-*"):
+                tmp.unlink(missing_ok=True)
             return state
         if self.path.exists():
             log.warning(

@@ -15,8 +15,6 @@ def main(
         Path,
         typer.Argument(
             metavar="INPUT",
-            exists=True,
-            dir_okay=False,
             help="4D-STEM file: .npy, .h5/.hdf5/.emd, .mib, .dm4, .blo, .hspy, ...",
         ),
     ],
@@ -68,7 +66,8 @@ def main(
     chunk: Annotated[
         int | None,
         typer.Option(
-            "--chunk", help="About N patterns per chunk (whole scan rows); default ~64 MB."
+            "--chunk",
+            help="About N >= 1 patterns per chunk (whole scan rows); default ~64 MB of patterns.",
         ),
     ] = None,
     sample: Annotated[
@@ -82,7 +81,11 @@ def main(
     Resumable: rerun the same command after an interruption and finished chunks are skipped.
     """
     from stemtf.analysis import AnalyzeConfig, analyze
+    from stemtf.io.open import why_not_a_file
 
+    why = why_not_a_file(input_path)
+    if why is not None:  # as typer words its own checks, naming the argument
+        raise typer.BadParameter(f"file {str(input_path)!r} {why}", param_hint="'INPUT'")
     config = AnalyzeConfig(
         input_path=input_path,
         out_dir=out,
@@ -97,7 +100,7 @@ def main(
         semiangle_mrad=semiangle_mrad,
         phases=tuple(phases.split(",")),
         seed=seed,
-        chunk_dps=chunk or 0,
+        chunk_dps=chunk,
         sample_dps=sample,
     )
     result = analyze(config, progress=progress)

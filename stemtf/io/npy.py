@@ -11,6 +11,8 @@ from stemtf.io.scan import Scan, ScanMetadata, _one_line
 
 __all__ = ["NpySource", "open_npy"]
 
+_MAGIC = b"\x93NUMPY"  # first bytes of every .npy file (NEP 1)
+
 
 class NpySource:
     """Picklable lazy view of a ``.npy`` file, memory-mapped for each read."""
@@ -23,6 +25,16 @@ class NpySource:
         self.ndim = len(self.shape)
 
     def _map(self) -> np.ndarray:
+        try:
+            with open(self.path, "rb") as f:
+                magic = f.read(len(_MAGIC))
+        except OSError as e:
+            raise InputError(f"{self.path}: cannot be read ({_one_line(e)})") from None
+        if magic != _MAGIC:
+            raise InputError(
+                f"{self.path}: not a NumPy .npy file (it does not start with the .npy header); "
+                "expected a numeric 4D array (Ry, Rx, Qy, Qx) saved with numpy.save"
+            )
         try:
             return np.load(self.path, mmap_mode="r", allow_pickle=False)
         except (ValueError, OSError, EOFError) as e:
@@ -44,7 +56,7 @@ class NpySource:
 def open_npy(path: str | Path) -> Scan:
     """Open a ``.npy`` file as a lazy :class:`Scan` (no calibration in the file)."""
     source = NpySource(path)
-    if source.dtype.kind not in "iufb":
+    if source.dtype.kind not in "iuf":
         raise InputError(
             f"{path}: dtype {source.dtype} is not allowed: counts must be integer or float"
         )

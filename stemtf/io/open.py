@@ -7,7 +7,9 @@ calibration found automatically), everything else RosettaSciIO knows (``.mib``, 
 
 from __future__ import annotations
 
+import errno
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +20,7 @@ from stemtf.io.npy import open_npy
 from stemtf.io.rsciio_reader import open_rsciio, rsciio_plugin_for
 from stemtf.io.scan import Scan
 
-__all__ = ["open_scan", "FrameStackSource", "HDF5_SUFFIXES"]
+__all__ = ["open_scan", "FrameStackSource", "HDF5_SUFFIXES", "why_not_a_file"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,26 @@ class FrameStackSource:
         return np.asarray(flat).reshape((n, rx) + flat.shape[1:])[:, index[1]]
 
 
+def why_not_a_file(path: str | os.PathLike) -> str | None:
+    """Why ``path`` cannot be opened as a file (e.g. ``"does not exist"``); None if it can."""
+    p = Path(path)
+    try:
+        os.stat(p)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "is a symbolic link loop (the links point at each other, never at a file)"
+        if p.is_symlink():
+            return f"is a broken symbolic link (to {os.readlink(p)!r}, which does not exist)"
+        if e.errno == errno.ENOENT:
+            return "does not exist"
+        return f"cannot be read ({e.strerror or e})"
+    if p.is_dir():
+        return "is a folder, not a file"
+    if not p.is_file():
+        return "is not a regular file"
+    return None
+
+
 def open_scan(
     path: str | Path,
     *,
@@ -70,8 +92,9 @@ def open_scan(
         Missing/unreadable file, unknown format, or an array that is not 4D.
     """
     p = Path(path)
-    if not p.is_file():
-        raise InputError(f"input file {str(p)!r} does not exist or is not a file")
+    why = why_not_a_file(p)
+    if why is not None:
+        raise InputError(f"input file {str(p)!r} {why}")
     suffix = p.suffix.lower()
     if dataset_path is not None and suffix not in HDF5_SUFFIXES:
         raise InputError(

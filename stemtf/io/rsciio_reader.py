@@ -11,6 +11,8 @@ beam energy and convergence angle from hyperspy-style metadata
 from __future__ import annotations
 
 import importlib
+import os
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,8 @@ __all__ = ["RsciioSource", "open_rsciio", "rsciio_plugin_for"]
 
 #: Reads up to this size reuse the opened file; larger ones reopen it (see __getitem__).
 _SMALL_READ_BYTES = 4 * 1024 * 1024
+#: Reader warnings that mean the file lacks its format's signature.
+_NOT_THIS_FORMAT = r"(?i).*(unrecognized|unknown|invalid) header signature"
 
 
 def rsciio_plugin_for(path: str | Path) -> dict[str, Any] | None:
@@ -39,14 +43,28 @@ def rsciio_plugin_for(path: str | Path) -> dict[str, Any] | None:
 
 def _read(path: str, api: str, kwargs: dict[str, Any]) -> list[dict[str, Any]]:
     module = importlib.import_module(api)
-    try:
-        return module.file_reader(path, lazy=True, **kwargs)
-    except InputError:
-        raise
-    except Exception as e:  # noqa: BLE001 - vendor readers raise anything on a bad file
-        raise InputError(
-            f"{path}: RosettaSciIO ({api}) cannot read it ({type(e).__name__}: {_one_line(e)})"
-        ) from None
+    fmt = api.rsplit(".", 1)[-1]
+    with warnings.catch_warnings():
+        # a reader that "will attempt to read" a file without its format's signature makes up
+        # a shape from random bytes (and may spend minutes on it): that file is not this format
+        warnings.filterwarnings("error", message=_NOT_THIS_FORMAT, category=UserWarning)
+        try:
+            return module.file_reader(path, lazy=True, **kwargs)
+        except InputError:
+            raise
+        except UserWarning as w:
+            said = _one_line(w).split(". ")[0]  # not its "will attempt to read" sequel
+            raise InputError(f"{path}: not a {fmt} file ({said})") from None
+        except MemoryError:
+            # a damaged header describes a huge array: that is the file, not the machine
+            raise InputError(
+                f"{path}: not a readable {fmt} file: its header describes far more data than "
+                f"the file's {os.path.getsize(path):,} bytes hold (damaged, or another format)"
+            ) from None
+        except Exception as e:  # noqa: BLE001 - vendor readers raise anything on a bad file
+            raise InputError(
+                f"{path}: RosettaSciIO ({api}) cannot read it ({type(e).__name__}: {_one_line(e)})"
+            ) from None
 
 
 def _pick_signal(path: str, signals: list[dict[str, Any]]) -> dict[str, Any]:

@@ -8,23 +8,14 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["electron_wavelength_A", "q_sampling_from_axis", "normalise_unit"]
+from stemtf.physics import electron_wavelength_A
 
-_H = 6.62607015e-34  # Planck constant [J s]
-_M0 = 9.1093837015e-31  # electron rest mass [kg]
-_E = 1.602176634e-19  # elementary charge [C]
-_C = 299792458.0  # speed of light [m/s]
+__all__ = ["electron_wavelength_A", "q_sampling_from_axis", "normalise_unit"]
 
 _INV_ANGSTROM = {"1/a", "a^-1", "a-1", "1/å", "å^-1", "å-1", "1/angstrom", "angstrom^-1", "invA"}
 _INV_NM = {"1/nm", "nm^-1", "nm-1", "1/nanometer"}
 _MRAD = {"mrad", "milliradian"}
 _RAD = {"rad", "radian"}
-
-
-def electron_wavelength_A(energy_eV: float) -> float:
-    """Relativistic electron wavelength [Å] at accelerating energy ``energy_eV`` [eV]."""
-    e = float(energy_eV) * _E
-    return _H / math.sqrt(2.0 * _M0 * e * (1.0 + e / (2.0 * _M0 * _C**2))) * 1e10
 
 
 def normalise_unit(units: str | bytes | None) -> str:

@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from stemtf.errors import InputError, check_positive, check_range
+from stemtf.physics import ENERGY_RANGE_EV, electron_wavelength_A
 
 __all__ = ["SimulationConfig", "electron_wavelength_A", "DEFAULT_THICKNESSES_A"]
 
 DEFAULT_THICKNESSES_A = tuple(float(t) for t in range(20, 161, 20))  # 20, 40, ..., 160 Å
-ENERGY_RANGE_EV = (20e3, 1000e3)
-# physical constants (CODATA 2018)
-_H = 6.62607015e-34  # J s
-_M0 = 9.1093837015e-31  # kg
-_E = 1.602176634e-19  # C
-_C = 299792458.0  # m/s
-
-
-def electron_wavelength_A(energy_eV: float) -> float:
-    """Relativistic electron wavelength [Å] at kinetic energy ``energy_eV`` [eV]."""
-    ev = energy_eV * _E
-    return _H / math.sqrt(2 * _M0 * ev * (1 + ev / (2 * _M0 * _C**2))) * 1e10
 
 
 @dataclass(frozen=True)

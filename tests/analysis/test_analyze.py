@@ -217,7 +217,8 @@ def test_detector_too_small_for_the_rings_is_reported(tmp_path):
 def test_corrupt_file(tmp_path):
     (tmp_path / "bad.npy").write_bytes(b"not a 4D array")
     result = _run(tmp_path / "bad.npy", "--out", tmp_path / "out", "--denoise", "none")
-    assert result.exit_code == 2 and "bad.npy: not a readable .npy array" in result.output
+    assert result.exit_code == 2 and "bad.npy: not a NumPy .npy file" in result.output
+    assert "pickle" not in result.output
 
 
 def test_bad_options(odd_scan, tmp_path):

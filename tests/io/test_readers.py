@@ -214,7 +214,7 @@ def test_rsciio_hspy_round_trip_moves_navigation_first(tmp_path):
 @pytest.mark.parametrize(
     "name, content, match",
     [
-        ("text.npy", b"not a 4D array", "not a readable .npy"),
+        ("text.npy", b"not a 4D array", "not a NumPy .npy file"),
         ("x.xyz", b"abc", "not supported"),
         ("broken.h5", b"\x89HDF\r\n\x1a\n" + b"\0" * 40, "not a readable HDF5"),
         ("broken.dm4", b"\0\0\0\4" + b"\1" * 60, "RosettaSciIO .* cannot read it"),
@@ -271,3 +271,45 @@ def test_roi_check():
     assert check_roi((1, 13, 0, 5), (13, 17), "f") == (1, 13, 0, 5)
     with pytest.raises(InputError, match=r"--roi 0 14 0 5 is out of range: the scan is 13 x 17"):
         check_roi((0, 14, 0, 5), (13, 17), "f")
+
+
+def test_text_named_npy_is_not_a_numpy_file_and_never_suggests_unpickling(tmp_path):
+    (tmp_path / "notes.npy").write_text("scan 7: beam 200 kV, 1 mrad\n" * 20)
+    with pytest.raises(InputError) as info:
+        open_scan(tmp_path / "notes.npy")
+    text = str(info.value)
+    assert "notes.npy: not a NumPy .npy file" in text
+    assert "pickle" not in text.lower() and "\n" not in text
+
+
+def test_bool_npy_is_refused_like_complex(tmp_path):
+    np.save(tmp_path / "mask.npy", np.ones((2, 3, 8, 8), bool))
+    with pytest.raises(InputError, match="dtype bool is not allowed: counts must be integer or float"):
+        open_scan(tmp_path / "mask.npy")
+
+
+def test_missing_paths_say_why(tmp_path):
+    (tmp_path / "a").symlink_to(tmp_path / "b")
+    (tmp_path / "b").symlink_to(tmp_path / "a")
+    (tmp_path / "dangling.npy").symlink_to(tmp_path / "gone.npy")
+    cases = {
+        "a": "is a symbolic link loop",
+        "dangling.npy": "is a broken symbolic link",
+        "missing.npy": "does not exist",
+        ".": "is a folder, not a file",
+    }
+    for name, why in cases.items():
+        with pytest.raises(InputError, match=why):
+            open_scan(tmp_path / name)
+
+
+def test_random_blockfile_is_not_reported_as_out_of_memory(tmp_path):
+    # random bytes after a Blockfile-like name: the header describes an absurd array; the user
+    # must hear "not a readable blockfile", not "MemoryError ... TiB"
+    rng = np.random.default_rng(3)
+    (tmp_path / "random.blo").write_bytes(rng.integers(0, 256, 20000, dtype=np.uint8).tobytes())
+    with pytest.raises(InputError) as info:
+        open_scan(tmp_path / "random.blo")
+    text = str(info.value)
+    assert "MemoryError" not in text and "iB" not in text, text
+    assert "random.blo: not a blockfile file" in text and "\n" not in text

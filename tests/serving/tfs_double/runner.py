@@ -15,7 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from stemtf.denoise.savedmodel import resolve_version_dir
+from stemtf.denoise.savedmodel import find_version_dir
+from stemtf.errors import InputError
 from stemtf.serving.signature import read_signature_def_map
 
 __all__ = ["SavedModelRunner", "ServingStatus", "latest_version"]
@@ -35,9 +36,14 @@ class ServingStatus(Exception):
 def latest_version(base_path: str | os.PathLike) -> tuple[int, Path]:
     """``(version, folder)`` of the highest numbered SavedModel folder under ``base_path``.
 
-    The package's own finder (:func:`stemtf.denoise.savedmodel.resolve_version_dir`) picks it.
+    The package's one finder (:func:`stemtf.denoise.savedmodel.find_version_dir`) picks it.
     """
-    folder = resolve_version_dir(base_path)
+    folder = find_version_dir(base_path)
+    if folder is None or not folder.name.isdigit():
+        raise InputError(
+            f"model base path {str(base_path)!r} has no numbered SavedModel version folder "
+            "(expected <base>/<version>/saved_model.pb)"
+        )
     return int(folder.name), folder
 
 
