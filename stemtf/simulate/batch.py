@@ -19,7 +19,6 @@ __all__ = ["simulate_batch", "feasible_zone_axes", "resolve_materials"]
 
 log = logging.getLogger(__name__)
 ZONE_AXIS_POOL_FACTOR = 3  # look this many times further down the index-ordered list for feasible axes
-SCHEDULER_TIMEOUT_S = 5  # connecting to a --scheduler address gives up after this
 
 
 def resolve_materials(spec: str | Sequence[str], *, cif_dir=None) -> list[str]:
@@ -118,29 +117,21 @@ def simulate_batch(
     return [Path(p) for p in results]
 
 
+def _chunk_task(args) -> list[str]:
+    """One task for :func:`stemtf.cluster.run_tasks`: ``_material_chunk(*args)``."""
+    return _material_chunk(*args)
+
+
 def _run_distributed(args, *, scheduler: str | None, progress: bool, n_workers: int | None) -> list[str]:
-    from dask.distributed import Client, LocalCluster, as_completed
     from tqdm import tqdm
 
-    cluster = None
-    try:
-        if scheduler is None:
-            workers = n_workers or min(len(args), os.cpu_count() or 1)
-            cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None)
-            client = Client(cluster)
-        else:
-            try:
-                client = Client(scheduler, timeout=f"{SCHEDULER_TIMEOUT_S}s")
-            except (OSError, TimeoutError) as e:
-                raise InputError(f"scheduler={scheduler!r} cannot be reached ({e})") from None
-        with client:
-            futures = [client.submit(_material_chunk, *a, pure=False) for a in args]
-            results: list[str] = []
-            for fut in tqdm(as_completed(futures), total=len(futures), disable=not progress,
-                            desc="materials", unit="material"):
-                results.extend(fut.result())
-        return sorted(results)
-    finally:
-        if cluster is not None:
-            cluster.close()
+    from stemtf.cluster import LOCAL, run_tasks
+
+    workers = n_workers or min(len(args), os.cpu_count() or 1)
+    results: list[str] = []
+    with tqdm(total=len(args), disable=not progress, desc="materials", unit="material") as bar:
+        for _, paths in run_tasks(_chunk_task, args, scheduler or LOCAL, n_workers=workers,
+                                  flag="scheduler"):
+            results.extend(paths)
+            bar.update()
+    return sorted(results)
