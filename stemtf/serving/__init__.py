@@ -7,7 +7,7 @@
   on a TF Serving instance.
 
 Importing this package is cheap: TensorFlow is imported only by the functions that need it;
-the REST client needs only the standard library and NumPy.
+the REST client needs only urllib3 and NumPy.
 """
 
 from __future__ import annotations

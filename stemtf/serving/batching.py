@@ -6,10 +6,19 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from stemtf.errors import InputError
+from stemtf.errors import InputError, check_positive
 from stemtf.serving.errors import ServingError
 
-__all__ = ["check_batch", "chunks", "check_result", "check_batch_size"]
+__all__ = ["check_batch", "chunks", "check_result", "check_batch_size", "check_retry_settings"]
+
+
+def check_retry_settings(retries: int, backoff_s: float, timeout_s: float) -> None:
+    """Raise :class:`InputError` for a negative retry count or bad durations [s]."""
+    if not isinstance(retries, int) or isinstance(retries, bool) or retries < 0:
+        raise InputError(f"retries={retries!r} is not allowed: it must be an integer >= 0")
+    if not isinstance(backoff_s, (int, float)) or backoff_s < 0:
+        raise InputError(f"backoff_s={backoff_s!r} is not allowed: it must be >= 0 s")
+    check_positive("timeout_s", timeout_s, "s")
 
 
 def check_batch_size(batch_size: int) -> int:

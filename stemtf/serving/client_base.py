@@ -8,8 +8,13 @@ from typing import Any
 
 import numpy as np
 
-from stemtf.serving.batching import check_batch, check_batch_size, check_result, chunks
-from stemtf.serving.retry import check_retry_settings
+from stemtf.serving.batching import (
+    check_batch,
+    check_batch_size,
+    check_result,
+    check_retry_settings,
+    chunks,
+)
 from stemtf.serving.signature import Signature, TensorInfo, denoiser_input, denoiser_output
 
 __all__ = ["ServingDenoiser"]

@@ -2,11 +2,13 @@
 
 Sends ``PredictRequest`` protobufs (raw float32 tensor bytes, far cheaper than JSON for whole
 scans) to ``tensorflow.serving.PredictionService``. Needs the optional
-``tensorflow-serving-api`` package (``pip install -e ".[serving]"``).
+``tensorflow-serving-api`` package (``pip install -e ".[serving]"``). Retries are gRPC's own:
+a retry policy in the channel's service config (:func:`grpc_service_config`).
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from typing import Any
 
@@ -17,15 +19,38 @@ from stemtf.serving.client_base import ServingDenoiser
 from stemtf.serving.endpoint import parse_grpc_url
 from stemtf.serving.errors import ServingError
 from stemtf.serving.extra import import_serving_api
-from stemtf.serving.rest_transport import one_line
-from stemtf.serving.retry import TransientError, with_retries
+from stemtf.serving.rest_transport import MAX_DELAY_S, one_line
 from stemtf.serving.signature import signatures_from_json
 
-__all__ = ["GrpcDenoiser"]
+__all__ = ["GrpcDenoiser", "grpc_service_config", "RETRYABLE_CODES", "MAX_ATTEMPTS"]
 
 log = logging.getLogger(__name__)
-_TRANSIENT = ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED")
+#: Status codes gRPC's retry policy retries (a deadline is per call, retries included).
+RETRYABLE_CODES = ("UNAVAILABLE", "RESOURCE_EXHAUSTED", "ABORTED")
+#: gRPC makes at most this many attempts of a call, whatever the policy asks.
+MAX_ATTEMPTS = 5
+_SERVICE = "tensorflow.serving.PredictionService"
 _BAD_REQUEST = ("INVALID_ARGUMENT", "FAILED_PRECONDITION", "OUT_OF_RANGE")
+
+
+def grpc_service_config(retries: int, backoff_s: float) -> dict[str, Any]:
+    """The channel's service config: gRPC's retry policy for the PredictionService.
+
+    ``retries`` more attempts (at most ``MAX_ATTEMPTS - 1``) after ``UNAVAILABLE``,
+    ``RESOURCE_EXHAUSTED`` or ``ABORTED``; gRPC waits a random time up to ``backoff_s``
+    before the first retry, the bound doubling each time up to 30 s. No retries: an empty
+    config.
+    """
+    if retries == 0:
+        return {}
+    policy = {
+        "maxAttempts": retries + 1,
+        "initialBackoff": f"{max(backoff_s, 1e-3):.3f}s",
+        "maxBackoff": f"{MAX_DELAY_S:g}s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": list(RETRYABLE_CODES),
+    }
+    return {"methodConfig": [{"name": [{"service": _SERVICE}], "retryPolicy": policy}]}
 
 
 def _serving_api() -> Any:
@@ -34,9 +59,16 @@ def _serving_api() -> Any:
     )
 
 
-def _max_message_options(max_message_mb: int) -> list[tuple[str, int]]:
+def _channel_options(max_message_mb: int, retries: int, backoff_s: float) -> list[tuple]:
     size = int(max_message_mb) * 1024 * 1024
-    return [("grpc.max_send_message_length", size), ("grpc.max_receive_message_length", size)]
+    options: list[tuple] = [
+        ("grpc.max_send_message_length", size),
+        ("grpc.max_receive_message_length", size),
+    ]
+    config = grpc_service_config(retries, backoff_s)
+    if config:
+        options += [("grpc.enable_retries", 1), ("grpc.service_config", json.dumps(config))]
+    return options
 
 
 class GrpcDenoiser(ServingDenoiser):
@@ -49,12 +81,13 @@ class GrpcDenoiser(ServingDenoiser):
     batch_size
         Patterns per request.
     timeout_s
-        Deadline per call [s].
+        Deadline per call [s], retries included.
     retries
-        Extra attempts after a transient failure (``UNAVAILABLE``, ``DEADLINE_EXCEEDED``,
-        ``RESOURCE_EXHAUSTED``, ``ABORTED``).
+        Extra attempts after a transient failure (``UNAVAILABLE``, ``RESOURCE_EXHAUSTED``,
+        ``ABORTED``), 0 to 4, made by gRPC's retry policy (:func:`grpc_service_config`).
     backoff_s
-        First wait before a retry [s]; each later wait doubles.
+        Bound of gRPC's random wait before the first retry [s]; it doubles for each later
+        one.
     signature
         Signature to call.
     input_name, output_name
@@ -106,6 +139,11 @@ class GrpcDenoiser(ServingDenoiser):
             input_name=input_name,
             output_name=output_name,
         )
+        if retries >= MAX_ATTEMPTS:
+            raise InputError(
+                f"retries={retries!r} is not allowed for gRPC: its retry policy makes at most "
+                f"{MAX_ATTEMPTS} attempts (retries 0 to {MAX_ATTEMPTS - 1})"
+            )
         self.max_message_mb = int(max_message_mb)
         self._apis = _serving_api()
         import grpc
@@ -117,7 +155,8 @@ class GrpcDenoiser(ServingDenoiser):
 
     def _open(self) -> None:
         self._channel = self._grpc.insecure_channel(
-            self.endpoint.target, options=_max_message_options(self.max_message_mb)
+            self.endpoint.target,
+            options=_channel_options(self.max_message_mb, self.retries, self.backoff_s),
         )
         self._stub = self._apis.prediction_service_pb2_grpc.PredictionServiceStub(self._channel)
 
@@ -159,27 +198,28 @@ class GrpcDenoiser(ServingDenoiser):
             spec.version_label = self.endpoint.label
 
     def _call(self, method: Any, request: Any) -> Any:
-        grpc = self._grpc
-
-        def attempt() -> Any:
-            try:
-                return method(request, timeout=self.timeout_s)
-            except grpc.RpcError as err:
-                code = err.code().name if err.code() is not None else "UNKNOWN"
-                details = one_line(err.details() or "")
-                if code in _TRANSIENT:
-                    raise TransientError(f"{code}: {details}") from None
-                if code == "NOT_FOUND":
-                    raise InputError(f"{self.where}: not found ({code}: {details})") from None
-                if code in _BAD_REQUEST:
-                    raise InputError(
-                        f"{self.where} rejected the request ({code}: {details})"
-                    ) from None
-                raise ServingError(f"{self.where}: server error ({code}: {details})") from None
-
-        return with_retries(
-            attempt, retries=self.retries, backoff_s=self.backoff_s, what=f"TF Serving {self.where}"
-        )
+        """One call; gRPC's retry policy has already retried transient failures."""
+        try:
+            return method(request, timeout=self.timeout_s)
+        except self._grpc.RpcError as err:
+            code = err.code().name if err.code() is not None else "UNKNOWN"
+            details = one_line(err.details() or "")
+            if code in RETRYABLE_CODES:
+                n = self.retries + 1
+                raise ServingError(
+                    f"TF Serving {self.where}: {code}: {details} (gave up after up to {n} "
+                    f"attempt{'s' if n > 1 else ''}, gRPC retry policy)"
+                ) from None
+            if code == "DEADLINE_EXCEEDED":
+                raise ServingError(
+                    f"TF Serving {self.where}: no answer within {self.timeout_s:g} s "
+                    f"({code}: {details})"
+                ) from None
+            if code == "NOT_FOUND":
+                raise InputError(f"{self.where}: not found ({code}: {details})") from None
+            if code in _BAD_REQUEST:
+                raise InputError(f"{self.where} rejected the request ({code}: {details})") from None
+            raise ServingError(f"{self.where}: server error ({code}: {details})") from None
 
     def _check_metadata(self) -> None:
         from google.protobuf import json_format

@@ -11,8 +11,7 @@ from stemtf.errors import InputError
 from stemtf.serving.client_base import ServingDenoiser
 from stemtf.serving.endpoint import parse_rest_url
 from stemtf.serving.errors import ServingError
-from stemtf.serving.rest_transport import request_json
-from stemtf.serving.retry import with_retries
+from stemtf.serving.rest_transport import request_json, rest_pool
 from stemtf.serving.signature import signatures_from_json
 
 __all__ = ["RestDenoiser"]
@@ -47,9 +46,11 @@ class RestDenoiser(ServingDenoiser):
         Socket timeout per request [s].
     retries
         Extra attempts after a transient failure (connection refused or reset, timeout,
-        HTTP 408/429/502/503/504).
+        broken body, HTTP 408/429/502/503/504), by urllib3's ``Retry`` policy
+        (:func:`stemtf.serving.rest_transport.retry_policy`).
     backoff_s
-        First wait before a retry [s]; each later wait doubles.
+        urllib3's back-off factor [s]: the first retry is at once, then the waits are
+        ``2 * backoff_s``, ``4 * backoff_s``, ... (at most 30 s).
     signature
         Signature to call.
     input_name, output_name
@@ -105,18 +106,30 @@ class RestDenoiser(ServingDenoiser):
             input_name=input_name,
             output_name=output_name,
         )
+        self._pool = rest_pool(self.retries, self.backoff_s)
         if check_metadata:
             self._check_metadata()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the connection pool (for dask workers); it is rebuilt on unpickling."""
+        return {k: v for k, v in self.__dict__.items() if k != "_pool"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._pool = rest_pool(self.retries, self.backoff_s)
 
     def __repr__(self) -> str:
         return f"RestDenoiser({self.endpoint.model_url!r}, batch_size={self.batch_size})"
 
     def _request(self, method: str, url: str, payload: dict[str, Any] | None) -> dict[str, Any]:
-        return with_retries(
-            lambda: request_json(method, url, payload, timeout_s=self.timeout_s, model=self.where),
+        return request_json(
+            self._pool,
+            method,
+            url,
+            payload,
+            timeout_s=self.timeout_s,
+            model=f"TF Serving {self.where}",
             retries=self.retries,
-            backoff_s=self.backoff_s,
-            what=f"TF Serving {self.where}",
         )
 
     def _check_metadata(self) -> None:

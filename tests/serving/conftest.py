@@ -117,7 +117,7 @@ def _grpc_server(runner):
 
 @pytest.fixture
 def grpc_server(_grpc_server):
-    """The local gRPC server with no response hook; hooks set by a test are removed after it."""
-    _grpc_server.response_hook = None
+    """The local gRPC server with no hooks; hooks set by a test are removed after it."""
+    _grpc_server.response_hook = _grpc_server.request_hook = None
     yield _grpc_server
-    _grpc_server.response_hook = None
+    _grpc_server.response_hook = _grpc_server.request_hook = None

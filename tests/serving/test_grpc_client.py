@@ -34,8 +34,10 @@ def test_matches_in_process_denoising(grpc_server, counts, reference):
 
 
 def test_failures_are_clear(grpc_server, counts, free_port):
-    with pytest.raises(ServingError, match=r"UNAVAILABLE.*gave up after 2 attempts"):
+    with pytest.raises(ServingError, match=r"UNAVAILABLE.*up to 2 attempts, gRPC retry policy"):
         GrpcDenoiser(f"grpc://127.0.0.1:{free_port}/tiny", retries=1, backoff_s=0.01, timeout_s=2)
+    with pytest.raises(InputError, match=r"retries=5 is not allowed for gRPC"):
+        GrpcDenoiser(grpc_server.url, retries=5)
     with pytest.raises(InputError, match=r"not found \(NOT_FOUND: Servable not found"):
         GrpcDenoiser(grpc_server.url.replace("/tiny", "/nope"), **FAST)
     with pytest.raises(InputError, match=r"has no signature 'other'"):
@@ -62,6 +64,27 @@ def test_server_side_rejection_and_partial_answer(grpc_server, counts):
     grpc_server.response_hook = drop_row
     with pytest.raises(ServingError, match=r"incomplete answer: 4 patterns returned for 5 sent"):
         blind(counts)
+
+
+def test_unavailable_is_retried_by_grpcs_policy(grpc_server, counts, reference):
+    import grpc
+
+    calls = []
+
+    def flaky(context):
+        calls.append(1)
+        if len(calls) <= 2:
+            context.abort(grpc.StatusCode.UNAVAILABLE, "Servable not available")
+
+    with GrpcDenoiser(grpc_server.url, batch_size=8, retries=2, backoff_s=0.01) as denoiser:
+        grpc_server.request_hook = flaky
+        np.testing.assert_array_equal(denoiser(counts), reference(counts))
+        assert len(calls) == 3  # two refusals, then the answer: gRPC retried twice
+    calls.clear()
+    with GrpcDenoiser(grpc_server.url, batch_size=8, **FAST) as denoiser:
+        with pytest.raises(ServingError, match=r"UNAVAILABLE: Servable not available"):
+            denoiser(counts)
+        assert len(calls) == 1  # retries=0: one attempt
 
 
 def test_missing_serving_api_says_how_to_install():

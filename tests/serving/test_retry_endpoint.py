@@ -1,46 +1,45 @@
-"""Back-off schedule, retry loop and address parsing (no server needed)."""
+"""Retry policies (urllib3 for REST, gRPC service config) and address parsing (no server)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from urllib3.util.retry import Retry
 
 from stemtf.errors import InputError
 from stemtf.serving.endpoint import parse_grpc_url, parse_rest_url
-from stemtf.serving.errors import ServingError
-from stemtf.serving.retry import MAX_DELAY_S, TransientError, backoff_delays_s, with_retries
+from stemtf.serving.grpc_client import grpc_service_config
+from stemtf.serving.rest_transport import MAX_DELAY_S, retry_policy
 
 
-def test_backoff_doubles_and_is_capped():
-    assert backoff_delays_s(4, 0.5) == [0.5, 1.0, 2.0, 4.0]
-    assert backoff_delays_s(12, 1.0)[-1] == MAX_DELAY_S
-    assert backoff_delays_s(0, 1.0) == []
+def test_rest_retry_policy_is_urllib3s():
+    policy = retry_policy(4, 0.5)
+    assert isinstance(policy, Retry) and policy.total == 4 and policy.redirect == 0
+    assert policy.allowed_methods is None  # POST (predict) is retried too
+    assert set(policy.status_forcelist) == {408, 429, 502, 503, 504}
+    assert policy.backoff_max == MAX_DELAY_S and policy.respect_retry_after_header
+    # urllib3's schedule: first retry at once, then backoff * 2**(n-1), capped
+    waits = []
+    for _ in range(4):
+        policy = policy.increment(method="POST", url="/x", error=ConnectionError("refused"))
+        waits.append(policy.get_backoff_time())
+    assert waits == [0.0, 1.0, 2.0, 4.0]
 
 
-def test_with_retries_counts_attempts():
-    calls = []
-
-    def flaky():
-        calls.append(1)
-        if len(calls) < 3:
-            raise TransientError("connection refused")
-        return "ok"
-
-    assert with_retries(flaky, retries=2, backoff_s=0.0, what="server") == "ok"
-    calls.clear()
-    with pytest.raises(
-        ServingError, match=r"^server: connection refused \(gave up after 2 attempts\)$"
-    ):
-        with_retries(flaky, retries=1, backoff_s=0.0, what="server")
-    assert len(calls) == 2
-
-    def final():
-        calls.append(1)
-        raise InputError("bad request")
-
-    calls.clear()
-    with pytest.raises(InputError):
-        with_retries(final, retries=5, backoff_s=0.0, what="server")
-    assert len(calls) == 1  # final errors are not retried
+def test_grpc_retry_policy_is_a_service_config():
+    config = grpc_service_config(2, 0.25)
+    [method] = config["methodConfig"]
+    assert method["name"] == [{"service": "tensorflow.serving.PredictionService"}]
+    assert method["retryPolicy"] == {
+        "maxAttempts": 3,
+        "initialBackoff": "0.250s",
+        "maxBackoff": "30s",
+        "backoffMultiplier": 2,
+        "retryableStatusCodes": ["UNAVAILABLE", "RESOURCE_EXHAUSTED", "ABORTED"],
+    }
+    assert grpc_service_config(0, 0.25) == {}
+    json.dumps(config)  # what the channel option carries
 
 
 def test_rest_urls():

@@ -32,6 +32,9 @@ class LocalGrpcServer:
     response_hook
         Optional function applied to every ``PredictResponse`` before it is sent (tests use it
         to send incomplete answers).
+
+    ``request_hook(context)``, when set, runs first on every Predict call (tests use it to
+    abort calls with a status code).
     """
 
     def __init__(
@@ -47,6 +50,7 @@ class LocalGrpcServer:
         apis = import_serving_api("the local gRPC test server")
         self.runner = runner
         self.response_hook = response_hook
+        self.request_hook: Callable[[Any], None] | None = None
         size = max_message_mb * 1024 * 1024
         self._server = grpc.server(
             futures.ThreadPoolExecutor(max_workers=2),
@@ -95,6 +99,8 @@ def _make_servicer(owner: LocalGrpcServer, apis: Any) -> Any:
 
     class Servicer(apis.prediction_service_pb2_grpc.PredictionServiceServicer):
         def Predict(self, request, context):  # noqa: N802 (gRPC method name)
+            if owner.request_hook is not None:
+                owner.request_hook(context)
             try:
                 check_spec(request.model_spec)
                 inputs = {k: tf.make_ndarray(v) for k, v in request.inputs.items()}
