@@ -132,3 +132,15 @@ def test_domain_from_card_and_mismatch_line():
         and "3.2 px" in line
     unknown = mismatch_line("m/1", big, None)
     assert "unknown domain" in unknown and "0.0078" in unknown
+
+
+@pytest.mark.parametrize("n,r", [(8, 2.0), (16, 12.0), (12, 2.5)])
+def test_tiny_detectors_and_batches(n, r):
+    """Tiny detectors, one pattern and no pattern: shapes and counts survive the frame."""
+    f = Frame.for_geometry((n, n), r, 3.19, 0.05)
+    d = FramedDenoiser(IdentityDenoiser(), f, disk_radius_px=r)
+    x = np.random.default_rng(4).poisson(5.0, size=(1, n, n)).astype(np.float32)
+    y = d(x)
+    assert y.shape == x.shape and np.isfinite(y).all()
+    np.testing.assert_allclose(y.sum(), x.sum(), rtol=1e-5)
+    assert d(x[:0]).shape == (0, n, n)

@@ -158,3 +158,14 @@ def test_denoiser_for_scan_geometry_from_metadata_and_none_passthrough():
     ident = IdentityDenoiser()
     same, warnings = denoiser_for_scan("none", ident, s, (N, N), Md())
     assert same is ident and warnings == []
+
+
+def test_touching_hot_pixels_found_small_disk_corners_not():
+    x = np.random.default_rng(5).poisson(2.0, size=(2, 32, 32)).astype(np.float32)
+    x[:, 10, 10] = x[:, 11, 11] = x[:, 11, 10] = 4095.0  # three touching hot pixels
+    yy, xx = np.mgrid[:32, :32]
+    x[1] += 300.0 * (np.hypot(yy - 24, xx - 24) <= 2.0)  # a bright disk of radius 2 px
+    hot = hot_pixel_mask(x)
+    assert hot[:, 10, 10].all() and hot[:, 11, 11].all() and hot[:, 11, 10].all()
+    assert not hot[1, 20:29, 20:29].any()
+    assert hot.sum() == 6
