@@ -21,6 +21,8 @@ __all__ = ["Calibration", "calibrate", "wavelength_A", "correct_ellipticity"]
 
 log = logging.getLogger(__name__)
 
+#: Shot-noise significance a spot needs to take part in the ellipticity fit.
+_MIN_SPOT_Z = 5.0
 #: Above this many percent of radial modulation the ellipticity is not believed (bad fit).
 _MAX_ELLIPTICITY = 0.2
 
@@ -109,7 +111,7 @@ def correct_ellipticity(y, x, center_yx, ratio: float, angle_deg: float):
     return cy + sa * u + ca * v, cx + ca * u - sa * v
 
 
-def _ring_spots(dps, centers, strength, sigma_px, tol_px):
+def _ring_spots(dps, centers, strength, sigma_px, tol_px, disk_radius_px=None):
     """Spots on the strongest hexagon of each pattern: (radius / hexagon radius, angle), the
     hexagon radii, and the pattern centres (beam, or Friedel pairs where it is hidden)."""
     from stemtf.phase.hexagons import find_hexagons_batch
@@ -127,6 +129,15 @@ def _ring_spots(dps, centers, strength, sigma_px, tol_px):
     floor = 8.0 * disk_response(2.2 * sigma_px, sigma_px)
     table = find_spots_batch(dps, sigma_px=sigma_px, threshold=6.0, rel_threshold=0.0,
                              abs_threshold=floor, mask=mask)
+    if disk_radius_px is not None and len(table):
+        # only spots whose counts stand clear of shot noise (a ring of amorphous speckle makes
+        # round "hexagons" that would dilute the ellipticity towards none)
+        from stemtf.phase.spots import SpotTable, aperture_counts
+
+        _, z = aperture_counts(dps, table, disk_radius_px)
+        keep = z >= _MIN_SPOT_Z
+        table = SpotTable(*(np.asarray(getattr(table, f))[keep]
+                            for f in ("dp_index", "y", "x", "intensity", "snr")))
     # Friedel pairs locate the centre where a beam stop hides the transmitted beam
     from stemtf.phase.center import friedel_centers
 
@@ -149,12 +160,43 @@ def _ring_spots(dps, centers, strength, sigma_px, tol_px):
         j = np.argmin(d, axis=1)
         ok = d[np.arange(6), j] <= tol_px
         p = sp[j[ok]] - centers[i]
-        rel.append(np.hypot(p[:, 0], p[:, 1]) / hx["radius_px"])
-        ang.append(np.arctan2(p[:, 0], p[:, 1]))
+        rel.append(p)  # spot offsets from the beam [px], one hexagon
+        ang.append(np.full(len(p), len(radii)))
         radii.append(hx["radius_px"])
     if not rel:
-        return np.empty(0), np.empty(0), np.empty(0), centers
+        return np.empty((0, 2)), np.empty(0, np.int64), np.empty(0), centers
     return np.concatenate(rel), np.concatenate(ang), np.asarray(radii), centers
+
+
+def _fit_ellipticity(offsets: np.ndarray, group: np.ndarray, *,
+                     iterations: int = 4) -> tuple[float, float]:
+    """Ellipticity (ratio, angle [deg]) of rings from spot offsets grouped by hexagon.
+
+    r(theta) / mean r of its hexagon = 1 + e cos 2(theta - psi), fitted by least squares, then
+    refitted on the spots corrected by the estimate so far (a fit diluted by partial or
+    round hexagons converges instead of stopping short of the true distortion).
+    """
+    ex = ey = 0.0  # (e cos 2psi, e sin 2psi) so far
+    zero = np.zeros(2)
+    for _ in range(iterations):
+        eps = math.hypot(ex, ey)
+        if eps >= _MAX_ELLIPTICITY:
+            return 1.0, 0.0
+        ratio = (1 + eps) / (1 - eps)
+        angle = math.degrees(0.5 * math.atan2(ey, ex))
+        y, x = correct_ellipticity(offsets[:, 0], offsets[:, 1], zero, ratio, angle)
+        r = np.hypot(y, x)
+        mean_r = np.bincount(group, r) / np.maximum(np.bincount(group), 1)
+        rel = r / mean_r[group]
+        th = np.arctan2(y, x)
+        a = np.column_stack([np.ones_like(th), np.cos(2 * th), np.sin(2 * th)])
+        coef, *_ = np.linalg.lstsq(a, rel, rcond=None)
+        ex += coef[1] / coef[0]
+        ey += coef[2] / coef[0]
+    eps = math.hypot(ex, ey)
+    if eps >= _MAX_ELLIPTICITY:
+        return 1.0, 0.0
+    return (1 + eps) / (1 - eps), math.degrees(0.5 * math.atan2(ey, ex))
 
 
 def calibrate(
@@ -211,8 +253,9 @@ def calibrate(
     if not good.any():
         raise InputError("sample_dps are empty: no transmitted beam found in any pattern")
     ratio, angle = 1.0, 0.0
-    rel, ang, radii, centers_good = _ring_spots(dps[good], centers[good], strength[good], sigma,
-                                                tol_px=max(2.0, 1.5 * sigma))
+    rel, ang, radii, centers_good = _ring_spots(
+        dps[good], centers[good], strength[good], sigma, tol_px=max(2.0, 1.5 * sigma),
+        disk_radius_px=provisional.disk_radius_px if q_sampling_invA is not None else None)
     center = np.median(centers_good, axis=0)
     if q_sampling_invA is None:
         if radii.size < 3:
@@ -227,13 +270,8 @@ def calibrate(
         if abs(dev) > 0.03:
             log.warning("pixel-size check: strongest ring at %.4f 1/Å, reference %.4f 1/Å "
                         "(%+.1f %%); check q_sampling_invA", found, reference_ring_invA, 100 * dev)
-    if estimate_ellipticity and rel.size >= 12:
-        a = np.column_stack([np.ones_like(ang), np.cos(2 * ang), np.sin(2 * ang)])
-        coef, *_ = np.linalg.lstsq(a, rel, rcond=None)
-        eps = math.hypot(coef[1], coef[2]) / coef[0]
-        if eps < _MAX_ELLIPTICITY:
-            ratio = (1 + eps) / (1 - eps)
-            angle = math.degrees(0.5 * math.atan2(coef[2], coef[1]))
+    if estimate_ellipticity and len(rel) >= 12:
+        ratio, angle = _fit_ellipticity(rel, ang)
     return Calibration(q_sampling_invA=float(q_sampling_invA), energy_eV=energy_eV,
                        semiangle_mrad=semiangle_mrad, center_yx=(center[0], center[1]),
                        ellipticity_ratio=ratio, ellipticity_angle_deg=angle)

@@ -138,7 +138,10 @@ class ClassifyParams:
             shared_first=sh1,
             shared_second=first(~marker & (phase == 1)),
             ring_tolerance=model.assign_tolerance,
-            min_lattice_matches=int(min_lattice_matches),
+            # once the rings are learned (tight tolerance), three vertices of significant spots
+            # on a ring are a lattice: a mistilted grain keeps only half of its hexagon
+            min_lattice_matches=min(int(min_lattice_matches), model.refined_lattice_matches)
+            if model.refined else int(min_lattice_matches),
             min_marker_snr=model.min_marker_snr,
             min_marker_fraction=model.min_marker_fraction,
             shared_radius_invA=float(shared),

@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 
 #: Patterns filtered together (keeps the working set in cache).
 _SUB_BATCH = 128
+#: Spots whose aperture counts stand fewer shot-noise sigmas above the local background are
+#: dropped before the hexagon search.
+_MIN_SPOT_Z = 3.0
 #: Extra room [px] around the annulus for the descan (beam-centre) wander.
 _DESCAN_MARGIN_PX = 4.0
 
@@ -206,6 +209,13 @@ def _identify_block(arr, calibration, model, *, seed, centers_yx, tolerance_px, 
     # no threshold relative to the strongest peak: one hot-pixel cluster would set it
     table = find_spots_batch(arr, sigma_px=sigma, threshold=spot_threshold, mask=mask,
                              rel_threshold=0.0, abs_threshold=floor, response=resp, noise=noise)
+    # shot-noise significance of each spot's counts over its local background: a DoG peak of
+    # a few stray counts (sparse halo, carbon speckle) is no reflection
+    excess, z = aperture_counts(arr, table, cal.disk_radius_px)
+    real = z >= _MIN_SPOT_Z
+    table = SpotTable(*(np.asarray(getattr(table, f))[real]
+                        for f in ("dp_index", "y", "x", "intensity", "snr")))
+    excess, z = excess[real], z[real]
     spot_count = np.bincount(table.dp_index, minlength=n_dp).astype(np.int32)
     if beam_strength is not None:
         # Behind a beam stop the transmitted beam is not where the DoG peak is: where Friedel
@@ -236,7 +246,6 @@ def _identify_block(arr, calibration, model, *, seed, centers_yx, tolerance_px, 
         hx = _hexagons_per_dp_ransac(hex_table, centers, n_dp, seed, **kw)
     prm = ClassifyParams.from_model(model, cal,
                                     min_lattice_matches=max(min_matches, min_lattice_matches))
-    excess, z = aperture_counts(arr, table, cal.disk_radius_px)
     significant = (z >= spot_threshold) & (excess >= min_spot_counts)
     pairs = friedel_pair_count(hex_table, centers, tolerance_px=max(1.5, 0.5 * sigma),
                                min_separation_px=2 * kw["min_radius_px"], keep=significant)

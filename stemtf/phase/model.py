@@ -89,6 +89,9 @@ class PhaseModel:
         (camera length known only roughly).
     refined_ring_tolerance : float
         The same once :meth:`refine` has learned the radii from the scan.
+    refined_lattice_matches : int
+        Matched vertices a ring hexagon needs to show a lattice once the model is refined
+        (before: ``identify_phases(min_lattice_matches=4)``).
     min_marker_snr : float
         A marker ring measured below this signal-to-noise ratio counts as absent.
     min_marker_fraction : float
@@ -109,6 +112,7 @@ class PhaseModel:
     unassigned_min_pairs: int = 2
     ring_tolerance: float = 0.06
     refined_ring_tolerance: float = 0.03
+    refined_lattice_matches: int = 3
     min_marker_snr: float = 3.0
     min_marker_fraction: float = 0.05
     refined: bool = False
