@@ -99,6 +99,11 @@ class PhaseModel:
         kinematically forbidden reflections of the first phase are not a second phase).
     refined : bool
         Whether :meth:`refine` has adjusted the model to data.
+    history : tuple of str
+        What :meth:`refine` learned, in order.
+    warnings : tuple of str
+        What the data contradicted (a camera length > 2 % off the given one, no hexagon of
+        the phases at all), one line each, for the run's summary.
     """
 
     phases: tuple[str, ...]
@@ -117,6 +122,7 @@ class PhaseModel:
     min_marker_fraction: float = 0.05
     refined: bool = False
     history: tuple[str, ...] = field(default=())
+    warnings: tuple[str, ...] = field(default=())
 
     @classmethod
     def from_materials(
@@ -242,10 +248,12 @@ class PhaseModel:
             without the marker) and its scatter set ``shared_radius_invA`` and ``share_sigma``.
         """
         hx = np.asarray(hexagon_table)
-        if hx.size == 0:
-            log.warning("refine: no hexagons in the calibration sample; keeping the reference "
-                        "rings (no crystal of the configured phases found)")
-            return self
+        if hx.size == 0 or not np.any(hx["inliers"] >= 4):
+            msg = ("no hexagon of the phases " + ", ".join(self.phases) + " was found in the "
+                   "calibration sample: the map will be 'none'/'unassigned' throughout (check "
+                   "the zone axis, q_sampling_invA and the detector geometry)")
+            log.warning("%s", msg)
+            return replace(self, warnings=self.warnings + (msg,))
         hx = hx[hx["inliers"] >= 4]
         radii = hx["radius_invA"]
         exp = np.array([r.radius_invA for r in self.rings])
@@ -274,8 +282,12 @@ class PhaseModel:
             given = f"given q_sampling_invA={q_sampling_invA:.6g}, the rings say " \
                 f"{q_sampling_invA / scale:.6g} 1/A per px" if q_sampling_invA else \
                 "check q_sampling_invA"
-            log.warning("calibration: the phase rings lie %+.1f %% off the reference radii "
-                        "(%s); the learned radii absorb it", 100 * (scale - 1), given)
+            msg = (f"calibration: the phase rings lie {100 * (scale - 1):+.1f} % off the "
+                   f"reference radii ({given}); the learned radii absorb it")
+            log.warning("%s", msg)
+            warned = (msg,)
+        else:
+            warned = ()
         notes.append(f"camera-length scale {scale:.4f} from {n_used} hexagons ({what})")
         new_radius: dict[int, float] = {}
         learned_marker: dict[int, tuple[float, float]] = {}  # phase -> (reference, learned)
@@ -307,7 +319,7 @@ class PhaseModel:
         ref_new = new_rings[ref_i].radius_invA
         return replace(self, rings=tuple(new_rings), reference_radius_invA=ref_new,
                        shared_radius_invA=shared, share_sigma=sigma, refined=True,
-                       history=tuple(notes))
+                       history=tuple(notes), warnings=self.warnings + warned)
 
     def _learn_shared_radius(self, hx, no_marker, rings, notes) -> tuple[float, float]:
         """Median and robust spread of the precise first-phase shared-ring radius."""
@@ -336,7 +348,7 @@ class PhaseModel:
         d["rings"] = [{"phase": r.phase, "hkl": list(r.hkl), "radius_invA": r.radius_invA,
                        "rotation_deg": r.rotation_deg, "intensity": r.intensity,
                        "marker": r.marker} for r in self.rings]
-        for k in ("phases", "material_ids", "history"):
+        for k in ("phases", "material_ids", "history", "warnings"):
             d[k] = list(d[k])
         d["label_names"] = list(self.label_names)
         return d
@@ -349,6 +361,6 @@ class PhaseModel:
         d["rings"] = tuple(ModelRing(r["phase"], tuple(r["hkl"]), r["radius_invA"],
                                      r["rotation_deg"], r["intensity"], r["marker"])
                            for r in d["rings"])
-        for k in ("phases", "material_ids", "history"):
+        for k in ("phases", "material_ids", "history", "warnings"):
             d[k] = tuple(d.get(k, ()))
         return cls(**d)
