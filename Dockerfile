@@ -9,11 +9,12 @@ ARG TF_VERSION=2.21.0
 ARG TF_SERVING_VERSION=2.21.0
 
 # ---- cpu: stemtf installed as the README does, on the official Python image ------------------
+# Runtime images: the package and its serving extra (gRPC client, warm-up export), no dev tools.
 FROM python:${PYTHON_VERSION}-slim AS cpu
 ENV PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 TF_CPP_MIN_LOG_LEVEL=2
 WORKDIR /opt/stemtf
 COPY . .
-RUN pip install -e ".[dev]"
+RUN pip install -e ".[serving]"
 WORKDIR /work
 ENTRYPOINT ["stemtf"]
 CMD ["--help"]
@@ -23,7 +24,7 @@ FROM tensorflow/tensorflow:${TF_VERSION}-gpu AS gpu
 ENV PIP_NO_CACHE_DIR=1 PYTHONDONTWRITEBYTECODE=1 TF_CPP_MIN_LOG_LEVEL=2 PIP_BREAK_SYSTEM_PACKAGES=1
 WORKDIR /opt/stemtf
 COPY . .
-RUN pip install -e ".[dev]"
+RUN pip install -e ".[serving]"
 WORKDIR /work
 ENTRYPOINT ["stemtf"]
 CMD ["--help"]

@@ -87,8 +87,9 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
                 rest = RestDenoiser(server.url, batch_size=args.batch, request_format=fmt)
                 rates[f"rest {fmt} (local server)"] = _rate(rest, batch)
         try:
-            from stemtf.serving.client import GrpcDenoiser
             from tfs_double import LocalGrpcServer
+
+            from stemtf.serving.client import GrpcDenoiser
 
             with (
                 LocalGrpcServer(runner) as server,

@@ -51,6 +51,9 @@ def electron_wavelength_A(energy_eV: float) -> float:
     check_positive("energy_eV", energy_eV, "eV")
     e_j = float(energy_eV) * ELEMENTARY_CHARGE_C
     momentum = math.sqrt(
-        2.0 * ELECTRON_MASS_KG * e_j * (1.0 + e_j / (2.0 * ELECTRON_MASS_KG * SPEED_OF_LIGHT_M_S**2))
+        2.0
+        * ELECTRON_MASS_KG
+        * e_j
+        * (1.0 + e_j / (2.0 * ELECTRON_MASS_KG * SPEED_OF_LIGHT_M_S**2))
     )
     return PLANCK_J_S / momentum * 1e10

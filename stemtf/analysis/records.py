@@ -92,9 +92,7 @@ def build_summary(plan: RunPlan, counts: dict[str, Any], timings: RunTimings) ->
             "assemble_results": timings.assemble_s,
             "stage_sums": stage,
         },
-        "dps_per_s": (timings.dps_this_run / pass2)
-        if pass2 > 0 and timings.dps_this_run
-        else None,
+        "dps_per_s": (timings.dps_this_run / pass2) if pass2 > 0 and timings.dps_this_run else None,
         "identify_dps_per_s_per_worker": (n_dp / stage["identify"])
         if stage["identify"] > 0
         else None,

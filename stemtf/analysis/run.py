@@ -126,7 +126,7 @@ def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, An
         raise InputError(f"{scan.path}: calibration cannot be inferred: {e}") from None
     model = PhaseModel.from_materials(list(config.phases), calibration)
     first = identify_phases(sample, calibration, model, seed=chunk_seed(config.seed, 2**31))
-    model = model.refine(first.hexagons)
+    model = model.refine(first.hexagons, q_sampling_invA=calibration.q_sampling_invA)
     return calibration, model, HEXAGON_DTYPE, time.perf_counter() - t0
 
 
@@ -164,15 +164,14 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
     denoiser_info = dict(getattr(denoiser, "info", {"kind": "custom", "model": config.denoise}))
 
     calibration, model, hex_dtype, t_pass1 = _pass1(scan, config, roi, md, denoiser)
+    warnings.extend(model.warnings)  # camera length contradicted, no hexagon found at all
     try:  # the rings must fit on the detector; if not, say so (labels will be none)
         model.check_detector((qy, qx), calibration)
     except InputError as e:
         warnings.append(f"{e}; patterns are labelled none where the rings fall off the detector")
         log.warning("%s", warnings[-1])
     chunk_dps = (
-        config.chunk_dps
-        if config.chunk_dps is not None
-        else max(1, CHUNK_BYTES // (qy * qx * 4))
+        config.chunk_dps if config.chunk_dps is not None else max(1, CHUNK_BYTES // (qy * qx * 4))
     )
     chunks = plan_chunks(ry, rx, roi, chunk_dps)
     key = {
@@ -208,8 +207,10 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
 
 
 def _pass2(plan: RunPlan, work: WorkDir, denoiser: Any, progress: bool) -> tuple[float, int, str]:
-    """Identify the phases of the chunks not done yet; returns (wall time [s], patterns
-    analysed in this run, scheduler)."""
+    """Identify the phases of the chunks not done yet.
+
+    Returns (wall time [s], patterns analysed in this run, scheduler).
+    """
     from tqdm import tqdm
 
     roi = plan.roi
@@ -283,9 +284,7 @@ def analyze(config: AnalyzeConfig, *, progress: bool = True) -> AnalyzeResult:
     t_start = time.perf_counter()
     plan, work, denoiser, resumed, t_pass1 = _plan(config)
     pass2_s, dps_this_run, scheduler = _pass2(plan, work, denoiser, progress)
-    return _finish(
-        plan, work, t_pass1, pass2_s, resumed, dps_this_run, scheduler, t_start=t_start
-    )
+    return _finish(plan, work, t_pass1, pass2_s, resumed, dps_this_run, scheduler, t_start=t_start)
 
 
 def _finish(

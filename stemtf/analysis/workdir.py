@@ -35,6 +35,7 @@ class WorkDir:
 
     @property
     def state_path(self) -> Path:
+        """The run state file ``state.json``."""
         return self.path / "state.json"
 
     def load_state(self) -> dict[str, Any] | None:
@@ -68,6 +69,7 @@ class WorkDir:
         write_json_atomic(self.state_path, state)
 
     def chunk_file(self, name: str) -> Path:
+        """The result file of chunk ``name``."""
         return self.chunks / f"{name}.npz"
 
     def done(self, name: str) -> bool:

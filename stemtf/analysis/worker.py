@@ -121,8 +121,11 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     del block, part
     counts = dps.reshape(len(dps), -1).sum(axis=1)
     t2 = time.perf_counter()
-    denoise = task.denoise if callable(task.denoise) else cached_denoiser(task.denoise,
-                                                                          task.denoise_batch)
+    denoise = (
+        task.denoise
+        if callable(task.denoise)
+        else cached_denoiser(task.denoise, task.denoise_batch)
+    )
     dps = np.asarray(denoise(dps), np.float32)
     np.maximum(dps, 0.0, out=dps)  # a denoiser may undershoot zero; counts cannot
     t3 = time.perf_counter()

@@ -70,7 +70,9 @@ class StemtfApp(typer.Typer):
         verbose: Annotated[
             int, typer.Option("--verbose", "-v", count=True, help="More log output (-v, -vv).")
         ] = 0,
-        quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")] = False,
+        quiet: Annotated[
+            bool, typer.Option("--quiet", "-q", help="Only warnings and errors.")
+        ] = False,
     ) -> None:
         """Simulate, denoise and phase-map 4D-STEM electron diffraction."""
         level = logging.WARNING if quiet else (logging.INFO if verbose <= 1 else logging.DEBUG)

@@ -28,8 +28,11 @@ def main(
         ),
     ] = "auto",
     denoise_batch: Annotated[
-        int, typer.Option(help="Patterns per denoiser call (CPU: small batches keep the "
-                          "activations in cache; measure with scripts/bench_end_to_end.py).")
+        int,
+        typer.Option(
+            help="Patterns per denoiser call (CPU: small batches keep the "
+            "activations in cache; measure with scripts/bench_end_to_end.py)."
+        ),
     ] = 32,
     roi: Annotated[
         tuple[int, int, int, int] | None,

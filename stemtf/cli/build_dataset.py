@@ -11,23 +11,33 @@ CONFIG_NAMES = ("small", "default", "full")
 
 
 def main(
-    data_dir: Annotated[Path, typer.Option("--data-dir", help="Output folder (shards and records).")],
+    data_dir: Annotated[
+        Path, typer.Option("--data-dir", help="Output folder (shards and records).")
+    ],
     config: Annotated[
         str, typer.Option("--config", help=f"Dataset size: {' | '.join(CONFIG_NAMES)}.")
     ] = "small",
     scheduler: Annotated[
         str | None,
-        typer.Option("--scheduler", help="dask.distributed scheduler address for the simulation (default: local)."),
+        typer.Option(
+            "--scheduler",
+            help="dask.distributed scheduler address for the simulation (default: local).",
+        ),
     ] = None,
-    seed: Annotated[int, typer.Option("--seed", help="Dataset seed (splits and noise).", min=0)] = 0,
+    seed: Annotated[
+        int, typer.Option("--seed", help="Dataset seed (splits and noise).", min=0)
+    ] = 0,
     preview: Annotated[
-        Path | None, typer.Option("--preview", help="Write a PNG of clean/noisy pairs across doses.")
+        Path | None,
+        typer.Option("--preview", help="Write a PNG of clean/noisy pairs across doses."),
     ] = None,
     shards: Annotated[
         Path | None,
         typer.Option("--shards", help="Use these existing clean shards instead of simulating."),
     ] = None,
-    progress: Annotated[bool, typer.Option("--progress/--no-progress", help="Progress bars.")] = True,
+    progress: Annotated[
+        bool, typer.Option("--progress/--no-progress", help="Progress bars.")
+    ] = True,
 ) -> None:
     """Simulate clean DPs into shards (resuming), then build the stem_diffraction TFRecords."""
     import logging
@@ -36,7 +46,9 @@ def main(
     from stemtf.data.specs import get_spec
 
     spec = get_spec(config, seed)
-    result = build_dataset(spec, data_dir, shard_dir=shards, scheduler=scheduler, preview=preview, progress=progress)
+    result = build_dataset(
+        spec, data_dir, shard_dir=shards, scheduler=scheduler, preview=preview, progress=progress
+    )
     logging.getLogger("stemtf.cli").info("dataset card: %s", result.card_md)
     counts = ", ".join(f"{k} {v}" for k, v in result.split_examples.items())
     typer.echo(f"{result.dataset_dir}: {counts} examples")

@@ -10,10 +10,17 @@ import typer
 
 def main(
     results: Annotated[
-        Path, typer.Option("--results", exists=True, file_okay=False, help="analyze output DIR (results.h5).")
+        Path,
+        typer.Option(
+            "--results", exists=True, file_okay=False, help="analyze output DIR (results.h5)."
+        ),
     ],
-    truth: Annotated[Path, typer.Option("--truth", exists=True, dir_okay=False, help="Truth FILE.h5.")],
-    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the metrics as JSON.")] = None,
+    truth: Annotated[
+        Path, typer.Option("--truth", exists=True, dir_okay=False, help="Truth FILE.h5.")
+    ],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the metrics as JSON.")
+    ] = None,
 ) -> None:
     """Print per-class precision, recall, F1 and the macro-F1 of DIR/results.h5 `labels`."""
     import numpy as np
@@ -30,8 +37,10 @@ def main(
         with h5py.File(res_file, "r") as f:
             pred = np.asarray(f["labels"])
     except (OSError, KeyError) as e:
-        raise InputError(f"{str(res_file)!r} cannot be read (need results.h5 with a 'labels' "
-                         f"dataset, as stemtf analyze writes): {e}") from None
+        raise InputError(
+            f"{str(res_file)!r} cannot be read (need results.h5 with a 'labels' "
+            f"dataset, as stemtf analyze writes): {e}"
+        ) from None
     labels, _ = read_truth(truth)
     metrics = phase_metrics(pred, labels)
     typer.echo(format_metrics(metrics))

@@ -9,10 +9,17 @@ import typer
 
 
 def main(
-    run: Annotated[Path | None, typer.Option(help="Training run folder (uses its model.keras, config, metrics).")] = None,
-    model: Annotated[Path | None, typer.Option(help="A .keras model file (instead of --run).")] = None,
+    run: Annotated[
+        Path | None,
+        typer.Option(help="Training run folder (uses its model.keras, config, metrics)."),
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="A .keras model file (instead of --run).")
+    ] = None,
     name: Annotated[str, typer.Option(help="Model name: folder under --out.")] = "rdunet",
-    version: Annotated[int, typer.Option(help="Version number (new folder <out>/<name>/<version>).")] = 1,
+    version: Annotated[
+        int, typer.Option(help="Version number (new folder <out>/<name>/<version>).")
+    ] = 1,
     out: Annotated[Path, typer.Option(help="TF Serving model base folder.")] = Path("saved_models"),
     warmup: Annotated[bool, typer.Option(help="Write TF Serving warm-up requests.")] = True,
 ) -> None:
@@ -21,4 +28,6 @@ def main(
 
     model_path, run_dir = resolve_model_source(run, model)
     folder = export_saved_model(model_path, out, name, version, run_dir=run_dir, warmup=warmup)
-    typer.echo(f"exported {model_path} -> {folder} (serving_default: counts (B,H,W[,1]) -> denoised)")
+    typer.echo(
+        f"exported {model_path} -> {folder} (serving_default: counts (B,H,W[,1]) -> denoised)"
+    )

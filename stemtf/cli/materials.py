@@ -9,8 +9,10 @@ from typing import Annotated
 
 import typer
 
-app = typer.Typer(help="List and inspect the materials library (offline, CIF folders, Materials Project).",
-                  no_args_is_help=True)
+app = typer.Typer(
+    help="List and inspect the materials library (offline, CIF folders, Materials Project).",
+    no_args_is_help=True,
+)
 
 
 class Source(str, Enum):
@@ -25,7 +27,12 @@ class Source(str, Enum):
 
 CifDir = Annotated[
     Path | None,
-    typer.Option("--cif-dir", exists=True, file_okay=False, help="Folder of *.cif files to include (ids cif-<stem>)."),
+    typer.Option(
+        "--cif-dir",
+        exists=True,
+        file_okay=False,
+        help="Folder of *.cif files to include (ids cif-<stem>).",
+    ),
 ]
 
 
@@ -43,14 +50,18 @@ def list_(
         typer.echo(json.dumps([m.summary() for m in mats], indent=1))
         return
     for m in mats:
-        typer.echo(f"{m.id:<44} {m.formula:<24} {m.spacegroup_symbol:<12} {m.spacegroup_number:>3}  {m.source}")
+        typer.echo(
+            f"{m.id:<44} {m.formula:<24} {m.spacegroup_symbol:<12} {m.spacegroup_number:>3}  {m.source}"
+        )
     typer.echo(f"{len(mats)} materials", err=True)
 
 
 @app.command("show")
 def show(
     material: Annotated[str, typer.Argument(help="Material id, e.g. nmc811-o3.")],
-    zone_axes: Annotated[int, typer.Option("--zone-axes", min=1, help="How many zone axes to list.")] = 12,
+    zone_axes: Annotated[
+        int, typer.Option("--zone-axes", min=1, help="How many zone axes to list.")
+    ] = 12,
     cif_dir: CifDir = None,
 ) -> None:
     """Show one material: metadata, lattice, sites and its first zone axes."""

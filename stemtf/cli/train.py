@@ -35,26 +35,49 @@ class Precision(str, Enum):
 
 
 def main(
-    out: Annotated[Path, typer.Option("--out", help="Run folder (rerun the same command to resume).")],
-    data_dir: Annotated[Path | None, typer.Option(help="Dataset folder of `stemtf build-dataset`.")] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Run folder (rerun the same command to resume).")
+    ],
+    data_dir: Annotated[
+        Path | None, typer.Option(help="Dataset folder of `stemtf build-dataset`.")
+    ] = None,
     dataset_config: Annotated[str, typer.Option(help="Dataset config name.")] = "small",
-    synthetic: Annotated[int, typer.Option(help="Train on N synthetic spot-lattice pairs instead of --data-dir.")] = 0,
-    strategy: Annotated[Strategy, typer.Option(help="default | mirrored (all local devices) | multiworker (TF_CONFIG).")] = Strategy.default,
-    cpu_devices: Annotated[int, typer.Option(help="Split the CPU into N logical devices (mirrored without GPUs).")] = 0,
-    width: Annotated[int, typer.Option(help="RDUNet base width (paper: 128; 16/32/64 for CPU).")] = 32,
-    levels: Annotated[int, typer.Option(help="Resolution levels incl. the bottleneck (paper: 4).")] = 4,
-    blocks: Annotated[int, typer.Option(help="Denoising blocks per level and side (paper: 2).")] = 2,
+    synthetic: Annotated[
+        int, typer.Option(help="Train on N synthetic spot-lattice pairs instead of --data-dir.")
+    ] = 0,
+    strategy: Annotated[
+        Strategy,
+        typer.Option(help="default | mirrored (all local devices) | multiworker (TF_CONFIG)."),
+    ] = Strategy.default,
+    cpu_devices: Annotated[
+        int, typer.Option(help="Split the CPU into N logical devices (mirrored without GPUs).")
+    ] = 0,
+    width: Annotated[
+        int, typer.Option(help="RDUNet base width (paper: 128; 16/32/64 for CPU).")
+    ] = 32,
+    levels: Annotated[
+        int, typer.Option(help="Resolution levels incl. the bottleneck (paper: 4).")
+    ] = 4,
+    blocks: Annotated[
+        int, typer.Option(help="Denoising blocks per level and side (paper: 2).")
+    ] = 2,
     patch_px: Annotated[int, typer.Option("--patch-px", help="Training patch size [px].")] = 64,
     batch_size: Annotated[int, typer.Option(help="Global batch size (all replicas).")] = 8,
     steps: Annotated[int, typer.Option(help="Total optimizer steps.")] = 1000,
     lr: Annotated[float, typer.Option("--lr", help="AdamW learning rate.")] = 1e-4,
     weight_decay: Annotated[float, typer.Option(help="AdamW weight decay (paper 1e-5).")] = 1e-5,
-    lr_schedule: Annotated[Schedule, typer.Option(help="Learning-rate schedule.")] = Schedule.cosine,
+    lr_schedule: Annotated[
+        Schedule, typer.Option(help="Learning-rate schedule.")
+    ] = Schedule.cosine,
     warmup_steps: Annotated[int, typer.Option(help="Linear warm-up steps.")] = 0,
-    loss: Annotated[Loss, typer.Option(help="l1 (paper, stabilised scale) or poisson (deviance).")] = Loss.l1,
+    loss: Annotated[
+        Loss, typer.Option(help="l1 (paper, stabilised scale) or poisson (deviance).")
+    ] = Loss.l1,
     precision: Annotated[Precision, typer.Option(help="Keras dtype policy.")] = Precision.float32,
     log_every: Annotated[int, typer.Option(help="Progress line every N steps.")] = 10,
-    eval_every: Annotated[int, typer.Option(help="Validation + CSV/TensorBoard every N steps.")] = 100,
+    eval_every: Annotated[
+        int, typer.Option(help="Validation + CSV/TensorBoard every N steps.")
+    ] = 100,
     checkpoint_every: Annotated[int, typer.Option(help="Checkpoint every N steps.")] = 100,
     seed: Annotated[int, typer.Option(help="Seed (init, data order, synthetic data).")] = 0,
 ) -> None:
@@ -68,12 +91,27 @@ def main(
         parse_tf_config(os.environ.get("TF_CONFIG"))  # fail fast, before TensorFlow starts
 
     config = TrainConfig(
-        width=width, levels=levels, blocks=blocks, data_dir=str(data_dir) if data_dir else None,
-        dataset_config=dataset_config, synthetic=synthetic, patch_px=patch_px,
-        batch_size=batch_size, steps=steps, learning_rate=lr, weight_decay=weight_decay,
-        lr_schedule=lr_schedule.value, warmup_steps=warmup_steps, loss=loss.value,
-        strategy=strategy.value, cpu_devices=cpu_devices, precision=precision.value,
-        log_every=log_every, eval_every=eval_every, checkpoint_every=checkpoint_every, seed=seed,
+        width=width,
+        levels=levels,
+        blocks=blocks,
+        data_dir=str(data_dir) if data_dir else None,
+        dataset_config=dataset_config,
+        synthetic=synthetic,
+        patch_px=patch_px,
+        batch_size=batch_size,
+        steps=steps,
+        learning_rate=lr,
+        weight_decay=weight_decay,
+        lr_schedule=lr_schedule.value,
+        warmup_steps=warmup_steps,
+        loss=loss.value,
+        strategy=strategy.value,
+        cpu_devices=cpu_devices,
+        precision=precision.value,
+        log_every=log_every,
+        eval_every=eval_every,
+        checkpoint_every=checkpoint_every,
+        seed=seed,
     )
     result = train(config, out)
     m = result.metrics

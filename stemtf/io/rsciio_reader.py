@@ -1,5 +1,7 @@
-"""Vendor formats through RosettaSciIO (Merlin ``.mib``, Digital Micrograph ``.dm3/.dm4``,
-NanoMegas ``.blo``, ``.hspy``, ``.mrc``, TVIPS, ...), read with ``lazy=True``.
+"""Vendor formats through RosettaSciIO, read with ``lazy=True``.
+
+Merlin ``.mib``, Digital Micrograph ``.dm3/.dm4``, NanoMegas ``.blo``, ``.hspy``, ``.mrc``,
+TVIPS, ...
 
 RosettaSciIO returns a dask array and a list of axes flagged ``navigate``; navigation axes are
 moved first, so the array is ``(Ry, Rx, Qy, Qx)``. Detector calibration is converted from the

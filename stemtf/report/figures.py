@@ -13,8 +13,10 @@ __all__ = ["example_figure", "radius_histogram_figure", "hexagon_outline", "radi
 
 
 def hexagon_outline(center_yx, radius_px: float, rotation_deg: float) -> np.ndarray:
-    """Closed outline (7, 2) ``[y, x]`` of a regular hexagon; vertex k at rotation + 60 k deg,
-    angles measured as atan2(y, x) on the detector."""
+    """Closed outline (7, 2) ``[y, x]`` of a regular hexagon.
+
+    Vertex k lies at rotation + 60 k deg, angles measured as atan2(y, x) on the detector.
+    """
     ang = np.deg2rad(rotation_deg + 60.0 * np.arange(7))
     return np.column_stack(
         [center_yx[0] + radius_px * np.sin(ang), center_yx[1] + radius_px * np.cos(ang)]
@@ -22,8 +24,11 @@ def hexagon_outline(center_yx, radius_px: float, rotation_deg: float) -> np.ndar
 
 
 def example_figure(examples: list[dict[str, Any]], names: dict[int, str], q_sampling_invA: float):
-    """One panel per example: log-scaled pattern, detected spots (white rings), hexagons
-    (cyan first phase / O3, yellow second phase / O1)."""
+    """One panel per example pattern.
+
+    Each panel: the log-scaled pattern, detected spots (white rings), hexagons (cyan first
+    phase / O3, yellow second phase / O1).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -121,6 +126,8 @@ def radius_histogram_figure(
     if markers:
         ax.legend(fontsize=7, frameon=False)
         top = max(v for _, v in markers)
-        ax.set_xlim(0.0, max(1.5 * top, edges[np.flatnonzero(counts)[-1] + 1] if counts.any() else 0))
+        ax.set_xlim(
+            0.0, max(1.5 * top, edges[np.flatnonzero(counts)[-1] + 1] if counts.any() else 0)
+        )
     fig.tight_layout()
     return fig

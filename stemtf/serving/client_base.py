@@ -23,8 +23,10 @@ log = logging.getLogger(__name__)
 
 
 class ServingDenoiser:
-    """Base of :class:`~stemtf.serving.rest_client.RestDenoiser` and
-    :class:`~stemtf.serving.grpc_client.GrpcDenoiser` (not used on its own).
+    """Base of the REST and gRPC denoisers (not used on its own).
+
+    See :class:`~stemtf.serving.rest_client.RestDenoiser` and
+    :class:`~stemtf.serving.grpc_client.GrpcDenoiser`.
 
     Subclasses call :meth:`_configure` from ``__init__``, :meth:`_adopt` with the signatures
     the server reports, and :meth:`_denoise` with a function sending one batch.
@@ -85,8 +87,11 @@ class ServingDenoiser:
         return shape is not None and len(shape) == 4
 
     def _denoise(self, batch: np.ndarray, send: Callable[[np.ndarray], Any]) -> np.ndarray:
-        """Check ``batch``, send it in chunks (``send(chunk)`` returns the answer tensor) and
-        return the answers as one float32 ``(B, H, W)`` array, each checked to be complete."""
+        """Check ``batch``, send it in chunks and return the answers as one array.
+
+        ``send(chunk)`` returns the answer tensor; the result is float32 ``(B, H, W)``, each
+        answer checked to be complete.
+        """
         shape = None if self.input is None else self.input.shape
         fixed_hw = (-1, -1) if shape is None else (shape[1], shape[2])
         arr = check_batch(batch, fixed_hw, self.where)

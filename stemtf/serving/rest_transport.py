@@ -20,6 +20,8 @@ from urllib3.exceptions import (
     NameResolutionError,
     NewConnectionError,
     ProtocolError,
+)
+from urllib3.exceptions import (
     TimeoutError as Urllib3Timeout,
 )
 from urllib3.util.retry import Retry

@@ -109,7 +109,13 @@ def test_odd_scan_keeps_axes_and_labels(odd_scan, odd_result):
     expected = {k: int(np.count_nonzero(truth == i)) for i, k in enumerate(("none", "O3", "O1"))}
     assert summary["phase_counts"] == {**expected, "both": 0, "unassigned": 0}
     with h5py.File(odd_result / "results.h5") as f:
-        assert json.loads(f["labels"].attrs["label_names"]) == ["none", "O3", "O1", "both", "unassigned"]
+        assert json.loads(f["labels"].attrs["label_names"]) == [
+            "none",
+            "O3",
+            "O1",
+            "both",
+            "unassigned",
+        ]
     assert summary["dps_per_s"] > 0
     html = (odd_result / "report.html").read_text()
     assert html.count("data:image/png;base64,") == 4 and "http" not in html.split("<body>")[1]

@@ -46,12 +46,19 @@ def test_summary_lists_every_label_of_the_model(plan):
     }
     timings = RunTimings(1.0, 2.0, 0.1, resumed=False, dps_this_run=10, scheduler="synchronous")
     s = build_summary(plan, counts, timings)
-    assert s["label_names"] == list(plan.model.label_names) == ["none", "O3", "O1", "both", "unassigned"]
+    assert (
+        s["label_names"]
+        == list(plan.model.label_names)
+        == ["none", "O3", "O1", "both", "unassigned"]
+    )
     assert s["label_codes"] == {"0": "none", "1": "O3", "2": "O1", "3": "both", "4": "unassigned"}
     assert s["patterns"] == 10 and sum(s["phase_fractions"].values()) == pytest.approx(1.0)
     assert s["phase_fractions"]["unassigned"] == pytest.approx(0.1)
     assert s["dps_per_s"] == pytest.approx(5.0) and s["identify_dps_per_s_per_worker"] == 20.0
-    assert s["warnings"] == ["detector small"] and s["phases"] == {"O3": "nmc811-o3", "O1": "nmc811-o1"}
+    assert s["warnings"] == ["detector small"] and s["phases"] == {
+        "O3": "nmc811-o3",
+        "O1": "nmc811-o1",
+    }
     idle = build_summary(plan, counts, RunTimings(1.0, 0.0, 0.1, True, 0, "synchronous"))
     assert idle["dps_per_s"] is None and idle["resumed"] is True
 

@@ -35,7 +35,10 @@ def _run(*args) -> tuple[int, str]:
     code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         try:
-            app(["analyze", *map(str, args), "--no-progress", "--denoise", "none"], prog_name="stemtf")
+            app(
+                ["analyze", *map(str, args), "--no-progress", "--denoise", "none"],
+                prog_name="stemtf",
+            )
         except SystemExit as e:
             code = e.code if isinstance(e.code, int) else 1
     return code, out.getvalue()
@@ -59,8 +62,10 @@ def small(tmp_path_factory):
     return path, data, truth
 
 
-@pytest.mark.parametrize("q, why", [("1e9", "cannot be told from the transmitted disk"),
-                                    ("1e-9", "wider than the detector")])
+@pytest.mark.parametrize(
+    "q, why",
+    [("1e9", "cannot be told from the transmitted disk"), ("1e-9", "wider than the detector")],
+)
 def test_q_sampling_is_checked_against_the_detector(small, tmp_path, q, why):
     code, out = _run(small[0], "--out", tmp_path, *CAL[2:], "--q-sampling-invA", q)
     assert code == 2, out

@@ -18,6 +18,8 @@ def test_synchronous_yields_every_task_with_its_result():
 
 def test_unreachable_address_is_one_line_naming_the_setting():
     # simulate names it "scheduler" (tests/simulate); analyze "--scheduler"
-    with pytest.raises(InputError, match=r"^--scheduler='tcp://127.0.0.1:1' cannot be reached") as e:
+    with pytest.raises(
+        InputError, match=r"^--scheduler='tcp://127.0.0.1:1' cannot be reached"
+    ) as e:
         list(run_tasks(_square, [1], "tcp://127.0.0.1:1"))
     assert "\n" not in str(e.value) and "tcp://HOST:8786" in str(e.value)

@@ -284,7 +284,9 @@ def test_text_named_npy_is_not_a_numpy_file_and_never_suggests_unpickling(tmp_pa
 
 def test_bool_npy_is_refused_like_complex(tmp_path):
     np.save(tmp_path / "mask.npy", np.ones((2, 3, 8, 8), bool))
-    with pytest.raises(InputError, match="dtype bool is not allowed: counts must be integer or float"):
+    with pytest.raises(
+        InputError, match="dtype bool is not allowed: counts must be integer or float"
+    ):
         open_scan(tmp_path / "mask.npy")
 
 

@@ -99,7 +99,7 @@ def test_copied_paths_exist_and_are_in_the_build_context():
     for name in ("cpu", "gpu"):
         copies = [rest for k, rest in _stage(name)["do"] if k == "COPY"]
         assert copies == [". ."]
-    # what `pip install -e ".[dev]"` reads from the copied tree
+    # what `pip install -e ".[serving]"` reads from the copied tree
     for path in (
         "setup.cfg",
         "pyproject.toml",
@@ -128,11 +128,11 @@ def test_install_command_is_the_readmes_and_the_entrypoint_runs():
     readme = (REPO / "README.md").read_text()
     for name in ("cpu", "gpu"):
         runs = [rest for k, rest in _stage(name)["do"] if k == "RUN"]
-        assert runs == ['pip install -e ".[dev]"']
+        assert runs == ['pip install -e ".[serving]"']  # runtime: no dev extra (pytest, ruff)
         assert runs[0] in readme
         entry = [json.loads(rest) for k, rest in _stage(name)["do"] if k == "ENTRYPOINT"]
         assert entry == [["stemtf"]]
-    assert "dev =" in (REPO / "setup.cfg").read_text()
+    assert "serving =" in (REPO / "setup.cfg").read_text()
     stemtf = Path(sys.executable).parent / "stemtf"
     if not stemtf.exists():
         pytest.skip("stemtf console script not installed beside this Python")

@@ -93,7 +93,6 @@ def test_bad_batch_and_settings(rest_server):
 def test_wrong_input_shape_is_400_from_server(tmp_path, counts):
     """A model with a fixed detector size rejects other sizes: the server's 400 reaches the user."""
     import tensorflow as tf
-
     from tfs_double import LocalRestServer, SavedModelRunner
 
     class Fixed(tf.Module):
@@ -200,7 +199,6 @@ def test_errors_are_stemtf_errors():
 
 def test_model_with_two_outputs_needs_output_name(tmp_path, counts):
     import tensorflow as tf
-
     from tfs_double import LocalRestServer, SavedModelRunner
 
     class Two(tf.Module):

@@ -135,5 +135,7 @@ def test_missing_serving_extra_is_one_line(version_dir, counts):
     assert len(lines) == 2, out.stdout + out.stderr[-500:]
     assert lines[0].startswith("writing TF Serving warm-up requests")
     assert lines[1].startswith("writing models.config")
-    assert all('needs the tensorflow-serving-api package: pip install -e ".[serving]"' in x for x in lines)
+    assert all(
+        'needs the tensorflow-serving-api package: pip install -e ".[serving]"' in x for x in lines
+    )
     assert not (version_dir / "assets.extra").exists()

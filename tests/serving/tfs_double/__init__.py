@@ -8,4 +8,10 @@ from tfs_double.grpc_server import LocalGrpcServer
 from tfs_double.rest_server import LocalRestServer
 from tfs_double.runner import SavedModelRunner, ServingStatus, latest_version
 
-__all__ = ["LocalGrpcServer", "LocalRestServer", "SavedModelRunner", "ServingStatus", "latest_version"]
+__all__ = [
+    "LocalGrpcServer",
+    "LocalRestServer",
+    "SavedModelRunner",
+    "ServingStatus",
+    "latest_version",
+]
