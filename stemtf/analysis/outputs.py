@@ -107,6 +107,8 @@ def write_figures_and_report(
         tables=[
             ("Calibration", summary["calibration"]),
             ("Timings [s]", summary["timings_s"]),
+        ],
+        collapsed=[
             ("Phase model", phase_model),
             ("Provenance", provenance),
         ],

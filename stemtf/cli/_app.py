@@ -1,10 +1,18 @@
-"""The typer application class: logging options and one-line errors instead of tracebacks."""
+"""The typer application class: logging options and one-line errors instead of tracebacks.
+
+Without ``-v``, what native libraries write straight to the process's stderr (TensorFlow's C++
+start-up lines: absl, oneDNN, CUDA probing) is dropped, while Python's own stderr (errors,
+warnings, log lines, progress bars) still reaches the terminal; ``-v`` shows everything.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
+import re
 import sys
+from collections.abc import Iterator, Sequence
 from typing import Annotated, Any
 
 import typer
@@ -20,6 +28,56 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def _verbose_requested(argv: Sequence[str]) -> bool:
+    """Whether ``-v``/``--verbose`` is among the arguments (before any ``--``)."""
+    for arg in argv:
+        if arg == "--":
+            return False
+        if arg == "--verbose" or re.fullmatch(r"-v+", arg):
+            return True
+    return False
+
+
+@contextlib.contextmanager
+def native_stderr_dropped(enabled: bool = True) -> Iterator[None]:
+    """Drop what native code writes to file descriptor 2; keep Python's ``sys.stderr``.
+
+    ``sys.stderr`` (when it is the process's fd 2) is moved to a duplicate of the terminal's
+    descriptor, then fd 2 is pointed at the null device, so C++ logging (TensorFlow, absl,
+    CUDA) vanishes while Python's messages do not. Both are restored on exit.
+    """
+    if not enabled:
+        yield
+        return
+    with contextlib.suppress(Exception):
+        sys.stderr.flush()
+    try:
+        saved = os.dup(2)
+    except OSError:  # no fd 2 to redirect
+        yield
+        return
+    original = sys.stderr
+    try:
+        real = original.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        real = False
+    if real:  # Python's stderr keeps the terminal (never closed: log handlers may hold it)
+        sys.stderr = os.fdopen(
+            os.dup(saved), "w", buffering=1, encoding=original.encoding, errors=original.errors
+        )
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 2)
+    os.close(null)
+    try:
+        yield
+    finally:
+        with contextlib.suppress(Exception):
+            sys.stderr.flush()
+        os.dup2(saved, 2)
+        os.close(saved)
+        sys.stderr = original
+
+
 class StemtfApp(typer.Typer):
     """A Typer app that turns exceptions into one ``error:`` line and a non-zero exit.
 
@@ -30,6 +88,12 @@ class StemtfApp(typer.Typer):
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if os.environ.get(_DEBUG_ENV):
             return super().__call__(*args, **kwargs)
+        argv = kwargs.get("args", args[0] if args else None)
+        argv = sys.argv[1:] if argv is None else list(argv)
+        with native_stderr_dropped(not _verbose_requested(argv)):
+            return self._run(*args, **kwargs)
+
+    def _run(self, *args: Any, **kwargs: Any) -> Any:
         try:
             # not standalone: click's usage errors reach us instead of being drawn in a box
             standalone = kwargs.get("standalone_mode", True)
@@ -82,4 +146,4 @@ class StemtfApp(typer.Typer):
         if verbose < 2:
             for noisy in ("tensorflow", "absl", "distributed", "numba", "h5py", "matplotlib"):
                 logging.getLogger(noisy).setLevel(logging.WARNING)
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if verbose < 2 else "0")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3" if verbose == 0 else "0")

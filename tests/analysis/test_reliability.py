@@ -188,3 +188,8 @@ def test_summary_and_report_list_all_five_labels(small, tmp_path):
     assert list(result.summary["phase_counts"]) == names
     html = (tmp_path / "report.html").read_text()
     assert all(f"fraction {n}" in html for n in names)
+    for heading in ("Phase model", "Provenance"):  # readable tables, collapsed, no raw JSON
+        assert f"<details><summary>{heading}</summary>\n<table>" in html
+    assert (
+        '{"' not in html and "<th>label_names</th><td>none, O3, O1, both, unassigned</td>" in html
+    )

@@ -1,6 +1,9 @@
+import re
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from stemtf.cli import app
@@ -54,10 +57,59 @@ def test_help_and_bare_command_exit_codes():
 
 def test_in_process_call_exits_like_typer(capsys):
     # scripts that call app(...) in-process rely on SystemExit carrying the exit code
-    import pytest
-
     for args, code in ((["--help"], 0), (["materials", "list", "--json"], 0), (["nosuch"], 2)):
         with pytest.raises(SystemExit) as e:
             app(args, prog_name="stemtf")
         assert e.value.code == code, args
     capsys.readouterr()
+
+
+def test_native_stderr_is_dropped_unless_verbose():
+    """C-level writes to fd 2 vanish, Python's stderr stays; -v keeps both."""
+    code = (
+        "import os, sys\n"
+        "from stemtf.cli._app import _verbose_requested, native_stderr_dropped\n"
+        "with native_stderr_dropped(not _verbose_requested(sys.argv[1:])):\n"
+        "    os.write(2, b'I0000 native start-up line\\n')\n"
+        "    print('python line', file=sys.stderr)\n"
+        "os.write(2, b'after\\n')\n"
+    )
+    quiet = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert quiet.stderr.splitlines() == ["python line", "after"], quiet.stderr
+    loud = subprocess.run([sys.executable, "-c", code, "-v"], capture_output=True, text=True)
+    assert loud.stderr.splitlines() == ["I0000 native start-up line", "python line", "after"]
+
+
+def test_tensorflow_start_up_lines_only_with_v(tmp_path):
+    """The real command with a real SavedModel: TensorFlow's C++ lines need -v."""
+    import numpy as np
+
+    from stemtf.denoise.savedmodel import find_version_dir
+
+    model = find_version_dir(Path(__file__).resolve().parents[2] / "saved_models" / "rdunet")
+    if model is None:
+        pytest.skip("bundled SavedModel not present")
+    rng = np.random.default_rng(0)
+    data = rng.poisson(0.5, (2, 2, 32, 32)).astype(np.float32)
+    data[..., 16, 16] += 500
+    np.save(tmp_path / "s.npy", data)
+    args = [
+        "analyze",
+        str(tmp_path / "s.npy"),
+        "--denoise",
+        str(model),
+        "--no-progress",
+        "--q-sampling-invA",
+        "0.0125",
+        "--energy-keV",
+        "200",
+        "--semiangle-mrad",
+        "1",
+    ]
+    quiet = _stemtf(*args, "--out", str(tmp_path / "a"))
+    loud = _stemtf("-v", *args, "--out", str(tmp_path / "b"))
+    assert quiet.returncode == 0 and loud.returncode == 0, quiet.stderr[-500:]
+    native = re.compile(r"^[IWE]\d{4} |absl::InitializeLog|cuInit|oneDNN")
+    assert not [ln for ln in quiet.stderr.splitlines() if native.search(ln)], quiet.stderr
+    assert [ln for ln in loud.stderr.splitlines() if native.search(ln)], loud.stderr
+    assert (tmp_path / "a" / "summary.json").is_file() and "wrote" in quiet.stdout

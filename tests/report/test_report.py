@@ -69,3 +69,37 @@ def test_report_html_is_self_contained(tmp_path):
     assert html.count("data:image/png;base64,") == 1
     assert 'src="http' not in html and "<link" not in html and "<script" not in html
     assert "t &lt;b&gt;" in html and "0.0125" in html
+
+
+def test_provenance_and_phase_model_are_collapsed_readable_tables(tmp_path):
+    model = {
+        "phases": ["O3", "O1"],
+        "rings": [
+            {"phase": 0, "hkl": [1, 1, 0], "radius_invA": 0.6968641, "marker": False},
+            {"phase": 1, "hkl": [1, 0, 0], "radius_invA": 0.4094683, "marker": True},
+        ],
+        "history": [],
+    }
+    provenance = {
+        "stemtf_version": "0.1",
+        "config": {"roi": [0, 5, 0, 7], "phases": ["nmc811-o3", "nmc811-o1"], "seed": 0},
+        "file_metadata": {"q_sampling_invA": 0.0125, "origin": {"q_sampling_invA": "flag"}},
+        "model_version": None,
+    }
+    html = write_report_html(
+        tmp_path / "r.html",
+        title="t",
+        summary={},
+        images=[],
+        tables=[],
+        collapsed=[("Phase model", model), ("Provenance", provenance)],
+    ).read_text()
+    for heading in ("Phase model", "Provenance"):
+        start = html.index(f"<details><summary>{heading}</summary>")  # closed by default
+        assert "<details open" not in html and html.index("</details>", start) > start
+    assert '{"' not in html and "[{" not in html  # no raw JSON anywhere
+    # rings: one row per ring under column headers; nested settings as nested key/value rows
+    assert "<th>radius_invA</th>" in html and "<td>0.696864</td>" in html
+    assert "<td>1, 1, 0</td>" in html and "<th>roi</th><td>0, 5, 0, 7</td>" in html
+    assert "<th>q_sampling_invA</th><td>flag</td>" in html  # origin, nested two deep
+    assert "<th>history</th><td>&ndash;</td>" in html and "None" not in html
