@@ -141,7 +141,7 @@ class ClassifyParams:
             # once the rings are learned (tight tolerance), three vertices of significant spots
             # on a ring are a lattice: a mistilted grain keeps only half of its hexagon
             min_lattice_matches=min(int(min_lattice_matches), model.refined_lattice_matches)
-            if model.refined else int(min_lattice_matches),
+            if model.radii_learned else int(min_lattice_matches),
             min_marker_snr=model.min_marker_snr,
             min_marker_fraction=model.min_marker_fraction,
             shared_radius_invA=float(shared),

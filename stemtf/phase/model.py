@@ -40,6 +40,8 @@ LABEL_NONE, LABEL_FIRST, LABEL_SECOND, LABEL_BOTH, LABEL_UNASSIGNED = range(5)
 _MAX_RING_NORM = 1.15
 #: Minimum hexagons in a cluster to trust a learned radius / ratio.
 _MIN_CLUSTER = 20
+#: Precise shared-ring radii (patterns without the marker) needed to learn the first phase's.
+_MIN_SHARED = 10
 #: The learned camera length may differ from the given one by this fraction without a warning.
 CAMERA_LENGTH_WARN = 0.02
 
@@ -99,6 +101,9 @@ class PhaseModel:
         kinematically forbidden reflections of the first phase are not a second phase).
     refined : bool
         Whether :meth:`refine` has adjusted the model to data.
+    radii_learned : bool
+        Whether it learned the camera length from enough hexagons; only then are the ring
+        tolerance and the vertices a lattice needs tightened.
     history : tuple of str
         What :meth:`refine` learned, in order.
     warnings : tuple of str
@@ -121,6 +126,7 @@ class PhaseModel:
     min_marker_snr: float = 3.0
     min_marker_fraction: float = 0.05
     refined: bool = False
+    radii_learned: bool = False
     history: tuple[str, ...] = field(default=())
     warnings: tuple[str, ...] = field(default=())
 
@@ -187,7 +193,7 @@ class PhaseModel:
     @property
     def assign_tolerance(self) -> float:
         """Relative radius tolerance for assigning hexagons to rings (tighter once refined)."""
-        return self.refined_ring_tolerance if self.refined else self.ring_tolerance
+        return self.refined_ring_tolerance if self.radii_learned else self.ring_tolerance
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -248,13 +254,18 @@ class PhaseModel:
             without the marker) and its scatter set ``shared_radius_invA`` and ``share_sigma``.
         """
         hx = np.asarray(hexagon_table)
-        if hx.size == 0 or not np.any(hx["inliers"] >= 4):
+        if hx.size == 0 or not np.any(hx["inliers"] >= 3):
             msg = ("no hexagon of the phases " + ", ".join(self.phases) + " was found in the "
                    "calibration sample: the map will be 'none'/'unassigned' throughout (check "
                    "the zone axis, q_sampling_invA and the detector geometry)")
             log.warning("%s", msg)
             return replace(self, warnings=self.warnings + (msg,))
-        hx = hx[hx["inliers"] >= 4]
+        # hexagons of 4+ vertices; where they are too few (low dose, mistilted grains keep half
+        # a hexagon), those of 3 vertices of significant spots too
+        if np.count_nonzero(hx["inliers"] >= 4) >= 2 * _MIN_CLUSTER:
+            hx = hx[hx["inliers"] >= 4]
+        else:
+            hx = hx[hx["inliers"] >= 3]
         radii = hx["radius_invA"]
         exp = np.array([r.radius_invA for r in self.rings])
         ref_i = int(np.argmin(np.abs(exp - self.reference_radius_invA)))
@@ -319,7 +330,8 @@ class PhaseModel:
         ref_new = new_rings[ref_i].radius_invA
         return replace(self, rings=tuple(new_rings), reference_radius_invA=ref_new,
                        shared_radius_invA=shared, share_sigma=sigma, refined=True,
-                       history=tuple(notes), warnings=self.warnings + warned)
+                       radii_learned=n_used >= _MIN_CLUSTER, history=tuple(notes),
+                       warnings=self.warnings + warned)
 
     def _learn_shared_radius(self, hx, no_marker, rings, notes) -> tuple[float, float]:
         """Median and robust spread of the precise first-phase shared-ring radius."""
@@ -329,9 +341,9 @@ class PhaseModel:
         r_ref = min(r.radius_invA for r in sh)
         fine = hx["radius_fine_invA"]
         sel = no_marker & np.isfinite(fine) & (np.abs(fine / r_ref - 1) < self.ring_tolerance)
-        if sel.sum() < _MIN_CLUSTER:
+        if sel.sum() < _MIN_SHARED:
             notes.append(f"shared-ring radius not learned ({int(sel.sum())} precise radii "
-                         "without the marker, need 20)")
+                         f"without the marker, need {_MIN_SHARED})")
             return self.shared_radius_invA, self.share_sigma
         med = float(np.median(fine[sel]))
         spread = 1.4826 * float(np.median(np.abs(fine[sel] - med)))
