@@ -109,7 +109,10 @@ def write_serving_assets(
         ``tensorflow-serving-api`` (the ``serving`` extra) is not installed; the message says
         how to install it.
     """
-    apis = import_serving_api("writing TF Serving warm-up requests (stemtf export --warmup)")
+    apis = import_serving_api(
+        "writing TF Serving warm-up requests (stemtf export --warmup)",
+        "; or export without them: stemtf export --no-warmup",
+    )
     import tensorflow as tf
 
     folder = Path(version_dir)

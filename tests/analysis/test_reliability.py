@@ -111,6 +111,10 @@ def test_outputs_are_published_as_a_set_summary_last(small, tmp_path, monkeypatc
     with pytest.raises(KeyboardInterrupt):
         analyze(_config(other, out), progress=False)
     assert _digests(out) == before  # the earlier complete set is untouched, nothing mixed in
+    umask = os.umask(0)
+    os.umask(umask)
+    for name in OUTPUT_FILES:  # published with the usual permissions (one chmod, in fileio)
+        assert (out / name).stat().st_mode & 0o777 == 0o666 & ~umask, name
     assert sorted(p.name for p in out.iterdir()) == sorted([*OUTPUT_FILES, ".stemtf-work"])
 
 
