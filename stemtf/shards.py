@@ -59,6 +59,7 @@ class Shard:
 
     @property
     def q_sampling_invA(self) -> float:
+        """Reciprocal pixel size [1/Å per px]."""
         return float(self.attrs["q_sampling_invA"])
 
     def __len__(self) -> int:

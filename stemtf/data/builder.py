@@ -57,6 +57,7 @@ class StemDiffractionConfig(tfds.core.BuilderConfig):
 
     @classmethod
     def from_spec(cls, spec: DatasetSpec) -> StemDiffractionConfig:
+        """The builder config of a dataset spec (same name and description)."""
         return cls(name=spec.name, description=spec.description, spec=spec)
 
 
@@ -89,6 +90,7 @@ class StemDiffraction(tfds.core.GeneratorBasedBuilder):
 
     @property
     def spec(self) -> DatasetSpec:
+        """The dataset spec of the selected builder config."""
         spec = getattr(self.builder_config, "spec", None)
         if spec is None:
             raise InputError(f"builder config {self.builder_config.name!r} carries no dataset spec")

@@ -93,7 +93,7 @@ class DatasetSpec:
             raise InputError(f"noise={self.noise!r} is not allowed: it must be a NoiseConfig")
 
     def with_seed(self, seed: int) -> DatasetSpec:
-        """This spec with another seed; the name gets a ``_seed<S>`` suffix unless S is 0."""
+        """Return the spec with another seed; the name gets a ``_seed<S>`` suffix unless S is 0."""
         base = self.name.split("_seed")[0]
         return dataclasses.replace(self, seed=int(seed), name=base if seed == 0 else f"{base}_seed{int(seed)}")
 

@@ -66,6 +66,7 @@ class DemoResult:
 
     @property
     def macro_f1(self) -> float:
+        """Macro-averaged F1 of the phase map against the truth."""
         return float(self.metrics["macro_f1"])
 
 

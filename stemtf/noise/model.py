@@ -157,8 +157,9 @@ def apply_with_params(
     energy_eV: float = 200e3,
     gain: np.ndarray | None = None,
 ) -> NoisyResult:
-    """Apply the noise model with given ``params`` (from :func:`draw_params`); ``rng`` drives the
-    per-pixel randomness (which reflections are dimmed, gain map, shot noise, hot/dead pixels).
+    """Apply the noise model with given ``params`` (from :func:`draw_params`).
+
+    ``rng`` drives the per-pixel randomness (which reflections are dimmed, gain map, shot noise, hot/dead pixels).
 
     ``gain`` (H, W), when given, is a fixed detector gain map (one per scan, e.g. a flat-field
     error) used instead of drawing one per pattern from ``params["gain_sigma"]``.

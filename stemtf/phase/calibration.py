@@ -112,8 +112,11 @@ def correct_ellipticity(y, x, center_yx, ratio: float, angle_deg: float):
 
 
 def _ring_spots(dps, centers, strength, sigma_px, tol_px, disk_radius_px=None):
-    """Spots on the strongest hexagon of each pattern: (radius / hexagon radius, angle), the
-    hexagon radii, and the pattern centres (beam, or Friedel pairs where it is hidden)."""
+    """Spots on the strongest hexagon of each pattern.
+
+    Returns the spot offsets from the beam [px], the hexagon each belongs to, the hexagon radii
+    and the pattern centres (beam, or Friedel pairs where it is hidden).
+    """
     from stemtf.phase.hexagons import find_hexagons_batch
     from stemtf.phase.lattice import hexagon_vertices
     from stemtf.phase.spots import find_spots_batch

@@ -212,9 +212,11 @@ class PhaseModel:
         return float(max(rp.min() * (1 - margin) - pad, 0.0)), float(rp.max() * (1 + margin) + pad)
 
     def reach_px(self, calibration: Calibration) -> float:
-        """How far from the beam [px] the detector must reach for the outermost ring's spots
-        to be found: the ring radius plus half a disk radius (with at least half of a disk on
-        the detector, its Difference-of-Gaussians peak stays at the disk centre)."""
+        """How far from the beam [px] the detector must reach for the outer ring's spots.
+
+        The ring radius plus half a disk radius (with at least half of a disk on the detector,
+        its Difference-of-Gaussians peak stays at the disk centre).
+        """
         return float(self.radii_px(calibration).max() + 0.5 * calibration.disk_radius_px)
 
     def check_detector(self, shape_hw: tuple[int, int], calibration: Calibration) -> None:

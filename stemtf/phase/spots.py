@@ -68,8 +68,10 @@ def _check_mask(mask: np.ndarray | None, hw: tuple[int, int]) -> np.ndarray:
 
 
 def _is_peak(resp, b, y, x, dist: int) -> np.ndarray:
-    """Local maxima among candidate pixels (window of half-size ``dist``; ties broken in raster
-    order). Candidates lie at least ``dist`` pixels inside the pattern."""
+    """Local maxima among candidate pixels (window of half-size ``dist``).
+
+    Ties are broken in raster order. Candidates lie at least ``dist`` pixels inside the pattern.
+    """
     c = resp[b, y, x]
     keep = np.ones(b.size, bool)
     for dy in range(-dist, dist + 1):

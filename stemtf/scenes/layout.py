@@ -47,6 +47,7 @@ class SceneLayout:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """Scan shape (Ry, Rx)."""
         return self.labels.shape
 
 

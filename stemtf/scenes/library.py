@@ -87,6 +87,7 @@ class CleanLibrary:
 
     @property
     def detector_shape(self) -> tuple[int, int]:
+        """Detector shape (H, W) [px]."""
         return tuple(self.patterns.shape[3:])
 
     @property
@@ -114,8 +115,11 @@ class CleanLibrary:
 
 def tilt_axis_mrad(max_tilt_mrad: float, *, magnitudes: int = 3,
                    azimuths_deg: tuple[float, ...] = (10.0, 40.0)) -> tuple[tuple[float, float], ...]:
-    """A library tilt axis: (0, 0) then ``magnitudes`` tilt sizes up to ``max_tilt_mrad``
-    (equal steps) times the azimuths [deg] (crystal frame), as (x, y) [mrad]."""
+    """A library tilt axis as (x, y) tilts [mrad].
+
+    (0, 0), then ``magnitudes`` tilt sizes up to ``max_tilt_mrad`` (equal steps) times the
+    azimuths [deg] (crystal frame).
+    """
     out = [(0.0, 0.0)]
     if max_tilt_mrad > 0:
         for m in np.linspace(max_tilt_mrad / magnitudes, max_tilt_mrad, magnitudes):

@@ -60,8 +60,11 @@ def prepare(structure: Structure, zone_axis, config: SimulationConfig) -> OrthoC
 
 
 def _spot_series(structure: Structure, zone_axis, config: SimulationConfig, seed: int) -> dict[str, Any]:
-    """Multislice of one (structure, zone axis, tilt): ZOLZ spot positions and their intensity
-    per exit plane (everything a rendered pattern needs except the in-plane rotation)."""
+    """Multislice of one (structure, zone axis, tilt): ZOLZ spot positions and intensities.
+
+    One intensity per spot and exit plane: everything a rendered pattern needs except the
+    in-plane rotation.
+    """
     if not isinstance(seed, (int, np.integer)) or seed < 0:
         raise InputError(f"seed={seed!r} must be an integer >= 0")
     uvw = check_zone_axis(zone_axis)
