@@ -132,19 +132,17 @@ def aperture_counts(dps: np.ndarray, table: SpotTable,
     h, w = arr.shape[1:]
     a = int(np.ceil(disk_radius_px + 3.0))
     off = np.arange(-a, a + 1)
-    iy = np.rint(table.y).astype(np.int64)
-    ix = np.rint(table.x).astype(np.int64)
-    yy = iy[:, None, None] + off[:, None]
-    xx = ix[:, None, None] + off[None, :]
-    inside = (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
-    vals = np.where(inside, arr[table.dp_index[:, None, None], np.clip(yy, 0, h - 1),
-                                np.clip(xx, 0, w - 1)], 0.0).astype(np.float64)
-    d = np.hypot(yy - table.y[:, None, None], xx - table.x[:, None, None])
-    disk = inside & (d <= disk_radius_px + 1.0)
-    ring = inside & (d > disk_radius_px + 1.5) & (d <= disk_radius_px + 3.0)
-    total = (vals * disk).sum(axis=(1, 2))
-    bg = (vals * ring).sum(axis=(1, 2)) / np.maximum(ring.sum(axis=(1, 2)), 1)
-    excess = total - bg * disk.sum(axis=(1, 2))
+    # apertures about the spot's nearest pixel: one pair of masks serves every spot
+    d = np.hypot(off[:, None], off[None, :]).ravel()
+    disk = (d <= disk_radius_px + 1.0).astype(np.float32)
+    ring = ((d > disk_radius_px + 1.5) & (d <= disk_radius_px + 3.0)).astype(np.float32)
+    iy = np.clip(np.rint(table.y).astype(np.int64), a, h - 1 - a)
+    ix = np.clip(np.rint(table.x).astype(np.int64), a, w - 1 - a)
+    vals = arr[table.dp_index[:, None, None], iy[:, None, None] + off[:, None],
+               ix[:, None, None] + off[None, :]].reshape(len(iy), -1).astype(np.float32)
+    total = (vals @ disk).astype(np.float64)
+    bg = (vals @ ring).astype(np.float64) / max(float(ring.sum()), 1.0)
+    excess = total - bg * float(disk.sum())
     return excess, excess / np.sqrt(np.maximum(total, 0.0) + 1.0)
 
 
