@@ -18,7 +18,13 @@ from stemtf.phase.classify import HEXAGON_DTYPE, ClassifyParams, classify
 from stemtf.phase.dog import disk_response, dog_filter, suppress_hot_pixels
 from stemtf.phase.hexagons import HEXAGON_PX_DTYPE, find_hexagons_batch, ransac_hexagons
 from stemtf.phase.model import PhaseModel
-from stemtf.phase.spots import SpotTable, aperture_counts, find_spots_batch, noise_scale
+from stemtf.phase.spots import (
+    SpotTable,
+    aperture_counts,
+    find_spots_batch,
+    noise_scale,
+    strongest_spots,
+)
 
 __all__ = ["HEXAGON_DTYPE", "PhaseResult", "identify_phases"]
 
@@ -29,6 +35,8 @@ _SUB_BATCH = 128
 #: Spots whose aperture counts stand fewer shot-noise sigmas above the local background are
 #: dropped before the hexagon search.
 _MIN_SPOT_Z = 3.0
+#: Strongest DoG spots per pattern tested for significance (the hexagon search keeps 18).
+_MAX_SPOTS = 30
 #: Extra room [px] around the annulus for the descan (beam-centre) wander.
 _DESCAN_MARGIN_PX = 4.0
 
@@ -211,6 +219,7 @@ def _identify_block(arr, calibration, model, *, seed, centers_yx, tolerance_px, 
                              rel_threshold=0.0, abs_threshold=floor, response=resp, noise=noise)
     # shot-noise significance of each spot's counts over its local background: a DoG peak of
     # a few stray counts (sparse halo, carbon speckle) is no reflection
+    table = strongest_spots(table, _MAX_SPOTS)  # the hexagon search uses the 18 strongest
     excess, z = aperture_counts(arr, table, cal.disk_radius_px)
     real = z >= _MIN_SPOT_Z
     table = SpotTable(*(np.asarray(getattr(table, f))[real]

@@ -14,7 +14,8 @@ import numpy as np
 from stemtf.errors import InputError
 from stemtf.phase.dog import dog_filter
 
-__all__ = ["SpotTable", "find_spots", "find_spots_batch", "noise_scale", "aperture_counts"]
+__all__ = ["SpotTable", "find_spots", "find_spots_batch", "noise_scale", "aperture_counts",
+           "strongest_spots"]
 
 #: Median absolute deviation -> standard deviation for Gaussian noise.
 MAD_TO_STD = 1.4826
@@ -107,6 +108,18 @@ def _subpixel(resp: np.ndarray, b: np.ndarray, y: np.ndarray, x: np.ndarray, rad
     dy = (win * oy).sum(axis=(1, 2)) / tot
     dx = (win * ox).sum(axis=(1, 2)) / tot
     return y + dy, x + dx
+
+
+def strongest_spots(table: SpotTable, n: int) -> SpotTable:
+    """The ``n`` strongest spots of each pattern (by DoG response), in the table's order."""
+    if len(table) == 0:
+        return table
+    order = np.lexsort((-table.intensity, table.dp_index))
+    b = table.dp_index[order]
+    start = np.searchsorted(b, b, side="left")
+    keep = np.sort(order[np.arange(b.size) - start < n])
+    return SpotTable(*(np.asarray(getattr(table, f))[keep]
+                       for f in ("dp_index", "y", "x", "intensity", "snr")))
 
 
 def aperture_counts(dps: np.ndarray, table: SpotTable,
