@@ -145,17 +145,17 @@ def aperture_counts(dps: np.ndarray, table: SpotTable,
     h, w = arr.shape[1:]
     a = int(np.ceil(disk_radius_px + 3.0))
     off = np.arange(-a, a + 1)
-    # apertures about the spot's nearest pixel: one pair of masks serves every spot
-    d = np.hypot(off[:, None], off[None, :]).ravel()
-    disk = (d <= disk_radius_px + 1.0).astype(np.float32)
-    ring = ((d > disk_radius_px + 1.5) & (d <= disk_radius_px + 3.0)).astype(np.float32)
-    iy = np.clip(np.rint(table.y).astype(np.int64), a, h - 1 - a)
-    ix = np.clip(np.rint(table.x).astype(np.int64), a, w - 1 - a)
-    vals = arr[table.dp_index[:, None, None], iy[:, None, None] + off[:, None],
-               ix[:, None, None] + off[None, :]].reshape(len(iy), -1).astype(np.float32)
-    total = (vals @ disk).astype(np.float64)
-    bg = (vals @ ring).astype(np.float64) / max(float(ring.sum()), 1.0)
-    excess = total - bg * float(disk.sum())
+    # apertures about the spot's nearest pixel: one pair of pixel lists serves every spot
+    dy, dx = (g.ravel() for g in np.meshgrid(off, off, indexing="ij"))
+    d = np.hypot(dy, dx)
+    in_disk = d <= disk_radius_px + 1.0
+    in_ring = (d > disk_radius_px + 1.5) & (d <= disk_radius_px + 3.0)
+    iy = np.clip(np.rint(table.y).astype(np.int64), a, h - 1 - a)[:, None]
+    ix = np.clip(np.rint(table.x).astype(np.int64), a, w - 1 - a)[:, None]
+    b = table.dp_index[:, None]
+    total = arr[b, iy + dy[in_disk], ix + dx[in_disk]].sum(axis=1, dtype=np.float64)
+    bg = arr[b, iy + dy[in_ring], ix + dx[in_ring]].mean(axis=1, dtype=np.float64)
+    excess = total - bg * float(in_disk.sum())
     return excess, excess / np.sqrt(np.maximum(total, 0.0) + 1.0)
 
 
