@@ -51,23 +51,47 @@ def bench_simulation(n_materials: int, out_dir: Path) -> dict:
     from stemtf.simulate import SimulationConfig, simulate_batch
 
     spec = get_spec("small")
-    ids = select_materials(spec, [m.id for m in list_materials(include_mp_cache=False)])[:n_materials]
-    cfg = SimulationConfig(energy_eV=spec.energy_eV, semiangle_mrad=spec.semiangle_mrad, detector_px=spec.detector_px,
-                           q_sampling_invA=spec.q_sampling_invA, thicknesses_A=tuple(spec.thicknesses_A))
+    ids = select_materials(spec, [m.id for m in list_materials(include_mp_cache=False)])[
+        :n_materials
+    ]
+    cfg = SimulationConfig(
+        energy_eV=spec.energy_eV,
+        semiangle_mrad=spec.semiangle_mrad,
+        detector_px=spec.detector_px,
+        q_sampling_invA=spec.q_sampling_invA,
+        thicknesses_A=tuple(spec.thicknesses_A),
+    )
     t = time.perf_counter()
-    paths = simulate_batch(ids, zone_axes=spec.zone_axes_per_material, config=cfg, out_dir=out_dir, seed=0,
-                           progress=False)
+    paths = simulate_batch(
+        ids,
+        zone_axes=spec.zone_axes_per_material,
+        config=cfg,
+        out_dir=out_dir,
+        seed=0,
+        progress=False,
+    )
     dt = time.perf_counter() - t
     n_dp = sum(len(read_shard(p, load_patterns=False).table["seed"]) for p in paths)
-    return {"materials": len(ids), "clean_patterns": n_dp, "seconds": dt,
-            "seconds_per_1000_pairs": dt / n_dp * 1000 / spec.realisations}
+    return {
+        "materials": len(ids),
+        "clean_patterns": n_dp,
+        "seconds": dt,
+        "seconds_per_1000_pairs": dt / n_dp * 1000 / spec.realisations,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--shards", type=Path, help="existing clean shards (default: synthetic)")
-    ap.add_argument("--materials", type=int, default=24, help="synthetic materials (3 zone axes x 3 thicknesses each)")
-    ap.add_argument("--simulate", type=int, default=0, help="also time abTEM simulation of N materials")
+    ap.add_argument(
+        "--materials",
+        type=int,
+        default=24,
+        help="synthetic materials (3 zone axes x 3 thicknesses each)",
+    )
+    ap.add_argument(
+        "--simulate", type=int, default=0, help="also time abTEM simulation of N materials"
+    )
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--read-batches", type=int, default=30)
     ap.add_argument("--out", type=Path, help="write the numbers as JSON here too")
@@ -84,9 +108,15 @@ def main(argv: list[str] | None = None) -> int:
         shards = args.shards
         if shards is None:
             shards = tmp / "shards"
-            write_synthetic_shards(shards, [f"synth-{i:03d}" for i in range(args.materials - 2)] + ["nmc811-o3", "nmc811-o1"],
-                                   zone_axes=3, thicknesses_A=(60.0, 120.0, 200.0))
-        spec = get_spec("small", seed=1)  # a seed of its own: never collides with a user's small build
+            write_synthetic_shards(
+                shards,
+                [f"synth-{i:03d}" for i in range(args.materials - 2)] + ["nmc811-o3", "nmc811-o1"],
+                zone_axes=3,
+                thicknesses_A=(60.0, 120.0, 200.0),
+            )
+        spec = get_spec(
+            "small", seed=1
+        )  # a seed of its own: never collides with a user's small build
         t = time.perf_counter()
         builder = write_records(spec, tmp / "data", shards)
         build_s = time.perf_counter() - t
@@ -98,17 +128,34 @@ def main(argv: list[str] | None = None) -> int:
             "records_build_seconds": build_s,
             "records_seconds_per_1000_pairs": build_s / n_pairs * 1000,
             "tfrecord_bytes_per_pair": _records_bytes(Path(builder.data_dir)) / n_pairs,
-            "read_pairs_per_s_plain": bench_read(tmp / "data", spec.name, batch_size=args.batch_size,
-                                                 n_batches=args.read_batches, augment=False),
-            "read_pairs_per_s_augment": bench_read(tmp / "data", spec.name, batch_size=args.batch_size,
-                                                   n_batches=args.read_batches, augment=True),
-            "read_pairs_per_s_renoise": bench_read(tmp / "data", spec.name, batch_size=args.batch_size,
-                                                   n_batches=max(3, args.read_batches // 3), renoise=True),
+            "read_pairs_per_s_plain": bench_read(
+                tmp / "data",
+                spec.name,
+                batch_size=args.batch_size,
+                n_batches=args.read_batches,
+                augment=False,
+            ),
+            "read_pairs_per_s_augment": bench_read(
+                tmp / "data",
+                spec.name,
+                batch_size=args.batch_size,
+                n_batches=args.read_batches,
+                augment=True,
+            ),
+            "read_pairs_per_s_renoise": bench_read(
+                tmp / "data",
+                spec.name,
+                batch_size=args.batch_size,
+                n_batches=max(3, args.read_batches // 3),
+                renoise=True,
+            ),
         }
         if args.simulate:
             result["simulation"] = bench_simulation(args.simulate, tmp / "sim")
-            result["total_seconds_per_1000_pairs"] = (result["simulation"]["seconds_per_1000_pairs"]
-                                                      + result["records_seconds_per_1000_pairs"])
+            result["total_seconds_per_1000_pairs"] = (
+                result["simulation"]["seconds_per_1000_pairs"]
+                + result["records_seconds_per_1000_pairs"]
+            )
     text = json.dumps(result, indent=2)
     sys.stdout.write(text + "\n")
     if args.out:

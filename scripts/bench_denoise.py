@@ -54,16 +54,24 @@ def _cpu_s() -> float:
     return me.ru_utime + me.ru_stime + ch.ru_utime + ch.ru_stime
 
 
-def _analyze(scan: Path, out: Path, denoise: str, library, q: float, seed: int,
-             scheduler=None) -> tuple[dict, np.ndarray, float, float]:
+def _analyze(
+    scan: Path, out: Path, denoise: str, library, q: float, seed: int, scheduler=None
+) -> tuple[dict, np.ndarray, float, float]:
     import h5py
 
     from stemtf.analysis import AnalyzeConfig, analyze
 
     shutil.rmtree(out, ignore_errors=True)
-    config = AnalyzeConfig(input_path=scan, out_dir=out, denoise=denoise, seed=seed,
-                           scheduler=scheduler, q_sampling_invA=q, energy_eV=library.energy_eV,
-                           semiangle_mrad=library.semiangle_mrad)
+    config = AnalyzeConfig(
+        input_path=scan,
+        out_dir=out,
+        denoise=denoise,
+        seed=seed,
+        scheduler=scheduler,
+        q_sampling_invA=q,
+        energy_eV=library.energy_eV,
+        semiangle_mrad=library.semiangle_mrad,
+    )
     t0, c0 = time.perf_counter(), _cpu_s()
     summary = analyze(config, progress=False).summary
     wall, cpu = time.perf_counter() - t0, _cpu_s() - c0
@@ -80,19 +88,26 @@ def counts_kept(scan: Path, library, q: float) -> dict:
     from stemtf.denoise.frame import Frame, FramedDenoiser, hot_pixel_mask
 
     x = np.load(scan, mmap_mode="r")
-    x = np.asarray(x.reshape(-1, *x.shape[2:])[:: max(1, x.shape[0] * x.shape[1] // 32)][:32],
-                   np.float32)
+    x = np.asarray(
+        x.reshape(-1, *x.shape[2:])[:: max(1, x.shape[0] * x.shape[1] // 32)][:32], np.float32
+    )
     x = np.where(hot_pixel_mask(x), 0.0, x).astype(np.float32)  # totals without hot pixels
     inner = SavedModelDenoiser(MODEL)
     g = DataGeometry(x.shape[1:], q, library.energy_eV, library.semiangle_mrad)
-    frame = Frame.for_geometry(g.detector_px, g.disk_radius_px,
-                               ModelDomain.from_card(inner.info["card"]).disk_radius_px, q)
+    frame = Frame.for_geometry(
+        g.detector_px, g.disk_radius_px, ModelDomain.from_card(inner.info["card"]).disk_radius_px, q
+    )
     raw = x.sum(axis=(1, 2))
     before = FramedDenoiser(inner, frame, keep_counts=False)(x).sum(axis=(1, 2)) / raw
     after = FramedDenoiser(inner, frame, disk_radius_px=g.disk_radius_px)(x).sum(axis=(1, 2)) / raw
-    return {"network_mean": float(before.mean()), "network_min": float(before.min()),
-            "network_max": float(before.max()), "pipeline_min": float(after.min()),
-            "pipeline_max": float(after.max()), "frame": frame.to_dict()}
+    return {
+        "network_mean": float(before.mean()),
+        "network_min": float(before.min()),
+        "network_max": float(before.max()),
+        "pipeline_min": float(after.min()),
+        "pipeline_max": float(after.max()),
+        "frame": frame.to_dict(),
+    }
 
 
 def accuracy(args, bf, libs, work: Path) -> list[dict]:
@@ -105,9 +120,15 @@ def accuracy(args, bf, libs, work: Path) -> list[dict]:
         lib = libs[det]
         for dose in args.doses:
             for seed in args.seeds:
-                scan, truth_file = simulate_scan(work / f"{name}_{dose:g}_{seed}.npy",
-                                                 shape=tuple(args.shape), dose_e=dose, seed=seed,
-                                                 library=lib, field=field, n_grains=bf.N_GRAINS)
+                scan, truth_file = simulate_scan(
+                    work / f"{name}_{dose:g}_{seed}.npy",
+                    shape=tuple(args.shape),
+                    dose_e=dose,
+                    seed=seed,
+                    library=lib,
+                    field=field,
+                    n_grains=bf.N_GRAINS,
+                )
                 import h5py
 
                 with h5py.File(truth_file, "r") as f:
@@ -117,20 +138,31 @@ def accuracy(args, bf, libs, work: Path) -> list[dict]:
                 for method, spec in (("raw", "none"), ("auto", "auto"), ("model", str(MODEL))):
                     s, labels, wall, cpu = _analyze(scan, work / "out", spec, lib, q, seed)
                     sc = bf.score(labels, truth, off)
-                    row[method] = {"o1_present_f1": sc["o1_present_f1"],
-                                   "macro_f1": sc["macro_f1"], "wall_s": wall, "cpu_s": cpu}
+                    row[method] = {
+                        "o1_present_f1": sc["o1_present_f1"],
+                        "macro_f1": sc["macro_f1"],
+                        "wall_s": wall,
+                        "cpu_s": cpu,
+                    }
                     if method == "auto":
                         info = s["denoiser"]
                         row["auto_decision"] = info.get("decision", info.get("kind"))
                         row["self_check"] = info.get("self_check")
                         row["warnings"] = s.get("warnings", [])
                 row["counts_kept"] = counts_kept(scan, lib, q)
-                log.info("%-14s %6g seed %d  O1-F1 raw %.3f auto %.3f model %.3f  (auto: %s; "
-                         "dev model/classical/raw %s; network keeps %.2f)", name, dose, seed,
-                         row["raw"]["o1_present_f1"], row["auto"]["o1_present_f1"],
-                         row["model"]["o1_present_f1"], row["auto_decision"],
-                         (row["self_check"] or {}).get("deviance_per_dp"),
-                         row["counts_kept"]["network_mean"])
+                log.info(
+                    "%-14s %6g seed %d  O1-F1 raw %.3f auto %.3f model %.3f  (auto: %s; "
+                    "dev model/classical/raw %s; network keeps %.2f)",
+                    name,
+                    dose,
+                    seed,
+                    row["raw"]["o1_present_f1"],
+                    row["auto"]["o1_present_f1"],
+                    row["model"]["o1_present_f1"],
+                    row["auto_decision"],
+                    (row["self_check"] or {}).get("deviance_per_dp"),
+                    row["counts_kept"]["network_mean"],
+                )
                 rows.append(row)
                 scan.unlink()
                 truth_file.unlink()
@@ -145,24 +177,42 @@ def speed(args, bf, libs, work: Path) -> list[dict]:
     for name in args.speed_conditions:
         det, field = conds[name]
         lib = libs[det]
-        scan, truth_file = simulate_scan(work / f"speed_{name}.npy", shape=tuple(args.speed_shape),
-                                         dose_e=2e3, seed=0, library=lib, field=field,
-                                         n_grains=bf.N_GRAINS)
+        scan, truth_file = simulate_scan(
+            work / f"speed_{name}.npy",
+            shape=tuple(args.speed_shape),
+            dose_e=2e3,
+            seed=0,
+            library=lib,
+            field=field,
+            n_grains=bf.N_GRAINS,
+        )
         n = args.speed_shape[0] * args.speed_shape[1]
         row = {"condition": name, "detector_px": lib.detector_shape[0], "patterns": n}
         for method, spec in (("none", "none"), ("model", str(MODEL))):
-            s, _, wall, cpu = _analyze(scan, work / "out", spec, lib, lib.q_sampling_invA, 0,
-                                       "synchronous")
+            s, _, wall, cpu = _analyze(
+                scan, work / "out", spec, lib, lib.q_sampling_invA, 0, "synchronous"
+            )
             st = s["timings_s"]["stage_sums"]
-            row[method] = {"wall_s": wall, "cpu_s": cpu, "dps_per_s_wall": n / wall,
-                           "dps_per_s_cpu": n / cpu, "denoise_stage_s": st.get("denoise"),
-                           "self_check_s": (s["denoiser"].get("self_check") or {}).get("seconds")}
+            row[method] = {
+                "wall_s": wall,
+                "cpu_s": cpu,
+                "dps_per_s_wall": n / wall,
+                "dps_per_s_cpu": n / cpu,
+                "denoise_stage_s": st.get("denoise"),
+                "self_check_s": (s["denoiser"].get("self_check") or {}).get("seconds"),
+            }
         row["time_ratio_model_over_none"] = row["model"]["wall_s"] / row["none"]["wall_s"]
         row["cpu_ratio_model_over_none"] = row["model"]["cpu_s"] / row["none"]["cpu_s"]
-        log.info("speed %s: none %.0f DP/s (%.0f per CPU-s), model %.0f DP/s (%.0f per CPU-s), "
-                 "time x%.2f", name, row["none"]["dps_per_s_wall"], row["none"]["dps_per_s_cpu"],
-                 row["model"]["dps_per_s_wall"], row["model"]["dps_per_s_cpu"],
-                 row["time_ratio_model_over_none"])
+        log.info(
+            "speed %s: none %.0f DP/s (%.0f per CPU-s), model %.0f DP/s (%.0f per CPU-s), "
+            "time x%.2f",
+            name,
+            row["none"]["dps_per_s_wall"],
+            row["none"]["dps_per_s_cpu"],
+            row["model"]["dps_per_s_wall"],
+            row["model"]["dps_per_s_cpu"],
+            row["time_ratio_model_over_none"],
+        )
         out.append(row)
         scan.unlink()
         truth_file.unlink()
@@ -171,30 +221,45 @@ def speed(args, bf, libs, work: Path) -> list[dict]:
 
 def markdown(result: dict) -> str:
     s = result["settings"]
-    lines = [f"Denoiser benchmark (scenes of scripts/bench_field.py, split `{s['split']}`, seeds "
-             f"{s['seeds']}, {s['shape'][0]} x {s['shape'][1]} scans; model {MODEL.name} of "
-             f"saved_models/rdunet). O1-present F1 / macro-F1:", "",
-             "| condition | dose | raw | auto | model forced | auto used | self-check deviance "
-             "model / classical / raw | network counts kept |", "|---|---|---|---|---|---|---|---|"]
+    lines = [
+        f"Denoiser benchmark (scenes of scripts/bench_field.py, split `{s['split']}`, seeds "
+        f"{s['seeds']}, {s['shape'][0]} x {s['shape'][1]} scans; model {MODEL.name} of "
+        f"saved_models/rdunet). O1-present F1 / macro-F1:",
+        "",
+        "| condition | dose | raw | auto | model forced | auto used | self-check deviance "
+        "model / classical / raw | network counts kept |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for r in result["accuracy"]:
         dev = (r.get("self_check") or {}).get("deviance_per_dp") or {}
         devs = " / ".join(f"{dev[k]:.0f}" for k in ("model", "classical", "raw")) if dev else "-"
-        cells = [f"{r[m]['o1_present_f1']:.3f} / {r[m]['macro_f1']:.3f}"
-                 for m in ("raw", "auto", "model")]
-        lines.append(f"| {r['condition']} | {r['dose_e']:g} (seed {r['seed']}) | "
-                     + " | ".join(cells) + f" | {r['auto_decision']} | {devs} | "
-                     f"{r['counts_kept']['network_mean']:.2f} |")
+        cells = [
+            f"{r[m]['o1_present_f1']:.3f} / {r[m]['macro_f1']:.3f}"
+            for m in ("raw", "auto", "model")
+        ]
+        lines.append(
+            f"| {r['condition']} | {r['dose_e']:g} (seed {r['seed']}) | "
+            + " | ".join(cells)
+            + f" | {r['auto_decision']} | {devs} | "
+            f"{r['counts_kept']['network_mean']:.2f} |"
+        )
     if result["speed"]:
-        lines += ["", f"analyze speed (synchronous, {result['machine']['cpus']} CPUs, shared "
-                  "machine; DP/s of wall time and per CPU-second):", "",
-                  "| condition | detector | patterns | none DP/s (per CPU-s) | model DP/s "
-                  "(per CPU-s) | time ratio | CPU ratio |", "|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"analyze speed (synchronous, {result['machine']['cpus']} CPUs, shared "
+            "machine; DP/s of wall time and per CPU-second):",
+            "",
+            "| condition | detector | patterns | none DP/s (per CPU-s) | model DP/s "
+            "(per CPU-s) | time ratio | CPU ratio |",
+            "|---|---|---|---|---|---|---|",
+        ]
         for r in result["speed"]:
             lines.append(
                 f"| {r['condition']} | {r['detector_px']} px | {r['patterns']} | "
                 f"{r['none']['dps_per_s_wall']:.0f} ({r['none']['dps_per_s_cpu']:.0f}) | "
                 f"{r['model']['dps_per_s_wall']:.0f} ({r['model']['dps_per_s_cpu']:.0f}) | "
-                f"{r['time_ratio_model_over_none']:.2f} | {r['cpu_ratio_model_over_none']:.2f} |")
+                f"{r['time_ratio_model_over_none']:.2f} | {r['cpu_ratio_model_over_none']:.2f} |"
+            )
     lines += ["", f"Wall time {result['wall_s'] / 60:.1f} min."]
     return "\n".join(lines) + "\n"
 
@@ -205,8 +270,13 @@ def main(argv=None):
     ap.add_argument("--split", default="report", choices=("tune", "report"))
     ap.add_argument("--conditions", nargs="*", default=list(CONDITIONS))
     ap.add_argument("--doses", type=float, nargs="+", default=list(DOSES_E))
-    ap.add_argument("--seeds", type=int, nargs="+", default=None,
-                    help="scene seeds (default: the split's first)")
+    ap.add_argument(
+        "--seeds",
+        type=int,
+        nargs="+",
+        default=None,
+        help="scene seeds (default: the split's first)",
+    )
     ap.add_argument("--shape", type=int, nargs=2, default=(32, 32))
     ap.add_argument("--speed-conditions", nargs="*", default=list(CONDITIONS))
     ap.add_argument("--speed-shape", type=int, nargs=2, default=(32, 32))
@@ -224,12 +294,22 @@ def main(argv=None):
     work = ensure_writable_dir(out / "work")
     t0 = time.perf_counter()
     libs = bf.libraries(split, args.cache_dir)
-    result = {"settings": {"split": args.split, "conditions": args.conditions,
-                           "doses_e": args.doses, "seeds": args.seeds, "shape": list(args.shape),
-                           "speed_conditions": args.speed_conditions,
-                           "speed_shape": list(args.speed_shape)},
-              "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                          "platform": platform.platform()}}
+    result = {
+        "settings": {
+            "split": args.split,
+            "conditions": args.conditions,
+            "doses_e": args.doses,
+            "seeds": args.seeds,
+            "shape": list(args.shape),
+            "speed_conditions": args.speed_conditions,
+            "speed_shape": list(args.speed_shape),
+        },
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
+    }
     result["accuracy"] = accuracy(args, bf, libs, work)
     result["speed"] = speed(args, bf, libs, work)
     result["wall_s"] = time.perf_counter() - t0

@@ -59,10 +59,18 @@ log = logging.getLogger("bench_field")
 DOSES_E = (3e2, 1e3, 2e3, 1e4)
 QUICK_DOSES_E = (2e3, 1e4)
 SPLITS = {
-    "tune": {"rotations_deg": (3.0, 13.0, 24.0, 33.0, 44.0, 52.0), "library_seed": 0,
-             "tilt_azimuths_deg": (10.0, 40.0), "seeds": (0, 1)},
-    "report": {"rotations_deg": (8.0, 19.0, 29.0, 38.0, 49.0, 57.0), "library_seed": 1,
-               "tilt_azimuths_deg": (25.0, 55.0), "seeds": (100, 101)},
+    "tune": {
+        "rotations_deg": (3.0, 13.0, 24.0, 33.0, 44.0, 52.0),
+        "library_seed": 0,
+        "tilt_azimuths_deg": (10.0, 40.0),
+        "seeds": (0, 1),
+    },
+    "report": {
+        "rotations_deg": (8.0, 19.0, 29.0, 38.0, 49.0, 57.0),
+        "library_seed": 1,
+        "tilt_azimuths_deg": (25.0, 55.0),
+        "seeds": (100, 101),
+    },
 }
 DETECTORS = {
     "128": {"detector_px": 128, "q_sampling_invA": 0.0125, "semiangle_mrad": 1.0},
@@ -82,9 +90,14 @@ def conditions() -> dict[str, tuple[str, object]]:
         "mistilt-20mrad": {"max_tilt_mrad": MAX_TILT_MRAD},
         "descan-12px": {"descan_px": 12.0, "descan_jitter_px": 0.5},
         "ellipse3-cal4": {"ellipticity": 0.03, "calibration_error": CALIBRATION_ERROR},
-        "carbon-thick-detector": {"carbon_fraction": 0.15, "halo_per_100A": 0.1,
-                                  "gain_sigma": 0.05, "dead_cols": 1, "hot_fraction": 3e-4,
-                                  "integer_counts": True},
+        "carbon-thick-detector": {
+            "carbon_fraction": 0.15,
+            "halo_per_100A": 0.1,
+            "gain_sigma": 0.05,
+            "dead_cols": 1,
+            "hot_fraction": 3e-4,
+            "integer_counts": True,
+        },
         "off-zone": {"offzone_grains": 2},
     }
     out = {"ideal-128": ("128", base), "detector-256": ("256", base)}
@@ -100,14 +113,20 @@ def libraries(split: dict, cache_dir) -> dict:
     from stemtf.scenes import build_library
     from stemtf.scenes.library import FIELD_THICKNESSES_A, OFFZONE_AXES, tilt_axis_mrad
 
-    common = {"rotations_deg": split["rotations_deg"], "seed": split["library_seed"],
-              "thicknesses_A": FIELD_THICKNESSES_A, "cache_dir": cache_dir}
+    common = {
+        "rotations_deg": split["rotations_deg"],
+        "seed": split["library_seed"],
+        "thicknesses_A": FIELD_THICKNESSES_A,
+        "cache_dir": cache_dir,
+    }
     return {
         "128": build_library(**DETECTORS["128"], **common),
-        "256": build_library(**DETECTORS["256"], **common,
-                             tilts_mrad=tilt_axis_mrad(MAX_TILT_MRAD,
-                                                       azimuths_deg=split["tilt_azimuths_deg"]),
-                             offzone_axes=OFFZONE_AXES),
+        "256": build_library(
+            **DETECTORS["256"],
+            **common,
+            tilts_mrad=tilt_axis_mrad(MAX_TILT_MRAD, azimuths_deg=split["tilt_azimuths_deg"]),
+            offzone_axes=OFFZONE_AXES,
+        ),
     }
 
 
@@ -122,7 +141,9 @@ def score(pred: np.ndarray, truth: np.ndarray, off_zone: np.ndarray) -> dict:
     off = off_zone.astype(bool)
     n_off = int(off.sum())
     return {
-        "macro_f1": m["macro_f1"], "accuracy": m["accuracy"], "o1_present_f1": o1_f1,
+        "macro_f1": m["macro_f1"],
+        "accuracy": m["accuracy"],
+        "o1_present_f1": o1_f1,
         "f1": {k: c["f1"] for k, c in m["classes"].items()},
         "support": {k: c["support"] for k, c in m["classes"].items()},
         "offzone_n": n_off,
@@ -140,9 +161,15 @@ def run_one(work: Path, name: str, library, field, dose: float, seed: int, shape
     from stemtf.scenes import simulate_scan
 
     t0 = time.perf_counter()
-    scan, truth_file = simulate_scan(work / f"{name}_{dose:g}_{seed}.npy", shape=shape,
-                                     dose_e=dose, seed=seed, library=library, field=field,
-                                     n_grains=N_GRAINS)
+    scan, truth_file = simulate_scan(
+        work / f"{name}_{dose:g}_{seed}.npy",
+        shape=shape,
+        dose_e=dose,
+        seed=seed,
+        library=library,
+        field=field,
+        n_grains=N_GRAINS,
+    )
     t_sim = time.perf_counter() - t0
     with h5py.File(truth_file, "r") as f:
         truth = np.asarray(f["labels"])
@@ -151,17 +178,32 @@ def run_one(work: Path, name: str, library, field, dose: float, seed: int, shape
         q_true = float(f.attrs["q_sampling_true_invA"])
     out = work / f"out_{name}"
     shutil.rmtree(out, ignore_errors=True)
-    config = AnalyzeConfig(input_path=scan, out_dir=out, denoise="none", seed=seed,
-                           scheduler=scheduler, q_sampling_invA=q_given,
-                           energy_eV=library.energy_eV, semiangle_mrad=library.semiangle_mrad)
+    config = AnalyzeConfig(
+        input_path=scan,
+        out_dir=out,
+        denoise="none",
+        seed=seed,
+        scheduler=scheduler,
+        q_sampling_invA=q_given,
+        energy_eV=library.energy_eV,
+        semiangle_mrad=library.semiangle_mrad,
+    )
     t1 = time.perf_counter()
     summary = analyze(config, progress=False).summary
     t_an = time.perf_counter() - t1
     with h5py.File(out / "results.h5", "r") as f:
         pred = np.asarray(f["labels"])
-    row = {"condition": name, "dose_e": dose, "seed": seed, "q_given_invA": q_given,
-           "q_true_invA": q_true, "simulate_s": t_sim, "analyze_s": t_an,
-           "warnings": list(summary.get("warnings", [])), **score(pred, truth, off_zone)}
+    row = {
+        "condition": name,
+        "dose_e": dose,
+        "seed": seed,
+        "q_given_invA": q_given,
+        "q_true_invA": q_true,
+        "simulate_s": t_sim,
+        "analyze_s": t_an,
+        "warnings": list(summary.get("warnings", [])),
+        **score(pred, truth, off_zone),
+    }
     row["calibration"] = summary.get("calibration")  # what analyze used / learned
     scan.unlink()
     truth_file.unlink()
@@ -184,18 +226,28 @@ def aggregate(rows: list[dict]) -> list[dict]:
     for name in dict.fromkeys(r["condition"] for r in rows):
         for dose in dict.fromkeys(r["dose_e"] for r in rows if r["condition"] == name):
             rs = [r for r in rows if r["condition"] == name and r["dose_e"] == dose]
-            off = [r["offzone_called_o1_or_both"] for r in rs
-                   if r["offzone_called_o1_or_both"] is not None]
-            una = [r["offzone_called_unassigned"] for r in rs
-                   if r["offzone_called_unassigned"] is not None]
-            out.append({
-                "condition": name, "dose_e": dose, "seeds": [r["seed"] for r in rs],
-                "macro_f1": float(np.mean([r["macro_f1"] for r in rs])),
-                "o1_present_f1": _mean([r["o1_present_f1"] for r in rs]),
-                "f1": {k: float(np.mean([r["f1"][k] for r in rs])) for k in rs[0]["f1"]},
-                "offzone_called_o1_or_both": float(np.mean(off)) if off else None,
-                "offzone_called_unassigned": float(np.mean(una)) if una else None,
-            })
+            off = [
+                r["offzone_called_o1_or_both"]
+                for r in rs
+                if r["offzone_called_o1_or_both"] is not None
+            ]
+            una = [
+                r["offzone_called_unassigned"]
+                for r in rs
+                if r["offzone_called_unassigned"] is not None
+            ]
+            out.append(
+                {
+                    "condition": name,
+                    "dose_e": dose,
+                    "seeds": [r["seed"] for r in rs],
+                    "macro_f1": float(np.mean([r["macro_f1"] for r in rs])),
+                    "o1_present_f1": _mean([r["o1_present_f1"] for r in rs]),
+                    "f1": {k: float(np.mean([r["f1"][k] for r in rs])) for k in rs[0]["f1"]},
+                    "offzone_called_o1_or_both": float(np.mean(off)) if off else None,
+                    "offzone_called_unassigned": float(np.mean(una)) if una else None,
+                }
+            )
     return out
 
 
@@ -203,46 +255,63 @@ def markdown(result: dict) -> str:
     agg = result["summary"]
     doses = list(dict.fromkeys(a["dose_e"] for a in agg))
     s = result["settings"]
-    lines = [f"Field benchmark, split `{s['split']}` (scene seeds {s['seeds']}, library "
-             f"rotations {s['rotations_deg']} deg, simulation seed {s['library_seed']}), "
-             f"{s['shape'][0]} x {s['shape'][1]} scans, `analyze --denoise none`. "
-             "O1-present F1 / macro-F1:", "",
-             "| condition | " + " | ".join(f"{d:g} e-/DP" for d in doses) + " |",
-             "|---" * (len(doses) + 1) + "|"]
+    lines = [
+        f"Field benchmark, split `{s['split']}` (scene seeds {s['seeds']}, library "
+        f"rotations {s['rotations_deg']} deg, simulation seed {s['library_seed']}), "
+        f"{s['shape'][0]} x {s['shape'][1]} scans, `analyze --denoise none`. "
+        "O1-present F1 / macro-F1:",
+        "",
+        "| condition | " + " | ".join(f"{d:g} e-/DP" for d in doses) + " |",
+        "|---" * (len(doses) + 1) + "|",
+    ]
     for name in dict.fromkeys(a["condition"] for a in agg):
         cells = []
         for d in doses:
             a = next((a for a in agg if a["condition"] == name and a["dose_e"] == d), None)
             cells.append("-" if a is None else f"{_fmt(a['o1_present_f1'])} / {a['macro_f1']:.3f}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    lines += ["", "Per-class F1 (none, O3, O1, both, unassigned) and off-zone positions called "
-              "O1/both (unassigned):", "",
-              "| condition | dose | none | O3 | O1 | both | unassigned | off-zone -> O1/both "
-              "(unassigned) |", "|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "",
+        "Per-class F1 (none, O3, O1, both, unassigned) and off-zone positions called "
+        "O1/both (unassigned):",
+        "",
+        "| condition | dose | none | O3 | O1 | both | unassigned | off-zone -> O1/both "
+        "(unassigned) |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for a in agg:
         f = a["f1"]
-        off = "-" if a["offzone_called_o1_or_both"] is None else \
-            f"{100 * a['offzone_called_o1_or_both']:.1f} % ({100 * a['offzone_called_unassigned']:.1f} %)"
-        lines.append(f"| {a['condition']} | {a['dose_e']:g} | {f['none']:.3f} | {f['O3']:.3f} | "
-                     f"{f['O1']:.3f} | {f['both']:.3f} | {f['unassigned']:.3f} | {off} |")
-    lines += ["", f"Wall time {result['wall_s'] / 60:.1f} min on {result['machine']['cpus']} "
-              "CPUs."]
+        off = (
+            "-"
+            if a["offzone_called_o1_or_both"] is None
+            else f"{100 * a['offzone_called_o1_or_both']:.1f} % ({100 * a['offzone_called_unassigned']:.1f} %)"
+        )
+        lines.append(
+            f"| {a['condition']} | {a['dose_e']:g} | {f['none']:.3f} | {f['O3']:.3f} | "
+            f"{f['O1']:.3f} | {f['both']:.3f} | {f['unassigned']:.3f} | {off} |"
+        )
+    lines += ["", f"Wall time {result['wall_s'] / 60:.1f} min on {result['machine']['cpus']} CPUs."]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--split", choices=sorted(SPLITS), required=True,
-                    help="tune: seeds/rotations to tune on; report: disjoint ones to quote")
-    ap.add_argument("--quick", action="store_true",
-                    help="doses 2e3 1e4, one seed, 32 x 32 scans")
+    ap.add_argument(
+        "--split",
+        choices=sorted(SPLITS),
+        required=True,
+        help="tune: seeds/rotations to tune on; report: disjoint ones to quote",
+    )
+    ap.add_argument("--quick", action="store_true", help="doses 2e3 1e4, one seed, 32 x 32 scans")
     ap.add_argument("--doses", type=float, nargs="+", default=None)
-    ap.add_argument("--seeds", type=int, nargs="+", default=None,
-                    help="scene seeds (default: the split's two)")
+    ap.add_argument(
+        "--seeds", type=int, nargs="+", default=None, help="scene seeds (default: the split's two)"
+    )
     ap.add_argument("--shape", type=int, nargs=2, default=(32, 32))
-    ap.add_argument("--conditions", nargs="+", default=None,
-                    help="subset of: " + ", ".join(conditions()))
+    ap.add_argument(
+        "--conditions", nargs="+", default=None, help="subset of: " + ", ".join(conditions())
+    )
     ap.add_argument("--scheduler", default=None, help="analyze scheduler (default: its choice)")
     ap.add_argument("--cache-dir", type=Path, default=None, help="clean-library cache")
     args = ap.parse_args(argv)
@@ -274,25 +343,41 @@ def main(argv=None):
                 f = field
                 if f.calibration_error is not None:  # alternate the sign of the error
                     f = replace(f, calibration_error=CALIBRATION_ERROR * (1 if i % 2 == 0 else -1))
-                row = run_one(work, name, libs[det], f, dose, seed, tuple(args.shape),
-                              args.scheduler)
+                row = run_one(
+                    work, name, libs[det], f, dose, seed, tuple(args.shape), args.scheduler
+                )
                 rows.append(row)
-                log.info("%-22s dose %6g seed %3d  O1-present F1 %s  macro-F1 %.3f  "
-                         "(sim %.1f s, analyze %.1f s)", name, dose, seed,
-                         _fmt(row["o1_present_f1"]),
-                         row["macro_f1"], row["simulate_s"], row["analyze_s"])
+                log.info(
+                    "%-22s dose %6g seed %3d  O1-present F1 %s  macro-F1 %.3f  "
+                    "(sim %.1f s, analyze %.1f s)",
+                    name,
+                    dose,
+                    seed,
+                    _fmt(row["o1_present_f1"]),
+                    row["macro_f1"],
+                    row["simulate_s"],
+                    row["analyze_s"],
+                )
     shutil.rmtree(work, ignore_errors=True)
     result = {
-        "settings": {"split": args.split, "quick": args.quick, "doses_e": doses, "seeds": seeds,
-                     "shape": list(args.shape), "conditions": names,
-                     "rotations_deg": list(split["rotations_deg"]),
-                     "library_seed": split["library_seed"],
-                     "tilt_azimuths_deg": list(split["tilt_azimuths_deg"]),
-                     "fields": {n: {"detector": conds[n][0], **conds[n][1].to_dict()}
-                                for n in names}},
+        "settings": {
+            "split": args.split,
+            "quick": args.quick,
+            "doses_e": doses,
+            "seeds": seeds,
+            "shape": list(args.shape),
+            "conditions": names,
+            "rotations_deg": list(split["rotations_deg"]),
+            "library_seed": split["library_seed"],
+            "tilt_azimuths_deg": list(split["tilt_azimuths_deg"]),
+            "fields": {n: {"detector": conds[n][0], **conds[n][1].to_dict()} for n in names},
+        },
         "libraries": {k: v.info() for k, v in libs.items()},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "runs": rows,
         "summary": aggregate(rows),
         "wall_s": time.perf_counter() - t0,

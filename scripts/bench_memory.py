@@ -73,8 +73,9 @@ def write_tiled(path: Path, tile: np.ndarray, rows: int) -> None:
     """``tile`` (ty, tx, qy, qx) repeated down the scan rows to ``rows`` rows, row by row."""
     ty = tile.shape[0]
     with atomic_path(path) as tmp:
-        mm = np.lib.format.open_memmap(tmp, mode="w+", dtype=tile.dtype,
-                                       shape=(rows,) + tile.shape[1:])
+        mm = np.lib.format.open_memmap(
+            tmp, mode="w+", dtype=tile.dtype, shape=(rows,) + tile.shape[1:]
+        )
         for r in range(rows):
             mm[r] = tile[r % ty]
             if r % 64 == 63:
@@ -108,26 +109,42 @@ def _watch_tree(proc: subprocess.Popen, every_s: float = 0.1) -> float:
     return peak / 2**20
 
 
-def run_analyze(scan: Path, out: Path, cal: dict,
-                extra: list[str]) -> tuple[float, float, dict, float]:
+def run_analyze(
+    scan: Path, out: Path, cal: dict, extra: list[str]
+) -> tuple[float, float, dict, float]:
     """Run ``stemtf analyze`` in a child; return (its peak RSS MiB, the sampled peak of the
     summed RSS of it and its descendants MiB, summary.json, wall s)."""
-    args = ["analyze", str(scan), "--out", str(out), "--denoise", "none", "--no-progress",
-            "--q-sampling-invA", str(cal["q_sampling_invA"]),
-            "--energy-keV", str(cal["energy_eV"] / 1e3),
-            "--semiangle-mrad", str(cal["semiangle_mrad"]), *extra]
+    args = [
+        "analyze",
+        str(scan),
+        "--out",
+        str(out),
+        "--denoise",
+        "none",
+        "--no-progress",
+        "--q-sampling-invA",
+        str(cal["q_sampling_invA"]),
+        "--energy-keV",
+        str(cal["energy_eV"] / 1e3),
+        "--semiangle-mrad",
+        str(cal["semiangle_mrad"]),
+        *extra,
+    ]
     t0 = time.perf_counter()
     with tempfile.TemporaryFile("w+") as so, tempfile.TemporaryFile("w+") as se:
-        proc = subprocess.Popen([sys.executable, "-c", _CHILD, *args], stdout=so, stderr=se,
-                                text=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, *args], stdout=so, stderr=se, text=True
+        )
         tree_peak = _watch_tree(proc)
         wall = time.perf_counter() - t0
         so.seek(0)
         se.seek(0)
         p = subprocess.CompletedProcess(proc.args, proc.returncode, so.read(), se.read())
     if p.returncode != 0 or "PEAK_KB" not in p.stdout:
-        raise SystemExit(f"stemtf analyze {scan} failed (exit {p.returncode}): "
-                         f"{p.stderr.strip().splitlines()[-1:] or p.stdout[-500:]}")
+        raise SystemExit(
+            f"stemtf analyze {scan} failed (exit {p.returncode}): "
+            f"{p.stderr.strip().splitlines()[-1:] or p.stdout[-500:]}"
+        )
     kb = int(p.stdout.split("PEAK_KB")[1].split()[0])
     return kb / 1024, tree_peak, json.loads((out / "summary.json").read_text()), wall
 
@@ -135,13 +152,21 @@ def run_analyze(scan: Path, out: Path, cal: dict,
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--target-gib", type=float, default=None,
-                    help="size of the large scan file [GiB] (default MemTotal/4 + 10%%)")
+    ap.add_argument(
+        "--target-gib",
+        type=float,
+        default=None,
+        help="size of the large scan file [GiB] (default MemTotal/4 + 10%%)",
+    )
     ap.add_argument("--tile", type=int, nargs=2, default=(64, 64), help="tile scan shape")
     ap.add_argument("--dose-e", type=float, default=1e4, help="electrons per pattern")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--schedulers", nargs="+", default=["synchronous", "local"],
-                    help="analyze --scheduler values; each file is analysed under each")
+    ap.add_argument(
+        "--schedulers",
+        nargs="+",
+        default=["synchronous", "local"],
+        help="analyze --scheduler values; each file is analysed under each",
+    )
     ap.add_argument("--cache-dir", type=Path, default=None, help="clean-library cache")
     ap.add_argument("--keep", action="store_true", help="keep the large scan file")
     a = ap.parse_args(argv)
@@ -155,8 +180,14 @@ def main(argv=None):
 
     small = a.out / "small.npy"
     truth_small = a.out / "small_truth.h5"
-    simulate_scan(small, truth=truth_small, shape=tuple(a.tile), dose_e=a.dose_e,
-                  seed=a.seed, cache_dir=a.cache_dir)
+    simulate_scan(
+        small,
+        truth=truth_small,
+        shape=tuple(a.tile),
+        dose_e=a.dose_e,
+        seed=a.seed,
+        cache_dir=a.cache_dir,
+    )
     truth, _ = read_truth(truth_small)
     with h5py.File(truth_small, "r") as f:
         cal = {k: float(f.attrs[k]) for k in ("q_sampling_invA", "energy_eV", "semiangle_mrad")}
@@ -166,8 +197,12 @@ def main(argv=None):
     large = a.out / "large.npy"
     t0 = time.perf_counter()
     write_tiled(large, np.asarray(tile), rows)
-    log.info("wrote %s (%.2f GiB) in %.0f s", large, large.stat().st_size / 2**30,
-             time.perf_counter() - t0)
+    log.info(
+        "wrote %s (%.2f GiB) in %.0f s",
+        large,
+        large.stat().st_size / 2**30,
+        time.perf_counter() - t0,
+    )
     truth_large = np.concatenate([truth] * int(np.ceil(rows / truth.shape[0])))[:rows]
 
     rows_out = {}
@@ -184,22 +219,40 @@ def main(argv=None):
             labels = np.asarray(f["labels"])
         m = phase_metrics(labels, tr)
         rows_out[name] = {
-            "file": str(scan), "file_gib": scan.stat().st_size / 2**30,
-            "scan_shape": list(labels.shape), "patterns": int(labels.size),
-            "peak_rss_mib": peak, "peak_tree_rss_mib": tree_peak,
-            "scheduler": summary.get("scheduler"), "wall_s": wall, "dps_per_s": summary.get("dps_per_s"),
+            "file": str(scan),
+            "file_gib": scan.stat().st_size / 2**30,
+            "scan_shape": list(labels.shape),
+            "patterns": int(labels.size),
+            "peak_rss_mib": peak,
+            "peak_tree_rss_mib": tree_peak,
+            "scheduler": summary.get("scheduler"),
+            "wall_s": wall,
+            "dps_per_s": summary.get("dps_per_s"),
             "macro_f1": m["macro_f1"],
         }
-        log.info("%s: %.2f GiB file, %s scan, scheduler %s, peak RSS %.0f MiB (process tree "
-                 "%.0f MiB), %.0f DP/s, macro-F1 %.4f", name, rows_out[name]["file_gib"],
-                 labels.shape, rows_out[name]["scheduler"], peak, tree_peak,
-                 rows_out[name]["dps_per_s"] or float("nan"), m["macro_f1"])
+        log.info(
+            "%s: %.2f GiB file, %s scan, scheduler %s, peak RSS %.0f MiB (process tree "
+            "%.0f MiB), %.0f DP/s, macro-F1 %.4f",
+            name,
+            rows_out[name]["file_gib"],
+            labels.shape,
+            rows_out[name]["scheduler"],
+            peak,
+            tree_peak,
+            rows_out[name]["dps_per_s"] or float("nan"),
+            m["macro_f1"],
+        )
     report = {
-        "mem_total_gib": ram, "target_gib": target, "dose_e": a.dose_e, "seed": a.seed,
+        "mem_total_gib": ram,
+        "target_gib": target,
+        "dose_e": a.dose_e,
+        "seed": a.seed,
         "runs": rows_out,
         "tree_peak_ratio_large_over_small": {
             sched: rows_out[f"large_{sched}"]["peak_tree_rss_mib"]
-            / rows_out[f"small_{sched}"]["peak_tree_rss_mib"] for sched in a.schedulers},
+            / rows_out[f"small_{sched}"]["peak_tree_rss_mib"]
+            for sched in a.schedulers
+        },
         "file_ratio_large_over_small": large.stat().st_size / small.stat().st_size,
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "command": "python scripts/bench_memory.py " + " ".join(sys.argv[1:]),

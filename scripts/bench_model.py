@@ -45,7 +45,9 @@ def bench_training(width: int, args) -> float:
     opt = build_optimizer(cfg)
     loss_fn = make_loss("l1", cfg.norm_scale)
     rng = np.random.default_rng(0)
-    x = tf.constant(rng.poisson(5.0, (args.batch_size, args.patch_px, args.patch_px, 1)).astype("float32"))
+    x = tf.constant(
+        rng.poisson(5.0, (args.batch_size, args.patch_px, args.patch_px, 1)).astype("float32")
+    )
     y = tf.constant(rng.poisson(5.0, x.shape).astype("float32"))
 
     @tf.function
@@ -81,7 +83,9 @@ def bench_inference(width: int, size: int, batch: int, reps: int) -> float:
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64])
     p.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     p.add_argument("--patch-px", type=int, default=64)
@@ -100,28 +104,54 @@ def main() -> None:
     from stemtf.training import TrainConfig
     from stemtf.training.data import make_datasets
 
-    res = {"machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                       "tensorflow": tf.__version__,
-                       "gpus": [d.name for d in tf.config.list_physical_devices("GPU")]},
-           "args": vars(args), "train_steps_per_s": {}, "pipeline_pairs_per_s": {}, "inference_dps_per_s": {}}
+    res = {
+        "machine": {
+            "cpu_count": os.cpu_count(),
+            "platform": platform.platform(),
+            "tensorflow": tf.__version__,
+            "gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
+        },
+        "args": vars(args),
+        "train_steps_per_s": {},
+        "pipeline_pairs_per_s": {},
+        "inference_dps_per_s": {},
+    }
 
     cfg = TrainConfig(synthetic=256, patch_px=args.patch_px, batch_size=args.batch_size)
     train_ds, _ = make_datasets(cfg, args.batch_size)
-    res["pipeline_pairs_per_s"]["synthetic"] = bench_pipeline(train_ds, args.pipeline_batches, args.batch_size)
+    res["pipeline_pairs_per_s"]["synthetic"] = bench_pipeline(
+        train_ds, args.pipeline_batches, args.batch_size
+    )
     if args.data_dir:
         from stemtf.data import load
 
-        ds = load(args.data_dir, "train", config=args.dataset_config, batch_size=args.batch_size,
-                  patch_px=args.patch_px, shuffle=True, augment=True, repeat=True)
+        ds = load(
+            args.data_dir,
+            "train",
+            config=args.dataset_config,
+            batch_size=args.batch_size,
+            patch_px=args.patch_px,
+            shuffle=True,
+            augment=True,
+            repeat=True,
+        )
         res["pipeline_pairs_per_s"][f"stemtf.data.load({args.dataset_config})"] = bench_pipeline(
-            ds, args.pipeline_batches, args.batch_size)
+            ds, args.pipeline_batches, args.batch_size
+        )
     for w in args.widths:
         sps = bench_training(w, args)
         res["train_steps_per_s"][str(w)] = sps
-        print(f"train width {w:3d}: {sps:7.3f} steps/s = {sps * args.batch_size:7.1f} pairs/s "
-              f"(batch {args.batch_size}, {args.patch_px}^2)", flush=True)
+        print(
+            f"train width {w:3d}: {sps:7.3f} steps/s = {sps * args.batch_size:7.1f} pairs/s "
+            f"(batch {args.batch_size}, {args.patch_px}^2)",
+            flush=True,
+        )
         for s in args.sizes:
-            batch = max(1, args.infer_batch * (128 // s) ** 2) if s <= 128 else max(1, args.infer_batch // 4)
+            batch = (
+                max(1, args.infer_batch * (128 // s) ** 2)
+                if s <= 128
+                else max(1, args.infer_batch // 4)
+            )
             dps = bench_inference(w, s, batch, args.infer_reps)
             res["inference_dps_per_s"][f"{w}@{s}"] = dps
             print(f"infer width {w:3d} at {s}^2: {dps:8.2f} DPs/s", flush=True)

@@ -86,8 +86,9 @@ def main(argv=None):
         identify_phases(dps, cal, model)
         cpu.append(time.process_time() - c0)
     t_cpu = min(cpu)
-    t_thr, res_thr = best_of(lambda: identify_phases(dps, cal, model, threads=args.workers),
-                             args.repeats)
+    t_thr, res_thr = best_of(
+        lambda: identify_phases(dps, cal, model, threads=args.workers), args.repeats
+    )
     labels_thr = res_thr.labels
     cv2.setNumThreads(os.cpu_count() or 1)
 
@@ -104,13 +105,21 @@ def main(argv=None):
 
     m = min(args.loop_dps, n)
     sub = dps[np.linspace(0, n - 1, m).astype(int)]
-    t_loop, _ = best_of(lambda: [identify_phases(d[None], cal, model, method="ransac", seed=i)
-                                 for i, d in enumerate(sub)], 1)
+    t_loop, _ = best_of(
+        lambda: [
+            identify_phases(d[None], cal, model, method="ransac", seed=i) for i, d in enumerate(sub)
+        ],
+        1,
+    )
     t_loop_batchcode, _ = best_of(lambda: [identify_phases(d[None], cal, model) for d in sub], 1)
     report = {
-        "patterns": n, "detector_px": list(dps.shape[1:]), "dose_e": args.dose_e,
-        "cpu_count": os.cpu_count(), "load_average": list(os.getloadavg()),
-        "machine": platform.processor() or platform.machine(), "opencv": cv2.__version__,
+        "patterns": n,
+        "detector_px": list(dps.shape[1:]),
+        "dose_e": args.dose_e,
+        "cpu_count": os.cpu_count(),
+        "load_average": list(os.getloadavg()),
+        "machine": platform.processor() or platform.machine(),
+        "opencv": cv2.__version__,
         "batch_dps_per_s": n / t_batch,
         f"batch_{args.workers}_threads_dps_per_s": n / t_thr,
         f"batch_{args.workers}_processes_dps_per_s": n / t_proc,

@@ -27,7 +27,12 @@ from stemtf.materials import get
 from stemtf.simulate import SimulationConfig, simulate_batch, simulate_patterns
 
 log = logging.getLogger("bench_simulate")
-DEFAULT_PAIRS = ["nmc811-o3:0,0,1", "nmc811-o1:0,0,1", "ase-bulk-Si-diamond:1,1,0", "nmc811-rocksalt:1,0,0"]
+DEFAULT_PAIRS = [
+    "nmc811-o3:0,0,1",
+    "nmc811-o1:0,0,1",
+    "ase-bulk-Si-diamond:1,1,0",
+    "nmc811-rocksalt:1,0,0",
+]
 
 
 def _pair(text: str):
@@ -65,7 +70,9 @@ def bench_batch(pairs, config, workers, zone_axes):
     ids = sorted({m for m, _ in pairs})
     with tempfile.TemporaryDirectory() as d:
         t0 = time.perf_counter()
-        paths = simulate_batch(ids, zone_axes=zone_axes, config=config, out_dir=d, progress=False, n_workers=workers)
+        paths = simulate_batch(
+            ids, zone_axes=zone_axes, config=config, out_dir=d, progress=False, n_workers=workers
+        )
         dt = time.perf_counter() - t0
     return len(paths) * len(config.thicknesses_A), dt
 
@@ -74,9 +81,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", nargs="+", default=DEFAULT_PAIRS, help="material:u,v,w")
     parser.add_argument("--repeat", type=int, default=1)
-    parser.add_argument("--batch", action="store_true", help="also time simulate_batch on a local cluster")
+    parser.add_argument(
+        "--batch", action="store_true", help="also time simulate_batch on a local cluster"
+    )
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--batch-zone-axes", type=int, default=4, help="zone axes per material in --batch")
+    parser.add_argument(
+        "--batch-zone-axes", type=int, default=4, help="zone axes per material in --batch"
+    )
     parser.add_argument("--out", help="write the results as JSON here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -94,15 +105,25 @@ def main() -> None:
         "pairs": args.pairs,
         "thicknesses_A": list(config.thicknesses_A),
         "first_call_s (numba JIT + first run)": round(warmup, 2),
-        "stemtf_dps": n1, "stemtf_s": round(t1, 2), "stemtf_dp_per_s": round(n1 / t1, 2),
-        "naive_dps": n2, "naive_s": round(t2, 2), "naive_dp_per_s": round(n2 / t2, 2),
+        "stemtf_dps": n1,
+        "stemtf_s": round(t1, 2),
+        "stemtf_dp_per_s": round(n1 / t1, 2),
+        "naive_dps": n2,
+        "naive_s": round(t2, 2),
+        "naive_dp_per_s": round(n2 / t2, 2),
         "speedup": round((n1 / t1) / (n2 / t2), 2),
     }
     if args.batch:
         n3, t3 = bench_batch(pairs, config, args.workers, args.batch_zone_axes)
-        res.update({"batch_workers": args.workers, "batch_shards": n3 // len(config.thicknesses_A), "batch_dps": n3,
-                    "batch_s (incl. cluster start, JIT, shard writing)": round(t3, 2),
-                    "batch_dp_per_s": round(n3 / t3, 2)})
+        res.update(
+            {
+                "batch_workers": args.workers,
+                "batch_shards": n3 // len(config.thicknesses_A),
+                "batch_dps": n3,
+                "batch_s (incl. cluster start, JIT, shard writing)": round(t3, 2),
+                "batch_dp_per_s": round(n3 / t3, 2),
+            }
+        )
     text = json.dumps(res, indent=1)
     print(text)  # noqa: T201 - the script's output
     if args.out:

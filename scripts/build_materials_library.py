@@ -34,12 +34,21 @@ def main() -> None:
     t0 = time.perf_counter()
     candidates = list(all_sources())
     records = build_records(candidates)
-    provenance = {"pymatgen_version": pymatgen.core.__version__, "ase_version": ase.__version__,
-                  "candidates": len(candidates)}
+    provenance = {
+        "pymatgen_version": pymatgen.core.__version__,
+        "ase_version": ase.__version__,
+        "candidates": len(candidates),
+    }
     write_library(args.out, records, provenance)
     by_source = Counter(r["source"] for r in records)
-    log.info("%d candidates -> %d distinct structures %s in %.1f s -> %s", len(candidates), len(records),
-             dict(by_source), time.perf_counter() - t0, args.out)
+    log.info(
+        "%d candidates -> %d distinct structures %s in %.1f s -> %s",
+        len(candidates),
+        len(records),
+        dict(by_source),
+        time.perf_counter() - t0,
+        args.out,
+    )
 
 
 if __name__ == "__main__":

@@ -16,10 +16,16 @@ DUMMY_MATERIALS = ["nmc811-o3", "nmc811-o1", "synth-a", "synth-b", "synth-c", "s
 
 def main(argv: list[str]) -> int:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    out = Path(argv[0]) if argv else Path(__file__).resolve().parents[1] / "datasets/stem_diffraction/dummy_data"
+    out = (
+        Path(argv[0])
+        if argv
+        else Path(__file__).resolve().parents[1] / "datasets/stem_diffraction/dummy_data"
+    )
     for old in out.glob("*.h5"):
         old.unlink()
-    paths = write_synthetic_shards(out, DUMMY_MATERIALS, detector_px=128, zone_axes=1, thicknesses_A=(100.0, 200.0), seed=0)
+    paths = write_synthetic_shards(
+        out, DUMMY_MATERIALS, detector_px=128, zone_axes=1, thicknesses_A=(100.0, 200.0), seed=0
+    )
     logging.getLogger(__name__).info("wrote %d shards to %s", len(paths), out)
     return 0
 

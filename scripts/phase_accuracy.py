@@ -32,8 +32,9 @@ DOSES_E = (1e3, 2e3, 5e3, 1e4, 2e4, 5e4, 1e5)
 def render(library, shape, dose_e, seed):
     """A scene in memory: (dps (N, H, W) float32, truth (Ry, Rx) uint8)."""
     rng = np.random.default_rng([seed, 0])
-    layout = make_layout(shape, rng, n_rotations=len(library.rotations_deg),
-                         n_thicknesses=len(library.thicknesses_A))
+    layout = make_layout(
+        shape, rng, n_rotations=len(library.rotations_deg), n_thicknesses=len(library.thicknesses_A)
+    )
     params = scan_noise_params(dose_e, rng)
     scene = SceneRenderer(layout, library, dose_e=dose_e, seed=seed, params=params)
     dps = np.concatenate([scene[r] for r in range(shape[0])])
@@ -44,11 +45,16 @@ def analyse(dps, library, seed, n_sample=256):
     """The analyze flow: calibrate, model from structures, refine on a sample, label all."""
     rng = np.random.default_rng(seed)
     sample = dps[np.sort(rng.choice(len(dps), size=min(n_sample, len(dps)), replace=False))]
-    cal = calibrate(sample, q_sampling_invA=library.q_sampling_invA,
-                    energy_eV=library.energy_eV, semiangle_mrad=library.semiangle_mrad)
+    cal = calibrate(
+        sample,
+        q_sampling_invA=library.q_sampling_invA,
+        energy_eV=library.energy_eV,
+        semiangle_mrad=library.semiangle_mrad,
+    )
     model = PhaseModel.from_materials(list(library.material_ids), cal)
-    model = model.refine(identify_phases(sample, cal, model).hexagons,
-                         q_sampling_invA=cal.q_sampling_invA)
+    model = model.refine(
+        identify_phases(sample, cal, model).hexagons, q_sampling_invA=cal.q_sampling_invA
+    )
     t0 = time.perf_counter()
     res = identify_phases(dps, cal, model)
     return res, cal, model, time.perf_counter() - t0
@@ -62,10 +68,23 @@ def plot(rows, path):
 
     doses = sorted({r["dose_e"] for r in rows})
     fig, ax = plt.subplots(figsize=(5.5, 3.8), dpi=120)
-    for key, style in (("macro_f1", "k-o"), ("none", "C7--"), ("O3", "C1--"), ("O1", "C0--"),
-                       ("both", "C2--")):
-        vals = [np.mean([(r["macro_f1"] if key == "macro_f1" else r["classes"][key]["f1"])
-                         for r in rows if r["dose_e"] == d]) for d in doses]
+    for key, style in (
+        ("macro_f1", "k-o"),
+        ("none", "C7--"),
+        ("O3", "C1--"),
+        ("O1", "C0--"),
+        ("both", "C2--"),
+    ):
+        vals = [
+            np.mean(
+                [
+                    (r["macro_f1"] if key == "macro_f1" else r["classes"][key]["f1"])
+                    for r in rows
+                    if r["dose_e"] == d
+                ]
+            )
+            for d in doses
+        ]
         ax.plot(doses, vals, style, label="macro-F1" if key == "macro_f1" else f"F1 {key}")
     ax.axhline(0.95, color="r", lw=0.8, ls=":")
     ax.set_xscale("log")
@@ -99,16 +118,35 @@ def main(argv=None):
             dps, truth = render(library, tuple(args.shape), dose, seed)
             res, cal, model, dt = analyse(dps, library, seed)
             m = phase_metrics(res.labels.reshape(truth.shape), truth)
-            log.info("dose %.0f seed %d (%.2f ms/DP)\n%s", dose, seed, 1e3 * dt / len(dps),
-                     format_metrics(m))
-            rows.append({"dose_e": dose, "seed": seed, "shape": list(args.shape),
-                         "identify_ms_per_dp": 1e3 * dt / len(dps),
-                         "calibration": cal.to_dict(), "model": model.to_dict(), **m})
-    summary = {d: float(np.mean([r["macro_f1"] for r in rows if r["dose_e"] == d]))
-               for d in args.doses}
-    write_json_atomic(args.out / "accuracy.json", {
-        "library": library.info(), "macro_f1_by_dose": {f"{d:g}": v for d, v in summary.items()},
-        "runs": rows})
+            log.info(
+                "dose %.0f seed %d (%.2f ms/DP)\n%s",
+                dose,
+                seed,
+                1e3 * dt / len(dps),
+                format_metrics(m),
+            )
+            rows.append(
+                {
+                    "dose_e": dose,
+                    "seed": seed,
+                    "shape": list(args.shape),
+                    "identify_ms_per_dp": 1e3 * dt / len(dps),
+                    "calibration": cal.to_dict(),
+                    "model": model.to_dict(),
+                    **m,
+                }
+            )
+    summary = {
+        d: float(np.mean([r["macro_f1"] for r in rows if r["dose_e"] == d])) for d in args.doses
+    }
+    write_json_atomic(
+        args.out / "accuracy.json",
+        {
+            "library": library.info(),
+            "macro_f1_by_dose": {f"{d:g}": v for d, v in summary.items()},
+            "runs": rows,
+        },
+    )
     plot(rows, args.out / "accuracy.png")
     for d, v in summary.items():
         print(f"dose {d:>8g} e-/DP   macro-F1 {v:.4f}")

@@ -93,7 +93,9 @@ def write_shard(
         raise InputError(f"shard {path}: patterns contain NaN or Inf")
     sums = p.reshape(p.shape[0], -1).sum(axis=1, dtype=np.float64)
     if not np.allclose(sums, 1.0, rtol=NORMALISATION_RTOL):
-        raise InputError(f"shard {path}: patterns must each sum to 1, got sums {sums.min():.4g}..{sums.max():.4g}")
+        raise InputError(
+            f"shard {path}: patterns must each sum to 1, got sums {sums.min():.4g}..{sums.max():.4g}"
+        )
     missing = [c for c in TABLE_COLUMNS if c not in table]
     if missing:
         raise InputError(f"shard {path}: table lacks columns {missing}")
@@ -138,7 +140,9 @@ def read_shard(path: str | os.PathLike, *, load_patterns: bool = True) -> Shard:
     try:
         with f:
             if f.attrs.get("format") != SHARD_FORMAT:
-                raise InputError(f"shard {path}: not a stemtf clean shard (format={f.attrs.get('format')!r})")
+                raise InputError(
+                    f"shard {path}: not a stemtf clean shard (format={f.attrs.get('format')!r})"
+                )
             if "patterns" not in f or "table" not in f:
                 raise InputError(f"shard {path}: lacks 'patterns' or 'table'")
             d = f["patterns"]
@@ -155,7 +159,9 @@ def read_shard(path: str | os.PathLike, *, load_patterns: bool = True) -> Shard:
                         f"shard {path}: table column {name!r} has shape {col.shape}, expected {(n, *trailing)}"
                     )
                 if col.dtype.kind in ("O", "S"):
-                    col = np.asarray([c.decode() if isinstance(c, bytes) else str(c) for c in col], dtype=object)
+                    col = np.asarray(
+                        [c.decode() if isinstance(c, bytes) else str(c) for c in col], dtype=object
+                    )
                 table[name] = col
             attrs = {k: (v.item() if isinstance(v, np.generic) else v) for k, v in f.attrs.items()}
             if load_patterns:

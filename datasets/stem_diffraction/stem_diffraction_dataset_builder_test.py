@@ -16,7 +16,9 @@ _MODULE = "stem_diffraction.stem_diffraction_dataset_builder"
 
 def _builder_module():
     if _MODULE not in sys.modules:
-        spec = importlib.util.spec_from_file_location(_MODULE, _HERE / "stem_diffraction_dataset_builder.py")
+        spec = importlib.util.spec_from_file_location(
+            _MODULE, _HERE / "stem_diffraction_dataset_builder.py"
+        )
         module = importlib.util.module_from_spec(spec)
         sys.modules[_MODULE] = module
         spec.loader.exec_module(module)

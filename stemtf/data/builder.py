@@ -98,24 +98,28 @@ class StemDiffraction(tfds.core.GeneratorBasedBuilder):
 
     def _info(self) -> tfds.core.DatasetInfo:
         px = self.spec.detector_px
-        image = tfds.features.Tensor(shape=(px, px), dtype=np.float32, encoding=tfds.features.Encoding.ZLIB)
+        image = tfds.features.Tensor(
+            shape=(px, px), dtype=np.float32, encoding=tfds.features.Encoding.ZLIB
+        )
         return self.dataset_info_from_configs(
             description=_DESCRIPTION,
-            features=tfds.features.FeaturesDict({
-                "clean": image,
-                "noisy": image,
-                "dose_e": np.float32,
-                "noise": tfds.features.FeaturesDict({k: np.float32 for k in PARAM_NAMES}),
-                "material_id": tfds.features.Text(),
-                "formula": tfds.features.Text(),
-                "spacegroup": tfds.features.Text(),
-                "spacegroup_number": np.int32,
-                "zone_axis": tfds.features.Tensor(shape=(3,), dtype=np.int32),
-                "thickness_A": np.float32,
-                "q_sampling_invA": np.float32,
-                "realisation": np.int32,
-                "index": np.int64,
-            }),
+            features=tfds.features.FeaturesDict(
+                {
+                    "clean": image,
+                    "noisy": image,
+                    "dose_e": np.float32,
+                    "noise": tfds.features.FeaturesDict({k: np.float32 for k in PARAM_NAMES}),
+                    "material_id": tfds.features.Text(),
+                    "formula": tfds.features.Text(),
+                    "spacegroup": tfds.features.Text(),
+                    "spacegroup_number": np.int32,
+                    "zone_axis": tfds.features.Tensor(shape=(3,), dtype=np.int32),
+                    "thickness_A": np.float32,
+                    "q_sampling_invA": np.float32,
+                    "realisation": np.int32,
+                    "index": np.int64,
+                }
+            ),
             supervised_keys=("noisy", "clean"),
             homepage="https://github.com/stemtf/stemtf",
             citation=_CITATION,
@@ -126,23 +130,36 @@ class StemDiffraction(tfds.core.GeneratorBasedBuilder):
         spec = self.spec
         shards, skipped = scan_shards(dl_manager.manual_dir, detector_px=spec.detector_px)
         if not shards:
-            raise InputError(f"no usable clean shards in {dl_manager.manual_dir} ({len(skipped)} skipped)")
+            raise InputError(
+                f"no usable clean shards in {dl_manager.manual_dir} ({len(skipped)} skipped)"
+            )
         split_of = assign_splits(
-            [s.material_id for s in shards], seed=spec.seed, validation_fraction=spec.validation_fraction,
-            test_fraction=spec.test_fraction, holdout_prefixes=spec.holdout_prefixes,
+            [s.material_id for s in shards],
+            seed=spec.seed,
+            validation_fraction=spec.validation_fraction,
+            test_fraction=spec.test_fraction,
+            holdout_prefixes=spec.holdout_prefixes,
         )
         by_split: dict[str, list[ShardInfo]] = {name: [] for name in SPLITS}
         for s in shards:
             by_split[split_of[s.material_id]].append(s)
-        self.info.metadata.update({
-            "spec": spec.to_dict(),
-            "materials": {name: sorted({s.material_id for s in group}) for name, group in by_split.items()},
-            "shards": [s.path.name for s in shards],
-            "skipped_shards": skipped,
-        })
-        return {name: self._generate_examples(group, name) for name, group in by_split.items() if group}
+        self.info.metadata.update(
+            {
+                "spec": spec.to_dict(),
+                "materials": {
+                    name: sorted({s.material_id for s in group}) for name, group in by_split.items()
+                },
+                "shards": [s.path.name for s in shards],
+                "skipped_shards": skipped,
+            }
+        )
+        return {
+            name: self._generate_examples(group, name) for name, group in by_split.items() if group
+        }
 
-    def _generate_examples(self, shards: list[ShardInfo], split: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    def _generate_examples(
+        self, shards: list[ShardInfo], split: str
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
         spec = self.spec
         index = 0
         for info in shards:
@@ -155,22 +172,29 @@ class StemDiffraction(tfds.core.GeneratorBasedBuilder):
                 for r in range(spec.realisations):
                     rng = np.random.default_rng(example_seed(spec.seed, split, index))
                     res = apply_noise(
-                        shard.patterns[i], spec.noise, rng, q_sampling_invA=q,
-                        semiangle_mrad=float(shard.attrs["semiangle_mrad"]), energy_eV=float(shard.attrs["energy_eV"]),
+                        shard.patterns[i],
+                        spec.noise,
+                        rng,
+                        q_sampling_invA=q,
+                        semiangle_mrad=float(shard.attrs["semiangle_mrad"]),
+                        energy_eV=float(shard.attrs["energy_eV"]),
                     )
-                    yield f"{info.path.stem}/{i:04d}/r{r}", {
-                        "clean": res.target,
-                        "noisy": res.noisy,
-                        "dose_e": res.params["dose_e"],
-                        "noise": {k: np.float32(res.params[k]) for k in PARAM_NAMES},
-                        "material_id": str(t["material_id"][i]),
-                        "formula": str(t["formula"][i]),
-                        "spacegroup": str(t["spacegroup_symbol"][i]),
-                        "spacegroup_number": int(t["spacegroup_number"][i]),
-                        "zone_axis": np.asarray(t["zone_axis"][i], dtype=np.int32),
-                        "thickness_A": float(t["thickness_A"][i]),
-                        "q_sampling_invA": q,
-                        "realisation": r,
-                        "index": index,
-                    }
+                    yield (
+                        f"{info.path.stem}/{i:04d}/r{r}",
+                        {
+                            "clean": res.target,
+                            "noisy": res.noisy,
+                            "dose_e": res.params["dose_e"],
+                            "noise": {k: np.float32(res.params[k]) for k in PARAM_NAMES},
+                            "material_id": str(t["material_id"][i]),
+                            "formula": str(t["formula"][i]),
+                            "spacegroup": str(t["spacegroup_symbol"][i]),
+                            "spacegroup_number": int(t["spacegroup_number"][i]),
+                            "zone_axis": np.asarray(t["zone_axis"][i], dtype=np.int32),
+                            "thickness_A": float(t["thickness_A"][i]),
+                            "q_sampling_invA": q,
+                            "realisation": r,
+                            "index": index,
+                        },
+                    )
                     index += 1

@@ -12,7 +12,9 @@ from stemtf.fileio import atomic_path, write_json_atomic
 
 __all__ = ["dataset_card", "write_card", "DOSE_BIN_EDGES_E"]
 
-DOSE_BIN_EDGES_E = tuple(float(x) for x in np.logspace(2, 6, 17))  # 4 bins per decade, 1e2..1e6 e-/DP
+DOSE_BIN_EDGES_E = tuple(
+    float(x) for x in np.logspace(2, 6, 17)
+)  # 4 bins per decade, 1e2..1e6 e-/DP
 
 
 def dataset_card(builder: Any) -> dict[str, Any]:
@@ -24,7 +26,12 @@ def dataset_card(builder: Any) -> dict[str, Any]:
     splits: dict[str, Any] = {}
     for name, info in builder.info.splits.items():
         ds = builder.as_dataset(split=name, decoders=skip, shuffle_files=False)
-        doses = np.array([float(ex["dose_e"]) for ex in ds.map(lambda e: {"dose_e": e["dose_e"]}).as_numpy_iterator()])
+        doses = np.array(
+            [
+                float(ex["dose_e"])
+                for ex in ds.map(lambda e: {"dose_e": e["dose_e"]}).as_numpy_iterator()
+            ]
+        )
         hist, _ = np.histogram(doses, bins=DOSE_BIN_EDGES_E)
         splits[name] = {
             "examples": int(info.num_examples),
@@ -55,7 +62,13 @@ def _markdown(card: dict[str, Any]) -> str:
         rng = f"{s['dose_e_min']:.3g}-{s['dose_e_max']:.3g}" if s["dose_e_min"] is not None else "-"
         lines.append(f"| {name} | {s['examples']} | {len(s['materials'])} | {rng} |")
     edges = card["dose_e_bin_edges"]
-    lines += ["", "Dose histogram (examples per bin, all splits):", "", "| bin [e-/DP] | examples |", "|---|---|"]
+    lines += [
+        "",
+        "Dose histogram (examples per bin, all splits):",
+        "",
+        "| bin [e-/DP] | examples |",
+        "|---|---|",
+    ]
     total = np.sum([s["dose_e_histogram"] for s in card["splits"].values()], axis=0)
     for lo, hi, n in zip(edges[:-1], edges[1:], total, strict=True):
         if n:

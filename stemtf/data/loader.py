@@ -22,7 +22,9 @@ def dataset_dir(data_dir: str | os.PathLike, config: str) -> Path:
     base = Path(data_dir) / BUILDER_NAME / config
     versions = sorted(
         (p for p in base.glob("*") if p.is_dir() and (p / "dataset_info.json").is_file()),
-        key=lambda p: tuple(int(x) for x in p.name.split(".")) if p.name.replace(".", "").isdigit() else (-1,),
+        key=lambda p: (
+            tuple(int(x) for x in p.name.split(".")) if p.name.replace(".", "").isdigit() else (-1,)
+        ),
     )
     if not versions:
         raise InputError(
@@ -82,17 +84,23 @@ def load(
     builder = tfds.builder_from_directory(str(path))
     base_split = split.split("[")[0]
     if base_split not in builder.info.splits:
-        raise InputError(f"split={split!r} is not in dataset {config!r}: allowed {', '.join(builder.info.splits)}")
+        raise InputError(
+            f"split={split!r} is not in dataset {config!r}: allowed {', '.join(builder.info.splits)}"
+        )
     px = builder.info.features["clean"].shape
     if patch_px is not None:
         check_positive("patch_px", patch_px, "px")
         if patch_px > min(px):
             raise InputError(f"patch_px={patch_px} is larger than the patterns {px}")
     ds = builder.as_dataset(
-        split=split, shuffle_files=shuffle,
+        split=split,
+        shuffle_files=shuffle,
         read_config=tfds.ReadConfig(shuffle_seed=seed, interleave_cycle_length=4 if shuffle else 1),
     )
-    ds = ds.map(lambda ex: (ex["noisy"], ex["clean"], ex["q_sampling_invA"]), num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.map(
+        lambda ex: (ex["noisy"], ex["clean"], ex["q_sampling_invA"]),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
     if repeat:
         ds = ds.repeat()
     if shuffle:
@@ -102,7 +110,9 @@ def load(
     noise_cfg = None
     if renoise:
         spec = builder.info.metadata.get("spec", {}) if builder.info.metadata else {}
-        noise_cfg = renoise_config(NoiseConfig.from_dict(spec["noise"]) if "noise" in spec else NoiseConfig())
+        noise_cfg = renoise_config(
+            NoiseConfig.from_dict(spec["noise"]) if "noise" in spec else NoiseConfig()
+        )
 
     def _renoise(target: Any, s: Any, q: Any) -> tuple[Any, Any]:
         n, t = renoise_pair(target, int(s), noise_cfg, float(q))
@@ -111,7 +121,9 @@ def load(
     def _prepare(item: Any, r: Any) -> tuple[Any, Any]:
         noisy, target, q = item
         if renoise:
-            noisy, target = tf.numpy_function(_renoise, [target, r, q], [tf.float32, tf.float32], stateful=False)
+            noisy, target = tf.numpy_function(
+                _renoise, [target, r, q], [tf.float32, tf.float32], stateful=False
+            )
         pair = tf.stack([tf.reshape(noisy, px), tf.reshape(target, px)], axis=-1)  # (H, W, 2)
         s = tf.stack([r, tf.bitwise.right_shift(r, 17)])
         if augment:
@@ -127,5 +139,10 @@ def load(
 
     ds = ds.map(_prepare, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
     ds = ds.batch(batch_size, drop_remainder=repeat)
-    log.debug("loaded %s split %s (%s examples)", path, split, builder.info.splits[base_split].num_examples)
+    log.debug(
+        "loaded %s split %s (%s examples)",
+        path,
+        split,
+        builder.info.splits[base_split].num_examples,
+    )
     return ds.prefetch(tf.data.AUTOTUNE)

@@ -22,7 +22,9 @@ def select_materials(spec: DatasetSpec, available: list[str]) -> list[str]:
     pool = sorted(set(available))
     missing = [m for m in spec.include_materials if m not in pool]
     if missing:
-        raise InputError(f"dataset config {spec.name!r}: materials {missing} are not in the library")
+        raise InputError(
+            f"dataset config {spec.name!r}: materials {missing} are not in the library"
+        )
     rest = [m for m in pool if m not in spec.include_materials]
     if spec.n_materials is None:
         return [*spec.include_materials, *rest]

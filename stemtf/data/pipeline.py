@@ -42,7 +42,9 @@ class BuildResult:
     preview_png: Path | None
 
 
-def simulate_shards(spec: DatasetSpec, shard_dir: Path, *, scheduler: str | None, progress: bool) -> list[Path]:
+def simulate_shards(
+    spec: DatasetSpec, shard_dir: Path, *, scheduler: str | None, progress: bool
+) -> list[Path]:
     """Simulate the config's materials x zone axes x thicknesses into ``shard_dir`` (skips existing)."""
     from stemtf.data.materials_plan import select_materials
     from stemtf.materials import list_materials
@@ -50,12 +52,27 @@ def simulate_shards(spec: DatasetSpec, shard_dir: Path, *, scheduler: str | None
 
     ids = select_materials(spec, [m.id for m in list_materials(include_mp_cache=False)])
     config = SimulationConfig(
-        energy_eV=spec.energy_eV, semiangle_mrad=spec.semiangle_mrad, detector_px=spec.detector_px,
-        q_sampling_invA=spec.q_sampling_invA, thicknesses_A=tuple(spec.thicknesses_A),
+        energy_eV=spec.energy_eV,
+        semiangle_mrad=spec.semiangle_mrad,
+        detector_px=spec.detector_px,
+        q_sampling_invA=spec.q_sampling_invA,
+        thicknesses_A=tuple(spec.thicknesses_A),
     )
-    log.info("simulating %d materials x up to %d zone axes into %s", len(ids), spec.zone_axes_per_material, shard_dir)
-    return simulate_batch(ids, zone_axes=spec.zone_axes_per_material, config=config, out_dir=shard_dir, seed=0,
-                          scheduler=scheduler, progress=progress)
+    log.info(
+        "simulating %d materials x up to %d zone axes into %s",
+        len(ids),
+        spec.zone_axes_per_material,
+        shard_dir,
+    )
+    return simulate_batch(
+        ids,
+        zone_axes=spec.zone_axes_per_material,
+        config=config,
+        out_dir=shard_dir,
+        seed=0,
+        scheduler=scheduler,
+        progress=progress,
+    )
 
 
 def _remove_stale_incomplete(config_dir: Path) -> None:
@@ -65,7 +82,9 @@ def _remove_stale_incomplete(config_dir: Path) -> None:
             shutil.rmtree(stale)
 
 
-def write_records(spec: DatasetSpec, data_dir: Path, shard_dir: Path, *, progress: bool = True) -> Any:
+def write_records(
+    spec: DatasetSpec, data_dir: Path, shard_dir: Path, *, progress: bool = True
+) -> Any:
     """Run the tfds builder on ``shard_dir``; return the prepared builder (reused if complete)."""
     import tensorflow_datasets as tfds
 
@@ -78,11 +97,15 @@ def write_records(spec: DatasetSpec, data_dir: Path, shard_dir: Path, *, progres
 
     registered = {c.name: c.spec for c in StemDiffraction.BUILDER_CONFIGS}
     if spec.name in registered and registered[spec.name] != spec:
-        raise InputError(f"dataset config name {spec.name!r} is taken by a built-in config: rename the changed spec")
+        raise InputError(
+            f"dataset config name {spec.name!r} is taken by a built-in config: rename the changed spec"
+        )
     config = spec.name if spec.name in registered else StemDiffractionConfig.from_spec(spec)
     builder = StemDiffraction(config=config, data_dir=str(data_dir))
     _remove_stale_incomplete(Path(builder.data_dir).parent)
-    builder.download_and_prepare(download_config=tfds.download.DownloadConfig(manual_dir=str(shard_dir)))
+    builder.download_and_prepare(
+        download_config=tfds.download.DownloadConfig(manual_dir=str(shard_dir))
+    )
     return builder
 
 
@@ -104,7 +127,9 @@ def build_dataset(
 
     data_dir = ensure_writable_dir(data_dir, "data dir")
     if shard_dir is None:
-        shard_dir = ensure_writable_dir(data_dir / "shards" / spec.name.split("_seed")[0], "shard folder")
+        shard_dir = ensure_writable_dir(
+            data_dir / "shards" / spec.name.split("_seed")[0], "shard folder"
+        )
         simulate_shards(spec, shard_dir, scheduler=scheduler, progress=progress)
     else:
         shard_dir = Path(shard_dir)

@@ -13,8 +13,14 @@ from stemtf.fileio import atomic_path
 __all__ = ["write_preview"]
 
 
-def write_preview(builder: Any, path: str | os.PathLike, *, n_pairs: int = 5, split: str | None = None,
-                  max_scan: int = 400) -> Path:
+def write_preview(
+    builder: Any,
+    path: str | os.PathLike,
+    *,
+    n_pairs: int = 5,
+    split: str | None = None,
+    max_scan: int = 400,
+) -> Path:
     """Save a PNG of ``n_pairs`` examples at increasing dose: noisy (top) over clean target (bottom).
 
     Examples are picked at evenly spaced dose quantiles among the first ``max_scan`` of
@@ -29,7 +35,9 @@ def write_preview(builder: Any, path: str | os.PathLike, *, n_pairs: int = 5, sp
     split = split or min(splits, key=lambda s: splits[s].num_examples)
     items = [
         (float(ex["dose_e"]), ex["noisy"], ex["clean"], ex["material_id"].decode())
-        for ex in builder.as_dataset(split=split, shuffle_files=False).take(max_scan).as_numpy_iterator()
+        for ex in builder.as_dataset(split=split, shuffle_files=False)
+        .take(max_scan)
+        .as_numpy_iterator()
     ]
     items.sort(key=lambda t: t[0])
     pick = [items[int(round(i))] for i in np.linspace(0, len(items) - 1, min(n_pairs, len(items)))]
@@ -44,7 +52,9 @@ def write_preview(builder: Any, path: str | os.PathLike, *, n_pairs: int = 5, sp
             ax.set_title(f"{dose:.3g} e-\n{mid}" if i == 0 else "clean target", fontsize=8)
             if j == 0:
                 ax.set_ylabel(label)
-    fig.suptitle(f"{builder.name}/{builder.builder_config.name} ({split}): log(1 + counts)", fontsize=9)
+    fig.suptitle(
+        f"{builder.name}/{builder.builder_config.name} ({split}): log(1 + counts)", fontsize=9
+    )
     fig.tight_layout()
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110)

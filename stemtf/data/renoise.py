@@ -32,6 +32,10 @@ def renoise_pair(
     total = t.sum()
     if total <= 0:
         return np.zeros_like(t, dtype=np.float32), t.astype(np.float32)
-    res = apply_noise(t / total, config, np.random.default_rng(int(seed) & 0xFFFFFFFFFFFFFFFF),
-                      q_sampling_invA=q_sampling_invA)
+    res = apply_noise(
+        t / total,
+        config,
+        np.random.default_rng(int(seed) & 0xFFFFFFFFFFFFFFFF),
+        q_sampling_invA=q_sampling_invA,
+    )
     return res.noisy, res.target

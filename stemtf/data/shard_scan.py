@@ -24,7 +24,9 @@ class ShardInfo:
     material_id: str
 
 
-def scan_shards(folder: str | os.PathLike, *, detector_px: int) -> tuple[list[ShardInfo], list[str]]:
+def scan_shards(
+    folder: str | os.PathLike, *, detector_px: int
+) -> tuple[list[ShardInfo], list[str]]:
     """Read every ``*.h5`` shard in ``folder`` (sorted by name) completely and check it.
 
     A shard that cannot be read (truncated, corrupt, unnormalised), whose patterns are not

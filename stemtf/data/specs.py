@@ -73,7 +73,9 @@ class DatasetSpec:
 
     def __post_init__(self) -> None:
         if not self.name or not self.name.replace("_", "").isalnum():
-            raise InputError(f"dataset config name={self.name!r} is not allowed: letters, digits and _ only")
+            raise InputError(
+                f"dataset config name={self.name!r} is not allowed: letters, digits and _ only"
+            )
         if self.n_materials is not None:
             check_range("n_materials", self.n_materials, 1, 100_000)
         check_range("zone_axes_per_material", self.zone_axes_per_material, 1, 1000)
@@ -95,7 +97,9 @@ class DatasetSpec:
     def with_seed(self, seed: int) -> DatasetSpec:
         """Return the spec with another seed; the name gets a ``_seed<S>`` suffix unless S is 0."""
         base = self.name.split("_seed")[0]
-        return dataclasses.replace(self, seed=int(seed), name=base if seed == 0 else f"{base}_seed{int(seed)}")
+        return dataclasses.replace(
+            self, seed=int(seed), name=base if seed == 0 else f"{base}_seed{int(seed)}"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict (provenance in the dataset metadata and card)."""

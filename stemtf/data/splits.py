@@ -29,7 +29,9 @@ def assign_splits(
     ids = sorted(set(material_ids))
     out = {m: "test" for m in ids if m.startswith(tuple(holdout_prefixes)) and holdout_prefixes}
     rest = [m for m in ids if m not in out]
-    order = np.random.default_rng(np.random.SeedSequence([seed, _SPLIT_STREAM])).permutation(len(rest))
+    order = np.random.default_rng(np.random.SeedSequence([seed, _SPLIT_STREAM])).permutation(
+        len(rest)
+    )
     rest = [rest[i] for i in order]
     n_val = n_test = 0
     if len(rest) >= 3:

@@ -82,18 +82,36 @@ def write_synthetic_shards(
         for z in range(zone_axes):
             uvw = axes[z % len(axes)]
             rot = float(rng.uniform(0, 60))
-            patterns = np.stack([
-                hexagonal_pattern((detector_px, detector_px), ring_invA=ring * (1 + 0.1 * z), rotation_deg=rot,
-                                  q_sampling_invA=q_sampling_invA, disk_px=disk, decay_invA=0.2 + t / 500.0)
-                for t in thicknesses_A
-            ])
+            patterns = np.stack(
+                [
+                    hexagonal_pattern(
+                        (detector_px, detector_px),
+                        ring_invA=ring * (1 + 0.1 * z),
+                        rotation_deg=rot,
+                        q_sampling_invA=q_sampling_invA,
+                        disk_px=disk,
+                        decay_invA=0.2 + t / 500.0,
+                    )
+                    for t in thicknesses_A
+                ]
+            )
             table = {
-                "material_id": mid, "formula": f"X{m_index + 1}O2", "spacegroup_symbol": "P6/mmm",
-                "spacegroup_number": 191, "zone_axis": uvw, "thickness_A": list(thicknesses_A),
-                "tilt_mrad": (0.0, 0.0), "rotation_deg": rot, "seed": seed,
+                "material_id": mid,
+                "formula": f"X{m_index + 1}O2",
+                "spacegroup_symbol": "P6/mmm",
+                "spacegroup_number": 191,
+                "zone_axis": uvw,
+                "thickness_A": list(thicknesses_A),
+                "tilt_mrad": (0.0, 0.0),
+                "rotation_deg": rot,
+                "seed": seed,
             }
-            attrs = {"energy_eV": energy_eV, "semiangle_mrad": semiangle_mrad, "q_sampling_invA": q_sampling_invA,
-                     "abtem_version": "none (synthetic)"}
+            attrs = {
+                "energy_eV": energy_eV,
+                "semiangle_mrad": semiangle_mrad,
+                "q_sampling_invA": q_sampling_invA,
+                "abtem_version": "none (synthetic)",
+            }
             path = folder / f"{mid}__{uvw[0]}_{uvw[1]}_{uvw[2]}.h5"
             paths.append(write_shard(path, patterns, table, attrs))
     return paths

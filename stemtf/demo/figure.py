@@ -11,8 +11,9 @@ from stemtf.fileio import atomic_path
 __all__ = ["save_truth_comparison"]
 
 
-def save_truth_comparison(path: str | Path, truth: np.ndarray, pred: np.ndarray,
-                          names: dict[int, str], title: str) -> Path:
+def save_truth_comparison(
+    path: str | Path, truth: np.ndarray, pred: np.ndarray, names: dict[int, str], title: str
+) -> Path:
     """Write a PNG of truth, prediction and the positions where they differ.
 
     Parameters
@@ -46,8 +47,13 @@ def save_truth_comparison(path: str | Path, truth: np.ndarray, pred: np.ndarray,
     for ax in axes:
         ax.set_xlabel("scan x [px]")
         ax.set_ylabel("scan y [px]")
-    axes[1].legend(handles=[Patch(color=LABEL_COLORS[k], label=names[k]) for k in sorted(names)],
-                   loc="upper left", bbox_to_anchor=(1.02, 1.0), frameon=False, fontsize=8)
+    axes[1].legend(
+        handles=[Patch(color=LABEL_COLORS[k], label=names[k]) for k in sorted(names)],
+        loc="upper left",
+        bbox_to_anchor=(1.02, 1.0),
+        frameon=False,
+        fontsize=8,
+    )
     fig.suptitle(title)
     fig.tight_layout()
     png = figure_png(fig)

@@ -126,8 +126,9 @@ def run_demo(
     timings["clean_library"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
-    scan, truth_file = simulate_scan(out / "scan.h5", shape=(ry, rx), dose_e=dose_e, seed=seed,
-                                     library=library)
+    scan, truth_file = simulate_scan(
+        out / "scan.h5", shape=(ry, rx), dose_e=dose_e, seed=seed, library=library
+    )
     timings["simulate_scan"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -144,16 +145,33 @@ def run_demo(
     metrics = phase_metrics(pred, truth)
     denoiser = dict(result.summary.get("denoiser", {}))
     names = {0: "none", 1: "O3", 2: "O1", 3: "both"}
-    save_truth_comparison(out / "truth_vs_map.png", truth, pred, names,
-                          f"{ry} x {rx} scan, {dose_e:g} e-/DP, denoiser "
-                          f"{denoiser.get('model', denoise)}: macro-F1 {metrics['macro_f1']:.3f}")
+    save_truth_comparison(
+        out / "truth_vs_map.png",
+        truth,
+        pred,
+        names,
+        f"{ry} x {rx} scan, {dose_e:g} e-/DP, denoiser "
+        f"{denoiser.get('model', denoise)}: macro-F1 {metrics['macro_f1']:.3f}",
+    )
     timings["evaluate"] = time.perf_counter() - t0
     timings["total"] = time.perf_counter() - t_all
-    write_json_atomic(out / "evaluation.json", {
-        "scan": str(scan), "truth": str(truth_file), "results": str(result.files["results.h5"]),
-        "report_html": str(result.files["report.html"]), "dose_e": dose_e, "shape": [ry, rx],
-        "seed": seed, "denoise": denoise, "denoiser": denoiser,
-        "library": library.info(), "timings_s": timings,
-        "analyze_dps_per_s": result.summary.get("dps_per_s"), **metrics})
+    write_json_atomic(
+        out / "evaluation.json",
+        {
+            "scan": str(scan),
+            "truth": str(truth_file),
+            "results": str(result.files["results.h5"]),
+            "report_html": str(result.files["report.html"]),
+            "dose_e": dose_e,
+            "shape": [ry, rx],
+            "seed": seed,
+            "denoise": denoise,
+            "denoiser": denoiser,
+            "library": library.info(),
+            "timings_s": timings,
+            "analyze_dps_per_s": result.summary.get("dps_per_s"),
+            **metrics,
+        },
+    )
     log.info("demo evaluation against the truth:\n%s", format_metrics(metrics))
     return DemoResult(out, result.files["report.html"], metrics, denoiser, timings)

@@ -26,8 +26,14 @@ from stemtf.denoise.base import Denoiser, IdentityDenoiser
 from stemtf.denoise.savedmodel import find_version_dir
 from stemtf.errors import InputError
 
-__all__ = ["ENV_VAR", "MODEL_NAME", "BundledModel", "find_bundled_model", "load_bundled",
-           "package_model_root"]
+__all__ = [
+    "ENV_VAR",
+    "MODEL_NAME",
+    "BundledModel",
+    "find_bundled_model",
+    "load_bundled",
+    "package_model_root",
+]
 
 log = logging.getLogger(__name__)
 
@@ -65,10 +71,12 @@ class BundledModel:
             return None
         if self.disabled:
             return f"--denoise auto: ${ENV_VAR}=none; analysed WITHOUT denoising"
-        return (f"--denoise auto: no bundled denoiser in {self.searched} (no saved_model.pb in "
-                f"it or in a numeric version folder); analysed WITHOUT denoising. Export one "
-                f"with `stemtf export --run RUN --name {MODEL_NAME} --version 1 --out "
-                f"saved_models`, set ${ENV_VAR}, or pass --denoise none/PATH/URL")
+        return (
+            f"--denoise auto: no bundled denoiser in {self.searched} (no saved_model.pb in "
+            f"it or in a numeric version folder); analysed WITHOUT denoising. Export one "
+            f"with `stemtf export --run RUN --name {MODEL_NAME} --version 1 --out "
+            f"saved_models`, set ${ENV_VAR}, or pass --denoise none/PATH/URL"
+        )
 
 
 def package_model_root() -> Path:
@@ -96,7 +104,8 @@ def find_bundled_model() -> BundledModel:
             raise InputError(
                 f"${ENV_VAR}={env!r} holds no SavedModel (no saved_model.pb in it or in a "
                 f"numeric version folder); allowed: a folder written by `stemtf export`, or "
-                f"unset it to use the bundled saved_models/{MODEL_NAME}")
+                f"unset it to use the bundled saved_models/{MODEL_NAME}"
+            )
         return BundledModel(found, folder, "env")
     folder = package_model_root()
     return BundledModel(find_version_dir(folder), folder, "package")
@@ -122,8 +131,13 @@ def load_bundled(**kwargs: Any) -> Denoiser:
     if found.version_dir is None:
         (log.info if found.disabled else log.warning)("%s", found.note)
         denoiser = IdentityDenoiser()
-        denoiser.info = {**IdentityDenoiser.info, "requested": "auto", "source": found.source,
-                         "searched": str(found.searched), "note": found.note}
+        denoiser.info = {
+            **IdentityDenoiser.info,
+            "requested": "auto",
+            "source": found.source,
+            "searched": str(found.searched),
+            "note": found.note,
+        }
         return denoiser
     denoiser = SavedModelDenoiser(found.version_dir, **kwargs)
     denoiser.info = {**denoiser.info, "requested": "auto", "source": found.source}

@@ -67,8 +67,10 @@ class DataGeometry:
 
     def describe(self) -> str:
         h, w = self.detector_px
-        return (f"q {self.q_sampling_invA:.4g} 1/Å/px, disk radius {self.disk_radius_px:.1f} px, "
-                f"{h}x{w} px detector")
+        return (
+            f"q {self.q_sampling_invA:.4g} 1/Å/px, disk radius {self.disk_radius_px:.1f} px, "
+            f"{h}x{w} px detector"
+        )
 
 
 @dataclass(frozen=True)
@@ -105,20 +107,33 @@ class ModelDomain:
         check_positive("domain detector_px", self.detector_px, "px")
         lo, hi = (float(v) for v in self.dose_range_e)
         if not 0 < lo <= hi:
-            raise InputError(f"domain dose_range_e={self.dose_range_e!r} is not allowed: "
-                             "0 < low <= high e-/DP")
+            raise InputError(
+                f"domain dose_range_e={self.dose_range_e!r} is not allowed: 0 < low <= high e-/DP"
+            )
         object.__setattr__(self, "dose_range_e", (lo, hi))
         object.__setattr__(self, "conditions", tuple(str(c) for c in self.conditions))
 
     @classmethod
-    def from_spec(cls, detector_px: int, q_sampling_invA: float, energy_eV: float,
-                  semiangle_mrad: float, dose_range_e: tuple[float, float],
-                  conditions: tuple[str, ...] = ()) -> ModelDomain:
+    def from_spec(
+        cls,
+        detector_px: int,
+        q_sampling_invA: float,
+        energy_eV: float,
+        semiangle_mrad: float,
+        dose_range_e: tuple[float, float],
+        conditions: tuple[str, ...] = (),
+    ) -> ModelDomain:
         """The domain of a dataset simulated with these settings (disk radius computed)."""
         r = semiangle_mrad * 1e-3 / _wavelength_A(energy_eV) / q_sampling_invA
-        return cls(float(q_sampling_invA), round(float(r), 3), int(detector_px),
-                   float(energy_eV), float(semiangle_mrad), tuple(dose_range_e),
-                   tuple(conditions))
+        return cls(
+            float(q_sampling_invA),
+            round(float(r), 3),
+            int(detector_px),
+            float(energy_eV),
+            float(semiangle_mrad),
+            tuple(dose_range_e),
+            tuple(conditions),
+        )
 
     @classmethod
     def from_card(cls, card: dict[str, Any] | None) -> ModelDomain | None:
@@ -133,14 +148,21 @@ class ModelDomain:
         if not rec:
             return None
         try:
-            return cls(float(rec["q_sampling_invA"]), float(rec["disk_radius_px"]),
-                       int(rec["detector_px"]), float(rec["energy_eV"]),
-                       float(rec["semiangle_mrad"]), tuple(rec["dose_range_e"]),
-                       tuple(rec.get("conditions", ())))
+            return cls(
+                float(rec["q_sampling_invA"]),
+                float(rec["disk_radius_px"]),
+                int(rec["detector_px"]),
+                float(rec["energy_eV"]),
+                float(rec["semiangle_mrad"]),
+                tuple(rec["dose_range_e"]),
+                tuple(rec.get("conditions", ())),
+            )
         except (KeyError, TypeError, ValueError) as e:
-            raise InputError(f"model card domain record {rec!r} is malformed ({e}); allowed: "
-                             "q_sampling_invA, disk_radius_px, detector_px, energy_eV, "
-                             "semiangle_mrad, dose_range_e [lo, hi], conditions") from None
+            raise InputError(
+                f"model card domain record {rec!r} is malformed ({e}); allowed: "
+                "q_sampling_invA, disk_radius_px, detector_px, energy_eV, "
+                "semiangle_mrad, dose_range_e [lo, hi], conditions"
+            ) from None
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -149,13 +171,21 @@ class ModelDomain:
         return d
 
     def describe(self) -> str:
-        return (f"q {self.q_sampling_invA:.4g} 1/Å/px, disk radius {self.disk_radius_px:.1f} px, "
-                f"{self.detector_px} px detector, {self.dose_range_e[0]:.0e}-"
-                f"{self.dose_range_e[1]:.0e} e-/DP")
+        return (
+            f"q {self.q_sampling_invA:.4g} 1/Å/px, disk radius {self.disk_radius_px:.1f} px, "
+            f"{self.detector_px} px detector, {self.dose_range_e[0]:.0e}-"
+            f"{self.dose_range_e[1]:.0e} e-/DP"
+        )
 
 
-def mismatch_line(name: str, data: DataGeometry, domain: ModelDomain | None,
-                  dose_e: float | None = None, *, zoom: float = 1.0) -> str | None:
+def mismatch_line(
+    name: str,
+    data: DataGeometry,
+    domain: ModelDomain | None,
+    dose_e: float | None = None,
+    *,
+    zoom: float = 1.0,
+) -> str | None:
     """One warning line when the data lie outside the model's domain, else None.
 
     Parameters
@@ -172,9 +202,11 @@ def mismatch_line(name: str, data: DataGeometry, domain: ModelDomain | None,
         The resampling factor applied to the data before the model (model px per data px).
     """
     if domain is None:
-        return (f"denoiser {name}: its model card has no domain record (unknown domain: "
-                f"training q-sampling and disk radius not known); data {data.describe()}; "
-                f"patterns are not resampled and the self-check on this scan decides")
+        return (
+            f"denoiser {name}: its model card has no domain record (unknown domain: "
+            f"training q-sampling and disk radius not known); data {data.describe()}; "
+            f"patterns are not resampled and the self-check on this scan decides"
+        )
     problems = []
     r_frame = data.disk_radius_px * zoom
     if abs(r_frame / domain.disk_radius_px - 1.0) > DISK_RADIUS_TOLERANCE:
@@ -186,10 +218,17 @@ def mismatch_line(name: str, data: DataGeometry, domain: ModelDomain | None,
         problems.append("dose")
     if not problems:
         return None
-    resampled = "" if math.isclose(zoom, 1.0) else (
-        f"; patterns resampled x{zoom:.3g} to the model's disk radius "
-        f"({r_frame:.1f} px in the model's frame)")
+    resampled = (
+        ""
+        if math.isclose(zoom, 1.0)
+        else (
+            f"; patterns resampled x{zoom:.3g} to the model's disk radius "
+            f"({r_frame:.1f} px in the model's frame)"
+        )
+    )
     dose = f", {dose_e:.3g} e-/DP" if dose_e is not None else ""
-    return (f"denoiser {name} outside its training domain ({', '.join(problems)}): data "
-            f"{data.describe()}{dose}; model {domain.describe()}{resampled}; the self-check on "
-            f"this scan decides")
+    return (
+        f"denoiser {name} outside its training domain ({', '.join(problems)}): data "
+        f"{data.describe()}{dose}; model {domain.describe()}{resampled}; the self-check on "
+        f"this scan decides"
+    )

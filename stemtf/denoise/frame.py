@@ -23,7 +23,14 @@ import numpy as np
 from stemtf.denoise.base import check_batch
 from stemtf.errors import InputError, check_positive
 
-__all__ = ["Frame", "FramedDenoiser", "hot_pixel_mask", "resample_matrix", "OUTER_RING_INVA", "ZOOM_TOLERANCE"]
+__all__ = [
+    "Frame",
+    "FramedDenoiser",
+    "hot_pixel_mask",
+    "resample_matrix",
+    "OUTER_RING_INVA",
+    "ZOOM_TOLERANCE",
+]
 
 log = logging.getLogger(__name__)
 
@@ -124,10 +131,16 @@ class Frame:
         object.__setattr__(self, "_mats", None)
 
     @classmethod
-    def for_geometry(cls, detector_px: tuple[int, int], data_disk_radius_px: float,
-                     model_disk_radius_px: float | None, q_sampling_invA: float | None,
-                     *, center_yx: tuple[float, float] | None = None,
-                     outer_ring_invA: float = OUTER_RING_INVA) -> Frame:
+    def for_geometry(
+        cls,
+        detector_px: tuple[int, int],
+        data_disk_radius_px: float,
+        model_disk_radius_px: float | None,
+        q_sampling_invA: float | None,
+        *,
+        center_yx: tuple[float, float] | None = None,
+        outer_ring_invA: float = OUTER_RING_INVA,
+    ) -> Frame:
         """The frame matching the data's disk radius to the model's.
 
         Parameters
@@ -152,10 +165,18 @@ class Frame:
         cy, cx = center_yx if center_yx is not None else (h / 2.0, w / 2.0)
         crop = (0, h, 0, w)
         if q_sampling_invA:
-            reach = (outer_ring_invA * (1 + RING_MARGIN) / q_sampling_invA
-                     + 2.0 * data_disk_radius_px + 2.0 + DESCAN_MARGIN_PX)
-            crop = (max(0, int(math.floor(cy - reach))), min(h, int(math.ceil(cy + reach))),
-                    max(0, int(math.floor(cx - reach))), min(w, int(math.ceil(cx + reach))))
+            reach = (
+                outer_ring_invA * (1 + RING_MARGIN) / q_sampling_invA
+                + 2.0 * data_disk_radius_px
+                + 2.0
+                + DESCAN_MARGIN_PX
+            )
+            crop = (
+                max(0, int(math.floor(cy - reach))),
+                min(h, int(math.ceil(cy + reach))),
+                max(0, int(math.floor(cx - reach))),
+                min(w, int(math.ceil(cx + reach))),
+            )
         ch, cw = crop[1] - crop[0], crop[3] - crop[2]
         if zoom == 1.0:
             model_px = (ch, cw)
@@ -177,8 +198,10 @@ class Frame:
     @property
     def identity(self) -> bool:
         """Whole detector, no resampling."""
-        return self.crop == (0, self.detector_px[0], 0, self.detector_px[1]) and \
-            self.model_px == self.crop_px
+        return (
+            self.crop == (0, self.detector_px[0], 0, self.detector_px[1])
+            and self.model_px == self.crop_px
+        )
 
     def _matrices(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         mats = self.__dict__.get("_mats")
@@ -218,8 +241,12 @@ class Frame:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {"detector_px": list(self.detector_px), "crop_y0_y1_x0_x1": list(self.crop),
-                "model_px": list(self.model_px), "zoom": [round(z, 4) for z in self.zoom]}
+        return {
+            "detector_px": list(self.detector_px),
+            "crop_y0_y1_x0_x1": list(self.crop),
+            "model_px": list(self.model_px),
+            "zoom": [round(z, 4) for z in self.zoom],
+        }
 
 
 def hot_pixel_mask(batch: np.ndarray) -> np.ndarray:
@@ -271,20 +298,25 @@ class FramedDenoiser:
         in the data frame as it is, e.g. to measure what the network keeps).
     """
 
-    def __init__(self, inner: Any, frame: Frame, *, disk_radius_px: float = 3.0,
-                 keep_counts: bool = True) -> None:
+    def __init__(
+        self, inner: Any, frame: Frame, *, disk_radius_px: float = 3.0, keep_counts: bool = True
+    ) -> None:
         self.inner = inner
         self.frame = frame
         self.disk_radius_px = float(disk_radius_px)
         self.keep_counts = bool(keep_counts)
-        self.info = {**dict(getattr(inner, "info", {})), "frame": frame.to_dict(),
-                     "keep_counts": self.keep_counts}
+        self.info = {
+            **dict(getattr(inner, "info", {})),
+            "frame": frame.to_dict(),
+            "keep_counts": self.keep_counts,
+        }
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
         raw = check_batch(batch)
         if raw.shape[1:] != self.frame.detector_px:
-            raise InputError(f"denoiser frame is for {self.frame.detector_px} px patterns, "
-                             f"got {raw.shape[1:]}")
+            raise InputError(
+                f"denoiser frame is for {self.frame.detector_px} px patterns, got {raw.shape[1:]}"
+            )
         if len(raw) == 0:
             return raw.copy()
         den = np.maximum(np.asarray(self.inner(self.frame.to_model(raw)), np.float32), 0.0)

@@ -12,7 +12,9 @@ from stemtf.errors import InputError
 
 __all__ = ["load", "ALLOWED"]
 
-ALLOWED = "auto, none, a SavedModel folder, http(s)://HOST:8501/v1/models/NAME or grpc://HOST:8500/NAME"
+ALLOWED = (
+    "auto, none, a SavedModel folder, http(s)://HOST:8501/v1/models/NAME or grpc://HOST:8500/NAME"
+)
 
 
 def _serving_class(name: str) -> Any:

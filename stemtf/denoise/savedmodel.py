@@ -36,8 +36,11 @@ def find_version_dir(path: str | os.PathLike) -> Path | None:
         return p
     if not p.is_dir():
         return None
-    versions = [(int(c.name), c) for c in p.iterdir()
-                if c.name.isdigit() and (c / "saved_model.pb").is_file()]
+    versions = [
+        (int(c.name), c)
+        for c in p.iterdir()
+        if c.name.isdigit() and (c / "saved_model.pb").is_file()
+    ]
     return max(versions)[1] if versions else None
 
 

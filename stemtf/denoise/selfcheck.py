@@ -28,8 +28,19 @@ from stemtf.denoise.base import IdentityDenoiser, check_batch
 from stemtf.denoise.frame import hot_pixel_mask
 from stemtf.errors import InputError, check_range
 
-__all__ = ["SelfCheck", "self_check", "choose_denoiser", "denoiser_for_scan", "resume_key", "poisson_deviance", "thin", "hot_pixel_mask",
-           "classical_filter", "SELF_CHECK_DPS", "THIN_P"]
+__all__ = [
+    "SelfCheck",
+    "self_check",
+    "choose_denoiser",
+    "denoiser_for_scan",
+    "resume_key",
+    "poisson_deviance",
+    "thin",
+    "hot_pixel_mask",
+    "classical_filter",
+    "SELF_CHECK_DPS",
+    "THIN_P",
+]
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +50,8 @@ SELF_CHECK_DPS = 64
 THIN_P = 0.5
 #: Floor of a prediction [counts] (a zero prediction of a non-zero count scores this).
 MU_FLOOR = 1e-3
+
+
 def thin(counts: np.ndarray, p: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
     """Split integer counts into two independent halves by binomial thinning.
 
@@ -72,8 +85,9 @@ def poisson_deviance(y: np.ndarray, mu: np.ndarray, mask: np.ndarray | None = No
     return float(2.0 * term.reshape(len(y), -1).sum(axis=1).mean())
 
 
-def classical_filter(batch: np.ndarray, disk_radius_px: float,
-                     hot: np.ndarray | None = None) -> np.ndarray:
+def classical_filter(
+    batch: np.ndarray, disk_radius_px: float, hot: np.ndarray | None = None
+) -> np.ndarray:
     """Hot pixels -> 3x3 median, then a Gaussian of σ = 0.45 r (0.7-4 px), counts kept.
 
     ``hot`` (B, H, W) bool: pixels to replace (default: :func:`hot_pixel_mask` of ``batch``).
@@ -124,16 +138,29 @@ class SelfCheck:
         return d["model"] < min(d["raw"], d["classical"])
 
     def to_dict(self) -> dict[str, Any]:
-        return {"method": "binomial thinning, Poisson deviance of the other half",
-                "deviance_per_dp": {k: round(v, 4) for k, v in self.deviance.items()},
-                "winner": self.winner, "model_wins": self.model_wins,
-                "model_counts_kept": round(self.model_counts_kept, 4), "patterns": self.patterns,
-                "thin_p": self.p, "seed": self.seed, "masked_hot_pixels": self.masked_pixels,
-                "integer_counts": self.integer_counts}
+        return {
+            "method": "binomial thinning, Poisson deviance of the other half",
+            "deviance_per_dp": {k: round(v, 4) for k, v in self.deviance.items()},
+            "winner": self.winner,
+            "model_wins": self.model_wins,
+            "model_counts_kept": round(self.model_counts_kept, 4),
+            "patterns": self.patterns,
+            "thin_p": self.p,
+            "seed": self.seed,
+            "masked_hot_pixels": self.masked_pixels,
+            "integer_counts": self.integer_counts,
+        }
 
 
-def self_check(denoiser: Any, sample: np.ndarray, disk_radius_px: float, *, seed: int = 0,
-               p: float = THIN_P, n_dps: int = SELF_CHECK_DPS) -> SelfCheck:
+def self_check(
+    denoiser: Any,
+    sample: np.ndarray,
+    disk_radius_px: float,
+    *,
+    seed: int = 0,
+    p: float = THIN_P,
+    n_dps: int = SELF_CHECK_DPS,
+) -> SelfCheck:
     """Score ``denoiser`` against raw and the classical filter on the scan's own patterns.
 
     Parameters
@@ -168,8 +195,15 @@ def self_check(denoiser: Any, sample: np.ndarray, disk_radius_px: float, *, seed
     return SelfCheck(deviance, kept, len(raw), float(p), int(seed), int(hot.sum()), integer)
 
 
-def choose_denoiser(requested: str, denoiser: Any, sample: np.ndarray, geometry: Any,
-                    *, seed: int = 0, dose_e: float | None = None) -> tuple[Any, list[str]]:
+def choose_denoiser(
+    requested: str,
+    denoiser: Any,
+    sample: np.ndarray,
+    geometry: Any,
+    *,
+    seed: int = 0,
+    dose_e: float | None = None,
+) -> tuple[Any, list[str]]:
     """Frame ``denoiser`` for this scan, run the self-check and decide; for ``analyze``.
 
     Parameters
@@ -213,46 +247,68 @@ def choose_denoiser(requested: str, denoiser: Any, sample: np.ndarray, geometry:
         dose_e = float(clean.reshape(len(sample), -1).sum(axis=1).mean())
     if geometry is not None:
         frame = Frame.for_geometry(
-            geometry.detector_px, geometry.disk_radius_px,
-            domain.disk_radius_px if domain else None, geometry.q_sampling_invA,
-            center_yx=geometry.center_yx)
+            geometry.detector_px,
+            geometry.disk_radius_px,
+            domain.disk_radius_px if domain else None,
+            geometry.q_sampling_invA,
+            center_yx=geometry.center_yx,
+        )
         line = mismatch_line(name, geometry, domain, dose_e, zoom=frame.zoom[0])
         if line:
             warnings.append(line)
     else:
         h, w = sample.shape[1:]
         frame = Frame((h, w), (0, h, 0, w), (h, w))
-        warnings.append(f"denoiser {name}: the scan's q-sampling is not known; patterns are "
-                        f"not resampled and the self-check on this scan decides")
-    framed = FramedDenoiser(denoiser, frame,
-                            disk_radius_px=geometry.disk_radius_px if geometry else 3.0)
+        warnings.append(
+            f"denoiser {name}: the scan's q-sampling is not known; patterns are "
+            f"not resampled and the self-check on this scan decides"
+        )
+    framed = FramedDenoiser(
+        denoiser, frame, disk_radius_px=geometry.disk_radius_px if geometry else 3.0
+    )
     check = self_check(framed, sample, geometry.disk_radius_px if geometry else 3.0, seed=seed)
     verdict = check.to_dict()
     auto = str(requested).strip().lower() == "auto"
     d = check.deviance
-    numbers = (f"Poisson deviance per pattern: model {d['model']:.1f}, classical "
-               f"{d['classical']:.1f}, raw {d['raw']:.1f}")
+    numbers = (
+        f"Poisson deviance per pattern: model {d['model']:.1f}, classical "
+        f"{d['classical']:.1f}, raw {d['raw']:.1f}"
+    )
     if check.model_wins:
         decision = "model"
         reason = f"self-check: the denoiser {name} wins on this scan ({numbers})"
     elif auto:
         decision = "none"
-        reason = (f"self-check: the denoiser {name} does not win on this scan ({numbers}); "
-                  f"--denoise auto analyses WITHOUT denoising")
+        reason = (
+            f"self-check: the denoiser {name} does not win on this scan ({numbers}); "
+            f"--denoise auto analyses WITHOUT denoising"
+        )
         warnings.append(reason)
     else:
         decision = "model (forced: named explicitly)"
-        reason = (f"self-check: the denoiser {name} does not win on this scan ({numbers}); "
-                  f"used because it was named explicitly")
+        reason = (
+            f"self-check: the denoiser {name} does not win on this scan ({numbers}); "
+            f"used because it was named explicitly"
+        )
         warnings.append(reason)
     log.info("%s", reason)
-    extra = {"requested": str(requested), "decision": decision, "decision_reason": reason,
-             "self_check": verdict, "domain": domain.to_dict() if domain else None,
-             "data_geometry": ({"detector_px": list(geometry.detector_px),
-                                "q_sampling_invA": geometry.q_sampling_invA,
-                                "disk_radius_px": round(geometry.disk_radius_px, 3)}
-                               if geometry else None),
-             "data_dose_e": round(dose_e, 1)}
+    extra = {
+        "requested": str(requested),
+        "decision": decision,
+        "decision_reason": reason,
+        "self_check": verdict,
+        "domain": domain.to_dict() if domain else None,
+        "data_geometry": (
+            {
+                "detector_px": list(geometry.detector_px),
+                "q_sampling_invA": geometry.q_sampling_invA,
+                "disk_radius_px": round(geometry.disk_radius_px, 3),
+            }
+            if geometry
+            else None
+        ),
+        "data_dose_e": round(dose_e, 1),
+    }
     if decision == "none":
         chosen: Any = IdentityDenoiser()
         chosen.info = {**IdentityDenoiser.info, **extra, "candidate": info}
@@ -262,9 +318,15 @@ def choose_denoiser(requested: str, denoiser: Any, sample: np.ndarray, geometry:
     return chosen, warnings
 
 
-def denoiser_for_scan(requested: str, denoiser: Any, sample: np.ndarray,
-                      detector_px: tuple[int, int], metadata: Any, *,
-                      seed: int = 0) -> tuple[Any, list[str]]:
+def denoiser_for_scan(
+    requested: str,
+    denoiser: Any,
+    sample: np.ndarray,
+    detector_px: tuple[int, int],
+    metadata: Any,
+    *,
+    seed: int = 0,
+) -> tuple[Any, list[str]]:
     """:func:`choose_denoiser` for ``analyze``: geometry from the scan's metadata, timed.
 
     Parameters
@@ -283,8 +345,9 @@ def denoiser_for_scan(requested: str, denoiser: Any, sample: np.ndarray,
     from stemtf.denoise.domain import DataGeometry
 
     t0 = time.perf_counter()
-    q, e, a = (getattr(metadata, k, None) for k in ("q_sampling_invA", "energy_eV",
-                                                      "semiangle_mrad"))
+    q, e, a = (
+        getattr(metadata, k, None) for k in ("q_sampling_invA", "energy_eV", "semiangle_mrad")
+    )
     geometry = DataGeometry(tuple(detector_px), q, e, a) if q and e and a else None
     chosen, warnings = choose_denoiser(requested, denoiser, sample, geometry, seed=seed)
     for line in warnings:

@@ -11,7 +11,13 @@ from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["anscombe", "inverse_anscombe_unbiased", "baselines", "GAUSSIAN_SIGMA_PX", "MEDIAN_SIZE_PX"]
+__all__ = [
+    "anscombe",
+    "inverse_anscombe_unbiased",
+    "baselines",
+    "GAUSSIAN_SIGMA_PX",
+    "MEDIAN_SIZE_PX",
+]
 
 GAUSSIAN_SIGMA_PX = 1.0
 MEDIAN_SIZE_PX = 3
@@ -49,8 +55,14 @@ def _nlm(dp):
     from skimage.restoration import denoise_nl_means
 
     a = anscombe(dp)
-    out = denoise_nl_means(a, patch_size=NLM_PATCH_PX, patch_distance=NLM_DISTANCE_PX,
-                           h=NLM_H_FACTOR, sigma=1.0, fast_mode=True)
+    out = denoise_nl_means(
+        a,
+        patch_size=NLM_PATCH_PX,
+        patch_distance=NLM_DISTANCE_PX,
+        h=NLM_H_FACTOR,
+        sigma=1.0,
+        fast_mode=True,
+    )
     return inverse_anscombe_unbiased(out)
 
 

@@ -22,8 +22,13 @@ class EvalSet:
     source: str
 
 
-def load_eval_set(data_dir: str | Path, split: str = "test", *, config: str = "small",
-                  max_examples: int | None = None) -> EvalSet:
+def load_eval_set(
+    data_dir: str | Path,
+    split: str = "test",
+    *,
+    config: str = "small",
+    max_examples: int | None = None,
+) -> EvalSet:
     """Read ``split`` of the dataset built in ``data_dir`` (noisy, clean counts, dose)."""
     import tensorflow_datasets as tfds
 
@@ -34,7 +39,9 @@ def load_eval_set(data_dir: str | Path, split: str = "test", *, config: str = "s
     path = dataset_dir(data_dir, config)
     builder = tfds.builder_from_directory(str(path))
     if split.split("[")[0] not in builder.info.splits:
-        raise InputError(f"split={split!r} is not in {str(path)!r}: allowed {', '.join(builder.info.splits)}")
+        raise InputError(
+            f"split={split!r} is not in {str(path)!r}: allowed {', '.join(builder.info.splits)}"
+        )
     ds = builder.as_dataset(split=split, shuffle_files=False)
     if max_examples is not None:
         ds = ds.take(max_examples)
@@ -45,8 +52,12 @@ def load_eval_set(data_dir: str | Path, split: str = "test", *, config: str = "s
         dose.append(ex["dose_e"])
     if not noisy:
         raise InputError(f"split {split!r} of {str(path)!r} is empty: nothing to evaluate")
-    return EvalSet(np.stack(noisy).astype(np.float32), np.stack(target).astype(np.float32),
-                   np.asarray(dose, np.float32), f"{config}/{path.name}:{split}")
+    return EvalSet(
+        np.stack(noisy).astype(np.float32),
+        np.stack(target).astype(np.float32),
+        np.asarray(dose, np.float32),
+        f"{config}/{path.name}:{split}",
+    )
 
 
 def synthetic_eval_set(n: int, size_px: int = 64, *, seed: int = 12345) -> EvalSet:

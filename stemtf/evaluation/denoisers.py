@@ -31,12 +31,20 @@ def load_model_denoiser(path: str | Path, *, batch_size: int = BATCH) -> tuple[C
         model = load_keras_model(path)
 
         def run(batch: np.ndarray) -> np.ndarray:
-            out = [keras.ops.convert_to_numpy(model(batch[i : i + batch_size, ..., None], training=False))
-                   for i in range(0, len(batch), batch_size)]
+            out = [
+                keras.ops.convert_to_numpy(
+                    model(batch[i : i + batch_size, ..., None], training=False)
+                )
+                for i in range(0, len(batch), batch_size)
+            ]
             return np.concatenate(out)[..., 0].astype(np.float32)
 
-        return run, {"path": str(path), "kind": "keras", "config": model.get_config(),
-                     "parameters": int(model.count_params())}
+        return run, {
+            "path": str(path),
+            "kind": "keras",
+            "config": model.get_config(),
+            "parameters": int(model.count_params()),
+        }
     if path.is_dir():
         from stemtf.denoise import load
 

@@ -1,5 +1,6 @@
 """Evaluate denoisers per dose bin: PSNR, SSIM, spot-position error, weak-spot recall,
-invented spots; compared with the noisy input and classical baselines."""
+invented spots; compared with the noisy input and classical baselines.
+"""
 
 from __future__ import annotations
 
@@ -43,7 +44,9 @@ def _summarise(rows: list[dict]) -> dict[str, Any]:
         "ssim": _nan_mean(r["ssim"] for r in rows),
         "position_error_px": float(errs.mean()) if errs.size else None,
         "recall": _ratio(matched, sum(r["n_ref"] for r in rows)),
-        "weak_recall": _ratio(sum(r["weak_matched"] for r in rows), sum(r["weak_ref"] for r in rows)),
+        "weak_recall": _ratio(
+            sum(r["weak_matched"] for r in rows), sum(r["weak_ref"] for r in rows)
+        ),
         "invented_per_dp": (sum(r["invented"] for r in rows) / len(rows)) if rows else None,
     }
 
@@ -87,29 +90,48 @@ def evaluate_methods(
         "source": data.source,
         "n_patterns": len(data.noisy),
         "shape_px": list(data.noisy.shape[1:]),
-        "dose_bins_e": [[float(dose_edges_e[i]), float(dose_edges_e[i + 1])] for i in range(len(dose_edges_e) - 1)],
+        "dose_bins_e": [
+            [float(dose_edges_e[i]), float(dose_edges_e[i + 1])]
+            for i in range(len(dose_edges_e) - 1)
+        ],
         "spot_finder": {"sigma_px": spot_sigma_px, "match_tol_px": match_tol_px},
         "methods": {},
     }
     for name, fn in methods.items():
         t0 = time.perf_counter()
-        out = np.concatenate([np.asarray(fn(data.noisy[i : i + batch]), np.float32)
-                              for i in range(0, len(data.noisy), batch)])
+        out = np.concatenate(
+            [
+                np.asarray(fn(data.noisy[i : i + batch]), np.float32)
+                for i in range(0, len(data.noisy), batch)
+            ]
+        )
         seconds = time.perf_counter() - t0
         rows = []
         for k in range(len(out)):
             m = match_spots(ref_spots[k], find(out[k]), match_tol_px)
-            rows.append({"bin": int(bins[k]), "psnr": psnr(out[k], data.target[k]),
-                         "ssim": ssim(out[k], data.target[k]), "n_ref": m.n_ref, "matched": m.matched,
-                         "weak_ref": m.weak_ref, "weak_matched": m.weak_matched,
-                         "invented": m.invented, "errors": m.position_errors_px})
+            rows.append(
+                {
+                    "bin": int(bins[k]),
+                    "psnr": psnr(out[k], data.target[k]),
+                    "ssim": ssim(out[k], data.target[k]),
+                    "n_ref": m.n_ref,
+                    "matched": m.matched,
+                    "weak_ref": m.weak_ref,
+                    "weak_matched": m.weak_matched,
+                    "invented": m.invented,
+                    "errors": m.position_errors_px,
+                }
+            )
         report["methods"][name] = {
             "seconds": seconds,
             "overall": _summarise(rows),
-            "per_bin": [_summarise([r for r in rows if r["bin"] == b])
-                        for b in range(len(dose_edges_e) - 1)],
+            "per_bin": [
+                _summarise([r for r in rows if r["bin"] == b]) for b in range(len(dose_edges_e) - 1)
+            ],
         }
-        log.info("%s: %.1f s, PSNR %s dB", name, seconds, report["methods"][name]["overall"]["psnr_db"])
+        log.info(
+            "%s: %.1f s, PSNR %s dB", name, seconds, report["methods"][name]["overall"]["psnr_db"]
+        )
     return report
 
 

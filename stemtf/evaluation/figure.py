@@ -12,7 +12,9 @@ from stemtf.fileio import atomic_path
 __all__ = ["plot_evaluation"]
 
 
-def plot_evaluation(report: dict[str, Any], path: str | Path, examples: dict[str, np.ndarray]) -> Path:
+def plot_evaluation(
+    report: dict[str, Any], path: str | Path, examples: dict[str, np.ndarray]
+) -> Path:
     """Write a PNG (atomically): metric curves vs dose and example patterns (log scale).
 
     ``examples`` maps a title to an (H, W) pattern (e.g. noisy, denoised, clean).
@@ -26,8 +28,11 @@ def plot_evaluation(report: dict[str, Any], path: str | Path, examples: dict[str
     centres = [float(np.sqrt(lo * hi)) for lo, hi in report["dose_bins_e"]]
     ncol = max(3, len(examples))
     fig = plt.figure(figsize=(3.2 * ncol, 6.4))
-    panels = [("psnr_db", "PSNR [dB]"), ("weak_recall", "weak-spot recall"),
-              ("invented_per_dp", "invented spots / DP")]
+    panels = [
+        ("psnr_db", "PSNR [dB]"),
+        ("weak_recall", "weak-spot recall"),
+        ("invented_per_dp", "invented spots / DP"),
+    ]
     for i, (key, label) in enumerate(panels):
         ax = fig.add_subplot(2, ncol, i + 1)
         for name, res in report["methods"].items():

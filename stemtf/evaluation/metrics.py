@@ -1,5 +1,6 @@
 """Per-pattern quality metrics: PSNR, SSIM, and what the science uses (spot positions,
-weak-spot recall, invented spots)."""
+weak-spot recall, invented spots).
+"""
 
 from __future__ import annotations
 
@@ -30,9 +31,16 @@ def ssim(pred: np.ndarray, target: np.ndarray) -> float:
     from skimage.metrics import structural_similarity
 
     rng = max(float(np.max(target)) - float(min(np.min(target), 0.0)), 1e-12)
-    return float(structural_similarity(np.asarray(pred, np.float64), np.asarray(target, np.float64),
-                                       data_range=rng, gaussian_weights=True, sigma=1.5,
-                                       use_sample_covariance=False))
+    return float(
+        structural_similarity(
+            np.asarray(pred, np.float64),
+            np.asarray(target, np.float64),
+            data_range=rng,
+            gaussian_weights=True,
+            sigma=1.5,
+            use_sample_covariance=False,
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -76,8 +84,12 @@ def match_spots(ref: np.ndarray, found: np.ndarray, tol_px: float = MATCH_TOL_PX
     ok = d[rows, cols] <= tol_px
     rows, cols = rows[ok], cols[ok]
     return SpotMatch(
-        n_ref=len(ref), n_found=len(found), matched=len(rows), weak_ref=int(weak.sum()),
-        weak_matched=int(weak[rows].sum()), invented=len(found) - len(cols),
+        n_ref=len(ref),
+        n_found=len(found),
+        matched=len(rows),
+        weak_ref=int(weak.sum()),
+        weak_matched=int(weak[rows].sum()),
+        invented=len(found) - len(cols),
         position_errors_px=d[rows, cols],
     )
 

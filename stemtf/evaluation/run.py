@@ -41,8 +41,11 @@ def run_evaluation(
     """
     if (data_dir is None) == (synthetic == 0):
         raise InputError("give exactly one of --data-dir DIR or --synthetic N")
-    data = (synthetic_eval_set(synthetic) if data_dir is None
-            else load_eval_set(data_dir, split, config=dataset_config, max_examples=max_examples))
+    data = (
+        synthetic_eval_set(synthetic)
+        if data_dir is None
+        else load_eval_set(data_dir, split, config=dataset_config, max_examples=max_examples)
+    )
     denoise, info = load_model_denoiser(model)
     methods = {"rdunet": denoise}
     if ensemble:
@@ -53,10 +56,15 @@ def run_evaluation(
     report = evaluate_methods(data, methods, spot_sigma_px=spot_sigma_px)
     report["model"] = info
     out = ensure_writable_dir(out_dir, "evaluation folder")
-    write_json_atomic(out / "evaluation.json", {**report, "summary": {
-        k: v["overall"] for k, v in report["methods"].items()}})
+    write_json_atomic(
+        out / "evaluation.json",
+        {**report, "summary": {k: v["overall"] for k, v in report["methods"].items()}},
+    )
     k = int(np.argmin(data.dose_e))
-    examples = {f"noisy ({data.dose_e[k]:.0f} e-)": data.noisy[k],
-                "rdunet": denoise(data.noisy[k : k + 1])[0], "clean": data.target[k]}
+    examples = {
+        f"noisy ({data.dose_e[k]:.0f} e-)": data.noisy[k],
+        "rdunet": denoise(data.noisy[k : k + 1])[0],
+        "clean": data.target[k],
+    }
     plot_evaluation(report, out / "evaluation.png", examples)
     return report, format_table(report)

@@ -16,4 +16,12 @@ from stemtf.materials.library import SOURCES, get, list_materials
 from stemtf.materials.material import Material
 from stemtf.materials.zone_axes import DEFAULT_ZONE_AXES, check_zone_axis, zone_axes
 
-__all__ = ["Material", "get", "list_materials", "zone_axes", "check_zone_axis", "DEFAULT_ZONE_AXES", "SOURCES"]
+__all__ = [
+    "Material",
+    "get",
+    "list_materials",
+    "zone_axes",
+    "check_zone_axis",
+    "DEFAULT_ZONE_AXES",
+    "SOURCES",
+]

@@ -42,11 +42,22 @@ def build_records(candidates: Iterable[tuple[str, Any, str, str]]) -> list[dict[
         except InputError as e:
             log.warning("skipped %s", e)
             continue
-        entries.append({"id": ident, "structure": conv, "source": source, "note": note,
-                        "spacegroup_symbol": symbol, "spacegroup_number": number})
+        entries.append(
+            {
+                "id": ident,
+                "structure": conv,
+                "source": source,
+                "note": note,
+                "spacegroup_symbol": symbol,
+                "spacegroup_number": number,
+            }
+        )
     ids = [e["id"] for e in entries]
     if len(set(ids)) != len(ids):
-        raise InputError("material ids are not unique: " + ", ".join(sorted({i for i in ids if ids.count(i) > 1})))
+        raise InputError(
+            "material ids are not unique: "
+            + ", ".join(sorted({i for i in ids if ids.count(i) > 1}))
+        )
     order = {e["id"]: k for k, e in enumerate(entries)}
     by_id = {e["id"]: e for e in entries}
     matcher = StructureMatcher(scale=True, attempt_supercell=False)
@@ -86,9 +97,16 @@ def build_records(candidates: Iterable[tuple[str, Any, str, str]]) -> list[dict[
     ]
 
 
-def write_library(path: str | Path, records: list[dict[str, Any]], provenance: dict[str, Any]) -> Path:
+def write_library(
+    path: str | Path, records: list[dict[str, Any]], provenance: dict[str, Any]
+) -> Path:
     """Write the library as gzipped JSON atomically (deterministic bytes for a given input)."""
-    doc = {"format": LIBRARY_FORMAT, "format_version": 1, "provenance": provenance, "materials": records}
+    doc = {
+        "format": LIBRARY_FORMAT,
+        "format_version": 1,
+        "provenance": provenance,
+        "materials": records,
+    }
     data = json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz:

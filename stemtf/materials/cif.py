@@ -31,7 +31,9 @@ def load_cif(path: str | os.PathLike) -> Material:
             structures = CifParser(p).parse_structures(primitive=False)
     except Exception as e:  # noqa: BLE001 - the CIF parser raises many types for bad files
         msg = str(e).splitlines()[0] if str(e) else type(e).__name__
-        raise InputError(f"CIF file {str(p)!r} cannot be read as a crystal structure ({msg})") from None
+        raise InputError(
+            f"CIF file {str(p)!r} cannot be read as a crystal structure ({msg})"
+        ) from None
     if not structures:
         raise InputError(f"CIF file {str(p)!r} holds no crystal structure")
     conv, symbol, number = standardize(structures[0], f"CIF file {str(p)!r}")

@@ -20,8 +20,15 @@ from stemtf.materials.material import Material
 __all__ = ["LIBRARY_PATH", "get", "list_materials", "material_from_record", "SOURCES"]
 
 LIBRARY_PATH = Path(__file__).parent / "data" / "library.json.gz"
-SOURCES = ("stemtf-nmc811", "pymatgen-test-structures", "ase-bulk", "pymatgen-aflow", "ase-dcdft",
-           "cif", "materials-project")
+SOURCES = (
+    "stemtf-nmc811",
+    "pymatgen-test-structures",
+    "ase-bulk",
+    "pymatgen-aflow",
+    "ase-dcdft",
+    "cif",
+    "materials-project",
+)
 _MP_ID = re.compile(r"^mp-\d+$")
 _HOW_TO_LIST = "see the valid ids with `stemtf materials list`"
 

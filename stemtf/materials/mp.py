@@ -67,7 +67,9 @@ def _probe_network() -> None:
         with socket.create_connection((MP_HOST, 443), timeout=CONNECT_TIMEOUT_S):
             pass
     except OSError as e:
-        raise InputError(f"Materials Project at {MP_HOST} cannot be reached ({e}); no network?") from None
+        raise InputError(
+            f"Materials Project at {MP_HOST} cannot be reached ({e}); no network?"
+        ) from None
 
 
 def fetch_mp(material_ids: list[str]) -> list[Material]:
@@ -78,7 +80,9 @@ def fetch_mp(material_ids: list[str]) -> list[Material]:
     try:
         from mp_api.client import MPRester
     except ImportError:
-        raise InputError("Materials Project access needs the mp-api package: pip install 'stemtf[mp]'") from None
+        raise InputError(
+            "Materials Project access needs the mp-api package: pip install 'stemtf[mp]'"
+        ) from None
     out = []
     try:
         with MPRester(key, mute_progress_bars=True) as mpr:

@@ -74,12 +74,18 @@ def nmc811_structures() -> dict[str, tuple[Structure, str]]:
     )
     return {
         "nmc811-o3": (o3, f"pristine O3 NMC811, a={O3_A_ANGSTROM} c={O3_C_ANGSTROM} A; {_TM_NOTE}"),
-        "nmc811-o1": (o1, f"delithiated O1 (Ni,Mn,Co)O2, a={O1_A_ANGSTROM} c={O1_C_ANGSTROM} A; {_TM_NOTE}"),
+        "nmc811-o1": (
+            o1,
+            f"delithiated O1 (Ni,Mn,Co)O2, a={O1_A_ANGSTROM} c={O1_C_ANGSTROM} A; {_TM_NOTE}",
+        ),
         "nmc811-h3": (
             h3,
             f"collapsed H3 at deep charge, Li occupancy {H3_LI_OCCUPANCY}, a={H3_A_ANGSTROM} "
             f"c={H3_C_ANGSTROM} A; {_TM_NOTE}",
         ),
         "nmc811-spinel": (spinel, f"LiNi2O4-like spinel confuser, a={SPINEL_A_ANGSTROM} A"),
-        "nmc811-rocksalt": (rocksalt, f"rock-salt NiO surface-reconstruction confuser, a={ROCKSALT_A_ANGSTROM} A"),
+        "nmc811-rocksalt": (
+            rocksalt,
+            f"rock-salt NiO surface-reconstruction confuser, a={ROCKSALT_A_ANGSTROM} A",
+        ),
     }

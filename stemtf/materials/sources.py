@@ -15,13 +15,29 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Structure
 
-__all__ = ["aflow_prototypes", "pymatgen_test_structures", "ase_bulk_reference", "ase_dcdft", "all_sources"]
+__all__ = [
+    "aflow_prototypes",
+    "pymatgen_test_structures",
+    "ase_bulk_reference",
+    "ase_dcdft",
+    "all_sources",
+]
 
 log = logging.getLogger(__name__)
 
 Candidate = tuple[str, "Structure", str, str]
 # ase.build.bulk crystal structures that need only the reference state's lattice constants
-_ASE_BULK_KINDS = {"sc", "fcc", "bcc", "hcp", "diamond", "bct", "tetragonal", "orthorhombic", "rhombohedral"}
+_ASE_BULK_KINDS = {
+    "sc",
+    "fcc",
+    "bcc",
+    "hcp",
+    "diamond",
+    "bct",
+    "tetragonal",
+    "orthorhombic",
+    "rhombohedral",
+}
 
 
 def slug(text: str) -> str:
@@ -53,7 +69,12 @@ def pymatgen_test_structures() -> Iterator[Candidate]:
     for path in sorted(folder.glob("*.json")):
         if "interface" in path.stem.lower():
             continue
-        yield slug(f"pmg-{path.stem}"), Structure.from_file(path), "pymatgen-test-structures", path.name
+        yield (
+            slug(f"pmg-{path.stem}"),
+            Structure.from_file(path),
+            "pymatgen-test-structures",
+            path.name,
+        )
 
 
 def ase_bulk_reference() -> Iterator[Candidate]:
@@ -72,7 +93,12 @@ def ase_bulk_reference() -> Iterator[Candidate]:
             log.debug("ase bulk %s skipped: %s", symbol, e)
             continue
         kind = state["symmetry"]
-        yield slug(f"ase-bulk-{symbol}-{kind}"), AseAtomsAdaptor.get_structure(atoms), "ase-bulk", f"reference state {kind}"
+        yield (
+            slug(f"ase-bulk-{symbol}-{kind}"),
+            AseAtomsAdaptor.get_structure(atoms),
+            "ase-bulk",
+            f"reference state {kind}",
+        )
 
 
 def ase_dcdft() -> Iterator[Candidate]:
@@ -81,7 +107,12 @@ def ase_dcdft() -> Iterator[Candidate]:
     from pymatgen.io.ase import AseAtomsAdaptor
 
     for name in dcdft.names:
-        yield slug(f"ase-dcdft-{name}"), AseAtomsAdaptor.get_structure(dcdft[name]), "ase-dcdft", "Delta-codes DFT set"
+        yield (
+            slug(f"ase-dcdft-{name}"),
+            AseAtomsAdaptor.get_structure(dcdft[name]),
+            "ase-dcdft",
+            "Delta-codes DFT set",
+        )
 
 
 def nmc811_phases() -> Iterator[Candidate]:

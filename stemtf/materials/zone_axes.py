@@ -40,7 +40,9 @@ def _sort_key(uvw: tuple[int, int, int]) -> tuple:
     return (max(a), sum(a), tuple(-x for x in uvw))
 
 
-def zone_axes(structure: Structure, n: int = DEFAULT_ZONE_AXES, *, max_index: int = MAX_INDEX) -> list[tuple[int, int, int]]:
+def zone_axes(
+    structure: Structure, n: int = DEFAULT_ZONE_AXES, *, max_index: int = MAX_INDEX
+) -> list[tuple[int, int, int]]:
     """The first ``n`` low-index zone axes unique under the crystal's point group.
 
     Directions are in the basis of ``structure``'s lattice (use the conventional standard cell).
@@ -55,8 +57,11 @@ def zone_axes(structure: Structure, n: int = DEFAULT_ZONE_AXES, *, max_index: in
         raise InputError(f"zone_axes={n!r} must be >= 1")
     ops = SpacegroupAnalyzer(structure, symprec=0.01).get_point_group_operations(cartesian=False)
     rots = np.array([np.rint(op.rotation_matrix).astype(int) for op in ops])
-    cands = [c for c in product(range(-max_index, max_index + 1), repeat=3)
-             if any(c) and reduce(math.gcd, (abs(x) for x in c)) == 1]
+    cands = [
+        c
+        for c in product(range(-max_index, max_index + 1), repeat=3)
+        if any(c) and reduce(math.gcd, (abs(x) for x in c)) == 1
+    ]
     cands.sort(key=_sort_key)
     seen: set[tuple[int, int, int]] = set()
     out: list[tuple[int, int, int]] = []

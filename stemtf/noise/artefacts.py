@@ -12,7 +12,11 @@ SPOT_THRESHOLD = 1e-4
 
 
 def dim_spots(
-    pattern: np.ndarray, rng: np.random.Generator, *, probability: float, factor_range: tuple[float, float]
+    pattern: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    probability: float,
+    factor_range: tuple[float, float],
 ) -> tuple[np.ndarray, int, float]:
     """Attenuate randomly chosen reflections of ``pattern`` (not the one at the centre pixel).
 

@@ -11,7 +11,9 @@ __all__ = ["radial_k_invA", "background_shape", "amorphous_carbon_shape", "CARBO
 CARBON_RINGS_INVA = ((0.47, 0.05, 1.0), (0.85, 0.07, 0.5))
 
 
-def radial_k_invA(shape: tuple[int, int], centre_yx: tuple[float, float], q_sampling_invA: float) -> np.ndarray:
+def radial_k_invA(
+    shape: tuple[int, int], centre_yx: tuple[float, float], q_sampling_invA: float
+) -> np.ndarray:
     """Distance of every pixel from ``centre_yx`` [px] as a scattering vector magnitude [1/Å]."""
     y = np.arange(shape[0], dtype=np.float64)[:, None] - centre_yx[0]
     x = np.arange(shape[1], dtype=np.float64)[None, :] - centre_yx[1]

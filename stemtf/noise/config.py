@@ -22,7 +22,9 @@ def _check_pair(name: str, pair: Any, lo: float, hi: float, unit: str = "") -> R
     try:
         a, b = (float(v) for v in pair)
     except (TypeError, ValueError):
-        raise InputError(f"{name}={pair!r} is not allowed: it must be a (lo, hi) pair of numbers") from None
+        raise InputError(
+            f"{name}={pair!r} is not allowed: it must be a (lo, hi) pair of numbers"
+        ) from None
     check_range(f"{name}[0]", a, lo, hi, unit)
     check_range(f"{name}[1]", b, lo, hi, unit)
     if a > b:
@@ -172,7 +174,9 @@ class NoiseConfig:
         check_range("saturation_counts", self.saturation_counts, 1.0, 1e9, "counts")
         for f in dataclasses.fields(self):
             if f.type in ("bool", bool) and not isinstance(getattr(self, f.name), bool):
-                raise InputError(f"{f.name}={getattr(self, f.name)!r} is not allowed: it must be True or False")
+                raise InputError(
+                    f"{f.name}={getattr(self, f.name)!r} is not allowed: it must be True or False"
+                )
 
     def replace(self, **changes: Any) -> NoiseConfig:
         """Return a copy with ``changes`` applied (validated again)."""
@@ -180,7 +184,9 @@ class NoiseConfig:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable dict of every field (provenance)."""
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()}
+        return {
+            k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(self).items()
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> NoiseConfig:

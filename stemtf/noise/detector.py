@@ -26,7 +26,12 @@ def shot_noise(expected_counts: np.ndarray, rng: np.random.Generator) -> np.ndar
 
 
 def hot_dead_pixels(
-    counts: np.ndarray, rng: np.random.Generator, *, hot_fraction: float, dead_fraction: float, hot_value: float
+    counts: np.ndarray,
+    rng: np.random.Generator,
+    *,
+    hot_fraction: float,
+    dead_fraction: float,
+    hot_value: float,
 ) -> tuple[np.ndarray, int, int]:
     """Set ``round(hot_fraction * n)`` random pixels to ``hot_value`` and as many dead ones to 0.
 
@@ -43,7 +48,11 @@ def hot_dead_pixels(
 
 
 def fixed_defects(
-    shape: tuple[int, int], rng: np.random.Generator, *, dead_rows: int = 0, dead_cols: int = 0,
+    shape: tuple[int, int],
+    rng: np.random.Generator,
+    *,
+    dead_rows: int = 0,
+    dead_cols: int = 0,
     hot_fraction: float = 0.0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Defects that stay put for a whole scan: ``(dead, hot)`` boolean masks (H, W).

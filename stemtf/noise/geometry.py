@@ -18,9 +18,15 @@ def _rot(deg: float) -> np.ndarray:
     return np.array([[np.cos(t), -np.sin(t)], [np.sin(t), np.cos(t)]])
 
 
-def distortion_matrix(*, ellipticity: float, ellipse_angle_deg: float, scale: float, rotation_deg: float) -> np.ndarray:
+def distortion_matrix(
+    *, ellipticity: float, ellipse_angle_deg: float, scale: float, rotation_deg: float
+) -> np.ndarray:
     """The 2x2 matrix ``A`` acting on (y, x) offsets from the centre (see module docstring)."""
-    e = _rot(ellipse_angle_deg) @ np.diag([1 + ellipticity / 2, 1 - ellipticity / 2]) @ _rot(-ellipse_angle_deg)
+    e = (
+        _rot(ellipse_angle_deg)
+        @ np.diag([1 + ellipticity / 2, 1 - ellipticity / 2])
+        @ _rot(-ellipse_angle_deg)
+    )
     return _rot(rotation_deg) @ (scale * e)
 
 
@@ -34,7 +40,9 @@ def warp(image: np.ndarray, matrix: np.ndarray, shift_yx: tuple[float, float]) -
     c = np.array([h // 2, w // 2], dtype=np.float64)
     inv = np.linalg.inv(matrix)
     offset = c - inv @ (c + np.asarray(shift_yx, dtype=np.float64))
-    out = ndimage.affine_transform(image.astype(np.float64), inv, offset=offset, order=1, mode="constant", cval=0.0)
+    out = ndimage.affine_transform(
+        image.astype(np.float64), inv, offset=offset, order=1, mode="constant", cval=0.0
+    )
     out = np.clip(out, 0.0, None)
     s_in, s_out = float(image.sum()), float(out.sum())
     if s_out > 0:

@@ -100,22 +100,40 @@ def draw_params(config: NoiseConfig, rng: np.random.Generator) -> dict[str, floa
     p: dict[str, float] = {}
     p["dose_e"] = _log_uniform(rng, c.dose_range_e)
     p["shot_noise"] = float(c.shot_noise)
-    bg = (u(rng, c.background_fraction_range), u(rng, c.halo_k0_range_invA), u(rng, c.halo_k1_range_invA),
-          u(rng, c.halo_exp_weight_range))
+    bg = (
+        u(rng, c.background_fraction_range),
+        u(rng, c.halo_k0_range_invA),
+        u(rng, c.halo_k1_range_invA),
+        u(rng, c.halo_exp_weight_range),
+    )
     p["background_fraction"] = bg[0] if c.background else 0.0
     p["halo_k0_invA"], p["halo_k1_invA"], p["halo_exp_weight"] = bg[1:]
     has_ring = bool(rng.random() < c.ring_probability)
-    ring = (u(rng, c.ring_fraction_range), u(rng, c.ring_k_range_invA), u(rng, c.ring_width_range_invA))
+    ring = (
+        u(rng, c.ring_fraction_range),
+        u(rng, c.ring_k_range_invA),
+        u(rng, c.ring_width_range_invA),
+    )
     p["ring_fraction"] = ring[0] if (c.ring and c.background and has_ring) else 0.0
     p["ring_k_invA"], p["ring_width_invA"] = ring[1:]
-    geo = (u(rng, c.ellipticity_range), float(rng.uniform(0.0, 180.0)),
-           float(rng.uniform(-c.centre_shift_px_max, c.centre_shift_px_max)),
-           float(rng.uniform(-c.centre_shift_px_max, c.centre_shift_px_max)),
-           1.0 + float(rng.uniform(-c.scale_jitter, c.scale_jitter)), u(rng, c.rotation_range_deg))
+    geo = (
+        u(rng, c.ellipticity_range),
+        float(rng.uniform(0.0, 180.0)),
+        float(rng.uniform(-c.centre_shift_px_max, c.centre_shift_px_max)),
+        float(rng.uniform(-c.centre_shift_px_max, c.centre_shift_px_max)),
+        1.0 + float(rng.uniform(-c.scale_jitter, c.scale_jitter)),
+        u(rng, c.rotation_range_deg),
+    )
     if not c.geometry:
         geo = (0.0, 0.0, 0.0, 0.0, 1.0, 0.0)
-    (p["ellipticity"], p["ellipse_angle_deg"], p["centre_shift_y_px"], p["centre_shift_x_px"], p["scale"],
-     p["rotation_deg"]) = geo
+    (
+        p["ellipticity"],
+        p["ellipse_angle_deg"],
+        p["centre_shift_y_px"],
+        p["centre_shift_x_px"],
+        p["scale"],
+        p["rotation_deg"],
+    ) = geo
     sigma = u(rng, c.blur_sigma_range_px)
     p["blur_sigma_px"] = sigma if c.blur else 0.0
     gain = u(rng, c.gain_sigma_range)
@@ -127,11 +145,19 @@ def draw_params(config: NoiseConfig, rng: np.random.Generator) -> dict[str, floa
     p["spot_dim_probability"] = dim if c.spot_dimming else 0.0
     p["spot_dim_factor_lo"], p["spot_dim_factor_hi"] = c.spot_dim_factor_range
     has_stop = bool(rng.random() < c.beam_stop_probability)
-    stop = (u(rng, c.beam_stop_radius_range), u(rng, c.beam_stop_rod_width_px_range),
-            float(rng.uniform(0.0, 360.0)), u(rng, c.beam_stop_transmission_range))
+    stop = (
+        u(rng, c.beam_stop_radius_range),
+        u(rng, c.beam_stop_rod_width_px_range),
+        float(rng.uniform(0.0, 360.0)),
+        u(rng, c.beam_stop_transmission_range),
+    )
     p["beam_stop"] = float(c.beam_stop and has_stop)
-    (p["beam_stop_radius_disks"], p["beam_stop_rod_width_px"], p["beam_stop_rod_angle_deg"],
-     p["beam_stop_transmission"]) = stop
+    (
+        p["beam_stop_radius_disks"],
+        p["beam_stop_rod_width_px"],
+        p["beam_stop_rod_angle_deg"],
+        p["beam_stop_transmission"],
+    ) = stop
     return p
 
 
@@ -177,22 +203,34 @@ def apply_with_params(
     n_dim, mean_factor = 0, 1.0
     if p["spot_dim_probability"] > 0:
         a, n_dim, mean_factor = artefacts.dim_spots(
-            a, rng, probability=p["spot_dim_probability"],
+            a,
+            rng,
+            probability=p["spot_dim_probability"],
             factor_range=(p["spot_dim_factor_lo"], p["spot_dim_factor_hi"]),
         )
     shift = (p["centre_shift_y_px"], p["centre_shift_x_px"])
     matrix = geometry.distortion_matrix(
-        ellipticity=p["ellipticity"], ellipse_angle_deg=p["ellipse_angle_deg"], scale=p["scale"],
+        ellipticity=p["ellipticity"],
+        ellipse_angle_deg=p["ellipse_angle_deg"],
+        scale=p["scale"],
         rotation_deg=p["rotation_deg"],
     )
-    s = a if np.allclose(matrix, np.eye(2)) and shift == (0.0, 0.0) else geometry.warp(a, matrix, shift)
+    s = (
+        a
+        if np.allclose(matrix, np.eye(2)) and shift == (0.0, 0.0)
+        else geometry.warp(a, matrix, shift)
+    )
     centre = (h // 2 + shift[0], w // 2 + shift[1])
     stop = 1.0
     if p["beam_stop"]:
         r = p["beam_stop_radius_disks"] * disk_radius_px(semiangle_mrad, energy_eV, q_sampling_invA)
         stop = artefacts.beam_stop_transmission(
-            (h, w), centre, radius_px=r, rod_width_px=p["beam_stop_rod_width_px"],
-            rod_angle_deg=p["beam_stop_rod_angle_deg"], transmission=p["beam_stop_transmission"],
+            (h, w),
+            centre,
+            radius_px=r,
+            rod_width_px=p["beam_stop_rod_width_px"],
+            rod_angle_deg=p["beam_stop_rod_angle_deg"],
+            transmission=p["beam_stop_transmission"],
         )
     dose, f = p["dose_e"], p["background_fraction"]
     target = dose * (1.0 - f) * s * stop
@@ -200,14 +238,20 @@ def apply_with_params(
     if f > 0:
         b = background.background_shape(
             background.radial_k_invA((h, w), centre, q_sampling_invA),
-            k0_invA=p["halo_k0_invA"], k1_invA=p["halo_k1_invA"], exp_weight=p["halo_exp_weight"],
-            ring_fraction=p["ring_fraction"], ring_k_invA=p["ring_k_invA"], ring_width_invA=p["ring_width_invA"],
+            k0_invA=p["halo_k0_invA"],
+            k1_invA=p["halo_k1_invA"],
+            exp_weight=p["halo_exp_weight"],
+            ring_fraction=p["ring_fraction"],
+            ring_k_invA=p["ring_k_invA"],
+            ring_width_invA=p["ring_width_invA"],
         )
         expected = target + dose * f * b * stop
     counts = detector.blur(expected, p["blur_sigma_px"])
     if gain is not None:
         if np.shape(gain) != (h, w):
-            raise InputError(f"gain map of shape {np.shape(gain)} does not match the pattern's {(h, w)}")
+            raise InputError(
+                f"gain map of shape {np.shape(gain)} does not match the pattern's {(h, w)}"
+            )
         counts = counts * gain
     elif p["gain_sigma"] > 0:
         counts = counts * detector.gain_map((h, w), p["gain_sigma"], rng)
@@ -218,16 +262,27 @@ def apply_with_params(
     if p["hot_fraction"] > 0 or p["dead_fraction"] > 0:
         hot_value = sat if sat > 0 else float(counts.max()) * 2 + 1
         counts, n_hot, n_dead = detector.hot_dead_pixels(
-            counts, rng, hot_fraction=p["hot_fraction"], dead_fraction=p["dead_fraction"], hot_value=hot_value
+            counts,
+            rng,
+            hot_fraction=p["hot_fraction"],
+            dead_fraction=p["dead_fraction"],
+            hot_value=hot_value,
         )
     n_sat = 0
     if sat > 0:
         n_sat = int((counts >= sat).sum())
         counts = np.minimum(counts, sat)
     params_out = dict(p)
-    params_out.update(spot_dim_count=float(n_dim), spot_dim_mean_factor=mean_factor, hot_count=float(n_hot),
-                      dead_count=float(n_dead), saturated_count=float(n_sat))
-    return NoisyResult(noisy=counts.astype(np.float32), target=target.astype(np.float32), params=params_out)
+    params_out.update(
+        spot_dim_count=float(n_dim),
+        spot_dim_mean_factor=mean_factor,
+        hot_count=float(n_hot),
+        dead_count=float(n_dead),
+        saturated_count=float(n_sat),
+    )
+    return NoisyResult(
+        noisy=counts.astype(np.float32), target=target.astype(np.float32), params=params_out
+    )
 
 
 def apply(
@@ -263,5 +318,11 @@ def apply(
         expected elastic counts) and every drawn parameter; see the module docstring.
     """
     params = draw_params(config, rng)
-    return apply_with_params(clean, params, rng, q_sampling_invA=q_sampling_invA,
-                             semiangle_mrad=semiangle_mrad, energy_eV=energy_eV)
+    return apply_with_params(
+        clean,
+        params,
+        rng,
+        q_sampling_invA=q_sampling_invA,
+        semiangle_mrad=semiangle_mrad,
+        energy_eV=energy_eV,
+    )

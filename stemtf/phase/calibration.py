@@ -130,8 +130,9 @@ def _ring_spots(dps, centers, strength, sigma_px, tol_px, disk_radius_px=None):
     # a floor of ~8 counts per disk (radius ~ 2 sigma) instead of a fraction of the strongest
     # peak, which one hot-pixel cluster would set
     floor = 8.0 * disk_response(2.2 * sigma_px, sigma_px)
-    table = find_spots_batch(dps, sigma_px=sigma_px, threshold=6.0, rel_threshold=0.0,
-                             abs_threshold=floor, mask=mask)
+    table = find_spots_batch(
+        dps, sigma_px=sigma_px, threshold=6.0, rel_threshold=0.0, abs_threshold=floor, mask=mask
+    )
     if disk_radius_px is not None and len(table):
         # only spots whose counts stand clear of shot noise (a ring of amorphous speckle makes
         # round "hexagons" that would dilute the ellipticity towards none)
@@ -139,19 +140,25 @@ def _ring_spots(dps, centers, strength, sigma_px, tol_px, disk_radius_px=None):
 
         _, z = aperture_counts(dps, table, disk_radius_px)
         keep = z >= _MIN_SPOT_Z
-        table = SpotTable(*(np.asarray(getattr(table, f))[keep]
-                            for f in ("dp_index", "y", "x", "intensity", "snr")))
+        table = SpotTable(
+            *(
+                np.asarray(getattr(table, f))[keep]
+                for f in ("dp_index", "y", "x", "intensity", "snr")
+            )
+        )
     # Friedel pairs locate the centre where a beam stop hides the transmitted beam
     from stemtf.phase.center import friedel_centers
 
-    fc, n_pairs = friedel_centers(table, np.broadcast_to([h / 2.0, w / 2.0], centers.shape),
-                                  tolerance_px=max(4.0, min(h, w) / 30.0))
+    fc, n_pairs = friedel_centers(
+        table,
+        np.broadcast_to([h / 2.0, w / 2.0], centers.shape),
+        tolerance_px=max(4.0, min(h, w) / 30.0),
+    )
     brightest = np.zeros(len(dps))
     np.maximum.at(brightest, table.dp_index, table.intensity)
     use = (n_pairs >= 3) & ((np.hypot(*(fc - centers).T) > 2.0) | (strength < brightest))
     centers = np.where(use[:, None], fc, centers)
-    hexes = find_hexagons_batch(table, centers, tolerance_px=tol_px, min_matches=4,
-                                max_hexagons=1)
+    hexes = find_hexagons_batch(table, centers, tolerance_px=tol_px, min_matches=4, max_hexagons=1)
     rel, ang, radii = [], [], []
     for hx in hexes:
         i = int(hx["dp_index"])
@@ -171,8 +178,9 @@ def _ring_spots(dps, centers, strength, sigma_px, tol_px, disk_radius_px=None):
     return np.concatenate(rel), np.concatenate(ang), np.asarray(radii), centers
 
 
-def _fit_ellipticity(offsets: np.ndarray, group: np.ndarray, *,
-                     iterations: int = 4) -> tuple[float, float]:
+def _fit_ellipticity(
+    offsets: np.ndarray, group: np.ndarray, *, iterations: int = 4
+) -> tuple[float, float]:
     """Ellipticity (ratio, angle [deg]) of rings from spot offsets grouped by hexagon.
 
     r(theta) / mean r of its hexagon = 1 + e cos 2(theta - psi), fitted by least squares, then
@@ -243,11 +251,13 @@ def calibrate(
     if q_sampling_invA is None and reference_ring_invA is None:
         raise InputError(
             "q_sampling_invA is missing and cannot be inferred: give it (e.g. "
-            "--q-sampling-invA 0.0125) or a reference ring radius to infer it from")
+            "--q-sampling-invA 0.0125) or a reference ring radius to infer it from"
+        )
     # Without a q sampling, guess the disk size from a typical nanobeam geometry (3 px disks).
     q0 = q_sampling_invA if q_sampling_invA is not None else 1.0
-    provisional = Calibration(q_sampling_invA=q0, energy_eV=energy_eV,
-                              semiangle_mrad=semiangle_mrad)
+    provisional = Calibration(
+        q_sampling_invA=q0, energy_eV=energy_eV, semiangle_mrad=semiangle_mrad
+    )
     sigma = provisional.sigma_px if q_sampling_invA is not None else 2.0
     from stemtf.phase.center import beam_centers
 
@@ -257,24 +267,40 @@ def calibrate(
         raise InputError("sample_dps are empty: no transmitted beam found in any pattern")
     ratio, angle = 1.0, 0.0
     rel, ang, radii, centers_good = _ring_spots(
-        dps[good], centers[good], strength[good], sigma, tol_px=max(2.0, 1.5 * sigma),
-        disk_radius_px=provisional.disk_radius_px if q_sampling_invA is not None else None)
+        dps[good],
+        centers[good],
+        strength[good],
+        sigma,
+        tol_px=max(2.0, 1.5 * sigma),
+        disk_radius_px=provisional.disk_radius_px if q_sampling_invA is not None else None,
+    )
     center = np.median(centers_good, axis=0)
     if q_sampling_invA is None:
         if radii.size < 3:
             raise InputError(
                 "q_sampling_invA is missing and cannot be inferred: fewer than 3 hexagons found "
-                "in the sample patterns; give --q-sampling-invA")
+                "in the sample patterns; give --q-sampling-invA"
+            )
         q_sampling_invA = reference_ring_invA / float(np.median(radii))
         log.info("inferred q_sampling_invA = %.5f from %d hexagons", q_sampling_invA, radii.size)
     elif reference_ring_invA is not None and radii.size >= 3:
         found = float(np.median(radii)) * q_sampling_invA
         dev = found / reference_ring_invA - 1.0
         if abs(dev) > 0.03:
-            log.warning("pixel-size check: strongest ring at %.4f 1/Å, reference %.4f 1/Å "
-                        "(%+.1f %%); check q_sampling_invA", found, reference_ring_invA, 100 * dev)
+            log.warning(
+                "pixel-size check: strongest ring at %.4f 1/Å, reference %.4f 1/Å "
+                "(%+.1f %%); check q_sampling_invA",
+                found,
+                reference_ring_invA,
+                100 * dev,
+            )
     if estimate_ellipticity and len(rel) >= 12:
         ratio, angle = _fit_ellipticity(rel, ang)
-    return Calibration(q_sampling_invA=float(q_sampling_invA), energy_eV=energy_eV,
-                       semiangle_mrad=semiangle_mrad, center_yx=(center[0], center[1]),
-                       ellipticity_ratio=ratio, ellipticity_angle_deg=angle)
+    return Calibration(
+        q_sampling_invA=float(q_sampling_invA),
+        energy_eV=energy_eV,
+        semiangle_mrad=semiangle_mrad,
+        center_yx=(center[0], center[1]),
+        ellipticity_ratio=ratio,
+        ellipticity_angle_deg=angle,
+    )

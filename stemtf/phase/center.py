@@ -65,8 +65,9 @@ def beam_centers(
     px = arg % (x1 - x0) + x0
     off = np.arange(-win, win + 1)
     oy, ox = np.meshgrid(off, off, indexing="ij")
-    patch = np.maximum(resp[np.arange(b)[:, None, None], py[:, None, None] + oy,
-                            px[:, None, None] + ox], 0.0)
+    patch = np.maximum(
+        resp[np.arange(b)[:, None, None], py[:, None, None] + oy, px[:, None, None] + ox], 0.0
+    )
     tot = patch.sum(axis=(1, 2))
     safe = np.where(tot > 0, tot, 1.0)
     cy = py + (patch * oy).sum(axis=(1, 2)) / safe
@@ -151,14 +152,21 @@ def friedel_centers(
     sel = n_pairs[has] >= min_pairs
     out[use, 0] = c_y[sel]
     out[use, 1] = c_x[sel]
-    n_pairs[~np.isin(np.arange(n_dp), use)] = np.minimum(n_pairs[~np.isin(np.arange(n_dp), use)],
-                                                         min_pairs - 1)
+    n_pairs[~np.isin(np.arange(n_dp), use)] = np.minimum(
+        n_pairs[~np.isin(np.arange(n_dp), use)], min_pairs - 1
+    )
     return out, n_pairs
 
 
-def friedel_pair_count(table, centers_yx: np.ndarray, *, tolerance_px: float = 1.5,
-                       min_separation_px: float = 6.0, max_spots: int = 18,
-                       keep: np.ndarray | None = None) -> np.ndarray:
+def friedel_pair_count(
+    table,
+    centers_yx: np.ndarray,
+    *,
+    tolerance_px: float = 1.5,
+    min_separation_px: float = 6.0,
+    max_spots: int = 18,
+    keep: np.ndarray | None = None,
+) -> np.ndarray:
     """Spot pairs per pattern symmetric about the pattern's centre (g and -g), shape (B,).
 
     A crystal along any zone axis diffracts in Friedel pairs; noise peaks, hot pixels and the
@@ -184,8 +192,12 @@ def friedel_pair_count(table, centers_yx: np.ndarray, *, tolerance_px: float = 1
     from stemtf.phase.spots import SpotTable
 
     if keep is not None:
-        table = SpotTable(*(np.asarray(getattr(table, f))[keep]
-                            for f in ("dp_index", "y", "x", "intensity", "snr")))
+        table = SpotTable(
+            *(
+                np.asarray(getattr(table, f))[keep]
+                for f in ("dp_index", "y", "x", "intensity", "snr")
+            )
+        )
     c = np.asarray(centers_yx, float)
     n_dp = c.shape[0]
     y, x, _, valid = _padded(table, n_dp, max_spots)

@@ -36,21 +36,23 @@ from stemtf.phase.ringfit import hexagon_radius_fine
 __all__ = ["HEXAGON_DTYPE", "ClassifyParams", "Classification", "classify"]
 
 #: One accepted hexagon of a pattern (the per-DP hexagon table of the analysis results).
-HEXAGON_DTYPE = np.dtype([
-    ("dp_index", np.int64),
-    ("phase", np.uint8),  # 0 unassigned, 1 first phase's ring, 2 second phase's ring
-    ("radius_invA", np.float32),
-    ("radius_norm", np.float32),
-    ("rotation_deg", np.float32),
-    ("inliers", np.uint8),
-    ("residual_px", np.float32),
-    ("center_y", np.float32),
-    ("center_x", np.float32),
-    ("intensity", np.float32),
-    # precise radius of the pattern's primary shared-ring hexagon from disk centroids; NaN
-    # for every other hexagon
-    ("radius_fine_invA", np.float32),
-])
+HEXAGON_DTYPE = np.dtype(
+    [
+        ("dp_index", np.int64),
+        ("phase", np.uint8),  # 0 unassigned, 1 first phase's ring, 2 second phase's ring
+        ("radius_invA", np.float32),
+        ("radius_norm", np.float32),
+        ("rotation_deg", np.float32),
+        ("inliers", np.uint8),
+        ("residual_px", np.float32),
+        ("center_y", np.float32),
+        ("center_x", np.float32),
+        ("intensity", np.float32),
+        # precise radius of the pattern's primary shared-ring hexagon from disk centroids; NaN
+        # for every other hexagon
+        ("radius_fine_invA", np.float32),
+    ]
+)
 
 
 @dataclass(frozen=True)
@@ -115,8 +117,9 @@ class ClassifyParams:
     ellipticity_angle_deg: float
 
     @classmethod
-    def from_model(cls, model: PhaseModel, cal: Calibration, *,
-                   min_lattice_matches: int) -> ClassifyParams:
+    def from_model(
+        cls, model: PhaseModel, cal: Calibration, *, min_lattice_matches: int
+    ) -> ClassifyParams:
         """Decision parameters of ``model`` on the detector ``cal``."""
         rings = model.rings
         phase = np.array([r.phase for r in rings])
@@ -141,7 +144,8 @@ class ClassifyParams:
             # once the rings are learned (tight tolerance), three vertices of significant spots
             # on a ring are a lattice: a mistilted grain keeps only half of its hexagon
             min_lattice_matches=min(int(min_lattice_matches), model.refined_lattice_matches)
-            if model.radii_learned else int(min_lattice_matches),
+            if model.radii_learned
+            else int(min_lattice_matches),
             min_marker_snr=model.min_marker_snr,
             min_marker_fraction=model.min_marker_fraction,
             shared_radius_invA=float(shared),
@@ -184,8 +188,11 @@ def best_per_ring(hx, ring_i, ok, n_dp: int, n_rings: int) -> np.ndarray:
     cand = np.flatnonzero(ok)
     if cand.size == 0:
         return best
-    order = cand[np.lexsort((-hx["intensity"][cand], -hx["inliers"][cand], ring_i[cand],
-                             hx["dp_index"][cand]))]
+    order = cand[
+        np.lexsort(
+            (-hx["intensity"][cand], -hx["inliers"][cand], ring_i[cand], hx["dp_index"][cand])
+        )
+    ]
     key = hx["dp_index"][order] * n_rings + ring_i[order]
     first = np.r_[True, key[1:] != key[:-1]]
     best.reshape(-1)[key[first]] = order[first]
@@ -226,8 +233,9 @@ def template_response(resp, idx, centers_yx, radius_px, rotation_deg, prm: Class
     verts = hexagon_vertices(centers_yx, radius_px, rotation_deg)
     vy, vx = verts[..., 0], verts[..., 1]
     if prm.ellipticity_ratio != 1.0:
-        vy, vx = correct_ellipticity(vy, vx, centers_yx[:, None, :], 1.0 / prm.ellipticity_ratio,
-                                     prm.ellipticity_angle_deg)
+        vy, vx = correct_ellipticity(
+            vy, vx, centers_yx[:, None, :], 1.0 / prm.ellipticity_ratio, prm.ellipticity_angle_deg
+        )
     bb = np.broadcast_to(np.asarray(idx)[:, None], vy.shape)
     return _bilinear(resp, bb, vy, vx).mean(axis=1)
 
@@ -239,8 +247,12 @@ def _bilinear(resp: np.ndarray, b: np.ndarray, y: np.ndarray, x: np.ndarray) -> 
     y0 = np.floor(y).astype(np.int64)
     x0 = np.floor(x).astype(np.int64)
     fy, fx = y - y0, x - x0
-    return ((1 - fy) * (1 - fx) * resp[b, y0, x0] + (1 - fy) * fx * resp[b, y0, x0 + 1]
-            + fy * (1 - fx) * resp[b, y0 + 1, x0] + fy * fx * resp[b, y0 + 1, x0 + 1])
+    return (
+        (1 - fy) * (1 - fx) * resp[b, y0, x0]
+        + (1 - fy) * fx * resp[b, y0, x0 + 1]
+        + fy * (1 - fx) * resp[b, y0 + 1, x0]
+        + fy * fx * resp[b, y0 + 1, x0 + 1]
+    )
 
 
 # -- 3. marker ---------------------------------------------------------------------------------
@@ -274,8 +286,9 @@ def marker_evidence(hx, lat: Lattice, resp, noise, centers, prm: ClassifyParams)
     nz = noise[lat.idx] * np.sqrt(2.0 / 6.0)
     snr = np.where(nz > 0, inten / np.where(nz > 0, nz, 1.0), np.where(inten > 0, np.inf, 0.0))
     p = lat.primary_hex
-    prim = np.maximum(template_response(resp, lat.idx, c, hx["radius_px"][p],
-                                        hx["rotation_deg"][p], prm), 1e-30)
+    prim = np.maximum(
+        template_response(resp, lat.idx, c, hx["radius_px"][p], hx["rotation_deg"][p], prm), 1e-30
+    )
     rel = np.where(lat.primary_ring == j, 1.0, inten / prim)
     strong = (snr >= prm.min_marker_snr) & (rel >= prm.min_marker_fraction)
     snr = np.where(strong, snr, np.minimum(snr, 0.0))
@@ -311,14 +324,21 @@ def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams):
     # where no shared hexagon was found: the first phase's shared ring on the lattice template
     k = cols[0]
     r0 = np.where(have, hx["radius_px"][hi], lat.scale * prm.ring_radius_invA[k] / q)
-    rot0 = np.where(have, hx["rotation_deg"][hi],
-                    wrap60(lat.rotation_deg + prm.ring_rotation_deg[k]))
+    rot0 = np.where(
+        have, hx["rotation_deg"][hi], wrap60(lat.rotation_deg + prm.ring_rotation_deg[k])
+    )
     cy = np.where(have, hx["center_y"][hi], centers[lat.idx, 0])
     cx = np.where(have, hx["center_x"][hi], centers[lat.idx, 1])
-    r_px, _ = hexagon_radius_fine(dps, lat.idx, np.column_stack([cy, cx]), r0, rot0,
-                                  disk_radius_px=prm.disk_radius_px,
-                                  ellipticity_ratio=prm.ellipticity_ratio,
-                                  ellipticity_angle_deg=prm.ellipticity_angle_deg)
+    r_px, _ = hexagon_radius_fine(
+        dps,
+        lat.idx,
+        np.column_stack([cy, cx]),
+        r0,
+        rot0,
+        disk_radius_px=prm.disk_radius_px,
+        ellipticity_ratio=prm.ellipticity_ratio,
+        ellipticity_angle_deg=prm.ellipticity_angle_deg,
+    )
     r_invA = r_px * q
     r1 = prm.shared_radius_invA
     if r1 > 0 and abs(prm.lattice_ratio - 1) > 1e-4:
@@ -329,8 +349,9 @@ def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams):
 
 
 # -- 5. decision -------------------------------------------------------------------------------
-def classify(hx, dps, resp, noise, centers, friedel_pairs, prm: ClassifyParams,
-             n_dp: int) -> Classification:
+def classify(
+    hx, dps, resp, noise, centers, friedel_pairs, prm: ClassifyParams, n_dp: int
+) -> Classification:
     """Labels, confidences, second-phase shares and the hexagon table of one batch.
 
     Parameters
@@ -356,8 +377,15 @@ def classify(hx, dps, resp, noise, centers, friedel_pairs, prm: ClassifyParams,
     rad = hx["radius_px"] * q
     ring_i, ok = assign_rings(rad, prm)
     out = np.zeros(hx.size, HEXAGON_DTYPE)
-    for name in ("dp_index", "rotation_deg", "residual_px", "center_y", "center_x", "intensity",
-                 "inliers"):
+    for name in (
+        "dp_index",
+        "rotation_deg",
+        "residual_px",
+        "center_y",
+        "center_x",
+        "intensity",
+        "inliers",
+    ):
         out[name] = hx[name]
     out["radius_invA"] = rad
     out["radius_norm"] = rad / prm.reference_radius_invA
@@ -374,8 +402,9 @@ def classify(hx, dps, resp, noise, centers, friedel_pairs, prm: ClassifyParams,
         np.maximum.at(best_any, hx["dp_index"], hx["inliers"].astype(float))
         conf[:] = np.clip(1.0 - np.maximum(best_any - 2, 0) / 4.0, 0.0, 1.0)
     labels[crystal] = LABEL_UNASSIGNED
-    conf[crystal] = np.clip(0.5 + 0.25 * (friedel_pairs[crystal] - prm.unassigned_min_pairs),
-                            0.5, 1.0)
+    conf[crystal] = np.clip(
+        0.5 + 0.25 * (friedel_pairs[crystal] - prm.unassigned_min_pairs), 0.5, 1.0
+    )
     if lat.idx.size == 0:
         return Classification(labels, conf, frac, out)
     mk = marker_evidence(hx, lat, resp, noise, centers, prm)
@@ -397,13 +426,16 @@ def classify(hx, dps, resp, noise, centers, friedel_pairs, prm: ClassifyParams,
     pc[mk.seen & fin] = ndtr(z[mk.seen & fin])
     pc[mk.seen & ~fin] = 0.6
     no_marker = ~mk.seen
-    pc[no_marker] = np.clip(1.0 - np.maximum(mk.snr[no_marker], 0) / (2 * prm.min_marker_snr),
-                            0.5, 1.0)
+    pc[no_marker] = np.clip(
+        1.0 - np.maximum(mk.snr[no_marker], 0) / (2 * prm.min_marker_snr), 0.5, 1.0
+    )
     n_in = hx["inliers"][lat.primary_hex].astype(float)
     p_lat = np.clip((n_in - 1) / 4.0, 0.0, 1.0)
     labels[lat.idx] = lab
     conf[lat.idx] = np.clip(p_lat * pc, 0.0, 1.0)
-    frac[lat.idx] = np.where(lab == LABEL_FIRST, 0.0,
-                             np.where(fin, np.clip(share, 0, 1),
-                                      np.where(lab == LABEL_SECOND, 1.0, 0.5)))
+    frac[lat.idx] = np.where(
+        lab == LABEL_FIRST,
+        0.0,
+        np.where(fin, np.clip(share, 0, 1), np.where(lab == LABEL_SECOND, 1.0, 0.5)),
+    )
     return Classification(labels, conf, frac, out)

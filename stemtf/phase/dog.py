@@ -64,16 +64,22 @@ def dog_filter(dps: np.ndarray, sigma_px: float, *, ratio: float = DOG_SIGMA_RAT
     k1, k2 = kernel_size(sigma_px), kernel_size(sigma_px * ratio)
     pad = min(k2 // 2, h)
     padded = np.empty((b, h + 2 * pad, w), np.float32)
-    padded[:, pad:pad + h] = stack
+    padded[:, pad : pad + h] = stack
     if pad:
-        padded[:, :pad] = stack[:, pad - 1::-1] if pad < h else stack[:, ::-1]
-        padded[:, pad + h:] = stack[:, h - 1:h - 1 - pad:-1] if pad < h else stack[:, ::-1]
+        padded[:, :pad] = stack[:, pad - 1 :: -1] if pad < h else stack[:, ::-1]
+        padded[:, pad + h :] = stack[:, h - 1 : h - 1 - pad : -1] if pad < h else stack[:, ::-1]
     tall = padded.reshape(-1, w)
-    g1 = cv2.GaussianBlur(tall, (k1, k1), sigmaX=sigma_px, sigmaY=sigma_px,
-                          borderType=cv2.BORDER_REFLECT)
-    g2 = cv2.GaussianBlur(tall, (k2, k2), sigmaX=sigma_px * ratio, sigmaY=sigma_px * ratio,
-                          borderType=cv2.BORDER_REFLECT)
-    out = cv2.subtract(g1, g2).reshape(b, h + 2 * pad, w)[:, pad:pad + h]
+    g1 = cv2.GaussianBlur(
+        tall, (k1, k1), sigmaX=sigma_px, sigmaY=sigma_px, borderType=cv2.BORDER_REFLECT
+    )
+    g2 = cv2.GaussianBlur(
+        tall,
+        (k2, k2),
+        sigmaX=sigma_px * ratio,
+        sigmaY=sigma_px * ratio,
+        borderType=cv2.BORDER_REFLECT,
+    )
+    out = cv2.subtract(g1, g2).reshape(b, h + 2 * pad, w)[:, pad : pad + h]
     return out[0] if single else out
 
 

@@ -23,16 +23,18 @@ from stemtf.phase.spots import SpotTable
 __all__ = ["HEXAGON_PX_DTYPE", "ransac_hexagons", "find_hexagons_batch"]
 
 #: One accepted hexagon in detector pixels.
-HEXAGON_PX_DTYPE = np.dtype([
-    ("dp_index", np.int64),
-    ("radius_px", np.float64),
-    ("rotation_deg", np.float64),
-    ("inliers", np.int16),
-    ("residual_px", np.float64),
-    ("center_y", np.float64),
-    ("center_x", np.float64),
-    ("intensity", np.float64),
-])
+HEXAGON_PX_DTYPE = np.dtype(
+    [
+        ("dp_index", np.int64),
+        ("radius_px", np.float64),
+        ("rotation_deg", np.float64),
+        ("inliers", np.int16),
+        ("residual_px", np.float64),
+        ("center_y", np.float64),
+        ("center_x", np.float64),
+        ("intensity", np.float64),
+    ]
+)
 
 _POPCOUNT = np.array([bin(i).count("1") for i in range(64)], np.int16)
 
@@ -121,8 +123,15 @@ def ransac_hexagons(
         _, match, rot = best
         sel = match[match >= 0]
         k = vertex_index(ang[sel], rot)
-        fit = fit_hexagons(np.zeros(sel.size, np.int64), pts[sel, 0], pts[sel, 1], k, 1,
-                           center_yx=c[None], free_center_min=4)
+        fit = fit_hexagons(
+            np.zeros(sel.size, np.int64),
+            pts[sel, 0],
+            pts[sel, 1],
+            k,
+            1,
+            center_yx=c[None],
+            free_center_min=4,
+        )
         row = np.zeros((), HEXAGON_PX_DTYPE)
         for name in ("radius_px", "rotation_deg", "residual_px", "center_y", "center_x"):
             row[name] = fit[name][0]
@@ -197,7 +206,7 @@ def find_hexagons_batch(
     dist2 = dr**2 + (np.deg2rad(dth) * rmean) ** 2
     # vertex of j relative to i's template (0..5)
     kij = np.mod(np.rint((ang[:, None, :] - ang[:, :, None]) / 60.0), 6).astype(np.int64)
-    bits = (np.int64(1) << kij)
+    bits = np.int64(1) << kij
     tol2 = tolerance_px**2
     rows = []
     alive = valid.copy()
@@ -209,7 +218,8 @@ def find_hexagons_batch(
         partner = pair.sum(axis=2) >= 2  # the spot and at least one other: a two-spot sample
         count = np.where(partner & alive, count, 0)
         score = count * 1e6 + np.where(pair, w[:, None, :], 0).sum(axis=2) / (
-            np.abs(w).max(axis=1, keepdims=True) * max_spots + 1e-30)
+            np.abs(w).max(axis=1, keepdims=True) * max_spots + 1e-30
+        )
         best = np.argmax(score, axis=1)
         nbest = count[bidx, best]
         ok = nbest >= min_matches
@@ -221,8 +231,15 @@ def find_hexagons_batch(
         # Refine: least squares on the matched spots, one vertex per spot.
         g, j = np.nonzero(inl)
         k = kij[bsel[g], isel[g], j]
-        fit = fit_hexagons(g, y[bsel[g], j], x[bsel[g], j], k, bsel.size,
-                           center_yx=centers[bsel], free_center_min=4)
+        fit = fit_hexagons(
+            g,
+            y[bsel[g], j],
+            x[bsel[g], j],
+            k,
+            bsel.size,
+            center_yx=centers[bsel],
+            free_center_min=4,
+        )
         inten = np.bincount(g, w[bsel[g], j], bsel.size) / np.maximum(fit["count"], 1)
         out = np.zeros(bsel.size, HEXAGON_PX_DTYPE)
         out["dp_index"] = bsel

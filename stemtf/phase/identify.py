@@ -147,9 +147,15 @@ def identify_phases(
         raise InputError(f"method={method!r} is not allowed: choose 'batch' or 'ransac'")
     n_dp = arr.shape[0]
     if n_dp == 0:
-        return PhaseResult(np.zeros(0, np.uint8), np.zeros(0, np.float32), np.zeros(0, np.int32),
-                           np.empty(0, HEXAGON_DTYPE), np.zeros((0, 2), np.float32),
-                           np.zeros(0, np.float32), None)
+        return PhaseResult(
+            np.zeros(0, np.uint8),
+            np.zeros(0, np.float32),
+            np.zeros(0, np.int32),
+            np.empty(0, HEXAGON_DTYPE),
+            np.zeros((0, 2), np.float32),
+            np.zeros(0, np.float32),
+            None,
+        )
     if centers_yx is not None:
         centers_yx = np.asarray(centers_yx, float).reshape(n_dp, 2)
 
@@ -159,11 +165,19 @@ def identify_phases(
         if not np.all(np.isfinite(sub)):
             raise InputError("diffraction patterns contain NaN or Inf values")
         res = _identify_block(
-            sub, calibration, model, seed=seed + s,
+            sub,
+            calibration,
+            model,
+            seed=seed + s,
             centers_yx=None if centers_yx is None else centers_yx[s:e],
-            tolerance_px=tolerance_px, min_matches=min_matches, spot_threshold=spot_threshold,
-            min_spot_counts=min_spot_counts, min_lattice_matches=min_lattice_matches,
-            method=method, return_spots=return_spots)
+            tolerance_px=tolerance_px,
+            min_matches=min_matches,
+            spot_threshold=spot_threshold,
+            min_spot_counts=min_spot_counts,
+            min_lattice_matches=min_lattice_matches,
+            method=method,
+            return_spots=return_spots,
+        )
         res.hexagons["dp_index"] += s
         return res
 
@@ -180,17 +194,41 @@ def identify_phases(
     spots = None
     if return_spots:
         offs = np.cumsum([0] + [p.labels.size for p in parts[:-1]])
-        spots = SpotTable(*(np.concatenate([getattr(p.spots, f) + (o if f == "dp_index" else 0)
-                                            for p, o in zip(parts, offs, strict=True)])
-                            for f in ("dp_index", "y", "x", "intensity", "snr")))
-    return PhaseResult(*(np.concatenate([getattr(p, f) for p in parts])
-                         for f in ("labels", "confidence", "spot_count", "hexagons",
-                                   "centers_yx", "fraction")), spots)
+        spots = SpotTable(
+            *(
+                np.concatenate(
+                    [
+                        getattr(p.spots, f) + (o if f == "dp_index" else 0)
+                        for p, o in zip(parts, offs, strict=True)
+                    ]
+                )
+                for f in ("dp_index", "y", "x", "intensity", "snr")
+            )
+        )
+    return PhaseResult(
+        *(
+            np.concatenate([getattr(p, f) for p in parts])
+            for f in ("labels", "confidence", "spot_count", "hexagons", "centers_yx", "fraction")
+        ),
+        spots,
+    )
 
 
-def _identify_block(arr, calibration, model, *, seed, centers_yx, tolerance_px, min_matches,
-                    spot_threshold, min_spot_counts, min_lattice_matches, method,
-                    return_spots) -> PhaseResult:
+def _identify_block(
+    arr,
+    calibration,
+    model,
+    *,
+    seed,
+    centers_yx,
+    tolerance_px,
+    min_matches,
+    spot_threshold,
+    min_spot_counts,
+    min_lattice_matches,
+    method,
+    return_spots,
+) -> PhaseResult:
     n_dp, h, w = arr.shape
     cal = calibration
     sigma = cal.sigma_px
@@ -199,31 +237,50 @@ def _identify_block(arr, calibration, model, *, seed, centers_yx, tolerance_px, 
     resp = dog_filter(arr, sigma)
     beam_strength = None
     if centers_yx is None:
-        centers, beam_strength = beam_centers(arr, sigma_px=sigma, guess_yx=gc,
-                                              search_radius_px=max(6.0, 0.1 * min(h, w)),
-                                              response=resp)
+        centers, beam_strength = beam_centers(
+            arr,
+            sigma_px=sigma,
+            guess_yx=gc,
+            search_radius_px=max(6.0, 0.1 * min(h, w)),
+            response=resp,
+        )
     else:
         centers = np.asarray(centers_yx, float).reshape(n_dp, 2)
     r_in, r_out = model.annulus_px(cal)
     yy, xx = np.mgrid[:h, :w]
     rr = np.hypot(yy - gc[0], xx - gc[1])
     mask = (rr >= max(r_in - _DESCAN_MARGIN_PX, 2 * cal.disk_radius_px + 1)) & (
-        rr <= r_out + _DESCAN_MARGIN_PX)
+        rr <= r_out + _DESCAN_MARGIN_PX
+    )
     if model.reach_px(cal) > min(h, w) / 2:
-        log.warning("detector %dx%d is too small for the outer phase ring (%.1f px); "
-                    "patterns may be labelled none", h, w, model.radii_px(cal).max())
+        log.warning(
+            "detector %dx%d is too small for the outer phase ring (%.1f px); "
+            "patterns may be labelled none",
+            h,
+            w,
+            model.radii_px(cal).max(),
+        )
     noise = noise_scale(resp, mask)
     floor = min_spot_counts * disk_response(cal.disk_radius_px, sigma)
     # no threshold relative to the strongest peak: one hot-pixel cluster would set it
-    table = find_spots_batch(arr, sigma_px=sigma, threshold=spot_threshold, mask=mask,
-                             rel_threshold=0.0, abs_threshold=floor, response=resp, noise=noise)
+    table = find_spots_batch(
+        arr,
+        sigma_px=sigma,
+        threshold=spot_threshold,
+        mask=mask,
+        rel_threshold=0.0,
+        abs_threshold=floor,
+        response=resp,
+        noise=noise,
+    )
     # shot-noise significance of each spot's counts over its local background: a DoG peak of
     # a few stray counts (sparse halo, carbon speckle) is no reflection
     table = strongest_spots(table, _MAX_SPOTS)  # the hexagon search uses the 18 strongest
     excess, z = aperture_counts(arr, table, cal.disk_radius_px)
     real = z >= _MIN_SPOT_Z
-    table = SpotTable(*(np.asarray(getattr(table, f))[real]
-                        for f in ("dp_index", "y", "x", "intensity", "snr")))
+    table = SpotTable(
+        *(np.asarray(getattr(table, f))[real] for f in ("dp_index", "y", "x", "intensity", "snr"))
+    )
     excess, z = excess[real], z[real]
     spot_count = np.bincount(table.dp_index, minlength=n_dp).astype(np.int32)
     if beam_strength is not None:
@@ -231,8 +288,11 @@ def _identify_block(arr, calibration, model, *, seed, centers_yx, tolerance_px, 
         # pairs of spots put the centre more than 2 px away from it, trust the pairs; where the
         # beam is dimmer than the brightest reflection (blocked) and there are no pairs, fall
         # back to the global centre.
-        fc, n_pairs = friedel_centers(table, np.broadcast_to(np.asarray(gc, float), (n_dp, 2)),
-                                      tolerance_px=max(2.0, _DESCAN_MARGIN_PX / 2))
+        fc, n_pairs = friedel_centers(
+            table,
+            np.broadcast_to(np.asarray(gc, float), (n_dp, 2)),
+            tolerance_px=max(2.0, _DESCAN_MARGIN_PX / 2),
+        )
         brightest = np.zeros(n_dp)
         np.maximum.at(brightest, table.dp_index, table.intensity)
         blocked = beam_strength < brightest
@@ -242,22 +302,44 @@ def _identify_block(arr, calibration, model, *, seed, centers_yx, tolerance_px, 
         centers = np.where((blocked & (n_pairs < 3))[:, None], np.asarray(gc, float), centers)
     hex_table = table
     if cal.ellipticity_ratio != 1.0:
-        yc, xc = correct_ellipticity(table.y, table.x, centers[table.dp_index],
-                                     cal.ellipticity_ratio, cal.ellipticity_angle_deg)
+        yc, xc = correct_ellipticity(
+            table.y,
+            table.x,
+            centers[table.dp_index],
+            cal.ellipticity_ratio,
+            cal.ellipticity_angle_deg,
+        )
         hex_table = SpotTable(table.dp_index, yc, xc, table.intensity, table.snr)
     ref_px = model.reference_radius_invA / cal.q_sampling_invA
     tol = tolerance_px if tolerance_px is not None else max(2.0, 0.04 * ref_px)
-    kw = dict(tolerance_px=tol, min_matches=min_matches, max_hexagons=4,
-              min_radius_px=2 * cal.disk_radius_px + 1)
+    kw = dict(
+        tolerance_px=tol,
+        min_matches=min_matches,
+        max_hexagons=4,
+        min_radius_px=2 * cal.disk_radius_px + 1,
+    )
     if method == "batch":
         hx = find_hexagons_batch(hex_table, centers, **kw)
     else:
         hx = _hexagons_per_dp_ransac(hex_table, centers, n_dp, seed, **kw)
-    prm = ClassifyParams.from_model(model, cal,
-                                    min_lattice_matches=max(min_matches, min_lattice_matches))
+    prm = ClassifyParams.from_model(
+        model, cal, min_lattice_matches=max(min_matches, min_lattice_matches)
+    )
     significant = (z >= spot_threshold) & (excess >= min_spot_counts)
-    pairs = friedel_pair_count(hex_table, centers, tolerance_px=max(1.5, 0.5 * sigma),
-                               min_separation_px=2 * kw["min_radius_px"], keep=significant)
+    pairs = friedel_pair_count(
+        hex_table,
+        centers,
+        tolerance_px=max(1.5, 0.5 * sigma),
+        min_separation_px=2 * kw["min_radius_px"],
+        keep=significant,
+    )
     out = classify(hx, arr, resp, noise, centers, pairs, prm, n_dp)
-    return PhaseResult(out.labels, out.confidence, spot_count, out.hexagons,
-                       centers.astype(np.float32), out.fraction, table if return_spots else None)
+    return PhaseResult(
+        out.labels,
+        out.confidence,
+        spot_count,
+        out.hexagons,
+        centers.astype(np.float32),
+        out.fraction,
+        table if return_spots else None,
+    )

@@ -26,8 +26,16 @@ import numpy as np
 from stemtf.errors import InputError
 from stemtf.phase.calibration import Calibration
 
-__all__ = ["ModelRing", "PhaseModel", "LABEL_NAMES", "LABEL_NONE", "LABEL_FIRST", "LABEL_SECOND",
-           "LABEL_BOTH", "LABEL_UNASSIGNED"]
+__all__ = [
+    "ModelRing",
+    "PhaseModel",
+    "LABEL_NAMES",
+    "LABEL_NONE",
+    "LABEL_FIRST",
+    "LABEL_SECOND",
+    "LABEL_BOTH",
+    "LABEL_UNASSIGNED",
+]
 
 log = logging.getLogger(__name__)
 
@@ -160,8 +168,10 @@ class PhaseModel:
 
         ids = tuple(material_ids)
         if len(ids) != 2:
-            raise InputError(f"material_ids={list(ids)!r} is not allowed: give exactly two "
-                             "phases (labels are none, phase 1, phase 2, both)")
+            raise InputError(
+                f"material_ids={list(ids)!r} is not allowed: give exactly two "
+                "phases (labels are none, phase 1, phase 2, both)"
+            )
         if names is None:
             names = tuple(m.split("-")[-1].upper() for m in ids)
         all_rings = [zone_rings(get_material(m).structure, zone_axis, q_max_invA=3.0) for m in ids]
@@ -174,20 +184,48 @@ class PhaseModel:
             for r in rs:
                 if r.radius_invA > _MAX_RING_NORM * ref.radius_invA:
                     continue
-                marker = not any(abs(o.radius_invA / r.radius_invA - 1) < merge_tolerance
-                                 for o in other)
-                rings.append(ModelRing(p, r.hkl, r.radius_invA, round(r.rotation_deg, 6) % 60.0,
-                                       r.intensity, marker))
-        shared = [min((r for r in rings if r.phase == p and not r.marker),
-                      key=lambda r: r.radius_invA, default=None) for p in (0, 1)]
-        ratio = (shared[1].radius_invA / shared[0].radius_invA
-                 if shared[0] is not None and shared[1] is not None else 1.0)
-        model = cls(phases=tuple(names), material_ids=ids, rings=tuple(rings),
-                    reference_radius_invA=ref.radius_invA, lattice_ratio=float(ratio))
+                marker = not any(
+                    abs(o.radius_invA / r.radius_invA - 1) < merge_tolerance for o in other
+                )
+                rings.append(
+                    ModelRing(
+                        p,
+                        r.hkl,
+                        r.radius_invA,
+                        round(r.rotation_deg, 6) % 60.0,
+                        r.intensity,
+                        marker,
+                    )
+                )
+        shared = [
+            min(
+                (r for r in rings if r.phase == p and not r.marker),
+                key=lambda r: r.radius_invA,
+                default=None,
+            )
+            for p in (0, 1)
+        ]
+        ratio = (
+            shared[1].radius_invA / shared[0].radius_invA
+            if shared[0] is not None and shared[1] is not None
+            else 1.0
+        )
+        model = cls(
+            phases=tuple(names),
+            material_ids=ids,
+            rings=tuple(rings),
+            reference_radius_invA=ref.radius_invA,
+            lattice_ratio=float(ratio),
+        )
         if calibration is not None:
-            log.info("phase model %s: rings %s", model.phases,
-                     [(r.phase, r.hkl, round(r.radius_invA / calibration.q_sampling_invA, 1))
-                      for r in rings])
+            log.info(
+                "phase model %s: rings %s",
+                model.phases,
+                [
+                    (r.phase, r.hkl, round(r.radius_invA / calibration.q_sampling_invA, 1))
+                    for r in rings
+                ],
+            )
         return model
 
     @property
@@ -224,17 +262,22 @@ class PhaseModel:
         need = self.reach_px(calibration)
         cy, cx = calibration.center_yx
         h, w = shape_hw
-        room = min(cy, cx, h - 1 - cy, w - 1 - cx) if calibration.center_yx != (0.0, 0.0) \
+        room = (
+            min(cy, cx, h - 1 - cy, w - 1 - cx)
+            if calibration.center_yx != (0.0, 0.0)
             else min(h, w) / 2 - 1
+        )
         if need > room:
             raise InputError(
                 f"detector {h}x{w} px is too small for the phase rings: they reach "
                 f"{need:.1f} px from the beam at q_sampling_invA={calibration.q_sampling_invA}, "
-                f"only {room:.1f} px fit")
+                f"only {room:.1f} px fit"
+            )
 
     # -- learning from data ----------------------------------------------------------------
-    def refine(self, hexagon_table: np.ndarray, *,
-               q_sampling_invA: float | None = None) -> PhaseModel:
+    def refine(
+        self, hexagon_table: np.ndarray, *, q_sampling_invA: float | None = None
+    ) -> PhaseModel:
         """Ring radii learned from the hexagons found across a scan.
 
         Parameters
@@ -257,9 +300,11 @@ class PhaseModel:
         """
         hx = np.asarray(hexagon_table)
         if hx.size == 0 or not np.any(hx["inliers"] >= 3):
-            msg = ("no hexagon of the phases " + ", ".join(self.phases) + " was found in the "
-                   "calibration sample: the map will be 'none'/'unassigned' throughout (check "
-                   "the zone axis, q_sampling_invA and the detector geometry)")
+            msg = (
+                "no hexagon of the phases " + ", ".join(self.phases) + " was found in the "
+                "calibration sample: the map will be 'none'/'unassigned' throughout (check "
+                "the zone axis, q_sampling_invA and the detector geometry)"
+            )
             log.warning("%s", msg)
             return replace(self, warnings=self.warnings + (msg,))
         # hexagons of 4+ vertices; where they are too few (low dose, mistilted grains keep half
@@ -281,22 +326,29 @@ class PhaseModel:
             m = np.abs(radii / exp[marker_i[0]] - 1) < 2 * tol
             has_marker = np.unique(hx["dp_index"][m])
             if m.sum() >= _MIN_CLUSTER:
-                scales.append((float(np.median(radii[m] / exp[marker_i[0]])), int(m.sum()),
-                               "marker"))
+                scales.append(
+                    (float(np.median(radii[m] / exp[marker_i[0]])), int(m.sum()), "marker")
+                )
         no_marker = ~np.isin(hx["dp_index"], has_marker)
         # Camera-length scale: the reference ring in patterns without the marker (pure first
         # phase; the second phase's shared ring lies 2 % further out), else the marker ring.
         near = (np.abs(radii / exp[ref_i] - 1) < 2 * tol) & no_marker
         if near.sum() >= _MIN_CLUSTER:
-            scales.insert(0, (float(np.median(radii[near] / exp[ref_i])), int(near.sum()),
-                              "reference ring"))
+            scales.insert(
+                0, (float(np.median(radii[near] / exp[ref_i])), int(near.sum()), "reference ring")
+            )
         scale, n_used, what = scales[0] if scales else (1.0, 0, "none")
         if abs(scale - 1) > CAMERA_LENGTH_WARN:
-            given = f"given q_sampling_invA={q_sampling_invA:.6g}, the rings say " \
-                f"{q_sampling_invA / scale:.6g} 1/A per px" if q_sampling_invA else \
-                "check q_sampling_invA"
-            msg = (f"calibration: the phase rings lie {100 * (scale - 1):+.1f} % off the "
-                   f"reference radii ({given}); the learned radii absorb it")
+            given = (
+                f"given q_sampling_invA={q_sampling_invA:.6g}, the rings say "
+                f"{q_sampling_invA / scale:.6g} 1/A per px"
+                if q_sampling_invA
+                else "check q_sampling_invA"
+            )
+            msg = (
+                f"calibration: the phase rings lie {100 * (scale - 1):+.1f} % off the "
+                f"reference radii ({given}); the learned radii absorb it"
+            )
             log.warning("%s", msg)
             warned = (msg,)
         else:
@@ -324,16 +376,24 @@ class PhaseModel:
             else:
                 r_new = scale * ring.radius_invA
                 how += ", too few: scaled reference"
-            notes.append(f"ring {ring.phase}:{ring.hkl} {ring.radius_invA:.4f} -> {r_new:.4f} "
-                         f"1/A ({how})")
+            notes.append(
+                f"ring {ring.phase}:{ring.hkl} {ring.radius_invA:.4f} -> {r_new:.4f} 1/A ({how})"
+            )
             new_radius[i] = r_new
         new_rings = [replace(r, radius_invA=new_radius[i]) for i, r in enumerate(self.rings)]
         shared, sigma = self._learn_shared_radius(hx, no_marker, new_rings, notes)
         ref_new = new_rings[ref_i].radius_invA
-        return replace(self, rings=tuple(new_rings), reference_radius_invA=ref_new,
-                       shared_radius_invA=shared, share_sigma=sigma, refined=True,
-                       radii_learned=n_used >= _MIN_CLUSTER, history=tuple(notes),
-                       warnings=self.warnings + warned)
+        return replace(
+            self,
+            rings=tuple(new_rings),
+            reference_radius_invA=ref_new,
+            shared_radius_invA=shared,
+            share_sigma=sigma,
+            refined=True,
+            radii_learned=n_used >= _MIN_CLUSTER,
+            history=tuple(notes),
+            warnings=self.warnings + warned,
+        )
 
     def _learn_shared_radius(self, hx, no_marker, rings, notes) -> tuple[float, float]:
         """Median and robust spread of the precise first-phase shared-ring radius."""
@@ -344,24 +404,36 @@ class PhaseModel:
         fine = hx["radius_fine_invA"]
         sel = no_marker & np.isfinite(fine) & (np.abs(fine / r_ref - 1) < self.ring_tolerance)
         if sel.sum() < _MIN_SHARED:
-            notes.append(f"shared-ring radius not learned ({int(sel.sum())} precise radii "
-                         f"without the marker, need {_MIN_SHARED})")
+            notes.append(
+                f"shared-ring radius not learned ({int(sel.sum())} precise radii "
+                f"without the marker, need {_MIN_SHARED})"
+            )
             return self.shared_radius_invA, self.share_sigma
         med = float(np.median(fine[sel]))
         spread = 1.4826 * float(np.median(np.abs(fine[sel] - med)))
         gap = med * (self.lattice_ratio - 1)
         sigma = float(np.clip(spread / gap, 0.02, 1.0)) if gap > 0 else self.share_sigma
-        notes.append(f"first phase's shared ring {med:.5f} 1/A (precise, {int(sel.sum())} "
-                     f"patterns without the marker), share spread {sigma:.3f}")
+        notes.append(
+            f"first phase's shared ring {med:.5f} 1/A (precise, {int(sel.sum())} "
+            f"patterns without the marker), share spread {sigma:.3f}"
+        )
         return med, sigma
 
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict:
         """JSON-serialisable description (inverse: :meth:`from_dict`)."""
         d = {f.name: getattr(self, f.name) for f in fields(self)}
-        d["rings"] = [{"phase": r.phase, "hkl": list(r.hkl), "radius_invA": r.radius_invA,
-                       "rotation_deg": r.rotation_deg, "intensity": r.intensity,
-                       "marker": r.marker} for r in self.rings]
+        d["rings"] = [
+            {
+                "phase": r.phase,
+                "hkl": list(r.hkl),
+                "radius_invA": r.radius_invA,
+                "rotation_deg": r.rotation_deg,
+                "intensity": r.intensity,
+                "marker": r.marker,
+            }
+            for r in self.rings
+        ]
         for k in ("phases", "material_ids", "history", "warnings"):
             d[k] = list(d[k])
         d["label_names"] = list(self.label_names)
@@ -372,9 +444,17 @@ class PhaseModel:
         """Rebuild a model written by :meth:`to_dict` (keys it does not know are ignored)."""
         known = {f.name for f in fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
-        d["rings"] = tuple(ModelRing(r["phase"], tuple(r["hkl"]), r["radius_invA"],
-                                     r["rotation_deg"], r["intensity"], r["marker"])
-                           for r in d["rings"])
+        d["rings"] = tuple(
+            ModelRing(
+                r["phase"],
+                tuple(r["hkl"]),
+                r["radius_invA"],
+                r["rotation_deg"],
+                r["intensity"],
+                r["marker"],
+            )
+            for r in d["rings"]
+        )
         for k in ("phases", "material_ids", "history", "warnings"):
             d[k] = tuple(d.get(k, ()))
         return cls(**d)

@@ -80,12 +80,16 @@ def zone_rings(structure, zone_axis=(0, 0, 1), *, q_max_invA: float = 1.5) -> li
         same = (~used) & (np.abs(q - q[i]) < 1e-6 * max(q[i], 1.0))
         used |= same
         idx = np.flatnonzero(same)
-        rep = idx[np.lexsort((-hkl[idx, 2], -hkl[idx, 1], -hkl[idx, 0], np.abs(hkl[idx]).sum(1)))][0]
-        rings.append(Ring(
-            hkl=tuple(int(v) for v in hkl[rep]),
-            radius_invA=float(q[i]),
-            rotation_deg=float(np.mod(ang[rep], 60.0)),
-            multiplicity=int(idx.size),
-            intensity=float(inten[idx].mean()),
-        ))
+        rep = idx[np.lexsort((-hkl[idx, 2], -hkl[idx, 1], -hkl[idx, 0], np.abs(hkl[idx]).sum(1)))][
+            0
+        ]
+        rings.append(
+            Ring(
+                hkl=tuple(int(v) for v in hkl[rep]),
+                radius_invA=float(q[i]),
+                rotation_deg=float(np.mod(ang[rep], 60.0)),
+                multiplicity=int(idx.size),
+                intensity=float(inten[idx].mean()),
+            )
+        )
     return rings

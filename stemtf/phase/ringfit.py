@@ -87,8 +87,9 @@ def hexagon_radius_fine(
     verts = hexagon_vertices(c, np.asarray(radius_px, float), np.asarray(rotation_deg, float))
     vy, vx = verts[..., 0], verts[..., 1]
     if ellipticity_ratio != 1.0:
-        vy, vx = correct_ellipticity(vy, vx, c[:, None, :], 1.0 / ellipticity_ratio,
-                                     ellipticity_angle_deg)
+        vy, vx = correct_ellipticity(
+            vy, vx, c[:, None, :], 1.0 / ellipticity_ratio, ellipticity_angle_deg
+        )
     half = int(math.ceil(disk_radius_px + _BG_TO_PX + 1.0))
     off = np.arange(-half, half + 1)
     by = np.rint(vy).astype(np.int64)[..., None, None] + off[:, None]  # (N, 6, P, 1)
@@ -113,8 +114,9 @@ def hexagon_radius_fine(
         py = np.where(ok, (wgt * yy).sum(axis=(-1, -2)) / s, py)
         px = np.where(ok, (wgt * xx).sum(axis=(-1, -2)) / s, px)
     if ellipticity_ratio != 1.0:
-        py, px = correct_ellipticity(py, px, c[:, None, :], ellipticity_ratio,
-                                     ellipticity_angle_deg)
+        py, px = correct_ellipticity(
+            py, px, c[:, None, :], ellipticity_ratio, ellipticity_angle_deg
+        )
     good = signal >= min_counts
     # Friedel pairs (k, k + 3): half the distance, weighted by the weaker disk of the pair
     pr = 0.5 * np.hypot(py[:, :3] - py[:, 3:], px[:, :3] - px[:, 3:])

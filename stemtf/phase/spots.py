@@ -14,8 +14,14 @@ import numpy as np
 from stemtf.errors import InputError
 from stemtf.phase.dog import dog_filter
 
-__all__ = ["SpotTable", "find_spots", "find_spots_batch", "noise_scale", "aperture_counts",
-           "strongest_spots"]
+__all__ = [
+    "SpotTable",
+    "find_spots",
+    "find_spots_batch",
+    "noise_scale",
+    "aperture_counts",
+    "strongest_spots",
+]
 
 #: Median absolute deviation -> standard deviation for Gaussian noise.
 MAD_TO_STD = 1.4826
@@ -89,8 +95,12 @@ def _not_ridge(resp, b, y, x, edge_ratio: float) -> np.ndarray:
     c = resp[b, y, x]
     dyy = resp[b, y + 1, x] + resp[b, y - 1, x] - 2 * c
     dxx = resp[b, y, x + 1] + resp[b, y, x - 1] - 2 * c
-    dxy = 0.25 * (resp[b, y + 1, x + 1] - resp[b, y + 1, x - 1] - resp[b, y - 1, x + 1]
-                  + resp[b, y - 1, x - 1])
+    dxy = 0.25 * (
+        resp[b, y + 1, x + 1]
+        - resp[b, y + 1, x - 1]
+        - resp[b, y - 1, x + 1]
+        + resp[b, y - 1, x - 1]
+    )
     tr = dxx + dyy
     det = dxx * dyy - dxy * dxy
     lim = (edge_ratio + 1) ** 2 / edge_ratio
@@ -118,12 +128,14 @@ def strongest_spots(table: SpotTable, n: int) -> SpotTable:
     b = table.dp_index[order]
     start = np.searchsorted(b, b, side="left")
     keep = np.sort(order[np.arange(b.size) - start < n])
-    return SpotTable(*(np.asarray(getattr(table, f))[keep]
-                       for f in ("dp_index", "y", "x", "intensity", "snr")))
+    return SpotTable(
+        *(np.asarray(getattr(table, f))[keep] for f in ("dp_index", "y", "x", "intensity", "snr"))
+    )
 
 
-def aperture_counts(dps: np.ndarray, table: SpotTable,
-                    disk_radius_px: float) -> tuple[np.ndarray, np.ndarray]:
+def aperture_counts(
+    dps: np.ndarray, table: SpotTable, disk_radius_px: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Counts of each spot above its local background, and their shot-noise significance.
 
     Aperture photometry on a pattern in counts: the counts within the disk (radius + 1 px)
@@ -213,9 +225,9 @@ def find_spots_batch(
     rad = int(np.clip(np.ceil(2.0 * sigma_px), 1, 5))
     margin = max(rad, min_distance_px)
     m[:margin] = False
-    m[h - margin:] = False
+    m[h - margin :] = False
     m[:, :margin] = False
-    m[:, w - margin:] = False
+    m[:, w - margin :] = False
     resp = dog_filter(stack, sigma_px) if response is None else response
     if noise is None:
         noise = noise_scale(resp, m)
@@ -279,8 +291,9 @@ def find_spots(
     arr = np.asarray(dp)
     if arr.ndim != 2:
         raise InputError(f"dp must be one (H, W) pattern, got shape {arr.shape}")
-    table = find_spots_batch(arr[None], sigma_px=sigma_px, threshold=threshold,
-                             rel_threshold=rel_threshold, mask=mask)
+    table = find_spots_batch(
+        arr[None], sigma_px=sigma_px, threshold=threshold, rel_threshold=rel_threshold, mask=mask
+    )
     out = table.of(0)
     if out.shape[0] == 0:
         return np.empty((0, 3))

@@ -99,19 +99,25 @@ class FieldConditions:
         try:
             lo, hi = (float(v) for v in self.both_o1_fraction)
         except (TypeError, ValueError):
-            raise InputError(f"both_o1_fraction={self.both_o1_fraction!r} must be a (lo, hi) "
-                             "pair") from None
+            raise InputError(
+                f"both_o1_fraction={self.both_o1_fraction!r} must be a (lo, hi) pair"
+            ) from None
         if not 0.0 < lo <= hi < 1.0:
-            raise InputError(f"both_o1_fraction={self.both_o1_fraction!r} is not allowed: need "
-                             "0 < lo <= hi < 1")
+            raise InputError(
+                f"both_o1_fraction={self.both_o1_fraction!r} is not allowed: need 0 < lo <= hi < 1"
+            )
         object.__setattr__(self, "both_o1_fraction", (lo, hi))
         check_range("max_tilt_mrad", self.max_tilt_mrad, 0.0, 50.0, "mrad")
 
     @property
     def fixed_detector(self) -> bool:
         """True when the scan has a fixed gain map or fixed defects."""
-        return (self.gain_sigma is not None or self.hot_fraction is not None
-                or self.dead_rows > 0 or self.dead_cols > 0)
+        return (
+            self.gain_sigma is not None
+            or self.hot_fraction is not None
+            or self.dead_rows > 0
+            or self.dead_cols > 0
+        )
 
     def to_dict(self) -> dict:
         """JSON-serialisable dict (provenance)."""

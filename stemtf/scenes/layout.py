@@ -124,7 +124,8 @@ def make_layout(
     # thickness: thick in the middle, thin at the rim
     thick = np.clip(1.0 - rho, 0.0, 1.0) ** 0.5
     thick = thick * (1 + 0.1 * rng.standard_normal()) + 0.05 * np.sin(
-        2 * np.pi * (u * rng.uniform(1, 3) + v * rng.uniform(1, 3)))
+        2 * np.pi * (u * rng.uniform(1, 3) + v * rng.uniform(1, 3))
+    )
     thickness_index = np.clip(np.rint(thick * (n_thicknesses - 1)), 0, n_thicknesses - 1)
     # O1 domains near the surface: ellipses centred on the rim
     frac = np.zeros((ry, rx))
@@ -149,14 +150,17 @@ def make_layout(
     tilt_index = np.zeros((ry, rx), np.int16)
     if len(tilt_choices) > 1 or tuple(tilt_choices) != (0,):
         tilt_index = np.asarray(tilt_choices, np.int16)[
-            rng.integers(0, len(tilt_choices), n_grains)][grain]
+            rng.integers(0, len(tilt_choices), n_grains)
+        ][grain]
     zone_index = np.zeros((ry, rx), np.int16)
     if offzone_grains > 0:
         if n_offzone_axes < 1:
             raise InputError(f"offzone_grains={offzone_grains} needs a library with off-zone axes")
         if offzone_grains >= n_grains:
-            raise InputError(f"offzone_grains={offzone_grains} is not allowed: it must be less "
-                             f"than the {n_grains} grains (some must stay on zone)")
+            raise InputError(
+                f"offzone_grains={offzone_grains} is not allowed: it must be less "
+                f"than the {n_grains} grains (some must stay on zone)"
+            )
         # prefer grains without O1 domains (an off-zone grain is O3 only), random among ties
         o1_in = np.bincount(grain[inside & (labels > LABEL_O3)], minlength=n_grains)
         chosen = np.lexsort((rng.random(n_grains), o1_in))[:offzone_grains]
@@ -169,7 +173,11 @@ def make_layout(
         frac[off] = 0.0
         tilt_index[off] = 0
     tilt_index[~inside] = 0
-    return SceneLayout(labels=labels, rotation_index=rotation_index,
-                       thickness_index=thickness_index.astype(np.int16),
-                       o1_fraction=frac.astype(np.float32), tilt_index=tilt_index,
-                       zone_index=zone_index)
+    return SceneLayout(
+        labels=labels,
+        rotation_index=rotation_index,
+        thickness_index=thickness_index.astype(np.int16),
+        o1_fraction=frac.astype(np.float32),
+        tilt_index=tilt_index,
+        zone_index=zone_index,
+    )

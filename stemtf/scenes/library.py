@@ -19,9 +19,16 @@ import numpy as np
 from stemtf.errors import InputError
 from stemtf.fileio import atomic_path
 
-__all__ = ["CleanLibrary", "build_library", "default_cache_dir", "tilt_axis_mrad",
-           "DEFAULT_ROTATIONS_DEG", "DEFAULT_THICKNESSES_A", "FIELD_THICKNESSES_A",
-           "OFFZONE_AXES"]
+__all__ = [
+    "CleanLibrary",
+    "build_library",
+    "default_cache_dir",
+    "tilt_axis_mrad",
+    "DEFAULT_ROTATIONS_DEG",
+    "DEFAULT_THICKNESSES_A",
+    "FIELD_THICKNESSES_A",
+    "OFFZONE_AXES",
+]
 
 log = logging.getLogger(__name__)
 
@@ -67,8 +74,11 @@ class CleanLibrary:
 
     def __post_init__(self) -> None:
         p = self.patterns
-        if p.ndim != 5 or p.shape[:3] != (len(self.material_ids), len(self.rotations_deg),
-                                          len(self.thicknesses_A)):
+        if p.ndim != 5 or p.shape[:3] != (
+            len(self.material_ids),
+            len(self.rotations_deg),
+            len(self.thicknesses_A),
+        ):
             raise InputError(f"library patterns of shape {p.shape} do not match its axes")
         if self.vacuum.shape != p.shape[3:]:
             raise InputError("library vacuum pattern does not match the pattern shape")
@@ -103,18 +113,23 @@ class CleanLibrary:
 
     def info(self) -> dict:
         """JSON-serialisable description (no arrays)."""
-        return {"material_ids": list(self.material_ids),
-                "rotations_deg": list(self.rotations_deg),
-                "thicknesses_A": list(self.thicknesses_A),
-                "q_sampling_invA": self.q_sampling_invA, "energy_eV": self.energy_eV,
-                "semiangle_mrad": self.semiangle_mrad,
-                "detector_px": list(self.detector_shape),
-                "tilts_mrad": [list(t) for t in self.tilts_mrad],
-                "offzone_axes": [list(a) for a in self.offzone_axes], "seed": self.seed}
+        return {
+            "material_ids": list(self.material_ids),
+            "rotations_deg": list(self.rotations_deg),
+            "thicknesses_A": list(self.thicknesses_A),
+            "q_sampling_invA": self.q_sampling_invA,
+            "energy_eV": self.energy_eV,
+            "semiangle_mrad": self.semiangle_mrad,
+            "detector_px": list(self.detector_shape),
+            "tilts_mrad": [list(t) for t in self.tilts_mrad],
+            "offzone_axes": [list(a) for a in self.offzone_axes],
+            "seed": self.seed,
+        }
 
 
-def tilt_axis_mrad(max_tilt_mrad: float, *, magnitudes: int = 3,
-                   azimuths_deg: tuple[float, ...] = (10.0, 40.0)) -> tuple[tuple[float, float], ...]:
+def tilt_axis_mrad(
+    max_tilt_mrad: float, *, magnitudes: int = 3, azimuths_deg: tuple[float, ...] = (10.0, 40.0)
+) -> tuple[tuple[float, float], ...]:
     """A library tilt axis as (x, y) tilts [mrad].
 
     (0, 0), then ``magnitudes`` tilt sizes up to ``max_tilt_mrad`` (equal steps) times the
@@ -124,8 +139,12 @@ def tilt_axis_mrad(max_tilt_mrad: float, *, magnitudes: int = 3,
     if max_tilt_mrad > 0:
         for m in np.linspace(max_tilt_mrad / magnitudes, max_tilt_mrad, magnitudes):
             for a in azimuths_deg:
-                out.append((round(float(m * np.cos(np.radians(a))), 6),
-                            round(float(m * np.sin(np.radians(a))), 6)))
+                out.append(
+                    (
+                        round(float(m * np.cos(np.radians(a))), 6),
+                        round(float(m * np.sin(np.radians(a))), 6),
+                    )
+                )
     return tuple(out)
 
 
@@ -185,12 +204,20 @@ def build_library(
         Extra zone axes of the first phase (off-zone grains), untilted; e.g.
         :data:`OFFZONE_AXES`.
     """
-    key = {"material_ids": list(material_ids), "detector_px": int(detector_px),
-           "q_sampling_invA": float(q_sampling_invA), "energy_eV": float(energy_eV),
-           "semiangle_mrad": float(semiangle_mrad), "rotations_deg": list(map(float, rotations_deg)),
-           "thicknesses_A": list(map(float, thicknesses_A)), "zone_axis": list(zone_axis),
-           "seed": int(seed), "tilts_mrad": [list(map(float, t)) for t in tilts_mrad],
-           "offzone_axes": [list(map(int, a)) for a in offzone_axes], "format": 2}
+    key = {
+        "material_ids": list(material_ids),
+        "detector_px": int(detector_px),
+        "q_sampling_invA": float(q_sampling_invA),
+        "energy_eV": float(energy_eV),
+        "semiangle_mrad": float(semiangle_mrad),
+        "rotations_deg": list(map(float, rotations_deg)),
+        "thicknesses_A": list(map(float, thicknesses_A)),
+        "zone_axis": list(zone_axis),
+        "seed": int(seed),
+        "tilts_mrad": [list(map(float, t)) for t in tilts_mrad],
+        "offzone_axes": [list(map(int, a)) for a in offzone_axes],
+        "format": 2,
+    }
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     cache = None
     if cache_dir != "":
@@ -199,9 +226,13 @@ def build_library(
         if path.is_file():
             try:
                 with np.load(path) as z:
-                    lib = _from_arrays(z["patterns"], z["vacuum"], key,
-                                       z["tilted"] if "tilted" in z else None,
-                                       z["offzone"] if "offzone" in z else None)
+                    lib = _from_arrays(
+                        z["patterns"],
+                        z["vacuum"],
+                        key,
+                        z["tilted"] if "tilted" in z else None,
+                        z["offzone"] if "offzone" in z else None,
+                    )
                 log.info("clean-pattern library from cache %s", path)
                 return lib
             except (OSError, ValueError, KeyError) as e:
@@ -211,14 +242,20 @@ def build_library(
 
     def simulate(mat, uvw, tilt):
         """(R, T, H, W): every library rotation from one multislice run."""
-        config = SimulationConfig(energy_eV=energy_eV, semiangle_mrad=semiangle_mrad,
-                                  detector_px=int(detector_px), q_sampling_invA=q_sampling_invA,
-                                  thicknesses_A=tuple(thicknesses_A), tilt_mrad=tuple(tilt))
+        config = SimulationConfig(
+            energy_eV=energy_eV,
+            semiangle_mrad=semiangle_mrad,
+            detector_px=int(detector_px),
+            q_sampling_invA=q_sampling_invA,
+            thicknesses_A=tuple(thicknesses_A),
+            tilt_mrad=tuple(tilt),
+        )
         log.info("simulating %s %s tilt %s mrad", mat.id, list(uvw), tilt)
         pats = simulate_rotations(mat, uvw, config, seed=seed, rotations_deg=rotations_deg)
         if pats.shape[1] != len(thicknesses_A):
-            raise InputError(f"simulation returned {pats.shape[1]} thicknesses, "
-                             f"expected {len(thicknesses_A)}")
+            raise InputError(
+                f"simulation returned {pats.shape[1]} thicknesses, expected {len(thicknesses_A)}"
+            )
         return pats
 
     if not tilts_mrad or tuple(map(float, tilts_mrad[0])) != (0.0, 0.0):
@@ -251,18 +288,25 @@ def _wavelength(energy_eV: float) -> float:
     return wavelength_A(energy_eV)
 
 
-def _from_arrays(patterns: np.ndarray, vacuum: np.ndarray, key: dict,
-                 tilted: np.ndarray | None = None,
-                 offzone: np.ndarray | None = None) -> CleanLibrary:
-    return CleanLibrary(patterns=np.asarray(patterns, np.float32),
-                        vacuum=np.asarray(vacuum, np.float32),
-                        material_ids=tuple(key["material_ids"]),
-                        rotations_deg=tuple(key["rotations_deg"]),
-                        thicknesses_A=tuple(key["thicknesses_A"]),
-                        q_sampling_invA=key["q_sampling_invA"], energy_eV=key["energy_eV"],
-                        semiangle_mrad=key["semiangle_mrad"],
-                        tilts_mrad=tuple(tuple(t) for t in key["tilts_mrad"]),
-                        tilted=None if tilted is None else np.asarray(tilted, np.float32),
-                        offzone_axes=tuple(tuple(a) for a in key["offzone_axes"]),
-                        offzone=None if offzone is None else np.asarray(offzone, np.float32),
-                        seed=key["seed"])
+def _from_arrays(
+    patterns: np.ndarray,
+    vacuum: np.ndarray,
+    key: dict,
+    tilted: np.ndarray | None = None,
+    offzone: np.ndarray | None = None,
+) -> CleanLibrary:
+    return CleanLibrary(
+        patterns=np.asarray(patterns, np.float32),
+        vacuum=np.asarray(vacuum, np.float32),
+        material_ids=tuple(key["material_ids"]),
+        rotations_deg=tuple(key["rotations_deg"]),
+        thicknesses_A=tuple(key["thicknesses_A"]),
+        q_sampling_invA=key["q_sampling_invA"],
+        energy_eV=key["energy_eV"],
+        semiangle_mrad=key["semiangle_mrad"],
+        tilts_mrad=tuple(tuple(t) for t in key["tilts_mrad"]),
+        tilted=None if tilted is None else np.asarray(tilted, np.float32),
+        offzone_axes=tuple(tuple(a) for a in key["offzone_axes"]),
+        offzone=None if offzone is None else np.asarray(offzone, np.float32),
+        seed=key["seed"],
+    )

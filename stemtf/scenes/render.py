@@ -30,13 +30,22 @@ def scan_noise_params(dose_e: float, rng: np.random.Generator, *, noise: bool = 
     from stemtf.noise import NoiseConfig, draw_params
 
     check_positive("dose_e", dose_e, "e-/DP")
-    cfg = NoiseConfig(dose_range_e=(dose_e, dose_e), beam_stop=False,
-                      rotation_range_deg=(0.0, 0.0))
+    cfg = NoiseConfig(dose_range_e=(dose_e, dose_e), beam_stop=False, rotation_range_deg=(0.0, 0.0))
     if not noise:
-        cfg = NoiseConfig(dose_range_e=(dose_e, dose_e), beam_stop=False, shot_noise=False,
-                          background=False, ring=False, geometry=False, blur=False, gain=False,
-                          hot_dead=False, saturation=False, spot_dimming=False,
-                          rotation_range_deg=(0.0, 0.0))
+        cfg = NoiseConfig(
+            dose_range_e=(dose_e, dose_e),
+            beam_stop=False,
+            shot_noise=False,
+            background=False,
+            ring=False,
+            geometry=False,
+            blur=False,
+            gain=False,
+            hot_dead=False,
+            saturation=False,
+            spot_dimming=False,
+            rotation_range_deg=(0.0, 0.0),
+        )
     return draw_params(cfg, rng)
 
 
@@ -59,10 +68,12 @@ class SceneRenderer:
     def __post_init__(self) -> None:
         check_positive("dose_e", self.dose_e, "e-/DP")
         lib, lay, fc = self.library, self.layout, self.field
-        if lay.rotation_index.max() >= len(lib.rotations_deg) or \
-                lay.thickness_index.max() >= len(lib.thicknesses_A) or \
-                lay.tilt_index.max() >= len(lib.tilts_mrad) or \
-                lay.zone_index.max() > len(lib.offzone_axes):
+        if (
+            lay.rotation_index.max() >= len(lib.rotations_deg)
+            or lay.thickness_index.max() >= len(lib.thicknesses_A)
+            or lay.tilt_index.max() >= len(lib.tilts_mrad)
+            or lay.zone_index.max() > len(lib.offzone_axes)
+        ):
             raise InputError("scene layout indexes past the clean-pattern library")
         ry, rx = lay.shape
         h, w = lib.detector_shape
@@ -74,7 +85,8 @@ class SceneRenderer:
         self._jitter = None
         if fc.descan_jitter_px > 0:
             self._jitter = np.random.default_rng([self.seed, 3]).normal(
-                0.0, fc.descan_jitter_px, (ry, rx, 2))
+                0.0, fc.descan_jitter_px, (ry, rx, 2)
+            )
         p = dict(self.params)
         if fc.ellipticity is not None:
             p["ellipticity"] = float(fc.ellipticity)
@@ -92,15 +104,20 @@ class SceneRenderer:
             dg = np.random.default_rng([self.seed, 4])
             if fc.gain_sigma is not None:
                 self._gain = gain_map((h, w), fc.gain_sigma, dg)
-            self._dead, self._hot = fixed_defects((h, w), dg, dead_rows=fc.dead_rows,
-                                                  dead_cols=fc.dead_cols,
-                                                  hot_fraction=fc.hot_fraction or 0.0)
+            self._dead, self._hot = fixed_defects(
+                (h, w),
+                dg,
+                dead_rows=fc.dead_rows,
+                dead_cols=fc.dead_cols,
+                hot_fraction=fc.hot_fraction or 0.0,
+            )
         self._carbon = None
         if fc.carbon_fraction > 0:
             from stemtf.noise.background import amorphous_carbon_shape, radial_k_invA
 
             self._carbon = amorphous_carbon_shape(
-                radial_k_invA((h, w), (h // 2, w // 2), lib.q_sampling_invA))
+                radial_k_invA((h, w), (h // 2, w // 2), lib.q_sampling_invA)
+            )
         self._thick = np.asarray(lib.thicknesses_A, float)[lay.thickness_index]
 
     @property
@@ -173,10 +190,15 @@ class SceneRenderer:
         for ix in range(self.shape[1]):
             p["centre_shift_y_px"], p["centre_shift_x_px"] = self.centre_shift(row, ix)
             p["background_fraction"] = self.background_fraction(row, ix)
-            noisy = apply_with_params(self.clean(row, ix), p, rng,
-                                      q_sampling_invA=lib.q_sampling_invA,
-                                      semiangle_mrad=lib.semiangle_mrad, energy_eV=lib.energy_eV,
-                                      gain=self._gain).noisy
+            noisy = apply_with_params(
+                self.clean(row, ix),
+                p,
+                rng,
+                q_sampling_invA=lib.q_sampling_invA,
+                semiangle_mrad=lib.semiangle_mrad,
+                energy_eV=lib.energy_eV,
+                gain=self._gain,
+            ).noisy
             if self._dead is not None:
                 noisy[self._dead] = 0.0
                 noisy[self._hot] = hot_value

@@ -109,8 +109,10 @@ def simulate_scan(
     """
     out = Path(out)
     if out.suffix.lower() not in _SCAN_SUFFIXES:
-        raise InputError(f"--out {str(out)!r}: unknown scan format {out.suffix!r}; allowed "
-                         f"{', '.join(_SCAN_SUFFIXES)}")
+        raise InputError(
+            f"--out {str(out)!r}: unknown scan format {out.suffix!r}; allowed "
+            f"{', '.join(_SCAN_SUFFIXES)}"
+        )
     ry, rx = (int(v) for v in shape)
     check_range("scan rows", ry, 1, 4096)
     check_range("scan columns", rx, 1, 4096)
@@ -122,36 +124,70 @@ def simulate_scan(
         raise InputError(f"--truth {str(truth)!r} must differ from --out")
     field = field if field is not None else FieldConditions()
     if library is None:
-        library = build_library(detector_px=detector_px, q_sampling_invA=q_sampling_invA,
-                                energy_eV=energy_eV, semiangle_mrad=semiangle_mrad,
-                                cache_dir=cache_dir, thicknesses_A=tuple(thicknesses_A),
-                                rotations_deg=tuple(rotations_deg), seed=library_seed,
-                                tilts_mrad=tilt_axis_mrad(field.max_tilt_mrad),
-                                offzone_axes=OFFZONE_AXES if field.offzone_grains else ())
-    tilt_choices = tuple(int(k) for k in np.flatnonzero(
-        library.tilt_magnitudes_mrad <= field.max_tilt_mrad + 1e-9))
+        library = build_library(
+            detector_px=detector_px,
+            q_sampling_invA=q_sampling_invA,
+            energy_eV=energy_eV,
+            semiangle_mrad=semiangle_mrad,
+            cache_dir=cache_dir,
+            thicknesses_A=tuple(thicknesses_A),
+            rotations_deg=tuple(rotations_deg),
+            seed=library_seed,
+            tilts_mrad=tilt_axis_mrad(field.max_tilt_mrad),
+            offzone_axes=OFFZONE_AXES if field.offzone_grains else (),
+        )
+    tilt_choices = tuple(
+        int(k) for k in np.flatnonzero(library.tilt_magnitudes_mrad <= field.max_tilt_mrad + 1e-9)
+    )
     if field.offzone_grains and not library.offzone_axes:
-        raise InputError(f"offzone_grains={field.offzone_grains} needs a library with off-zone "
-                         "axes (build_library(offzone_axes=...))")
+        raise InputError(
+            f"offzone_grains={field.offzone_grains} needs a library with off-zone "
+            "axes (build_library(offzone_axes=...))"
+        )
     rng = np.random.default_rng([seed, 0])
-    layout = make_layout((ry, rx), rng, n_rotations=len(library.rotations_deg),
-                         n_thicknesses=len(library.thicknesses_A), n_grains=n_grains,
-                         n_domains=n_domains, both_fraction=field.both_o1_fraction,
-                         tilt_choices=tilt_choices, offzone_grains=field.offzone_grains,
-                         n_offzone_axes=len(library.offzone_axes))
+    layout = make_layout(
+        (ry, rx),
+        rng,
+        n_rotations=len(library.rotations_deg),
+        n_thicknesses=len(library.thicknesses_A),
+        n_grains=n_grains,
+        n_domains=n_domains,
+        both_fraction=field.both_o1_fraction,
+        tilt_choices=tilt_choices,
+        offzone_grains=field.offzone_grains,
+        n_offzone_axes=len(library.offzone_axes),
+    )
     params = scan_noise_params(dose_e, rng, noise=noise)
     scene = SceneRenderer(layout, library, dose_e=dose_e, seed=seed, params=params, field=field)
-    meta = {"library": library.info(), "dose_e": dose_e, "seed": seed, "noise": noise,
-            "shape": [ry, rx], "noise_params": scene.params, "scan_file": out.name,
-            "label_names": list(LABEL_NAMES), "field": field.to_dict(),
-            "q_sampling_given_invA": scene.q_sampling_given_invA,
-            "q_sampling_true_invA": scene.q_sampling_true_invA,
-            "dtype": scene.dtype.name}
+    meta = {
+        "library": library.info(),
+        "dose_e": dose_e,
+        "seed": seed,
+        "noise": noise,
+        "shape": [ry, rx],
+        "noise_params": scene.params,
+        "scan_file": out.name,
+        "label_names": list(LABEL_NAMES),
+        "field": field.to_dict(),
+        "q_sampling_given_invA": scene.q_sampling_given_invA,
+        "q_sampling_true_invA": scene.q_sampling_true_invA,
+        "dtype": scene.dtype.name,
+    }
     _write_scan(out, scene, library)
     _write_truth(truth, scene, meta)
-    log.info("wrote %s and %s (%s)", out, truth,
-             {n: int(c) for n, c in zip(LABEL_NAMES, np.bincount(
-                 layout.labels.ravel(), minlength=len(LABEL_NAMES)), strict=True)})
+    log.info(
+        "wrote %s and %s (%s)",
+        out,
+        truth,
+        {
+            n: int(c)
+            for n, c in zip(
+                LABEL_NAMES,
+                np.bincount(layout.labels.ravel(), minlength=len(LABEL_NAMES)),
+                strict=True,
+            )
+        },
+    )
     return out, truth
 
 
@@ -166,8 +202,12 @@ def _write_scan(out: Path, scene: SceneRenderer, library: CleanLibrary) -> None:
         return
     from stemtf.io import ScanMetadata, write_scan_hdf5
 
-    md = ScanMetadata(q_sampling_invA=scene.q_sampling_given_invA, energy_eV=library.energy_eV,
-                      semiangle_mrad=library.semiangle_mrad, scan_step_nm=SCAN_STEP_NM)
+    md = ScanMetadata(
+        q_sampling_invA=scene.q_sampling_given_invA,
+        energy_eV=library.energy_eV,
+        semiangle_mrad=library.semiangle_mrad,
+        scan_step_nm=SCAN_STEP_NM,
+    )
     write_scan_hdf5(out, scene, md, compression="gzip")  # sparse counts: ~20x smaller
 
 
@@ -184,8 +224,9 @@ def _write_truth(path: Path, scene: SceneRenderer, meta: dict) -> None:
     azim = np.degrees(np.arctan2(tilts[..., 1], tilts[..., 0]))
     axes = np.asarray(((0, 0, 1),) + library.offzone_axes, np.int8)[layout.zone_index]
     axes[vac] = 0
-    shift = np.array([[scene.centre_shift(iy, ix) for ix in range(rx)] for iy in range(ry)],
-                     np.float32).reshape(ry, rx, 2)
+    shift = np.array(
+        [[scene.centre_shift(iy, ix) for ix in range(rx)] for iy in range(ry)], np.float32
+    ).reshape(ry, rx, 2)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         ds = f.create_dataset("labels", data=layout.labels.astype(np.uint8))
         ds.attrs["label_names"] = json.dumps(list(LABEL_NAMES))
@@ -193,8 +234,9 @@ def _write_truth(path: Path, scene: SceneRenderer, meta: dict) -> None:
         f.create_dataset("rotation_deg", data=np.where(vac, np.nan, rot).astype(np.float32))
         f.create_dataset("thickness_A", data=np.where(vac, 0.0, thick).astype(np.float32))
         f.create_dataset("tilt_mrad", data=np.where(vac, 0.0, tilt).astype(np.float32))
-        f.create_dataset("tilt_azimuth_deg", data=np.where(vac | (tilt == 0), 0.0,
-                                                           azim).astype(np.float32))
+        f.create_dataset(
+            "tilt_azimuth_deg", data=np.where(vac | (tilt == 0), 0.0, azim).astype(np.float32)
+        )
         f.create_dataset("off_zone", data=(layout.zone_index > 0).astype(np.uint8))
         f.create_dataset("zone_axis", data=axes)
         f.create_dataset("centre_shift_px", data=shift)
@@ -215,6 +257,7 @@ def read_truth(path: str | os.PathLike) -> tuple[np.ndarray, dict]:
             labels = np.asarray(f["labels"])
             meta = json.loads(f.attrs.get("scene", "{}"))
     except (OSError, KeyError) as e:
-        raise InputError(f"truth file {str(p)!r} cannot be read (need an HDF5 file with a "
-                         f"'labels' dataset): {e}") from None
+        raise InputError(
+            f"truth file {str(p)!r} cannot be read (need an HDF5 file with a 'labels' dataset): {e}"
+        ) from None
     return labels, meta

@@ -18,7 +18,9 @@ from stemtf.simulate.shard import shard_name, shard_seed, simulate_shard
 __all__ = ["simulate_batch", "feasible_zone_axes", "resolve_materials"]
 
 log = logging.getLogger(__name__)
-ZONE_AXIS_POOL_FACTOR = 3  # look this many times further down the index-ordered list for feasible axes
+ZONE_AXIS_POOL_FACTOR = (
+    3  # look this many times further down the index-ordered list for feasible axes
+)
 
 
 def resolve_materials(spec: str | Sequence[str], *, cif_dir=None) -> list[str]:
@@ -48,11 +50,16 @@ def feasible_zone_axes(structure, n: int, config: SimulationConfig) -> list[tupl
     return out
 
 
-def _material_chunk(material_id: str, zone_axes, config: SimulationConfig, out_dir: str, seed: int,
-                    cif_dir) -> list[str]:
+def _material_chunk(
+    material_id: str, zone_axes, config: SimulationConfig, out_dir: str, seed: int, cif_dir
+) -> list[str]:
     """One chunk of work: every shard of one material (existing shards are skipped)."""
     mat = get(material_id, cif_dir=cif_dir)
-    axes = feasible_zone_axes(mat.structure, zone_axes, config) if isinstance(zone_axes, int) else zone_axes
+    axes = (
+        feasible_zone_axes(mat.structure, zone_axes, config)
+        if isinstance(zone_axes, int)
+        else zone_axes
+    )
     paths = []
     for uvw in axes:
         path = Path(out_dir) / shard_name(mat.id, uvw)
@@ -105,7 +112,9 @@ def simulate_batch(
     else:
         axes = [check_zone_axis(z) for z in zone_axes]
     out = ensure_writable_dir(out_dir, "output folder")
-    args = [(mid, axes, config, str(out), int(seed), str(cif_dir) if cif_dir else None) for mid in ids]
+    args = [
+        (mid, axes, config, str(out), int(seed), str(cif_dir) if cif_dir else None) for mid in ids
+    ]
     results: list[str] = []
     if scheduler is None and (len(ids) == 1 or (n_workers or 2) == 1):
         from tqdm import tqdm
@@ -122,7 +131,9 @@ def _chunk_task(args) -> list[str]:
     return _material_chunk(*args)
 
 
-def _run_distributed(args, *, scheduler: str | None, progress: bool, n_workers: int | None) -> list[str]:
+def _run_distributed(
+    args, *, scheduler: str | None, progress: bool, n_workers: int | None
+) -> list[str]:
     from tqdm import tqdm
 
     from stemtf.cluster import LOCAL, run_tasks
@@ -130,8 +141,9 @@ def _run_distributed(args, *, scheduler: str | None, progress: bool, n_workers: 
     workers = n_workers or min(len(args), os.cpu_count() or 1)
     results: list[str] = []
     with tqdm(total=len(args), disable=not progress, desc="materials", unit="material") as bar:
-        for _, paths in run_tasks(_chunk_task, args, scheduler or LOCAL, n_workers=workers,
-                                  flag="scheduler"):
+        for _, paths in run_tasks(
+            _chunk_task, args, scheduler or LOCAL, n_workers=workers, flag="scheduler"
+        ):
             results.extend(paths)
             bar.update()
     return sorted(results)

@@ -68,8 +68,14 @@ class SimulationConfig:
     def __post_init__(self) -> None:
         check_range("energy_eV", self.energy_eV, *ENERGY_RANGE_EV, "eV")
         check_range("semiangle_mrad", self.semiangle_mrad, 0.01, 30.0, "mrad")
-        if not isinstance(self.detector_px, int) or isinstance(self.detector_px, bool) or self.detector_px < 8:
-            raise InputError(f"detector_px={self.detector_px!r} is not allowed: it must be an integer >= 8")
+        if (
+            not isinstance(self.detector_px, int)
+            or isinstance(self.detector_px, bool)
+            or self.detector_px < 8
+        ):
+            raise InputError(
+                f"detector_px={self.detector_px!r} is not allowed: it must be an integer >= 8"
+            )
         check_positive("q_sampling_invA", self.q_sampling_invA, "1/A")
         th = tuple(float(t) for t in self.thicknesses_A)
         if not th:

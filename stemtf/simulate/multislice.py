@@ -28,7 +28,9 @@ def _abtem():
     return abtem
 
 
-def period_slices(period_A: float, target_A: float, nz: int, thicknesses_A) -> tuple[float, int, list[int], list[float]]:
+def period_slices(
+    period_A: float, target_A: float, nz: int, thicknesses_A
+) -> tuple[float, int, list[int], list[float]]:
     """Equal slices per period; exit-plane slice indices nearest the requested thicknesses.
 
     Returns ``(slice thickness, slices per period, exit indices (slice after which), thickness
@@ -44,13 +46,25 @@ def period_slices(period_A: float, target_A: float, nz: int, thicknesses_A) -> t
 def period_potential(atoms, *, gpts: tuple[int, int], dz: float, n_per: int) -> np.ndarray:
     """Projected-potential slices (n_per, Nx, Ny) of one period (atoms in an orthogonal box)."""
     abtem = _abtem()
-    pot = abtem.Potential(atoms, gpts=gpts, slice_thickness=(dz,) * n_per, projection="infinite",
-                          parametrization="lobato")
+    pot = abtem.Potential(
+        atoms,
+        gpts=gpts,
+        slice_thickness=(dz,) * n_per,
+        projection="infinite",
+        parametrization="lobato",
+    )
     return np.asarray(pot.build().compute(scheduler="synchronous").array)
 
 
-def exit_wave_spectra(slices: np.ndarray, *, extent_A: tuple[float, float], dz: float, energy_eV: float,
-                      exit_indices: list[int], tilt_mrad=(0.0, 0.0)) -> np.ndarray:
+def exit_wave_spectra(
+    slices: np.ndarray,
+    *,
+    extent_A: tuple[float, float],
+    dz: float,
+    energy_eV: float,
+    exit_indices: list[int],
+    tilt_mrad=(0.0, 0.0),
+) -> np.ndarray:
     """Multislice a plane wave through potential ``slices`` (n, Nx, Ny); |FFT|^2 per exit plane.
 
     Returns
@@ -60,8 +74,9 @@ def exit_wave_spectra(slices: np.ndarray, *, extent_A: tuple[float, float], dz: 
     """
     abtem = _abtem()
     planes = tuple(sorted(set(exit_indices)))
-    potential = abtem.PotentialArray(slices, slice_thickness=(dz,) * len(slices), extent=tuple(extent_A),
-                                     exit_planes=planes)
+    potential = abtem.PotentialArray(
+        slices, slice_thickness=(dz,) * len(slices), extent=tuple(extent_A), exit_planes=planes
+    )
     wave = abtem.PlaneWave(energy=energy_eV, tilt=tuple(tilt_mrad))
     exit_waves = wave.multislice(potential).compute(scheduler="synchronous")
     gpts = slices.shape[1:]

@@ -33,7 +33,9 @@ def _fast_len(n: int) -> int:
     return int(next_fast_len(int(n)))
 
 
-def zolz_reflections(lattice: np.ndarray, cell: OrthoCell, k_max_invA: float) -> tuple[np.ndarray, np.ndarray]:
+def zolz_reflections(
+    lattice: np.ndarray, cell: OrthoCell, k_max_invA: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Zero-order Laue zone reflections within ``k_max_invA``.
 
     Returns ``(H, g_lab)``: supercell indices (K, 2) ints (reflection hkl = inv(P) @ (H1, H2, 0)
@@ -56,10 +58,14 @@ def zolz_reflections(lattice: np.ndarray, cell: OrthoCell, k_max_invA: float) ->
 
 def prepare(structure: Structure, zone_axis, config: SimulationConfig) -> OrthoCell:
     """The zone-axis cell for ``structure`` (raises InputError when none is good enough)."""
-    return find_ortho_cell(structure.lattice.matrix, check_zone_axis(zone_axis), max_strain=config.max_strain)
+    return find_ortho_cell(
+        structure.lattice.matrix, check_zone_axis(zone_axis), max_strain=config.max_strain
+    )
 
 
-def _spot_series(structure: Structure, zone_axis, config: SimulationConfig, seed: int) -> dict[str, Any]:
+def _spot_series(
+    structure: Structure, zone_axis, config: SimulationConfig, seed: int
+) -> dict[str, Any]:
     """Multislice of one (structure, zone axis, tilt): ZOLZ spot positions and intensities.
 
     One intensity per spot and exit plane: everything a rendered pattern needs except the
@@ -79,11 +85,17 @@ def _spot_series(structure: Structure, zone_axis, config: SimulationConfig, seed
     k_max = half_diag + config.disk_radius_invA
     # grid fine enough for the sampling asked and for the detector's reach inside abTEM's band limit
     gpts = tuple(
-        _fast_len(max(math.ceil(length / config.sampling_A), math.ceil(2 * k_max * length / ANTIALIAS_FRACTION) + 2))
+        _fast_len(
+            max(
+                math.ceil(length / config.sampling_A),
+                math.ceil(2 * k_max * length / ANTIALIAS_FRACTION) + 2,
+            )
+        )
         for length in box[:2]
     )
-    dz, n_per, exit_idx, used_thickness = period_slices(cell.extent_A[2], config.slice_thickness_A, nz,
-                                                        config.thicknesses_A)
+    dz, n_per, exit_idx, used_thickness = period_slices(
+        cell.extent_A[2], config.slice_thickness_A, nz, config.thicknesses_A
+    )
     hh, g_lab = zolz_reflections(structure.lattice.matrix, cell, k_max)
     ix = np.mod(hh[:, 0] * rx, gpts[0])
     iy = np.mod(hh[:, 1] * ry, gpts[1])
@@ -101,14 +113,26 @@ def _spot_series(structure: Structure, zone_axis, config: SimulationConfig, seed
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), c]))
         units = []
         for _ in range(n_periods):
-            atoms = build_slab(rec["species"], np.array(rec["frac"]), cell, (rx, ry, 1), rng,
-                               phonon_sigma_A=config.phonon_sigma_A if phonons else 0.0)
+            atoms = build_slab(
+                rec["species"],
+                np.array(rec["frac"]),
+                cell,
+                (rx, ry, 1),
+                rng,
+                phonon_sigma_A=config.phonon_sigma_A if phonons else 0.0,
+            )
             num_atoms += len(atoms) * nz / n_periods / n_configs
             units.append(period_potential(atoms, gpts=gpts, dz=dz, n_per=n_per))
         order = np.arange(nz) if n_periods == nz else rng.integers(0, n_periods, nz)
         slices = np.concatenate([units[k] for k in order], axis=0)
-        spec = exit_wave_spectra(slices, extent_A=(box[0], box[1]), dz=dz, energy_eV=config.energy_eV,
-                                 exit_indices=planes, tilt_mrad=config.tilt_mrad)
+        spec = exit_wave_spectra(
+            slices,
+            extent_A=(box[0], box[1]),
+            dz=dz,
+            energy_eV=config.energy_eV,
+            exit_indices=planes,
+            tilt_mrad=config.tilt_mrad,
+        )
         acc += spec[:, ix, iy]
     acc /= n_configs
     acc[:, ~in_band] = 0.0
@@ -122,33 +146,54 @@ def _spot_series(structure: Structure, zone_axis, config: SimulationConfig, seed
         "independent_periods": n_periods,
         "num_reflections": int(len(hh)),
     }
-    return {"uvw": uvw, "g_lab": g_lab, "intensity": [acc[planes.index(i)] for i in exit_idx],
-            "used_thickness": used_thickness, "info": info}
+    return {
+        "uvw": uvw,
+        "g_lab": g_lab,
+        "intensity": [acc[planes.index(i)] for i in exit_idx],
+        "used_thickness": used_thickness,
+        "info": info,
+    }
 
 
-def _render_series(series: dict[str, Any], config: SimulationConfig, rotation_deg: float) -> np.ndarray:
+def _render_series(
+    series: dict[str, Any], config: SimulationConfig, rotation_deg: float
+) -> np.ndarray:
     """The (N, H, W) patterns of a spot series, rotated in-plane by ``rotation_deg``."""
     theta = math.radians(rotation_deg)
     rot2 = np.array([[math.cos(theta), -math.sin(theta)], [math.sin(theta), math.cos(theta)]])
     q_xy = series["g_lab"] @ rot2.T
-    return np.stack([
-        render_disks(q_xy, inten, detector_px=config.detector_px,
-                     q_sampling_invA=config.q_sampling_invA, radius_invA=config.disk_radius_invA)
-        for inten in series["intensity"]
-    ])
+    return np.stack(
+        [
+            render_disks(
+                q_xy,
+                inten,
+                detector_px=config.detector_px,
+                q_sampling_invA=config.q_sampling_invA,
+                radius_invA=config.disk_radius_invA,
+            )
+            for inten in series["intensity"]
+        ]
+    )
 
 
 def _structure_and_ident(structure_or_material) -> tuple[Structure, dict[str, Any]]:
     if isinstance(structure_or_material, Material):
         mat = structure_or_material
-        return mat.structure, dict(material_id=mat.id, formula=mat.formula,
-                                   spacegroup_symbol=mat.spacegroup_symbol,
-                                   spacegroup_number=mat.spacegroup_number)
+        return mat.structure, dict(
+            material_id=mat.id,
+            formula=mat.formula,
+            spacegroup_symbol=mat.spacegroup_symbol,
+            spacegroup_number=mat.spacegroup_number,
+        )
     from stemtf.materials.standardize import formula, standardize
 
     structure, symbol, number = standardize(structure_or_material)
-    return structure, dict(material_id="structure", formula=formula(structure),
-                           spacegroup_symbol=symbol, spacegroup_number=number)
+    return structure, dict(
+        material_id="structure",
+        formula=formula(structure),
+        spacegroup_symbol=symbol,
+        spacegroup_number=number,
+    )
 
 
 def simulate_patterns(

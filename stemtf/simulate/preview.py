@@ -16,8 +16,14 @@ __all__ = ["write_montage"]
 MAX_PANELS = 36
 
 
-def write_montage(path: str | os.PathLike, patterns: np.ndarray, titles: Sequence[str] | None = None, *,
-                  q_sampling_invA: float | None = None, gamma: float = 0.25) -> Path:
+def write_montage(
+    path: str | os.PathLike,
+    patterns: np.ndarray,
+    titles: Sequence[str] | None = None,
+    *,
+    q_sampling_invA: float | None = None,
+    gamma: float = 0.25,
+) -> Path:
     """Write up to 36 patterns side by side (intensity ** ``gamma``) to ``path`` atomically."""
     import matplotlib
 

@@ -57,7 +57,7 @@ def shard_attrs(config: SimulationConfig, info: dict[str, Any]) -> dict[str, Any
         "box_A": np.asarray(info["box_A"], float),
         "gpts": np.asarray(info["gpts"], np.int32),
         "simulation_method": "abTEM plane-wave multislice (IAM, Lobato, infinite projection); "
-                             "ZOLZ Bragg intensities rendered as disks of radius alpha/lambda",
+        "ZOLZ Bragg intensities rendered as disks of radius alpha/lambda",
         "simulation_config_json": json.dumps(config.as_attrs()),
         "abtem_version": _version("abtem"),
         "numpy_version": _version("numpy"),
@@ -82,6 +82,7 @@ def simulate_shard(
 
     out = Path(out_path)
     ensure_writable_dir(out.parent if str(out.parent) else ".", "folder of output file")
-    patterns, table, info = simulate_patterns(material, zone_axis, config, seed=seed, rotation_deg=rotation_deg,
-                                              return_info=True)
+    patterns, table, info = simulate_patterns(
+        material, zone_axis, config, seed=seed, rotation_deg=rotation_deg, return_info=True
+    )
     return write_shard(out, patterns, table, shard_attrs(config, info))

@@ -55,8 +55,14 @@ def _primitive(uvw) -> np.ndarray:
     return np.array([int(x) // g for x in uvw])
 
 
-def find_ortho_cell(lattice: np.ndarray, uvw, *, max_index: int = SEARCH_INDEX,
-                    max_length_A: float = SEARCH_LENGTH_A, max_strain: float = MAX_STRAIN) -> OrthoCell:
+def find_ortho_cell(
+    lattice: np.ndarray,
+    uvw,
+    *,
+    max_index: int = SEARCH_INDEX,
+    max_length_A: float = SEARCH_LENGTH_A,
+    max_strain: float = MAX_STRAIN,
+) -> OrthoCell:
     """Find the least-strained orthogonal supercell with zone axis ``uvw`` along z.
 
     Parameters

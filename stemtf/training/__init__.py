@@ -8,8 +8,14 @@ from stemtf.training.config import TrainConfig
 from stemtf.training.strategy import StrategyKind, make_strategy, parse_tf_config
 from stemtf.training.synthetic import synthetic_pairs
 
-__all__ = ["TrainConfig", "StrategyKind", "make_strategy", "parse_tf_config", "synthetic_pairs",
-           "train"]
+__all__ = [
+    "TrainConfig",
+    "StrategyKind",
+    "make_strategy",
+    "parse_tf_config",
+    "synthetic_pairs",
+    "train",
+]
 
 
 def train(*args, **kwargs):

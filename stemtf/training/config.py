@@ -103,7 +103,9 @@ class TrainConfig:
         check_positive("norm_scale", self.norm_scale)
         check_range("synthetic", self.synthetic, 0, 10_000_000)
         if self.data_dir is None and self.synthetic == 0:
-            raise InputError("no training data: give a dataset folder (--data-dir) or --synthetic N")
+            raise InputError(
+                "no training data: give a dataset folder (--data-dir) or --synthetic N"
+            )
         if self.data_dir is not None and self.synthetic:
             raise InputError(
                 f"data_dir={self.data_dir!r} and synthetic={self.synthetic}: give only one of them"
@@ -115,7 +117,13 @@ class TrainConfig:
         check_range("weight_decay", self.weight_decay, 0.0, 1.0)
         check_range("warmup_steps", self.warmup_steps, 0, self.steps)
         check_range("cpu_devices", self.cpu_devices, 0, 256)
-        for name in ("log_every", "eval_every", "checkpoint_every", "eval_batches", "keep_checkpoints"):
+        for name in (
+            "log_every",
+            "eval_every",
+            "checkpoint_every",
+            "eval_batches",
+            "keep_checkpoints",
+        ):
             check_range(name, getattr(self, name), 1, 10**9)
         _choice("lr_schedule", self.lr_schedule, SCHEDULES)
         _choice("loss", self.loss, LOSSES)
@@ -124,8 +132,13 @@ class TrainConfig:
 
     def model_config(self) -> dict[str, Any]:
         """Constructor arguments of the RDUNet this run trains."""
-        return {"width": self.width, "levels": self.levels, "channels": 1, "blocks": self.blocks,
-                "norm_scale": self.norm_scale}
+        return {
+            "width": self.width,
+            "levels": self.levels,
+            "channels": 1,
+            "blocks": self.blocks,
+            "norm_scale": self.norm_scale,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-serialisable)."""

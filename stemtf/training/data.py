@@ -69,15 +69,27 @@ def make_datasets(config: TrainConfig, global_batch: int, *, step_offset: int = 
     from stemtf.data import load
 
     train = load(
-        config.data_dir, "train", config=config.dataset_config, batch_size=global_batch,
-        patch_px=config.patch_px, shuffle=True, augment=True, seed=config.seed + step_offset,
+        config.data_dir,
+        "train",
+        config=config.dataset_config,
+        batch_size=global_batch,
+        patch_px=config.patch_px,
+        shuffle=True,
+        augment=True,
+        seed=config.seed + step_offset,
         repeat=True,
     )
     check_not_empty(train, f"dataset {config.data_dir!r} split 'train'")
     try:
         val = load(
-            config.data_dir, "validation", config=config.dataset_config, batch_size=global_batch,
-            patch_px=None, shuffle=False, augment=False, seed=config.seed,
+            config.data_dir,
+            "validation",
+            config=config.dataset_config,
+            batch_size=global_batch,
+            patch_px=None,
+            shuffle=False,
+            augment=False,
+            seed=config.seed,
         )
     except InputError as e:
         log.warning("no validation data (%s); validation metrics are skipped", e)

@@ -38,7 +38,9 @@ SIGNATURE = {
 WARMUP_SIZES_PX = (64, 128)
 
 
-def resolve_model_source(run: str | Path | None, model: str | Path | None) -> tuple[Path, Path | None]:
+def resolve_model_source(
+    run: str | Path | None, model: str | Path | None
+) -> tuple[Path, Path | None]:
     """Return ``(model.keras path, run folder or None)`` from ``--run`` / ``--model``."""
     if (run is None) == (model is None):
         raise InputError("give exactly one of --run DIR (a training run) or --model FILE.keras")
@@ -46,7 +48,9 @@ def resolve_model_source(run: str | Path | None, model: str | Path | None) -> tu
         run = Path(run)
         path = run / "model.keras"
         if not path.is_file():
-            raise InputError(f"run folder {str(run)!r} has no model.keras: train it first (stemtf train --out {run})")
+            raise InputError(
+                f"run folder {str(run)!r} has no model.keras: train it first (stemtf train --out {run})"
+            )
         return path, run
     path = Path(model)
     if path.suffix != ".keras" or not path.is_file():
@@ -64,7 +68,9 @@ def load_keras_model(path: str | Path):
         return keras.saving.load_model(str(path), safe_mode=True)
     except Exception as e:  # noqa: BLE001 - Keras raises many types for a bad file
         msg = " ".join(str(e).split())[:300]
-        raise InputError(f"model file {str(path)!r} cannot be loaded: {type(e).__name__}: {msg}") from None
+        raise InputError(
+            f"model file {str(path)!r} cannot be loaded: {type(e).__name__}: {msg}"
+        ) from None
 
 
 def _serving_fn(model):
@@ -73,7 +79,9 @@ def _serving_fn(model):
     def serve(counts):
         counts = tf.convert_to_tensor(counts, tf.float32)
         shape = tf.shape(counts)
-        tf.debugging.assert_rank_in(counts, [3, 4], message="counts must be (B, H, W) or (B, H, W, 1)")
+        tf.debugging.assert_rank_in(
+            counts, [3, 4], message="counts must be (B, H, W) or (B, H, W, 1)"
+        )
         x = tf.reshape(counts, tf.concat([shape[:3], [1]], axis=0))
         x = tf.ensure_shape(x, [None, None, None, 1])
         y = tf.cast(model(x, training=False), tf.float32)
@@ -179,10 +187,16 @@ def training_domain(train_cfg: dict[str, Any] | None) -> dict[str, Any] | None:
     spec = SPECS[name]
     noise = spec.noise.to_dict()
     conditions = tuple(k for k, v in noise.items() if v is True) + tuple(
-        f"thickness_A={t:g}" for t in spec.thicknesses_A)
-    return ModelDomain.from_spec(spec.detector_px, spec.q_sampling_invA, spec.energy_eV,
-                                 spec.semiangle_mrad, tuple(spec.noise.dose_range_e),
-                                 conditions).to_dict()
+        f"thickness_A={t:g}" for t in spec.thicknesses_A
+    )
+    return ModelDomain.from_spec(
+        spec.detector_px,
+        spec.q_sampling_invA,
+        spec.energy_eV,
+        spec.semiangle_mrad,
+        tuple(spec.noise.dose_range_e),
+        conditions,
+    ).to_dict()
 
 
 def _card(model, name: str, version: int, run_dir: str | Path | None) -> dict[str, Any]:
@@ -221,6 +235,9 @@ def _card(model, name: str, version: int, run_dir: str | Path | None) -> dict[st
         "domain": training_domain((run_cfg or {}).get("train")),
         "training": (run_cfg or {}).get("train"),
         "metrics": metrics,
-        "versions": {"stemtf": stemtf.__version__, "tensorflow": tf.__version__,
-                     "keras": keras.__version__},
+        "versions": {
+            "stemtf": stemtf.__version__,
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+        },
     }

@@ -146,8 +146,13 @@ def train(
             model = RDUNet(**config.model_config())
             optimizer = build_optimizer(config)
             optimizer.build(model.trainable_variables)
-            step_var = tf.Variable(0, dtype=tf.int64, trainable=False, name="step",
-                                   aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
+            step_var = tf.Variable(
+                0,
+                dtype=tf.int64,
+                trainable=False,
+                name="step",
+                aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA,
+            )
         ckpt = tf.train.Checkpoint(model=model, optimizer=optimizer, step=step_var)
         manager = tf.train.CheckpointManager(
             ckpt, str(work_dir / "checkpoints"), max_to_keep=config.keep_checkpoints
@@ -155,14 +160,21 @@ def train(
         _restore(ckpt, manager, run_dir)
         start = int(step_var.numpy())
         runlog.truncate_after(start)
-        runlog.write_config(config, {
-            "dataset_version": version,
-            "strategy": {"kind": config.strategy, "replicas": replicas, "task": task},
-            "resumed_from_step": start,
-        })
+        runlog.write_config(
+            config,
+            {
+                "dataset_version": version,
+                "strategy": {"kind": config.strategy, "replicas": replicas, "task": task},
+                "resumed_from_step": start,
+            },
+        )
         log.info(
             "RDUNet width=%d levels=%d: %d parameters, %s strategy, %d replica(s), global batch %d",
-            config.width, config.levels, model.count_params(), config.strategy, replicas,
+            config.width,
+            config.levels,
+            model.count_params(),
+            config.strategy,
+            replicas,
             config.batch_size,
         )
         if start >= config.steps:
@@ -189,7 +201,9 @@ def train(
         options = tf.data.Options()
         # every worker reads the records and keeps its share of the batches: works for any
         # number of TFRecord files (file sharding fails with fewer files than workers)
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        options.experimental_distribute.auto_shard_policy = (
+            tf.data.experimental.AutoShardPolicy.DATA
+        )
         iterator = iter(strategy.experimental_distribute_dataset(train_ds.with_options(options)))
         step, window, t_window = start, [], time.perf_counter()
         metrics: dict[str, Any] = {}
@@ -200,15 +214,29 @@ def train(
             if step % config.log_every == 0 or last:
                 rate = len(window) / max(time.perf_counter() - t_window, 1e-9)
                 lr = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-                metrics = {"loss": sum(window) / len(window), "learning_rate": lr, "steps_per_s": rate}
-                log.info("step %d/%d  loss %.5f  lr %.3g  %.2f steps/s", step, config.steps,
-                         metrics["loss"], lr, rate)
+                metrics = {
+                    "loss": sum(window) / len(window),
+                    "learning_rate": lr,
+                    "steps_per_s": rate,
+                }
+                log.info(
+                    "step %d/%d  loss %.5f  lr %.3g  %.2f steps/s",
+                    step,
+                    config.steps,
+                    metrics["loss"],
+                    lr,
+                    rate,
+                )
                 window, t_window = [], time.perf_counter()
             if (step % config.eval_every == 0 or last) and val_ds is not None:
                 metrics.update(evaluate(val_ds, config.eval_batches))
-                log.info("step %d  val_loss %.5f  val PSNR %.2f dB  val SSIM %.4f", step,
-                         metrics.get("val_loss", float("nan")),
-                         metrics.get("val_psnr_db", float("nan")), metrics.get("val_ssim", float("nan")))
+                log.info(
+                    "step %d  val_loss %.5f  val PSNR %.2f dB  val SSIM %.4f",
+                    step,
+                    metrics.get("val_loss", float("nan")),
+                    metrics.get("val_psnr_db", float("nan")),
+                    metrics.get("val_ssim", float("nan")),
+                )
             if step % config.eval_every == 0 or last:
                 runlog.row(step, metrics)
             if step % config.checkpoint_every == 0 or last:

@@ -27,17 +27,25 @@ def _fmt(v: Any) -> str:
 def render_markdown(card: dict[str, Any]) -> str:
     """Human-readable Markdown of a model card dict."""
     lines = [f"# Model card: {card['name']} version {card['version']}", ""]
-    lines += [f"- created (UTC): {card['created_utc']}",
-              f"- architecture: {card['architecture']} ({card['parameters']:,} parameters)",
-              f"- dataset version: {card.get('dataset_version') or 'unknown'}",
-              f"- serving signature: `{card['signature']['name']}`: {card['signature']['input']} "
-              f"-> {card['signature']['output']}",
-              f"- normalisation: {card['normalization']}"]
+    lines += [
+        f"- created (UTC): {card['created_utc']}",
+        f"- architecture: {card['architecture']} ({card['parameters']:,} parameters)",
+        f"- dataset version: {card.get('dataset_version') or 'unknown'}",
+        f"- serving signature: `{card['signature']['name']}`: {card['signature']['input']} "
+        f"-> {card['signature']['output']}",
+        f"- normalisation: {card['normalization']}",
+    ]
     dom = card.get("domain")
-    lines += [("- training domain: " + ", ".join(f"{k} {_fmt(v)}" for k, v in dom.items()
-                                               if k != "conditions")
-               + f"; conditions: {', '.join(dom.get('conditions', [])) or 'none'}") if dom else
-              "- training domain: not recorded (analyze treats the model as unknown domain)", ""]
+    lines += [
+        (
+            "- training domain: "
+            + ", ".join(f"{k} {_fmt(v)}" for k, v in dom.items() if k != "conditions")
+            + f"; conditions: {', '.join(dom.get('conditions', [])) or 'none'}"
+        )
+        if dom
+        else "- training domain: not recorded (analyze treats the model as unknown domain)",
+        "",
+    ]
     lines += ["## Model config", "", "| key | value |", "|---|---|"]
     lines += [f"| {k} | {_fmt(v)} |" for k, v in card["model_config"].items()]
     if card.get("training"):
@@ -46,21 +54,40 @@ def render_markdown(card: dict[str, Any]) -> str:
     lines += ["", "## Measured metrics", ""]
     if card.get("metrics"):
         lines += ["| metric | value |", "|---|---|"]
-        lines += [f"| {k} | {_fmt(v)} |" for k, v in card["metrics"].items()
-                  if not isinstance(v, dict | list)]
+        lines += [
+            f"| {k} | {_fmt(v)} |"
+            for k, v in card["metrics"].items()
+            if not isinstance(v, dict | list)
+        ]
     else:
         lines.append("none recorded")
     lines += _evaluation_lines(card.get("metrics", {}))
     lines += _reproduce_lines(card)
-    lines += ["", "## Intended use", "", card["intended_use"], "", "## Limitations", "",
-              card["limitations"], "", "## Versions", ""]
+    lines += [
+        "",
+        "## Intended use",
+        "",
+        card["intended_use"],
+        "",
+        "## Limitations",
+        "",
+        card["limitations"],
+        "",
+        "## Versions",
+        "",
+    ]
     lines += [f"- {k}: {v}" for k, v in card.get("versions", {}).items()]
     return "\n".join(lines) + "\n"
 
 
-_EVAL_COLUMNS = (("psnr_db", "PSNR dB"), ("ssim", "SSIM"), ("position_error_px", "spot pos. err px"),
-                 ("recall", "spot recall"), ("weak_recall", "weak-spot recall"),
-                 ("invented_per_dp", "invented spots/DP"))
+_EVAL_COLUMNS = (
+    ("psnr_db", "PSNR dB"),
+    ("ssim", "SSIM"),
+    ("position_error_px", "spot pos. err px"),
+    ("recall", "spot recall"),
+    ("weak_recall", "weak-spot recall"),
+    ("invented_per_dp", "invented spots/DP"),
+)
 
 
 def _evaluation_lines(metrics: dict[str, Any]) -> list[str]:
@@ -77,12 +104,18 @@ def _evaluation_lines(metrics: dict[str, Any]) -> list[str]:
             for method, bins in per_bin["methods"].items():
                 if bins and i < len(bins) and bins[i]:
                     b = bins[i]
-                    rows.append(f"| {lo:.0e}-{hi:.0e} | {method} | {b.get('n', '')} | "
-                                + " | ".join(_fmt(b.get(k, float('nan'))) for k, _ in _EVAL_COLUMNS) + " |")
+                    rows.append(
+                        f"| {lo:.0e}-{hi:.0e} | {method} | {b.get('n', '')} | "
+                        + " | ".join(_fmt(b.get(k, float("nan"))) for k, _ in _EVAL_COLUMNS)
+                        + " |"
+                    )
     for method, b in overall.items():
         if isinstance(b, dict):
-            rows.append(f"| all | {method} | {b.get('n', '')} | "
-                        + " | ".join(_fmt(b.get(k, float('nan'))) for k, _ in _EVAL_COLUMNS) + " |")
+            rows.append(
+                f"| all | {method} | {b.get('n', '')} | "
+                + " | ".join(_fmt(b.get(k, float("nan"))) for k, _ in _EVAL_COLUMNS)
+                + " |"
+            )
     source = (per_bin or {}).get("source") or "held-out split"
     return ["", f"## Held-out evaluation ({source}, `stemtf evaluate`)", "", head, rule, *rows]
 
@@ -92,17 +125,38 @@ def _reproduce_lines(card: dict[str, Any]) -> list[str]:
     t = card.get("training") or {}
     if not t:
         return []
-    opts = ["width", "levels", "blocks", "patch_px", "batch_size", "steps", "lr_schedule",
-            "warmup_steps", "loss", "strategy", "precision", "seed"]
+    opts = [
+        "width",
+        "levels",
+        "blocks",
+        "patch_px",
+        "batch_size",
+        "steps",
+        "lr_schedule",
+        "warmup_steps",
+        "loss",
+        "strategy",
+        "precision",
+        "seed",
+    ]
     train = " ".join(f"--{k.replace('_', '-')} {t[k]}" for k in opts if k in t)
-    lr = f" --lr {t['learning_rate']} --weight-decay {t['weight_decay']}" if "learning_rate" in t else ""
+    lr = (
+        f" --lr {t['learning_rate']} --weight-decay {t['weight_decay']}"
+        if "learning_rate" in t
+        else ""
+    )
     cfg = t.get("dataset_config", "default")
-    return ["", "## Reproduce", "", "```",
-            f"stemtf build-dataset --config {cfg} --data-dir DATA",
-            f"stemtf train --data-dir DATA --dataset-config {cfg} --out RUN {train}{lr}",
-            f"stemtf evaluate --model RUN --data-dir DATA --dataset-config {cfg} --split test --self-ensemble",
-            f"stemtf export --run RUN --name {card['name']} --version {card['version']} --out saved_models",
-            "```"]
+    return [
+        "",
+        "## Reproduce",
+        "",
+        "```",
+        f"stemtf build-dataset --config {cfg} --data-dir DATA",
+        f"stemtf train --data-dir DATA --dataset-config {cfg} --out RUN {train}{lr}",
+        f"stemtf evaluate --model RUN --data-dir DATA --dataset-config {cfg} --split test --self-ensemble",
+        f"stemtf export --run RUN --name {card['name']} --version {card['version']} --out saved_models",
+        "```",
+    ]
 
 
 def write_model_card(folder: Path, card: dict[str, Any]) -> tuple[Path, Path]:

@@ -15,8 +15,16 @@ from stemtf.training.config import MODEL_KEYS, TrainConfig
 
 __all__ = ["RunLog", "check_same_architecture", "read_run_config", "CSV_FIELDS"]
 
-CSV_FIELDS = ("step", "time_s", "learning_rate", "loss", "val_loss", "val_psnr_db", "val_ssim",
-              "steps_per_s")
+CSV_FIELDS = (
+    "step",
+    "time_s",
+    "learning_rate",
+    "loss",
+    "val_loss",
+    "val_psnr_db",
+    "val_ssim",
+    "steps_per_s",
+)
 
 
 def read_run_config(run_dir: str | Path) -> dict[str, Any] | None:
@@ -62,8 +70,12 @@ def _versions() -> dict[str, str]:
 
     import stemtf
 
-    return {"stemtf": stemtf.__version__, "tensorflow": tf.__version__,
-            "keras": keras.__version__, "python": platform.python_version()}
+    return {
+        "stemtf": stemtf.__version__,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+    }
 
 
 class RunLog:
@@ -79,8 +91,13 @@ class RunLog:
         """Save the full config, seed, versions and ``extra`` (strategy, dataset) as JSON."""
         if not self.enabled:
             return
-        doc = {"train": config.to_dict(), "model": config.model_config(), "seed": config.seed,
-               "versions": _versions(), **extra}
+        doc = {
+            "train": config.to_dict(),
+            "model": config.model_config(),
+            "seed": config.seed,
+            "versions": _versions(),
+            **extra,
+        }
         write_json_atomic(self.run_dir / "config.json", doc)
 
     def row(self, step: int, values: dict[str, float]) -> None:
@@ -95,8 +112,13 @@ class RunLog:
             w = csv.DictWriter(f, fieldnames=CSV_FIELDS, extrasaction="ignore")
             if new:
                 w.writeheader()
-            w.writerow({"step": step, "time_s": round(time.perf_counter() - self._t0, 3),
-                        **{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in values.items()}})
+            w.writerow(
+                {
+                    "step": step,
+                    "time_s": round(time.perf_counter() - self._t0, 3),
+                    **{k: (f"{v:.6g}" if isinstance(v, float) else v) for k, v in values.items()},
+                }
+            )
         if self._writer is None:
             self._writer = tf.summary.create_file_writer(str(self.run_dir / "tensorboard"))
         with self._writer.as_default(step=step):
@@ -107,7 +129,8 @@ class RunLog:
 
     def truncate_after(self, step: int) -> None:
         """Drop CSV rows logged after ``step`` (a killed run may have logged past its last
-        checkpoint; the resumed run logs those steps again)."""
+        checkpoint; the resumed run logs those steps again).
+        """
         path = self.run_dir / "log.csv"
         if not self.enabled or not path.is_file():
             return

@@ -48,7 +48,9 @@ def parse_tf_config(text: str | None) -> dict[str, Any]:
     if not isinstance(cluster, dict) or not cluster:
         raise _bad("'cluster' must be an object mapping job names to lists of 'host:port'")
     if "worker" not in cluster and "chief" not in cluster:
-        raise _bad(f"'cluster' has jobs {sorted(cluster)}: it needs 'worker' (and optionally 'chief')")
+        raise _bad(
+            f"'cluster' has jobs {sorted(cluster)}: it needs 'worker' (and optionally 'chief')"
+        )
     for job, addrs in cluster.items():
         if not isinstance(addrs, list) or not addrs:
             raise _bad(f"cluster job {job!r} must be a non-empty list of 'host:port'")
@@ -61,7 +63,11 @@ def parse_tf_config(text: str | None) -> dict[str, Any]:
     ttype, index = task.get("type"), task.get("index")
     if ttype not in cluster:
         raise _bad(f"task type {ttype!r} is not a job of the cluster {sorted(cluster)}")
-    if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < len(cluster[ttype]):
+    if (
+        isinstance(index, bool)
+        or not isinstance(index, int)
+        or not 0 <= index < len(cluster[ttype])
+    ):
         raise _bad(f"task index {index!r} is not in 0..{len(cluster[ttype]) - 1} for job {ttype!r}")
     return cfg
 
@@ -100,7 +106,9 @@ def make_strategy(kind: StrategyKind | str, *, cpu_devices: int = 0):
     except ValueError:
         allowed = ", ".join(k.value for k in StrategyKind)
         raise InputError(f"strategy={kind!r} is not allowed: choose one of {allowed}") from None
-    tf_config = parse_tf_config(os.environ.get("TF_CONFIG")) if kind is StrategyKind.multiworker else None
+    tf_config = (
+        parse_tf_config(os.environ.get("TF_CONFIG")) if kind is StrategyKind.multiworker else None
+    )
     import tensorflow as tf
 
     if cpu_devices > 1:
@@ -115,7 +123,9 @@ def make_strategy(kind: StrategyKind | str, *, cpu_devices: int = 0):
     workers = sum(len(v) for v in tf_config["cluster"].values())
     log.info(
         "MultiWorkerMirroredStrategy: %s %d of %d workers",
-        tf_config["task"]["type"], tf_config["task"]["index"], workers,
+        tf_config["task"]["type"],
+        tf_config["task"]["index"],
+        workers,
     )
     return tf.distribute.MultiWorkerMirroredStrategy()
 

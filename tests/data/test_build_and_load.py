@@ -32,13 +32,17 @@ def shard_dir(tmp_path_factory):
 @pytest.fixture(scope="module")
 def built(shard_dir, tmp_path_factory):
     data = tmp_path_factory.mktemp("data")
-    result = build_dataset(get_spec("small"), data, shard_dir=shard_dir, preview=data / "preview.png", progress=False)
+    result = build_dataset(
+        get_spec("small"), data, shard_dir=shard_dir, preview=data / "preview.png", progress=False
+    )
     return data, result
 
 
 def _examples(dataset_dir, split):
     b = tfds.builder_from_directory(str(dataset_dir))
-    return sorted(b.as_dataset(split=split, shuffle_files=False).as_numpy_iterator(), key=lambda e: e["index"])
+    return sorted(
+        b.as_dataset(split=split, shuffle_files=False).as_numpy_iterator(), key=lambda e: e["index"]
+    )
 
 
 def test_read_back_with_disjoint_material_splits(built):
@@ -46,8 +50,12 @@ def test_read_back_with_disjoint_material_splits(built):
     b = tfds.builder_from_directory(str(result.dataset_dir))
     counts = {k: v.num_examples for k, v in b.info.splits.items()}
     assert counts == result.split_examples
-    assert sum(counts.values()) == len(MATERIALS) * 2 * 2 * 2  # materials x zone axes x thicknesses x realisations
-    materials = {s: {e["material_id"].decode() for e in _examples(result.dataset_dir, s)} for s in counts}
+    assert (
+        sum(counts.values()) == len(MATERIALS) * 2 * 2 * 2
+    )  # materials x zone axes x thicknesses x realisations
+    materials = {
+        s: {e["material_id"].decode() for e in _examples(result.dataset_dir, s)} for s in counts
+    }
     assert materials["train"].isdisjoint(materials["validation"])
     assert materials["train"].isdisjoint(materials["test"])
     assert materials["validation"].isdisjoint(materials["test"])
@@ -55,7 +63,9 @@ def test_read_back_with_disjoint_material_splits(built):
     assert set().union(*materials.values()) == set(MATERIALS)
     skipped = b.info.metadata["skipped_shards"]
     assert len(skipped) == 2
-    assert any("zz-truncated__0_0_1.h5" in s for s in skipped) and any("zz-small__0_0_1.h5" in s for s in skipped)
+    assert any("zz-truncated__0_0_1.h5" in s for s in skipped) and any(
+        "zz-small__0_0_1.h5" in s for s in skipped
+    )
     # also loadable through tfds.load with the registered builder
     ds = tfds.load("stem_diffraction/small", split="validation", data_dir=str(data), download=False)
     assert sum(1 for _ in ds) == counts["validation"]
@@ -70,14 +80,20 @@ def test_examples_carry_physics_and_noise_params(built):
         assert e["dose_e"] == pytest.approx(p["dose_e"]) and 1e3 <= e["dose_e"] <= 1e5
         assert tuple(e["zone_axis"]) in {(0, 0, 1), (1, 0, 0)} and e["thickness_A"] in (80.0, 200.0)
         if p["beam_stop"] == 0 and p["spot_dim_count"] == 0:  # target sum = expected elastic counts
-            assert e["clean"].sum() == pytest.approx(e["dose_e"] * (1 - p["background_fraction"]), rel=1e-3)
+            assert e["clean"].sum() == pytest.approx(
+                e["dose_e"] * (1 - p["background_fraction"]), rel=1e-3
+            )
     assert len({e["index"] for e in ex}) == len(ex)
 
 
 def test_same_seed_same_examples_other_seed_differs(built, shard_dir, tmp_path):
     _, result = built
-    again = build_dataset(get_spec("small"), tmp_path / "again", shard_dir=shard_dir, progress=False)
-    other = build_dataset(get_spec("small", seed=5), tmp_path / "other", shard_dir=shard_dir, progress=False)
+    again = build_dataset(
+        get_spec("small"), tmp_path / "again", shard_dir=shard_dir, progress=False
+    )
+    other = build_dataset(
+        get_spec("small", seed=5), tmp_path / "other", shard_dir=shard_dir, progress=False
+    )
     assert other.dataset_dir.parent.name == "small_seed5"
     for split in result.split_examples:
         a, b = _examples(result.dataset_dir, split), _examples(again.dataset_dir, split)
@@ -96,7 +112,9 @@ def test_card_and_preview(built):
     data, result = built
     card = json.loads(result.card_json.read_text())
     assert {k: v["examples"] for k, v in card["splits"].items()} == result.split_examples
-    assert sum(sum(v["dose_e_histogram"]) for v in card["splits"].values()) == sum(result.split_examples.values())
+    assert sum(sum(v["dose_e_histogram"]) for v in card["splits"].values()) == sum(
+        result.split_examples.values()
+    )
     assert "nmc811-o3" in card["splits"]["test"]["materials"]
     assert result.card_md.read_text().startswith("# stem_diffraction/small")
     assert (data / "preview.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -106,7 +124,10 @@ def test_load_batches_shapes_and_determinism(built):
     data, _ = built
     ds = load(data, "train", batch_size=4, patch_px=48, seed=3)
     batches = [(n.numpy(), t.numpy()) for n, t in ds.take(3)]
-    again = [(n.numpy(), t.numpy()) for n, t in load(data, "train", batch_size=4, patch_px=48, seed=3).take(3)]
+    again = [
+        (n.numpy(), t.numpy())
+        for n, t in load(data, "train", batch_size=4, patch_px=48, seed=3).take(3)
+    ]
     for (n, t), (n2, t2) in zip(batches, again, strict=True):
         assert n.shape == t.shape == (4, 48, 48, 1) and n.dtype == np.float32
         np.testing.assert_array_equal(n, n2)
@@ -123,10 +144,16 @@ def test_augmentation_is_identical_for_noisy_and_target(built):
     for i in range(6):
         n0, t0 = plain[0][i, ..., 0].numpy(), plain[1][i, ..., 0].numpy()
         n1, t1 = aug[0][i, ..., 0].numpy(), aug[1][i, ..., 0].numpy()
-        found = [(k, f) for k in range(4) for f in (False, True)
-                 if np.array_equal(np.rot90(np.fliplr(t0) if f else t0, k), t1)
-                 and np.array_equal(np.rot90(np.fliplr(n0) if f else n0, k), n1)]
-        assert found, f"example {i}: augmented pair is not one dihedral transform of the stored pair"
+        found = [
+            (k, f)
+            for k in range(4)
+            for f in (False, True)
+            if np.array_equal(np.rot90(np.fliplr(t0) if f else t0, k), t1)
+            and np.array_equal(np.rot90(np.fliplr(n0) if f else n0, k), n1)
+        ]
+        assert found, (
+            f"example {i}: augmented pair is not one dihedral transform of the stored pair"
+        )
         n_changed += not np.array_equal(t0, t1)
     assert n_changed >= 1
 
@@ -134,8 +161,12 @@ def test_augmentation_is_identical_for_noisy_and_target(built):
 def test_renoise_draws_fresh_noise_deterministically(built):
     data, _ = built
     stored = next(iter(load(data, "test", batch_size=4, shuffle=False, augment=False)))
-    r1 = next(iter(load(data, "test", batch_size=4, shuffle=False, augment=False, renoise=True, seed=2)))
-    r2 = next(iter(load(data, "test", batch_size=4, shuffle=False, augment=False, renoise=True, seed=2)))
+    r1 = next(
+        iter(load(data, "test", batch_size=4, shuffle=False, augment=False, renoise=True, seed=2))
+    )
+    r2 = next(
+        iter(load(data, "test", batch_size=4, shuffle=False, augment=False, renoise=True, seed=2))
+    )
     np.testing.assert_array_equal(r1[0].numpy(), r2[0].numpy())
     assert not np.array_equal(r1[0].numpy(), stored[0].numpy())
     # the new target has the stored target's shape, rescaled to the newly drawn dose

@@ -41,7 +41,9 @@ def test_unwritable_data_dir_is_one_line(tmp_path, capsys):
 
 
 def test_missing_shard_folder_is_one_line(tmp_path, capsys):
-    code, err = _run_app(["build-dataset", "--data-dir", str(tmp_path), "--shards", str(tmp_path / "none")], capsys)
+    code, err = _run_app(
+        ["build-dataset", "--data-dir", str(tmp_path), "--shards", str(tmp_path / "none")], capsys
+    )
     assert code == 2 and len(err) == 1 and err[0].startswith("error: shard folder")
 
 
@@ -52,7 +54,11 @@ def _records(dataset_dir):
     out = {}
     for split in b.info.splits:
         for e in b.as_dataset(split=split, shuffle_files=False).as_numpy_iterator():
-            out[(split, int(e["index"]))] = (e["material_id"], e["noisy"].tobytes(), e["clean"].tobytes())
+            out[(split, int(e["index"]))] = (
+                e["material_id"],
+                e["noisy"].tobytes(),
+                e["clean"].tobytes(),
+            )
     return out
 
 
@@ -63,13 +69,20 @@ def test_killed_build_rerun_gives_same_examples(tmp_path):
     args = ["build-dataset", "--config", "small", "--shards", str(shards), "--no-progress"]
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     killed_dir = tmp_path / "killed"
-    proc = subprocess.Popen([*cmd, *args, "--data-dir", str(killed_dir)], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        [*cmd, *args, "--data-dir", str(killed_dir)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     config_dir = killed_dir / "stem_diffraction" / "small"
     deadline = time.monotonic() + 120
     # kill while tfds is writing records (an incomplete.* folder exists)
     while time.monotonic() < deadline and proc.poll() is None:
-        if config_dir.is_dir() and any(p.name.startswith("incomplete.") for p in config_dir.iterdir()):
+        if config_dir.is_dir() and any(
+            p.name.startswith("incomplete.") for p in config_dir.iterdir()
+        ):
             time.sleep(0.3)
             break
         time.sleep(0.05)
@@ -79,8 +92,13 @@ def test_killed_build_rerun_gives_same_examples(tmp_path):
     if not was_running:
         pytest.skip("the build finished before it could be killed")
     assert not (config_dir / "1.0.0" / "dataset_info.json").exists()
-    r = subprocess.run([*cmd, *args, "--data-dir", str(killed_dir)], env=env, capture_output=True, text=True,
-                       timeout=300)
+    r = subprocess.run(
+        [*cmd, *args, "--data-dir", str(killed_dir)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert not any(p.name.startswith("incomplete.") for p in config_dir.iterdir())
     whole = runner.invoke(app, [*args, "--data-dir", str(tmp_path / "whole")])

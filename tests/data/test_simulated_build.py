@@ -15,12 +15,22 @@ from stemtf.data.specs import get_spec
 def test_simulate_then_build_tiny(tmp_path):
     pytest.importorskip("abtem")
     spec = dataclasses.replace(
-        get_spec("small"), name="tiny", n_materials=2, include_materials=("nmc811-o3", "nmc811-o1"),
-        zone_axes_per_material=1, thicknesses_A=(100.0,), detector_px=64, realisations=1,
+        get_spec("small"),
+        name="tiny",
+        n_materials=2,
+        include_materials=("nmc811-o3", "nmc811-o1"),
+        zone_axes_per_material=1,
+        thicknesses_A=(100.0,),
+        detector_px=64,
+        realisations=1,
     )
     result = build_dataset(spec, tmp_path, progress=False)
     names = sorted(p.name for p in result.shard_dir.glob("*.h5"))
-    assert len(names) == 2 and names[0].startswith("nmc811-o1__") and names[1].startswith("nmc811-o3__")
+    assert (
+        len(names) == 2
+        and names[0].startswith("nmc811-o1__")
+        and names[1].startswith("nmc811-o3__")
+    )
     assert result.split_examples == {"test": 2}  # the NMC811 phases are held out of train
     import tensorflow_datasets as tfds
 
@@ -28,7 +38,9 @@ def test_simulate_then_build_tiny(tmp_path):
     ex = list(b.as_dataset(split="test", shuffle_files=False).as_numpy_iterator())
     assert {e["material_id"].decode() for e in ex} == {"nmc811-o3", "nmc811-o1"}
     for e in ex:
-        assert e["noisy"].shape == (64, 64) and np.isfinite(e["noisy"]).all() and e["clean"].sum() > 0
+        assert (
+            e["noisy"].shape == (64, 64) and np.isfinite(e["noisy"]).all() and e["clean"].sum() > 0
+        )
     # rerun: shards are reused and the records are not rewritten
     mtimes = {p.name: p.stat().st_mtime_ns for p in result.shard_dir.glob("*.h5")}
     again = build_dataset(spec, tmp_path, progress=False)

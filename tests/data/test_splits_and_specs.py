@@ -13,7 +13,9 @@ IDS = [f"mat-{i:03d}" for i in range(40)] + ["nmc811-o3", "nmc811-o1", "nmc811-h
 
 
 def test_splits_are_by_material_with_nmc_held_out():
-    s = assign_splits(IDS, seed=0, validation_fraction=0.1, test_fraction=0.1, holdout_prefixes=("nmc811-",))
+    s = assign_splits(
+        IDS, seed=0, validation_fraction=0.1, test_fraction=0.1, holdout_prefixes=("nmc811-",)
+    )
     assert set(s) == set(IDS)
     assert {s[m] for m in IDS if m.startswith("nmc811-")} == {"test"}
     counts = {k: sum(v == k for v in s.values()) for k in ("train", "validation", "test")}
@@ -22,14 +24,18 @@ def test_splits_are_by_material_with_nmc_held_out():
 
 def test_splits_depend_only_on_set_and_seed():
     a = assign_splits(IDS, seed=3, validation_fraction=0.2, test_fraction=0.1)
-    b = assign_splits(list(reversed(IDS)) + IDS[:5], seed=3, validation_fraction=0.2, test_fraction=0.1)
+    b = assign_splits(
+        list(reversed(IDS)) + IDS[:5], seed=3, validation_fraction=0.2, test_fraction=0.1
+    )
     c = assign_splits(IDS, seed=4, validation_fraction=0.2, test_fraction=0.1)
     assert a == b
     assert a != c
 
 
 def test_few_materials_all_train():
-    assert set(assign_splits(["a", "b"], seed=0, validation_fraction=0.1, test_fraction=0.1).values()) == {"train"}
+    assert set(
+        assign_splits(["a", "b"], seed=0, validation_fraction=0.1, test_fraction=0.1).values()
+    ) == {"train"}
 
 
 def test_select_materials_includes_nmc_and_is_fixed():

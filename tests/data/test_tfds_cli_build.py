@@ -24,7 +24,11 @@ FOLDER = Path(__file__).resolve().parents[2] / "datasets" / "stem_diffraction"
 
 def _check_built(data_dir: Path) -> None:
     b = tfds.builder_from_directory(str(data_dir / "stem_diffraction" / "small" / "1.0.0"))
-    assert {k: v.num_examples for k, v in b.info.splits.items()} == {"train": 8, "validation": 4, "test": 12}
+    assert {k: v.num_examples for k, v in b.info.splits.items()} == {
+        "train": 8,
+        "validation": 4,
+        "test": 12,
+    }
     assert b.info.metadata["materials"]["test"] == ["nmc811-o1", "nmc811-o3", "synth-c"]
 
 
@@ -34,7 +38,15 @@ def test_tfds_build_on_the_builder_folder(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     args = simple_parsing.parse(
         build.Args,
-        args=[str(FOLDER), "--config", "small", "--manual_dir", str(FOLDER / "dummy_data"), "--data_dir", str(tmp_path)],
+        args=[
+            str(FOLDER),
+            "--config",
+            "small",
+            "--manual_dir",
+            str(FOLDER / "dummy_data"),
+            "--data_dir",
+            str(tmp_path),
+        ],
     )
     args.execute()
     _check_built(tmp_path)
@@ -48,9 +60,21 @@ def test_tfds_executable_builds_the_builder_folder(tmp_path):
     exe = shutil.which("tfds", path=str(Path(sys.executable).parent))
     assert exe, "tensorflow-datasets installs a tfds executable beside python"
     p = subprocess.run(
-        [exe, "build", str(FOLDER), "--config", "small", "--manual_dir", str(FOLDER / "dummy_data"),
-         "--data_dir", str(tmp_path)],
-        cwd=tmp_path, capture_output=True, text=True, timeout=600,
+        [
+            exe,
+            "build",
+            str(FOLDER),
+            "--config",
+            "small",
+            "--manual_dir",
+            str(FOLDER / "dummy_data"),
+            "--data_dir",
+            str(tmp_path),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert p.returncode == 0, p.stderr[-3000:]
     _check_built(tmp_path)

@@ -84,9 +84,22 @@ def test_analyze_cli_defaults_to_auto(no_bundled_model, tmp_path, monkeypatch):
     data = np.random.default_rng(0).poisson(0.5, (3, 4, 64, 64)).astype(np.float32)
     data[..., 32, 32] += 500
     np.save(tmp_path / "scan.npy", data)
-    result = CliRunner().invoke(app, [
-        "analyze", str(tmp_path / "scan.npy"), "--out", str(tmp_path / "out"), "--no-progress",
-        "--q-sampling-invA", "0.0125", "--energy-keV", "200", "--semiangle-mrad", "1"])
+    result = CliRunner().invoke(
+        app,
+        [
+            "analyze",
+            str(tmp_path / "scan.npy"),
+            "--out",
+            str(tmp_path / "out"),
+            "--no-progress",
+            "--q-sampling-invA",
+            "0.0125",
+            "--energy-keV",
+            "200",
+            "--semiangle-mrad",
+            "1",
+        ],
+    )
     assert result.exit_code == 0, (result.output, result.exception)
     summary = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["denoiser"]["requested"] == "auto"

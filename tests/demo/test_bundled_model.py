@@ -29,8 +29,13 @@ def version_dir():
 
 
 def test_bundled_model_layout_and_card(version_dir):
-    for name in ("saved_model.pb", "model_card.json", "model_card.md", "model.keras",
-                 "assets.extra/tf_serving_warmup_requests"):
+    for name in (
+        "saved_model.pb",
+        "model_card.json",
+        "model_card.md",
+        "model.keras",
+        "assets.extra/tf_serving_warmup_requests",
+    ):
         assert (version_dir / name).is_file(), name
     size = sum(p.stat().st_size for p in version_dir.rglob("*") if p.is_file())
     assert size < MAX_MODEL_BYTES
@@ -52,8 +57,13 @@ def test_bundled_model_beats_median_at_low_dose(version_dir, monkeypatch):
     config = NoiseConfig().replace(dose_range_e=LOW_DOSE_E)
     noisy, target = [], []
     for k in range(12):
-        clean = hexagonal_pattern((128, 128), ring_invA=0.696 if k % 2 else 0.402,
-                                  rotation_deg=7.0 * k, q_sampling_invA=0.0125, disk_px=3.0)
+        clean = hexagonal_pattern(
+            (128, 128),
+            ring_invA=0.696 if k % 2 else 0.402,
+            rotation_deg=7.0 * k,
+            q_sampling_invA=0.0125,
+            disk_px=3.0,
+        )
         res = apply(clean, config, rng, q_sampling_invA=0.0125)
         noisy.append(res.noisy)
         target.append(res.target)

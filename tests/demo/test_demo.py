@@ -26,8 +26,9 @@ def fresh_denoiser_cache(monkeypatch):
 
 
 def _demo(out, cache, *extra):
-    result = runner.invoke(app, ["demo", "--out", str(out), "--shape", "6", "6",
-                                 "--cache-dir", str(cache), *extra])
+    result = runner.invoke(
+        app, ["demo", "--out", str(out), "--shape", "6", "6", "--cache-dir", str(cache), *extra]
+    )
     assert result.exit_code == 0, (result.output, result.exception)
     return result.output, json.loads((out / "evaluation.json").read_text())
 
@@ -35,8 +36,15 @@ def _demo(out, cache, *extra):
 def test_demo_without_denoising_scores_the_map_against_the_truth(tmp_path, library_cache):
     out = tmp_path / "demo"
     output, ev = _demo(out, library_cache, "--denoise", "none", "--dose-e", "2e4")
-    for name in ("scan.h5", "scan_truth.h5", "truth_vs_map.png", "analysis/report.html",
-                 "analysis/results.h5", "analysis/summary.json", "analysis/phase_map.png"):
+    for name in (
+        "scan.h5",
+        "scan_truth.h5",
+        "truth_vs_map.png",
+        "analysis/report.html",
+        "analysis/results.h5",
+        "analysis/summary.json",
+        "analysis/phase_map.png",
+    ):
         assert (out / name).is_file(), name
     with h5py.File(out / "analysis" / "results.h5") as f:
         pred = np.asarray(f["labels"])
@@ -50,8 +58,9 @@ def test_demo_without_denoising_scores_the_map_against_the_truth(tmp_path, libra
     assert "denoiser: none" in output and ev["denoiser"]["kind"] == "none"
 
 
-def test_demo_uses_the_bundled_model_by_default(tmp_path, library_cache, exported_models,
-                                                monkeypatch):
+def test_demo_uses_the_bundled_model_by_default(
+    tmp_path, library_cache, exported_models, monkeypatch
+):
     monkeypatch.setenv(ENV_VAR, str(exported_models))
     out = tmp_path / "demo"
     output, ev = _demo(out, library_cache)
@@ -81,7 +90,18 @@ def test_demo_refuses_bad_arguments(tmp_path, library_cache):
     from stemtf.errors import InputError
 
     for extra in (["--dose-e", "0"], ["--shape", "1", "6"]):
-        result = runner.invoke(app, ["demo", "--out", str(tmp_path / "x"), "--cache-dir",
-                                     str(library_cache), "--denoise", "none", *extra])
+        result = runner.invoke(
+            app,
+            [
+                "demo",
+                "--out",
+                str(tmp_path / "x"),
+                "--cache-dir",
+                str(library_cache),
+                "--denoise",
+                "none",
+                *extra,
+            ],
+        )
         assert result.exit_code != 0 and isinstance(result.exception, InputError), extra
     assert not (tmp_path / "x" / "scan.h5").exists()

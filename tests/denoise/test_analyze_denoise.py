@@ -51,21 +51,32 @@ def zero_model(tmp_path_factory):
 
 
 def _run(scan, out, denoise):
-    cfg = AnalyzeConfig(input_path=scan, out_dir=out, denoise=denoise, q_sampling_invA=Q_SAMPLING_INVA,
-                        energy_eV=200e3, semiangle_mrad=1.0, scheduler="synchronous",
-                        sample_dps=42)
+    cfg = AnalyzeConfig(
+        input_path=scan,
+        out_dir=out,
+        denoise=denoise,
+        q_sampling_invA=Q_SAMPLING_INVA,
+        energy_eV=200e3,
+        semiangle_mrad=1.0,
+        scheduler="synchronous",
+        sample_dps=42,
+    )
     analyze(cfg, progress=False)
     return json.loads((out / "summary.json").read_text())
 
 
-def test_auto_drops_a_count_destroying_model_and_a_named_one_is_forced(scan_file, zero_model,
-                                                                       tmp_path, monkeypatch):
+def test_auto_drops_a_count_destroying_model_and_a_named_one_is_forced(
+    scan_file, zero_model, tmp_path, monkeypatch
+):
     monkeypatch.setenv("STEMTF_MODEL_DIR", str(zero_model))
     s = _run(scan_file, tmp_path / "auto", "auto")
     d = s["denoiser"]
     assert d["kind"] == "none" and d["decision"] == "none"
     assert d["self_check"]["model_wins"] is False
-    assert d["self_check"]["deviance_per_dp"]["model"] > d["self_check"]["deviance_per_dp"]["classical"]
+    assert (
+        d["self_check"]["deviance_per_dp"]["model"]
+        > d["self_check"]["deviance_per_dp"]["classical"]
+    )
     assert d["domain"] is None  # no card: unknown domain, said in one line
     assert any("unknown domain" in w for w in s["warnings"])
     assert any("WITHOUT denoising" in w for w in s["warnings"])

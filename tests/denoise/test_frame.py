@@ -54,8 +54,7 @@ def test_frame_round_trip_keeps_counts_and_raw_outside_crop():
     m = f.to_model(x)
     assert m.shape == (3, *f.model_px)
     y0, y1, x0, x1 = f.crop
-    np.testing.assert_allclose(m.sum(axis=(1, 2)), x[:, y0:y1, x0:x1].sum(axis=(1, 2)),
-                               rtol=1e-5)
+    np.testing.assert_allclose(m.sum(axis=(1, 2)), x[:, y0:y1, x0:x1].sum(axis=(1, 2)), rtol=1e-5)
     back = f.from_model(m, x)
     np.testing.assert_allclose(back.sum(axis=(1, 2)), x.sum(axis=(1, 2)), rtol=1e-5)
     outside = np.ones(x.shape[1:], bool)
@@ -78,8 +77,9 @@ def _disk_pattern(n: int, r: float, dose: float):
     yy, xx = np.mgrid[:n, :n] + 0.5
     c = n / 2.0
     ring = min(0.32 * n, 6.0 * r + 8.0)
-    centres = [(c, c)] + [(c + ring * np.sin(t), c + ring * np.cos(t))
-                          for t in np.arange(6) * np.pi / 3 + 0.2]
+    centres = [(c, c)] + [
+        (c + ring * np.sin(t), c + ring * np.cos(t)) for t in np.arange(6) * np.pi / 3 + 0.2
+    ]
     img = np.zeros((n, n))
     for i, (y, x) in enumerate(centres):
         img += (3.0 if i == 0 else 1.0) * (np.hypot(yy - y, xx - x) <= r)
@@ -87,8 +87,9 @@ def _disk_pattern(n: int, r: float, dose: float):
     return img, centres
 
 
-@pytest.mark.parametrize("n,r", [(64, 2.0), (128, 3.19), (256, 7.7), (256, 2.0), (512, 12.0),
-                                 (96, 5.0)])
+@pytest.mark.parametrize(
+    "n,r", [(64, 2.0), (128, 3.19), (256, 7.7), (256, 2.0), (512, 12.0), (96, 5.0)]
+)
 def test_bundled_model_in_frame_keeps_disks_and_counts(n, r):
     """The real SavedModel: every disk comes back where it was, with its counts (+-25 %) and
     most of its signal inside it; total counts within 5 % of the raw pattern."""
@@ -128,8 +129,13 @@ def test_domain_from_card_and_mismatch_line():
     assert "dose" in mismatch_line("m/1", same, dom, 50.0)
     big = DataGeometry((256, 256), 0.0078, 200e3, 1.5)
     line = mismatch_line("m/1", big, dom, 5e3)
-    assert "\n" not in line and "0.0078" in line and "0.0125" in line and "7.7 px" in line \
+    assert (
+        "\n" not in line
+        and "0.0078" in line
+        and "0.0125" in line
+        and "7.7 px" in line
         and "3.2 px" in line
+    )
     unknown = mismatch_line("m/1", big, None)
     assert "unknown domain" in unknown and "0.0078" in unknown
 

@@ -29,8 +29,9 @@ CARD = {"domain": ModelDomain.from_spec(N, 0.025, 200e3, 1.9, (1e2, 1e5)).to_dic
 def _truth(dose: float) -> np.ndarray:
     yy, xx = np.mgrid[:N, :N] + 0.5
     img = np.zeros((N, N))
-    for y, x in [(32, 32)] + [(32 + 18 * np.sin(t), 32 + 18 * np.cos(t))
-                              for t in np.arange(6) * np.pi / 3]:
+    for y, x in [(32, 32)] + [
+        (32 + 18 * np.sin(t), 32 + 18 * np.cos(t)) for t in np.arange(6) * np.pi / 3
+    ]:
         img += np.hypot(yy - y, xx - x) <= R
     return 0.85 * dose * img / img.sum() + 0.15 * dose / N**2
 

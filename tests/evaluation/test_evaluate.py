@@ -22,8 +22,9 @@ def dataset(tmp_path_factory):
     from stemtf.data.synthetic import write_synthetic_shards
 
     root = tmp_path_factory.mktemp("eval_data")
-    write_synthetic_shards(root / "shards", MATERIALS, zone_axes=1, thicknesses_A=(80.0, 200.0),
-                           detector_px=64)
+    write_synthetic_shards(
+        root / "shards", MATERIALS, zone_axes=1, thicknesses_A=(80.0, 200.0), detector_px=64
+    )
     spec = dataclasses.replace(get_spec("small"), detector_px=64, name="tiny64")
     build_dataset(spec, root / "data", shard_dir=root / "shards", progress=False)
     return root / "data"
@@ -49,16 +50,52 @@ def test_oracle_and_noisy_on_synthetic():
 def test_train_on_dataset_then_evaluate_cli(dataset, tmp_path):
     """stemtf train --data-dir on the built dataset, then stemtf evaluate on its test split."""
     run = tmp_path / "run"
-    r = CliRunner().invoke(app, [
-        "train", "--out", str(run), "--data-dir", str(dataset), "--dataset-config", "tiny64",
-        "--width", "4", "--levels", "3", "--blocks", "1", "--patch-px", "32", "--batch-size", "2",
-        "--steps", "2", "--eval-every", "2", "--log-every", "1"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "train",
+            "--out",
+            str(run),
+            "--data-dir",
+            str(dataset),
+            "--dataset-config",
+            "tiny64",
+            "--width",
+            "4",
+            "--levels",
+            "3",
+            "--blocks",
+            "1",
+            "--patch-px",
+            "32",
+            "--batch-size",
+            "2",
+            "--steps",
+            "2",
+            "--eval-every",
+            "2",
+            "--log-every",
+            "1",
+        ],
+    )
     assert r.exit_code == 0, r.output
     cfg = json.loads((run / "config.json").read_text())
     assert cfg["dataset_version"].startswith("tiny64/")
-    r = CliRunner().invoke(app, [
-        "evaluate", "--model", str(run), "--data-dir", str(dataset), "--dataset-config", "tiny64",
-        "--split", "test", "--self-ensemble"])
+    r = CliRunner().invoke(
+        app,
+        [
+            "evaluate",
+            "--model",
+            str(run),
+            "--data-dir",
+            str(dataset),
+            "--dataset-config",
+            "tiny64",
+            "--split",
+            "test",
+            "--self-ensemble",
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "rdunet+" in r.output and "nlm" in r.output and "weak rec" in r.output
     report = json.loads((run / "evaluation.json").read_text())
@@ -79,6 +116,8 @@ def test_evaluate_bad_inputs(dataset, tmp_path):
     with pytest.raises(InputError, match="no built dataset"):
         run_evaluation(tmp_path / "m.keras", tmp_path, data_dir=tmp_path)
     with pytest.raises(InputError, match="split='nope'"):
-        run_evaluation(tmp_path / "m.keras", tmp_path, data_dir=dataset, dataset_config="tiny64", split="nope")
+        run_evaluation(
+            tmp_path / "m.keras", tmp_path, data_dir=dataset, dataset_config="tiny64", split="nope"
+        )
     with pytest.raises(InputError, match="is not a .keras file"):
         run_evaluation(tmp_path / "m.keras", tmp_path, synthetic=2)

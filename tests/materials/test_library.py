@@ -19,7 +19,12 @@ def test_offline_library_has_at_least_350_distinct_structures():
     ids = [m.id for m in mats]
     assert len(ids) >= 350
     assert len(set(i.lower() for i in ids)) == len(ids)
-    assert {m.source for m in mats} >= {"stemtf-nmc811", "pymatgen-aflow", "ase-bulk", "pymatgen-test-structures"}
+    assert {m.source for m in mats} >= {
+        "stemtf-nmc811",
+        "pymatgen-aflow",
+        "ase-bulk",
+        "pymatgen-test-structures",
+    }
 
 
 @pytest.mark.parametrize(
@@ -51,7 +56,11 @@ def test_o3_transition_metal_site_is_ni08_mn01_co01():
 
 
 def test_spinel_has_the_site_multiplicities_of_fd3m():
-    assert get("nmc811-spinel").structure.composition.as_dict() == {"Li": 8.0, "Ni": 16.0, "O": 32.0}
+    assert get("nmc811-spinel").structure.composition.as_dict() == {
+        "Li": 8.0,
+        "Ni": 16.0,
+        "O": 32.0,
+    }
 
 
 def test_duplicates_across_sources_resolve_to_one_material():
@@ -67,10 +76,14 @@ def test_unknown_id_names_it_and_how_to_list():
 
 
 def test_listing_does_not_import_pymatgen():
-    code = ("import sys; from stemtf.materials import list_materials; "
-            "n = len(list_materials(include_mp_cache=False)); "
-            "print(n, 'pymatgen' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    code = (
+        "import sys; from stemtf.materials import list_materials; "
+        "n = len(list_materials(include_mp_cache=False)); "
+        "print(n, 'pymatgen' in sys.modules)"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.split()
     assert int(out[0]) >= 350 and out[1] == "False"
 
 
@@ -90,7 +103,12 @@ def test_packaged_library_matches_a_rebuild_from_the_sources():
 
     with gzip.open(LIBRARY_PATH, "rt") as f:
         prov = json.load(f)["provenance"]
-    if (prov["pymatgen_version"], prov["ase_version"]) != (pymatgen.core.__version__, ase.__version__):
-        pytest.skip(f"library built with pymatgen {prov['pymatgen_version']}, ase {prov['ase_version']}")
+    if (prov["pymatgen_version"], prov["ase_version"]) != (
+        pymatgen.core.__version__,
+        ase.__version__,
+    ):
+        pytest.skip(
+            f"library built with pymatgen {prov['pymatgen_version']}, ase {prov['ase_version']}"
+        )
     rebuilt = build_records(all_sources())
     assert [r["id"] for r in rebuilt] == [m.id for m in list_materials(include_mp_cache=False)]

@@ -31,7 +31,10 @@ def test_cif_folder_materials(cif_dir):
     assert [m.id for m in mats] == ["cif-my_nio"]
     assert mats[0].spacegroup_number == 225 and mats[0].formula == "NiO"
     assert get("cif-my_nio", cif_dir=cif_dir).source == "cif"
-    assert len(list_materials(cif_dir=cif_dir, include_mp_cache=False)) == len(list_materials(include_mp_cache=False)) + 1
+    assert (
+        len(list_materials(cif_dir=cif_dir, include_mp_cache=False))
+        == len(list_materials(include_mp_cache=False)) + 1
+    )
 
 
 @pytest.mark.parametrize("text", ["this is not a cif\n", "data_x\n_cell_length_a 3.0\n"])
@@ -58,7 +61,12 @@ def test_materials_project_cache_works_offline(monkeypatch, tmp_path):
     monkeypatch.delenv("MP_API_KEY", raising=False)
     monkeypatch.setenv("STEMTF_CACHE", str(tmp_path))
     si = get("ase-bulk-Si-diamond")
-    rec = {**si.summary(), "id": "mp-149", "source": "materials-project", "structure": structure_to_record(si.structure)}
+    rec = {
+        **si.summary(),
+        "id": "mp-149",
+        "source": "materials-project",
+        "structure": structure_to_record(si.structure),
+    }
     (tmp_path / "materials-project").mkdir()
     (tmp_path / "materials-project" / "mp-149.json").write_text(json.dumps(rec))
     assert get("mp-149").formula == "Si"
@@ -76,6 +84,10 @@ def test_cli_list_json():
 
 def test_cli_show_and_unknown(invoke):
     r = runner.invoke(app, ["materials", "show", "nmc811-o3", "--zone-axes", "3"])
-    assert r.exit_code == 0 and json.loads(r.stdout)["zone_axes"] == ["[1 0 0]", "[0 0 1]", "[1 0 1]"]
+    assert r.exit_code == 0 and json.loads(r.stdout)["zone_axes"] == [
+        "[1 0 0]",
+        "[0 0 1]",
+        "[1 0 1]",
+    ]
     code, output = invoke(["materials", "show", "bogus"])
     assert code == 2 and output.startswith("error: material='bogus'") and "Traceback" not in output

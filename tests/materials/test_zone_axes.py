@@ -30,7 +30,7 @@ def test_sixty_zone_axes_pairwise_inequivalent():
     ops = SpacegroupAnalyzer(s).get_point_group_operations(cartesian=False)
     rotations = [np.rint(op.rotation_matrix).astype(int) for op in ops]
     for i, a in enumerate(axes):
-        for b in axes[i + 1:]:
+        for b in axes[i + 1 :]:
             assert not _equivalent(rotations, a, b)
     assert [max(map(abs, a)) for a in axes] == sorted(max(map(abs, a)) for a in axes)
 
@@ -42,8 +42,13 @@ def test_hexagonal_o3_has_001_and_distinguishes_100_from_001():
 
 
 def test_low_symmetry_keeps_more_directions():
-    triclinic = [m for m in __import__("stemtf.materials", fromlist=["x"]).list_materials(include_mp_cache=False)
-                 if m.spacegroup_number <= 2]
+    triclinic = [
+        m
+        for m in __import__("stemtf.materials", fromlist=["x"]).list_materials(
+            include_mp_cache=False
+        )
+        if m.spacegroup_number <= 2
+    ]
     assert triclinic
     axes = zone_axes(triclinic[0].structure, 13)
     assert len(axes) == 13 and len(set(axes)) == 13

@@ -16,18 +16,19 @@ def test_given_gain_map_multiplies_the_expected_counts():
     clean = np.full((n, n), 1.0 / n**2)
     gain = np.linspace(0.9, 1.1, n * n).reshape(n, n)
     params = draw_params(NoiseConfig.clean_only(dose_range_e=(1e4, 1e4)), np.random.default_rng(0))
-    r = apply_with_params(clean, params, np.random.default_rng(1), q_sampling_invA=0.02,
-                          gain=gain)
+    r = apply_with_params(clean, params, np.random.default_rng(1), q_sampling_invA=0.02, gain=gain)
     np.testing.assert_allclose(r.noisy, 1e4 / n**2 * gain, rtol=1e-5)
     np.testing.assert_allclose(r.target, 1e4 / n**2, rtol=1e-5)  # the target has no gain
     with pytest.raises(InputError, match="gain map"):
-        apply_with_params(clean, params, np.random.default_rng(1), q_sampling_invA=0.02,
-                          gain=gain[:-1])
+        apply_with_params(
+            clean, params, np.random.default_rng(1), q_sampling_invA=0.02, gain=gain[:-1]
+        )
 
 
 def test_fixed_defects_counts_and_lines():
-    dead, hot = fixed_defects((64, 48), np.random.default_rng(2), dead_rows=2, dead_cols=1,
-                              hot_fraction=1e-2)
+    dead, hot = fixed_defects(
+        (64, 48), np.random.default_rng(2), dead_rows=2, dead_cols=1, hot_fraction=1e-2
+    )
     assert np.sum(np.all(dead, axis=1)) == 2 and np.sum(np.all(dead, axis=0)) == 1
     assert hot.sum() == round(1e-2 * 64 * 48) and not np.any(hot & dead)
     rows = np.flatnonzero(np.all(dead, axis=1))

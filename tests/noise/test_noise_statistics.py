@@ -52,8 +52,11 @@ def test_dose_is_log_uniform_over_default_range():
 
 def test_salt_and_pepper_fractions():
     cfg = NoiseConfig.clean_only(
-        hot_dead=True, saturation=True, dose_range_e=(100.0 * N * N,) * 2,
-        hot_fraction_range=(1e-3, 1e-3), dead_fraction_range=(2e-3, 2e-3),
+        hot_dead=True,
+        saturation=True,
+        dose_range_e=(100.0 * N * N,) * 2,
+        hot_fraction_range=(1e-3, 1e-3),
+        dead_fraction_range=(2e-3, 2e-3),
     )
     r = apply(uniform(), cfg, np.random.default_rng(3), q_sampling_invA=Q)
     assert int((r.noisy == 4095).sum()) == round(1e-3 * N * N) == r.params["hot_count"]
@@ -61,8 +64,12 @@ def test_salt_and_pepper_fractions():
     # with the default log-uniform ranges the realised fraction stays within 1e-4..1e-3
     rng = np.random.default_rng(4)
     for _ in range(5):
-        r = apply(uniform(), NoiseConfig.clean_only(hot_dead=True, saturation=True, dose_range_e=(1e6, 1e6)),
-                  rng, q_sampling_invA=Q)
+        r = apply(
+            uniform(),
+            NoiseConfig.clean_only(hot_dead=True, saturation=True, dose_range_e=(1e6, 1e6)),
+            rng,
+            q_sampling_invA=Q,
+        )
         frac = (r.noisy == 4095).mean()
         assert 0.5e-4 <= frac <= 1.1e-3
 
@@ -71,7 +78,9 @@ def test_blur_width_from_second_moment():
     clean = np.zeros((N, N))
     clean[N // 2, N // 2] = 1.0
     sigma = 1.2
-    cfg = NoiseConfig.clean_only(blur=True, blur_sigma_range_px=(sigma, sigma), dose_range_e=(1e6, 1e6))
+    cfg = NoiseConfig.clean_only(
+        blur=True, blur_sigma_range_px=(sigma, sigma), dose_range_e=(1e6, 1e6)
+    )
     r = apply(clean, cfg, np.random.default_rng(5), q_sampling_invA=Q)
     y = np.arange(N) - N // 2
     img = r.noisy / r.noisy.sum()
@@ -83,7 +92,9 @@ def test_blur_width_from_second_moment():
 
 
 def test_halo_fraction_and_shape():
-    cfg = NoiseConfig.clean_only(background=True, background_fraction_range=(0.2, 0.2), dose_range_e=(1e5, 1e5))
+    cfg = NoiseConfig.clean_only(
+        background=True, background_fraction_range=(0.2, 0.2), dose_range_e=(1e5, 1e5)
+    )
     r = apply(disk_pattern(), cfg, np.random.default_rng(6), q_sampling_invA=Q)
     bg = r.noisy.astype(np.float64) - r.target
     assert bg.sum() / r.noisy.sum() == pytest.approx(0.2, rel=1e-4)
@@ -98,8 +109,13 @@ def test_halo_fraction_and_shape():
 
 def test_amorphous_ring_peaks_at_its_radius():
     cfg = NoiseConfig.clean_only(
-        background=True, ring=True, ring_probability=1.0, ring_fraction_range=(0.9, 0.9),
-        ring_k_range_invA=(0.5, 0.5), ring_width_range_invA=(0.02, 0.02), background_fraction_range=(0.3, 0.3),
+        background=True,
+        ring=True,
+        ring_probability=1.0,
+        ring_fraction_range=(0.9, 0.9),
+        ring_k_range_invA=(0.5, 0.5),
+        ring_width_range_invA=(0.02, 0.02),
+        background_fraction_range=(0.3, 0.3),
         dose_range_e=(1e5, 1e5),
     )
     r = apply(disk_pattern(), cfg, np.random.default_rng(7), q_sampling_invA=Q)
@@ -111,7 +127,9 @@ def test_amorphous_ring_peaks_at_its_radius():
 
 
 def test_gain_variation_relative_spread():
-    cfg = NoiseConfig.clean_only(gain=True, gain_sigma_range=(0.03, 0.03), dose_range_e=(1e3 * N * N,) * 2)
+    cfg = NoiseConfig.clean_only(
+        gain=True, gain_sigma_range=(0.03, 0.03), dose_range_e=(1e3 * N * N,) * 2
+    )
     r = apply(uniform(), cfg, np.random.default_rng(8), q_sampling_invA=Q)
     assert r.noisy.std() / r.noisy.mean() == pytest.approx(0.03, rel=0.05)
 
@@ -136,8 +154,12 @@ def test_geometry_applies_to_noisy_and_target_alike():
 
 def test_spot_dimming_and_beam_stop_in_target():
     cfg = NoiseConfig.clean_only(
-        spot_dimming=True, spot_dim_probability_range=(1.0, 1.0), spot_dim_factor_range=(0.5, 0.5),
-        beam_stop=True, beam_stop_probability=1.0, beam_stop_transmission_range=(0.0, 0.0),
+        spot_dimming=True,
+        spot_dim_probability_range=(1.0, 1.0),
+        spot_dim_factor_range=(0.5, 0.5),
+        beam_stop=True,
+        beam_stop_probability=1.0,
+        beam_stop_transmission_range=(0.0, 0.0),
         dose_range_e=(1e4, 1e4),
     )
     clean = disk_pattern()
@@ -165,7 +187,9 @@ def test_switching_one_component_off_keeps_the_other_draws():
     p1 = draw_params(NoiseConfig(), np.random.default_rng(5))
     p2 = draw_params(NoiseConfig(blur=False), np.random.default_rng(5))
     assert p2["blur_sigma_px"] == 0.0
-    assert {k: v for k, v in p1.items() if k != "blur_sigma_px"} == {k: v for k, v in p2.items() if k != "blur_sigma_px"}
+    assert {k: v for k, v in p1.items() if k != "blur_sigma_px"} == {
+        k: v for k, v in p2.items() if k != "blur_sigma_px"
+    }
 
 
 @pytest.mark.parametrize(

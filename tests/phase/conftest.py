@@ -13,8 +13,18 @@ from stemtf.phase.calibration import correct_ellipticity
 Q_SAMPLING = 0.0125  # 1/Å per px (PHYSICS.md example geometry, 128 px detector)
 
 
-def render_pattern(rings, *, shape=(128, 128), center_yx=None, rotation_deg=0.0, scale=1.0,
-                   q_sampling=Q_SAMPLING, disk_radius_px=3.2, central=10.0, ellipticity=None):
+def render_pattern(
+    rings,
+    *,
+    shape=(128, 128),
+    center_yx=None,
+    rotation_deg=0.0,
+    scale=1.0,
+    q_sampling=Q_SAMPLING,
+    disk_radius_px=3.2,
+    central=10.0,
+    ellipticity=None,
+):
     """Disks at every vertex of each ring ``(radius_invA, rotation_deg, intensity)``.
 
     ``ellipticity`` = (ratio, angle_deg) stretches the ring positions (not the disks).
@@ -46,8 +56,11 @@ MARKER_BOOST = 4.0
 
 
 def phase_rings(model: PhaseModel, phase: int):
-    return [(r.radius_invA, r.rotation_deg, r.intensity * (MARKER_BOOST if r.marker else 1.0))
-            for r in model.rings if r.phase == phase]
+    return [
+        (r.radius_invA, r.rotation_deg, r.intensity * (MARKER_BOOST if r.marker else 1.0))
+        for r in model.rings
+        if r.phase == phase
+    ]
 
 
 def make_pattern(model, label, rng, *, dose=1e4, fraction=0.3, **kw):
@@ -59,8 +72,9 @@ def make_pattern(model, label, rng, *, dose=1e4, fraction=0.3, **kw):
     elif label == 2:
         img = render_pattern(phase_rings(model, 1), **kw)
     else:
-        img = (1 - fraction) * render_pattern(phase_rings(model, 0), **kw) + \
-            fraction * render_pattern(phase_rings(model, 1), **kw)
+        img = (1 - fraction) * render_pattern(
+            phase_rings(model, 0), **kw
+        ) + fraction * render_pattern(phase_rings(model, 1), **kw)
     if dose is None:
         return img.astype(np.float32)
     return rng.poisson(img * dose).astype(np.float32)
@@ -73,12 +87,17 @@ def model():
 
 @pytest.fixture(scope="session")
 def calibration():
-    return Calibration(q_sampling_invA=Q_SAMPLING, energy_eV=200e3, semiangle_mrad=1.0,
-                       center_yx=(64.0, 64.0))
+    return Calibration(
+        q_sampling_invA=Q_SAMPLING, energy_eV=200e3, semiangle_mrad=1.0, center_yx=(64.0, 64.0)
+    )
 
 
 @pytest.fixture(scope="session")
 def kin():
     """The kinematic pattern helpers (test modules cannot import conftest in importlib mode)."""
-    return SimpleNamespace(make_pattern=make_pattern, render_pattern=render_pattern,
-                           phase_rings=phase_rings, Q_SAMPLING=Q_SAMPLING)
+    return SimpleNamespace(
+        make_pattern=make_pattern,
+        render_pattern=render_pattern,
+        phase_rings=phase_rings,
+        Q_SAMPLING=Q_SAMPLING,
+    )

@@ -10,8 +10,12 @@ from stemtf.phase import Calibration, calibrate
 
 
 def _sample(kin, model, rng, n=60, **kw):
-    return np.stack([kin.make_pattern(model, 1 + i % 3, rng, dose=3e4,
-                                  rotation_deg=rng.uniform(0, 60), **kw) for i in range(n)])
+    return np.stack(
+        [
+            kin.make_pattern(model, 1 + i % 3, rng, dose=3e4, rotation_deg=rng.uniform(0, 60), **kw)
+            for i in range(n)
+        ]
+    )
 
 
 def test_centre_and_ellipticity_recovered(kin, model):
@@ -25,15 +29,23 @@ def test_centre_and_ellipticity_recovered(kin, model):
 
 def test_no_ellipticity_gives_identity(kin, model):
     rng = np.random.default_rng(2)
-    cal = calibrate(_sample(kin, model, rng), q_sampling_invA=kin.Q_SAMPLING, energy_eV=200e3,
-                    semiangle_mrad=1.0)
+    cal = calibrate(
+        _sample(kin, model, rng),
+        q_sampling_invA=kin.Q_SAMPLING,
+        energy_eV=200e3,
+        semiangle_mrad=1.0,
+    )
     assert abs(cal.ellipticity_ratio - 1) < 0.005
 
 
 def test_q_sampling_inferred_from_reference_ring(kin, model):
     rng = np.random.default_rng(3)
-    dps = np.stack([kin.make_pattern(model, 1, rng, dose=3e4, rotation_deg=rng.uniform(0, 60))
-                    for _ in range(20)])
+    dps = np.stack(
+        [
+            kin.make_pattern(model, 1, rng, dose=3e4, rotation_deg=rng.uniform(0, 60))
+            for _ in range(20)
+        ]
+    )
     cal = calibrate(dps, energy_eV=200e3, semiangle_mrad=1.0, reference_ring_invA=0.6969)
     assert abs(cal.q_sampling_invA / kin.Q_SAMPLING - 1) < 0.01
 
@@ -44,11 +56,16 @@ def test_missing_q_sampling_is_refused(kin, model):
     with pytest.raises(InputError, match="q_sampling_invA is missing"):
         calibrate(dps, energy_eV=200e3, semiangle_mrad=1.0)
     with pytest.raises(InputError, match="cannot be inferred"):
-        calibrate(rng.poisson(1.0, (4, 64, 64)).astype(np.float32), energy_eV=200e3,
-                  semiangle_mrad=1.0, reference_ring_invA=0.6969)
+        calibrate(
+            rng.poisson(1.0, (4, 64, 64)).astype(np.float32),
+            energy_eV=200e3,
+            semiangle_mrad=1.0,
+            reference_ring_invA=0.6969,
+        )
     with pytest.raises(InputError):
-        calibrate(np.zeros((2, 32, 32)), q_sampling_invA=0.0125, energy_eV=200e3,
-                  semiangle_mrad=1.0)
+        calibrate(
+            np.zeros((2, 32, 32)), q_sampling_invA=0.0125, energy_eV=200e3, semiangle_mrad=1.0
+        )
 
 
 def test_calibration_validates_and_round_trips():
@@ -64,10 +81,17 @@ def test_centre_behind_a_beam_stop(kin, model):
     yy, xx = np.mgrid[:128, :128]
     dps = []
     for i in range(40):
-        clean = kin.make_pattern(model, 1 + i % 3, rng, dose=None, center_yx=(60.4, 67.2),
-                                 rotation_deg=rng.uniform(0, 60))
+        clean = kin.make_pattern(
+            model,
+            1 + i % 3,
+            rng,
+            dose=None,
+            center_yx=(60.4, 67.2),
+            rotation_deg=rng.uniform(0, 60),
+        )
         clean = np.where(np.hypot(yy - 60.4, xx - 67.2) < 6, 0.0, clean)
         dps.append(rng.poisson(clean / clean.sum() * 2e4).astype(np.float32))
-    cal = calibrate(np.stack(dps), q_sampling_invA=kin.Q_SAMPLING, energy_eV=200e3,
-                    semiangle_mrad=1.0)
+    cal = calibrate(
+        np.stack(dps), q_sampling_invA=kin.Q_SAMPLING, energy_eV=200e3, semiangle_mrad=1.0
+    )
     assert abs(cal.center_yx[0] - 60.4) < 0.3 and abs(cal.center_yx[1] - 67.2) < 0.3

@@ -30,8 +30,9 @@ def test_ransac_recovers_radius_and_rotation(seed):
     centre = np.array([64.0, 64.0]) + rng.normal(0, 1, 2)
     radius, rot = rng.uniform(30, 58), rng.uniform(0, 60)
     pts = _lattice(rng, centre, radius, rot)
-    hx = ransac_hexagons(pts, centre, rng=np.random.default_rng(seed), tolerance_px=2.0,
-                         min_matches=4)
+    hx = ransac_hexagons(
+        pts, centre, rng=np.random.default_rng(seed), tolerance_px=2.0, min_matches=4
+    )
     assert hx.size >= 1
     best = hx[0]
     assert abs(best["radius_px"] / radius - 1) < 0.005
@@ -57,8 +58,14 @@ def test_batched_search_matches_ransac_on_many_patterns():
     fast = find_hexagons_batch(table, centres, tolerance_px=2.0, min_matches=3)
     for i, (radius, rot) in enumerate(truth):
         mine = fast[fast["dp_index"] == i]
-        ref = ransac_hexagons(rows[i], centres[i], rng=np.random.default_rng(i),
-                              tolerance_px=2.0, min_matches=3, max_trials=500)
+        ref = ransac_hexagons(
+            rows[i],
+            centres[i],
+            rng=np.random.default_rng(i),
+            tolerance_px=2.0,
+            min_matches=3,
+            max_trials=500,
+        )
         for hx in (mine, ref):
             big = hx[np.argmin(np.abs(hx["radius_px"] - radius))]
             small = hx[np.argmin(np.abs(hx["radius_px"] - radius / np.sqrt(3)))]

@@ -10,10 +10,20 @@ from stemtf.phase import HEXAGON_DTYPE, Calibration, identify_phases
 
 
 def _batch(kin, model, labels, rng, dose=1e4, **kw):
-    return np.stack([kin.make_pattern(model, int(lab), rng, dose=dose,
-                                  rotation_deg=rng.uniform(0, 60),
-                                  center_yx=(64 + rng.normal(0, 1), 64 + rng.normal(0, 1)), **kw)
-                     for lab in labels])
+    return np.stack(
+        [
+            kin.make_pattern(
+                model,
+                int(lab),
+                rng,
+                dose=dose,
+                rotation_deg=rng.uniform(0, 60),
+                center_yx=(64 + rng.normal(0, 1), 64 + rng.normal(0, 1)),
+                **kw,
+            )
+            for lab in labels
+        ]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -60,9 +70,20 @@ def test_odd_scan_and_detector_shapes_keep_axes(kin, model):
     ry, rx = 13, 17
     truth = ((np.arange(ry)[:, None] // 4 + np.arange(rx)[None, :] // 5) % 4).astype(np.uint8)
     cal = Calibration(q_sampling_invA=kin.Q_SAMPLING * 128 / 131, center_yx=(65.0, 65.0))
-    dps = np.stack([kin.make_pattern(model, int(lab), rng, shape=(131, 127), center_yx=(65, 63),
-                                 q_sampling=cal.q_sampling_invA, rotation_deg=15.0)
-                    for lab in truth.ravel()])
+    dps = np.stack(
+        [
+            kin.make_pattern(
+                model,
+                int(lab),
+                rng,
+                shape=(131, 127),
+                center_yx=(65, 63),
+                q_sampling=cal.q_sampling_invA,
+                rotation_deg=15.0,
+            )
+            for lab in truth.ravel()
+        ]
+    )
     res = identify_phases(dps, cal, model)
     assert (res.labels.reshape(ry, rx) == truth).mean() >= 0.97
 
@@ -117,15 +138,22 @@ def test_weak_forbidden_reflections_are_not_a_second_phase(kin, model, calibrati
     rng = np.random.default_rng(13)
     o3 = kin.phase_rings(model, 0)
     marker = [(r, rot, 0.02) for r, rot, _ in kin.phase_rings(model, 1)[:1]]
-    dps = np.stack([rng.poisson(kin.render_pattern(o3 + marker, rotation_deg=rng.uniform(0, 60))
-                                * 3e4).astype(np.float32) for _ in range(10)])
+    dps = np.stack(
+        [
+            rng.poisson(
+                kin.render_pattern(o3 + marker, rotation_deg=rng.uniform(0, 60)) * 3e4
+            ).astype(np.float32)
+            for _ in range(10)
+        ]
+    )
     res = identify_phases(dps, calibration, model)
     assert np.all(res.labels == 1)
 
 
-@pytest.mark.parametrize("material_id,zone_axis", [("nmc811-spinel", (1, 1, 1)),
-                                                    ("nmc811-rocksalt", (1, 1, 1)),
-                                                    ("nmc811-h3", (0, 0, 1))])
+@pytest.mark.parametrize(
+    "material_id,zone_axis",
+    [("nmc811-spinel", (1, 1, 1)), ("nmc811-rocksalt", (1, 1, 1)), ("nmc811-h3", (0, 0, 1))],
+)
 def test_confusers_are_not_o1(kin, model, calibration, material_id, zone_axis):
     """PHYSICS.md confusers: spinel [111] (inner hexagon at 0.50, not rotated), rock salt [111]
     ({2-20} at 0.97) and H3 ({110} 2 % out) show no rotated 0.577 hexagon: never O1 or both."""
@@ -136,8 +164,14 @@ def test_confusers_are_not_o1(kin, model, calibration, material_id, zone_axis):
     # strong inner rings (as dynamical scattering can make them) make the test stricter
     draw = [(r.radius_invA, r.rotation_deg, max(r.intensity, 0.3)) for r in rings]
     rng = np.random.default_rng(14)
-    dps = np.stack([rng.poisson(kin.render_pattern(draw, rotation_deg=rng.uniform(0, 60)) * 2e4)
-                    .astype(np.float32) for _ in range(8)])
+    dps = np.stack(
+        [
+            rng.poisson(kin.render_pattern(draw, rotation_deg=rng.uniform(0, 60)) * 2e4).astype(
+                np.float32
+            )
+            for _ in range(8)
+        ]
+    )
     res = identify_phases(dps, calibration, model)
     assert np.all(res.labels == 1), res.labels
 
@@ -159,8 +193,9 @@ def test_beam_stop_centre_from_friedel_pairs(kin, model, calibration):
     truth = np.tile([1, 2, 3], 8)
     dps = []
     for lab in truth:
-        clean = kin.make_pattern(model, int(lab), rng, dose=None, rotation_deg=rng.uniform(0, 60),
-                                 center_yx=(66.5, 62.0))
+        clean = kin.make_pattern(
+            model, int(lab), rng, dose=None, rotation_deg=rng.uniform(0, 60), center_yx=(66.5, 62.0)
+        )
         yy, xx = np.mgrid[:128, :128]
         clean = np.where(np.hypot(yy - 66.5, xx - 62.0) < 6, 0.01 * clean, clean)
         dps.append(rng.poisson(clean / clean.sum() * 1e4).astype(np.float32))
@@ -183,10 +218,11 @@ def test_a_crystal_no_phase_fits_is_unassigned_not_none(kin, model, calibration)
         g1 = 0.423 / q * np.array([np.sin(rot), np.cos(rot)])
         g2 = 0.448 / q * np.array([np.cos(rot), -np.sin(rot)])
         for a, b in [(0, 0), (1, 0), (0, 1), (1, 1), (1, -1)]:
-            for s in ((1, -1) if (a, b) != (0, 0) else (1,)):
+            for s in (1, -1) if (a, b) != (0, 0) else (1,):
                 py, px = 64 + s * (a * g1 + b * g2)
                 img += (10.0 if (a, b) == (0, 0) else 0.4) * np.clip(
-                    3.7 - np.hypot(yy - py, xx - px), 0, 1)
+                    3.7 - np.hypot(yy - py, xx - px), 0, 1
+                )
         dps.append(rng.poisson(img / img.sum() * 1e4))
     vac = [rng.poisson(kin.make_pattern(model, 0, rng, dose=None) * 1e4) for _ in range(4)]
     res = identify_phases(np.stack(dps + vac).astype(np.float32), calibration, model)

@@ -28,8 +28,14 @@ def test_refine_learns_camera_length_error(kin, model, calibration):
     rng = np.random.default_rng(0)
     scale = 1.04  # rings 4 % further out than the nominal calibration says
     truth = np.tile(np.arange(4), 30)
-    dps = np.stack([kin.make_pattern(model, int(t), rng, dose=1e4, scale=scale,
-                                 rotation_deg=rng.uniform(0, 60)) for t in truth])
+    dps = np.stack(
+        [
+            kin.make_pattern(
+                model, int(t), rng, dose=1e4, scale=scale, rotation_deg=rng.uniform(0, 60)
+            )
+            for t in truth
+        ]
+    )
     first = identify_phases(dps, calibration, model)
     refined = model.refine(first.hexagons)
     assert refined.refined and not model.refined
@@ -72,8 +78,12 @@ def test_detector_check(model):
 
 def test_no_shared_radius_learned_without_first_phase(kin, model, calibration):
     rng = np.random.default_rng(1)
-    dps = np.stack([kin.make_pattern(model, 2, rng, dose=1e4, rotation_deg=rng.uniform(0, 60))
-                    for _ in range(40)])
+    dps = np.stack(
+        [
+            kin.make_pattern(model, 2, rng, dose=1e4, rotation_deg=rng.uniform(0, 60))
+            for _ in range(40)
+        ]
+    )
     refined = model.refine(identify_phases(dps, calibration, model).hexagons)
     assert refined.shared_radius_invA == 0.0 and "not learned" in refined.history[-1]
     assert np.all(identify_phases(dps, calibration, refined).labels == 2)
@@ -81,18 +91,31 @@ def test_no_shared_radius_learned_without_first_phase(kin, model, calibration):
 
 def test_refine_warns_with_both_calibrations_and_when_nothing_is_found(kin, model, calibration):
     rng = np.random.default_rng(4)
-    dps = np.stack([kin.make_pattern(model, 1, rng, dose=1e4, scale=1.04,
-                                     rotation_deg=rng.uniform(0, 60)) for _ in range(30)])
-    refined = model.refine(identify_phases(dps, calibration, model).hexagons,
-                           q_sampling_invA=0.0125)
+    dps = np.stack(
+        [
+            kin.make_pattern(model, 1, rng, dose=1e4, scale=1.04, rotation_deg=rng.uniform(0, 60))
+            for _ in range(30)
+        ]
+    )
+    refined = model.refine(
+        identify_phases(dps, calibration, model).hexagons, q_sampling_invA=0.0125
+    )
     assert len(refined.warnings) == 1
     msg = refined.warnings[0]
     assert "+4.0 %" in msg and "0.0125" in msg and "0.0120" in msg  # given and implied
     # within 2 %: no warning
-    dps = np.stack([kin.make_pattern(model, 1, rng, dose=1e4, scale=1.01,
-                                     rotation_deg=rng.uniform(0, 60)) for _ in range(30)])
-    assert model.refine(identify_phases(dps, calibration, model).hexagons,
-                        q_sampling_invA=0.0125).warnings == ()
+    dps = np.stack(
+        [
+            kin.make_pattern(model, 1, rng, dose=1e4, scale=1.01, rotation_deg=rng.uniform(0, 60))
+            for _ in range(30)
+        ]
+    )
+    assert (
+        model.refine(
+            identify_phases(dps, calibration, model).hexagons, q_sampling_invA=0.0125
+        ).warnings
+        == ()
+    )
     empty = model.refine(np.zeros(0, HEXAGON_DTYPE))
     assert "no hexagon of the phases O3, O1" in empty.warnings[0] and not empty.refined
     assert PhaseModel.from_dict(json.loads(json.dumps(refined.to_dict()))) == refined

@@ -15,14 +15,27 @@ DISK_PX = 3.2
 
 
 def _hexagon(radius_px, *, center=(61.7, 66.2), rotation=17.0, shape=(127, 131), **kw):
-    return render_pattern([(radius_px * Q, rotation, 1.0)], shape=shape, center_yx=center,
-                          q_sampling=Q, disk_radius_px=DISK_PX, central=0.0, **kw)
+    return render_pattern(
+        [(radius_px * Q, rotation, 1.0)],
+        shape=shape,
+        center_yx=center,
+        q_sampling=Q,
+        disk_radius_px=DISK_PX,
+        central=0.0,
+        **kw,
+    )
 
 
 def _fit(img, start_radius, *, center=(61.7, 66.2), rotation=17.0, **kw):
-    r, s = hexagon_radius_fine(img[None], np.array([0]), np.array([center]),
-                               np.array([start_radius]), np.array([rotation]),
-                               disk_radius_px=DISK_PX, **kw)
+    r, s = hexagon_radius_fine(
+        img[None],
+        np.array([0]),
+        np.array([center]),
+        np.array([start_radius]),
+        np.array([rotation]),
+        disk_radius_px=DISK_PX,
+        **kw,
+    )
     return float(r[0]), float(s[0])
 
 
@@ -43,8 +56,10 @@ def test_blend_of_two_lattices_sits_at_the_intensity_weighted_radius():
 def test_shot_noise_leaves_the_share_measurable():
     rng = np.random.default_rng(3)
     r3, r1 = 55.0, 55.0 * 1.0177
-    shares = [(_fit(rng.poisson(600 * _hexagon(r1)).astype(np.float32), r3)[0] - r3) / (r1 - r3)
-              for _ in range(20)]  # 100 counts per disk
+    shares = [
+        (_fit(rng.poisson(600 * _hexagon(r1)).astype(np.float32), r3)[0] - r3) / (r1 - r3)
+        for _ in range(20)
+    ]  # 100 counts per disk
     assert abs(np.mean(shares) - 1) < 0.08 and np.std(shares) < 0.15
 
 
@@ -65,8 +80,14 @@ def test_ellipticity_and_missing_vertices():
 def test_empty_and_bad_input():
     r, s = _fit(np.zeros((127, 131)), 50.0)
     assert np.isnan(r) and s == 0
-    r, s = hexagon_radius_fine(np.zeros((1, 8, 8)), np.zeros(0, int), np.zeros((0, 2)),
-                               np.zeros(0), np.zeros(0), disk_radius_px=2.0)
+    r, s = hexagon_radius_fine(
+        np.zeros((1, 8, 8)),
+        np.zeros(0, int),
+        np.zeros((0, 2)),
+        np.zeros(0),
+        np.zeros(0),
+        disk_radius_px=2.0,
+    )
     assert r.shape == s.shape == (0,)
     with pytest.raises(InputError, match="disk_radius_px"):
         hexagon_radius_fine(np.zeros((1, 8, 8)), [0], [[4, 4]], [2.0], [0.0], disk_radius_px=0)

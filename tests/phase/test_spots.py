@@ -52,15 +52,17 @@ def test_batched_dog_equals_per_pattern_opencv():
     fast = dog_filter(stack, 1.7)
     k1, k2 = kernel_size(1.7), kernel_size(1.7 * 1.6)
     for i in range(5):
-        ref = (cv2.GaussianBlur(stack[i], (k1, k1), 1.7, borderType=cv2.BORDER_REFLECT)
-               - cv2.GaussianBlur(stack[i], (k2, k2), 1.7 * 1.6, borderType=cv2.BORDER_REFLECT))
+        ref = cv2.GaussianBlur(
+            stack[i], (k1, k1), 1.7, borderType=cv2.BORDER_REFLECT
+        ) - cv2.GaussianBlur(stack[i], (k2, k2), 1.7 * 1.6, borderType=cv2.BORDER_REFLECT)
         np.testing.assert_allclose(fast[i], ref, atol=1e-6)
 
 
 def test_batched_spots_equal_per_pattern_loop():
     rng = np.random.default_rng(1)
-    stack = np.stack([rng.poisson(_disks((48, 48), rng.uniform(6, 42, (4, 2))) + 0.5)
-                      for _ in range(6)]).astype(np.float32)
+    stack = np.stack(
+        [rng.poisson(_disks((48, 48), rng.uniform(6, 42, (4, 2))) + 0.5) for _ in range(6)]
+    ).astype(np.float32)
     table = find_spots_batch(stack, sigma_px=1.5)
     for i in range(6):
         one = find_spots(stack[i], sigma_px=1.5)
@@ -87,21 +89,22 @@ def test_peaks_match_a_naive_maximum_filter():
 
     rng = np.random.default_rng(8)
     stack = rng.random((4, 37, 41)).astype(np.float32) * 10
-    table = find_spots_batch(stack, sigma_px=1.0, threshold=0.0, rel_threshold=0.2,
-                             edge_ratio=None)
+    table = find_spots_batch(stack, sigma_px=1.0, threshold=0.0, rel_threshold=0.2, edge_ratio=None)
     resp = dog_filter(stack, 1.0)
     rad = 2  # centroid window for sigma 1: candidates stay this far inside
     for i in range(4):
         r = resp[i]
-        peak = (r == ndimage.maximum_filter(r, size=3, mode="nearest")) & (r > 0.2 * r[
-            rad:-rad, rad:-rad].max())
+        peak = (r == ndimage.maximum_filter(r, size=3, mode="nearest")) & (
+            r > 0.2 * r[rad:-rad, rad:-rad].max()
+        )
         peak[:rad] = peak[-rad:] = False
         peak[:, :rad] = peak[:, -rad:] = False
         ys, xs = np.nonzero(peak)
         mine = table.of(i)
         assert len(mine) == len(ys)
-        np.testing.assert_allclose(np.sort(np.rint(mine[:, 2] * 1e4)),
-                                   np.sort(np.rint(r[ys, xs] * 1e4)))
+        np.testing.assert_allclose(
+            np.sort(np.rint(mine[:, 2] * 1e4)), np.sort(np.rint(r[ys, xs] * 1e4))
+        )
 
 
 def test_hot_pixel_clipping_keeps_disks():

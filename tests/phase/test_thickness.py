@@ -19,8 +19,12 @@ THICKNESSES_A = (30.0, 50.0, 70.0, 90.0, 110.0, 130.0, 150.0, 175.0, 200.0)
 
 @pytest.fixture(scope="module")
 def series(tmp_path_factory):
-    return build_library(rotations_deg=(21.0,), thicknesses_A=THICKNESSES_A, seed=5,
-                         cache_dir=tmp_path_factory.mktemp("lib"))
+    return build_library(
+        rotations_deg=(21.0,),
+        thicknesses_A=THICKNESSES_A,
+        seed=5,
+        cache_dir=tmp_path_factory.mktemp("lib"),
+    )
 
 
 def test_pure_o1_and_mixed_columns_at_every_thickness(series):
@@ -43,11 +47,15 @@ def test_pure_o1_and_mixed_columns_at_every_thickness(series):
                 ring_share.append(share * i1 / (share * i1 + (1 - share) * i3))
     dps, truth, thick = np.stack(dps), np.array(truth), np.array(thick)
     ring_share = np.array(ring_share)
-    cal = Calibration(q_sampling_invA=series.q_sampling_invA, energy_eV=series.energy_eV,
-                      semiangle_mrad=series.semiangle_mrad)
+    cal = Calibration(
+        q_sampling_invA=series.q_sampling_invA,
+        energy_eV=series.energy_eV,
+        semiangle_mrad=series.semiangle_mrad,
+    )
     model = PhaseModel.from_materials(["nmc811-o3", "nmc811-o1"], cal)
-    model = model.refine(identify_phases(dps, cal, model).hexagons,
-                         q_sampling_invA=cal.q_sampling_invA)
+    model = model.refine(
+        identify_phases(dps, cal, model).hexagons, q_sampling_invA=cal.q_sampling_invA
+    )
     labels = identify_phases(dps, cal, model).labels
     # O3 at 200 Å transmits 97 % (its {110} holds 0.2 %: a Pendellösung minimum), and a mixed
     # column whose {110} ring is >= 65 % O1's diffracts like pure O1 along [001]: leave both out

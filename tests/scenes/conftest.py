@@ -45,7 +45,13 @@ def kinematic_library() -> CleanLibrary:
                 img = _disk_image(pts, amps, (h, w), radius)
                 pats[p, r, t] = img / img.sum()
     vac = _disk_image([(h // 2, w // 2)], [1.0], (h, w), radius)
-    return CleanLibrary(patterns=pats, vacuum=(vac / vac.sum()).astype(np.float32),
-                        material_ids=("nmc811-o3", "nmc811-o1"), rotations_deg=rotations,
-                        thicknesses_A=thick, q_sampling_invA=Q_SAMPLING, energy_eV=200e3,
-                        semiangle_mrad=1.0)
+    return CleanLibrary(
+        patterns=pats,
+        vacuum=(vac / vac.sum()).astype(np.float32),
+        material_ids=("nmc811-o3", "nmc811-o1"),
+        rotations_deg=rotations,
+        thicknesses_A=thick,
+        q_sampling_invA=Q_SAMPLING,
+        energy_eV=200e3,
+        semiangle_mrad=1.0,
+    )

@@ -32,8 +32,18 @@ def test_evaluate_phases_prints_and_writes_metrics(tmp_path):
     _truth(tmp_path / "truth.h5", truth)
     (tmp_path / "res").mkdir()
     _truth(tmp_path / "res" / "results.h5", pred)
-    r = runner.invoke(app, ["evaluate-phases", "--results", str(tmp_path / "res"), "--truth",
-                            str(tmp_path / "truth.h5"), "--json", str(tmp_path / "m.json")])
+    r = runner.invoke(
+        app,
+        [
+            "evaluate-phases",
+            "--results",
+            str(tmp_path / "res"),
+            "--truth",
+            str(tmp_path / "truth.h5"),
+            "--json",
+            str(tmp_path / "m.json"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     assert "macro-F1" in r.output
     m = json.loads((tmp_path / "m.json").read_text())
@@ -49,8 +59,13 @@ def test_evaluate_phases_prints_and_writes_metrics(tmp_path):
 def test_evaluate_phases_bad_inputs(tmp_path, capsys):
     _truth(tmp_path / "truth.h5", np.zeros((2, 2)))
     (tmp_path / "res").mkdir()
-    args = ["evaluate-phases", "--results", str(tmp_path / "res"), "--truth",
-            str(tmp_path / "truth.h5")]
+    args = [
+        "evaluate-phases",
+        "--results",
+        str(tmp_path / "res"),
+        "--truth",
+        str(tmp_path / "truth.h5"),
+    ]
     code, err = _run_app(args, capsys)
     assert code == 2 and len(err) == 1 and "results.h5" in err[0]
     _truth(tmp_path / "res" / "results.h5", np.zeros((3, 2)))
@@ -61,8 +76,9 @@ def test_evaluate_phases_bad_inputs(tmp_path, capsys):
 def test_simulate_scan_refuses_bad_options(tmp_path, capsys):
     code, err = _run_app(["simulate-scan", "--out", str(tmp_path / "x.txt")], capsys)
     assert code == 2 and len(err) == 1 and "unknown scan format" in err[0]
-    code, err = _run_app(["simulate-scan", "--out", str(tmp_path / "x.h5"), "--dose-e", "0"],
-                         capsys)
+    code, err = _run_app(
+        ["simulate-scan", "--out", str(tmp_path / "x.h5"), "--dose-e", "0"], capsys
+    )
     assert code == 2 and len(err) == 1 and "dose" in err[0]
 
 
@@ -70,13 +86,50 @@ def test_simulate_scan_field_options(tmp_path):
     import json
 
     out = tmp_path / "f.h5"
-    r = runner.invoke(app, [
-        "simulate-scan", "--out", str(out), "--shape", "4", "5", "--detector-px", "32",
-        "--q-sampling-invA", "0.05", "--thickness-range-A", "40", "40", "--thickness-steps", "1",
-        "--descan-px", "6", "--descan-jitter-px", "0.2", "--ellipticity", "0.03",
-        "--calibration-error", "0.04", "--carbon-fraction", "0.1", "--halo-per-100A", "0.1",
-        "--gain-sigma", "0.03", "--dead-cols", "1", "--hot-fraction", "0.001", "--uint16",
-        "--both-o1-fraction", "0.2", "0.8", "--cache-dir", str(tmp_path / "cache")])
+    r = runner.invoke(
+        app,
+        [
+            "simulate-scan",
+            "--out",
+            str(out),
+            "--shape",
+            "4",
+            "5",
+            "--detector-px",
+            "32",
+            "--q-sampling-invA",
+            "0.05",
+            "--thickness-range-A",
+            "40",
+            "40",
+            "--thickness-steps",
+            "1",
+            "--descan-px",
+            "6",
+            "--descan-jitter-px",
+            "0.2",
+            "--ellipticity",
+            "0.03",
+            "--calibration-error",
+            "0.04",
+            "--carbon-fraction",
+            "0.1",
+            "--halo-per-100A",
+            "0.1",
+            "--gain-sigma",
+            "0.03",
+            "--dead-cols",
+            "1",
+            "--hot-fraction",
+            "0.001",
+            "--uint16",
+            "--both-o1-fraction",
+            "0.2",
+            "0.8",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+        ],
+    )
     assert r.exit_code == 0, r.output
     with h5py.File(out) as f:
         data = f["data/scan/data"]
@@ -89,6 +142,7 @@ def test_simulate_scan_field_options(tmp_path):
 
 
 def test_simulate_scan_refuses_bad_field_options(tmp_path, capsys):
-    code, err = _run_app(["simulate-scan", "--out", str(tmp_path / "x.h5"), "--ellipticity",
-                          "0.5"], capsys)
+    code, err = _run_app(
+        ["simulate-scan", "--out", str(tmp_path / "x.h5"), "--ellipticity", "0.5"], capsys
+    )
     assert code == 2 and len(err) == 1 and "ellipticity" in err[0]

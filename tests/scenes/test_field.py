@@ -22,15 +22,27 @@ def _vacuum_library(detector_px: int = 64, q: float = 0.03) -> CleanLibrary:
     disk = np.clip(r + 0.5 - np.hypot(yy - h // 2, xx - h // 2), 0, 1)
     disk = (disk / disk.sum()).astype(np.float32)
     pats = np.broadcast_to(disk, (2, 1, 2, h, h)).copy()
-    return CleanLibrary(patterns=pats, vacuum=disk, material_ids=("nmc811-o3", "nmc811-o1"),
-                        rotations_deg=(0.0,), thicknesses_A=(30.0, 200.0), q_sampling_invA=q,
-                        energy_eV=200e3, semiangle_mrad=1.0)
+    return CleanLibrary(
+        patterns=pats,
+        vacuum=disk,
+        material_ids=("nmc811-o3", "nmc811-o1"),
+        rotations_deg=(0.0,),
+        thicknesses_A=(30.0, 200.0),
+        q_sampling_invA=q,
+        energy_eV=200e3,
+        semiangle_mrad=1.0,
+    )
 
 
 def _scene(library, field, *, shape=(8, 8), dose_e=1e5, seed=0, noise=False, **layout_kw):
     rng = np.random.default_rng([seed, 0])
-    layout = make_layout(shape, rng, n_rotations=len(library.rotations_deg),
-                         n_thicknesses=len(library.thicknesses_A), **layout_kw)
+    layout = make_layout(
+        shape,
+        rng,
+        n_rotations=len(library.rotations_deg),
+        n_thicknesses=len(library.thicknesses_A),
+        **layout_kw,
+    )
     params = scan_noise_params(dose_e, rng, noise=noise)
     return SceneRenderer(layout, library, dose_e=dose_e, seed=seed, params=params, field=field)
 
@@ -38,15 +50,23 @@ def _scene(library, field, *, shape=(8, 8), dose_e=1e5, seed=0, noise=False, **l
 def _beam_centre(dp: np.ndarray, half: int = 6) -> np.ndarray:
     """Centroid (y, x) [px] of the brightest disk (window about the maximum)."""
     y, x = np.unravel_index(np.argmax(dp), dp.shape)
-    win = dp[y - half:y + half + 1, x - half:x + half + 1].astype(float)
-    yy, xx = np.mgrid[-half:half + 1, -half:half + 1]
+    win = dp[y - half : y + half + 1, x - half : x + half + 1].astype(float)
+    yy, xx = np.mgrid[-half : half + 1, -half : half + 1]
     return np.array([y + (win * yy).sum() / win.sum(), x + (win * xx).sum() / win.sum()])
 
 
 def test_field_conditions_refuse_bad_values():
-    for kw in ({"descan_px": -1}, {"ellipticity": 0.5}, {"calibration_error": 0.3},
-               {"carbon_fraction": 0.9}, {"dead_cols": 1.5}, {"both_o1_fraction": (0.0, 0.5)},
-               {"both_o1_fraction": (0.7, 0.3)}, {"max_tilt_mrad": 80}, {"hot_fraction": 0.5}):
+    for kw in (
+        {"descan_px": -1},
+        {"ellipticity": 0.5},
+        {"calibration_error": 0.3},
+        {"carbon_fraction": 0.9},
+        {"dead_cols": 1.5},
+        {"both_o1_fraction": (0.0, 0.5)},
+        {"both_o1_fraction": (0.7, 0.3)},
+        {"max_tilt_mrad": 80},
+        {"hot_fraction": 0.5},
+    ):
         with pytest.raises(InputError) as e:
             FieldConditions(**kw)
         assert "\n" not in str(e.value) and next(iter(kw)) in str(e.value)
@@ -54,15 +74,21 @@ def test_field_conditions_refuse_bad_values():
 
 def test_default_field_is_the_original_scene(tmp_path, kinematic_library):
     a, _ = simulate_scan(tmp_path / "a.npy", shape=(4, 5), seed=2, library=kinematic_library)
-    b, _ = simulate_scan(tmp_path / "b.npy", shape=(4, 5), seed=2, library=kinematic_library,
-                         field=FieldConditions())
+    b, _ = simulate_scan(
+        tmp_path / "b.npy", shape=(4, 5), seed=2, library=kinematic_library, field=FieldConditions()
+    )
     assert np.array_equal(np.load(a), np.load(b))
 
 
 def test_descan_drift_moves_the_measured_beam_centre(tmp_path):
     lib = _vacuum_library()
-    path, truth = simulate_scan(tmp_path / "d.npy", shape=(6, 6), library=lib, noise=False,
-                                field=FieldConditions(descan_px=12.0, descan_jitter_px=0.3))
+    path, truth = simulate_scan(
+        tmp_path / "d.npy",
+        shape=(6, 6),
+        library=lib,
+        noise=False,
+        field=FieldConditions(descan_px=12.0, descan_jitter_px=0.3),
+    )
     scan = np.load(path)
     with h5py.File(truth) as f:
         shift = np.asarray(f["centre_shift_px"])
@@ -74,8 +100,9 @@ def test_descan_drift_moves_the_measured_beam_centre(tmp_path):
     assert 10.5 < drift < 13.5
     iy, ix = np.mgrid[:6, :6]
     design = np.column_stack([np.ones(36), iy.ravel(), ix.ravel()])
-    resid = shift.reshape(36, 2) - design @ np.linalg.lstsq(design, shift.reshape(36, 2),
-                                                            rcond=None)[0]
+    resid = (
+        shift.reshape(36, 2) - design @ np.linalg.lstsq(design, shift.reshape(36, 2), rcond=None)[0]
+    )
     assert 0.15 < resid.std() < 0.5
 
 
@@ -98,10 +125,12 @@ def test_carbon_rings_at_their_radius_in_vacuum():
 
 def test_detector_defects_fixed_for_the_scan_and_uint16(tmp_path):
     lib = _vacuum_library()
-    field = FieldConditions(gain_sigma=0.05, dead_cols=1, dead_rows=1, hot_fraction=2e-3,
-                            integer_counts=True)
-    path, _ = simulate_scan(tmp_path / "g.npy", shape=(3, 4), library=lib, field=field,
-                            dose_e=2e4)  # the direct beam stays below the 4095 saturation
+    field = FieldConditions(
+        gain_sigma=0.05, dead_cols=1, dead_rows=1, hot_fraction=2e-3, integer_counts=True
+    )
+    path, _ = simulate_scan(
+        tmp_path / "g.npy", shape=(3, 4), library=lib, field=field, dose_e=2e4
+    )  # the direct beam stays below the 4095 saturation
     scan = np.load(path)
     assert scan.dtype == np.uint16
     dps = scan.reshape(12, 64, 64)
@@ -114,10 +143,18 @@ def test_detector_defects_fixed_for_the_scan_and_uint16(tmp_path):
 def test_gain_map_is_fixed_for_the_scan(tmp_path):
     lib = _vacuum_library()
     kw = dict(shape=(3, 4), library=lib, noise=False, dose_e=1e6)
-    gained = np.load(simulate_scan(tmp_path / "g.npy", **kw, field=FieldConditions(
-        gain_sigma=0.05, carbon_fraction=0.3, descan_px=0.0))[0]).reshape(12, 64, 64)
-    plain = np.load(simulate_scan(tmp_path / "c.npy", **kw, field=FieldConditions(
-        carbon_fraction=0.3, descan_px=0.0))[0]).reshape(12, 64, 64)
+    gained = np.load(
+        simulate_scan(
+            tmp_path / "g.npy",
+            **kw,
+            field=FieldConditions(gain_sigma=0.05, carbon_fraction=0.3, descan_px=0.0),
+        )[0]
+    ).reshape(12, 64, 64)
+    plain = np.load(
+        simulate_scan(
+            tmp_path / "c.npy", **kw, field=FieldConditions(carbon_fraction=0.3, descan_px=0.0)
+        )[0]
+    ).reshape(12, 64, 64)
     lit = plain[0] > 100
     ratios = [g[lit] / p[lit] for g, p in zip(gained, plain, strict=True)]
     np.testing.assert_allclose(ratios[0], ratios[-1], rtol=1e-5)  # one map for the scan
@@ -139,10 +176,13 @@ def test_halo_grows_with_thickness():
 
 
 def test_ellipticity_and_wrong_calibration(tmp_path, kinematic_library):
-    path, truth = simulate_scan(tmp_path / "e.h5", shape=(6, 6), library=kinematic_library,
-                                noise=False, field=FieldConditions(ellipticity=0.03,
-                                                                   calibration_error=-0.05,
-                                                                   descan_px=0.0))
+    path, truth = simulate_scan(
+        tmp_path / "e.h5",
+        shape=(6, 6),
+        library=kinematic_library,
+        noise=False,
+        field=FieldConditions(ellipticity=0.03, calibration_error=-0.05, descan_px=0.0),
+    )
     from stemtf.io import open_scan
 
     q = kinematic_library.q_sampling_invA
@@ -168,8 +208,14 @@ def test_ellipticity_and_wrong_calibration(tmp_path, kinematic_library):
 
 
 def test_o1_share_of_mixed_columns_honours_the_range():
-    lay = make_layout((64, 64), np.random.default_rng(1), n_rotations=2, n_thicknesses=2,
-                      both_fraction=(0.2, 0.8), both_band=0.08)
+    lay = make_layout(
+        (64, 64),
+        np.random.default_rng(1),
+        n_rotations=2,
+        n_thicknesses=2,
+        both_fraction=(0.2, 0.8),
+        both_band=0.08,
+    )
     f = lay.o1_fraction[lay.labels == 3]
     assert f.size > 50 and f.min() >= 0.2 and f.max() <= 0.8
     assert f.min() < 0.3 and f.max() > 0.7
@@ -188,13 +234,20 @@ def test_label_names_match_the_phase_model(tmp_path, kinematic_library):
 
 # --- abTEM libraries (tiny: 64 px, one rotation, one thickness) ----------------------------
 
+
 @pytest.fixture(scope="module")
 def abtem_library(tmp_path_factory):
     from stemtf.scenes import build_library
 
-    return build_library(detector_px=64, q_sampling_invA=0.025, rotations_deg=(0.0,),
-                         thicknesses_A=(80.0,), tilts_mrad=((0.0, 0.0), (20.0, 0.0)),
-                         offzone_axes=((1, 0, 0),), cache_dir=tmp_path_factory.mktemp("lib"))
+    return build_library(
+        detector_px=64,
+        q_sampling_invA=0.025,
+        rotations_deg=(0.0,),
+        thicknesses_A=(80.0,),
+        tilts_mrad=((0.0, 0.0), (20.0, 0.0)),
+        offzone_axes=((1, 0, 0),),
+        cache_dir=tmp_path_factory.mktemp("lib"),
+    )
 
 
 def _spots(dp, q, rel=0.01):
@@ -225,8 +278,14 @@ def test_offzone_o3_spots_where_the_structure_puts_them(abtem_library):
 
     lib = abtem_library
     recip = get("nmc811-o3").structure.lattice.reciprocal_lattice_crystallographic.matrix
-    hkl = np.array([(0, k, m) for k in range(-4, 5) for m in range(-20, 21)
-                    if (k + m) % 3 == 0 and (k, m) != (0, 0)])
+    hkl = np.array(
+        [
+            (0, k, m)
+            for k in range(-4, 5)
+            for m in range(-20, 21)
+            if (k + m) % 3 == 0 and (k, m) != (0, 0)
+        ]
+    )
     predicted = np.linalg.norm(hkl @ recip, axis=1)
     r, tot = _spots(lib.offzone[0, 0, 0], lib.q_sampling_invA)
     strong = r[(r > 0.05) & (r < 0.75)]
@@ -240,8 +299,16 @@ def test_offzone_o3_spots_where_the_structure_puts_them(abtem_library):
 def test_offzone_grains_and_tilts_in_the_truth(tmp_path, abtem_library):
     lib = abtem_library
     field = FieldConditions(offzone_grains=2, max_tilt_mrad=20.0, descan_px=0.0)
-    path, truth = simulate_scan(tmp_path / "o.npy", shape=(24, 24), library=lib, noise=False,
-                                field=field, seed=4, n_grains=5, dose_e=1e4)
+    path, truth = simulate_scan(
+        tmp_path / "o.npy",
+        shape=(24, 24),
+        library=lib,
+        noise=False,
+        field=field,
+        seed=4,
+        n_grains=5,
+        dose_e=1e4,
+    )
     with h5py.File(truth) as f:
         labels, off = np.asarray(f["labels"]), np.asarray(f["off_zone"])
         tilt, axes = np.asarray(f["tilt_mrad"]), np.asarray(f["zone_axis"])
@@ -259,8 +326,13 @@ def test_offzone_grains_and_tilts_in_the_truth(tmp_path, abtem_library):
 def test_library_cache_key_holds_tilts_and_axes(tmp_path, abtem_library):
     from stemtf.scenes import build_library
 
-    kw = dict(detector_px=32, q_sampling_invA=0.05, rotations_deg=(0.0,), thicknesses_A=(40.0,),
-              cache_dir=tmp_path)
+    kw = dict(
+        detector_px=32,
+        q_sampling_invA=0.05,
+        rotations_deg=(0.0,),
+        thicknesses_A=(40.0,),
+        cache_dir=tmp_path,
+    )
     a = build_library(**kw)
     b = build_library(**kw, tilts_mrad=((0.0, 0.0), (10.0, 0.0)))
     c = build_library(**kw, offzone_axes=((1, 0, 0),))
@@ -272,15 +344,22 @@ def test_library_cache_key_holds_tilts_and_axes(tmp_path, abtem_library):
         build_library(**kw, tilts_mrad=((5.0, 0.0),))
 
 
-@pytest.mark.parametrize("detector_px, q, alpha", [(128, 0.0125, 1.0), (512, 0.005, 0.5),
-                                                   (256, 0.0078, 2.0)])
+@pytest.mark.parametrize(
+    "detector_px, q, alpha", [(128, 0.0125, 1.0), (512, 0.005, 0.5), (256, 0.0078, 2.0)]
+)
 def test_detector_sampling_and_semiangle_reach_the_patterns(tmp_path, detector_px, q, alpha):
     from stemtf.noise import disk_radius_px
     from stemtf.scenes import build_library
 
-    lib = build_library(detector_px=detector_px, q_sampling_invA=q, semiangle_mrad=alpha,
-                        rotations_deg=(0.0,), thicknesses_A=(60.0,), cache_dir=tmp_path,
-                        material_ids=("nmc811-o3",))
+    lib = build_library(
+        detector_px=detector_px,
+        q_sampling_invA=q,
+        semiangle_mrad=alpha,
+        rotations_deg=(0.0,),
+        thicknesses_A=(60.0,),
+        cache_dir=tmp_path,
+        material_ids=("nmc811-o3",),
+    )
     assert lib.detector_shape == (detector_px, detector_px)
     assert lib.info()["semiangle_mrad"] == alpha
     dp = lib.patterns[0, 0, 0]
@@ -288,10 +367,10 @@ def test_detector_sampling_and_semiangle_reach_the_patterns(tmp_path, detector_p
     assert np.any(np.abs(r - 0.696) < 0.5 * q)  # O3 {110} where 1/d puts it, in this sampling
     # the transmitted disk has radius alpha / lambda: its area in pixels
     h = detector_px // 2
-    core = dp[h - 30:h + 31, h - 30:h + 31]
+    core = dp[h - 30 : h + 31, h - 30 : h + 31]
     area = (core > core.max() * 0.5).sum()
     rad = disk_radius_px(alpha, 200e3, q)
-    assert abs(area - np.pi * rad ** 2) < 2 * np.pi * rad + 4
+    assert abs(area - np.pi * rad**2) < 2 * np.pi * rad + 4
 
 
 def test_thickness_map_grows_into_the_particle():

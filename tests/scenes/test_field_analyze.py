@@ -17,9 +17,14 @@ def _run(scan, out, **kw):
 
 
 def test_wrong_calibration_is_a_warning_naming_both_values(tmp_path, kinematic_library):
-    scan, _ = simulate_scan(tmp_path / "scan.h5", shape=(24, 24), dose_e=1e4, seed=3,
-                            library=kinematic_library,
-                            field=FieldConditions(calibration_error=0.04))
+    scan, _ = simulate_scan(
+        tmp_path / "scan.h5",
+        shape=(24, 24),
+        dose_e=1e4,
+        seed=3,
+        library=kinematic_library,
+        field=FieldConditions(calibration_error=0.04),
+    )
     summary = _run(scan, tmp_path / "out")
     given = kinematic_library.q_sampling_invA * 1.04
     hits = [w for w in summary["warnings"] if "q_sampling_invA" in w and "rings" in w]
@@ -32,6 +37,11 @@ def test_a_scan_without_any_hexagon_says_so(tmp_path):
     d = rng.poisson(0.5, size=(6, 7, 64, 64)).astype(np.float32)
     d[..., 32, 32] += 500
     np.save(tmp_path / "vac.npy", d)
-    summary = _run(tmp_path / "vac.npy", tmp_path / "out", q_sampling_invA=0.0125,
-                   energy_eV=200e3, semiangle_mrad=1.0)
+    summary = _run(
+        tmp_path / "vac.npy",
+        tmp_path / "out",
+        q_sampling_invA=0.0125,
+        energy_eV=200e3,
+        semiangle_mrad=1.0,
+    )
     assert any("no hexagon of the phases O3, O1" in w for w in summary["warnings"])

@@ -30,8 +30,9 @@ def test_scan_file_truth_and_phase_recovery(tmp_path, kinematic_library):
     from stemtf.io import open_scan
 
     out = tmp_path / "scene.h5"
-    scan_path, truth_path = simulate_scan(out, shape=(13, 17), dose_e=1e4, seed=3,
-                                          library=kinematic_library)
+    scan_path, truth_path = simulate_scan(
+        out, shape=(13, 17), dose_e=1e4, seed=3, library=kinematic_library
+    )
     assert truth_path == tmp_path / "scene_truth.h5"
     scan = open_scan(scan_path)
     assert scan.shape == (13, 17, 96, 96)
@@ -45,8 +46,9 @@ def test_scan_file_truth_and_phase_recovery(tmp_path, kinematic_library):
     flat = data.reshape(13 * 17, -1)
     assert 0.7e4 < np.median(np.where(flat < 4095, flat, 0).sum(axis=1)) < 1.3e4
     dps = data.reshape(-1, 96, 96)
-    cal = calibrate(dps, q_sampling_invA=scan.metadata.q_sampling_invA, energy_eV=200e3,
-                    semiangle_mrad=1.0)
+    cal = calibrate(
+        dps, q_sampling_invA=scan.metadata.q_sampling_invA, energy_eV=200e3, semiangle_mrad=1.0
+    )
     model = PhaseModel.from_materials(["nmc811-o3", "nmc811-o1"], cal)
     res = identify_phases(dps, cal, model)
     m = phase_metrics(res.labels.reshape(13, 17), labels)
@@ -63,8 +65,9 @@ def test_same_seed_same_scan_and_npy_output(tmp_path, kinematic_library):
 
 
 def test_noise_off_gives_expected_counts(tmp_path, kinematic_library):
-    p, _ = simulate_scan(tmp_path / "clean.npy", shape=(2, 3), dose_e=500.0, noise=False,
-                         library=kinematic_library)
+    p, _ = simulate_scan(
+        tmp_path / "clean.npy", shape=(2, 3), dose_e=500.0, noise=False, library=kinematic_library
+    )
     sums = np.load(p).reshape(6, -1).sum(axis=1)
     np.testing.assert_allclose(sums, 500.0, rtol=1e-3)
 
@@ -83,8 +86,13 @@ def test_bad_arguments(tmp_path, kinematic_library):
 def test_library_from_the_simulator_is_cached(tmp_path):
     from stemtf.scenes import build_library
 
-    kw = dict(detector_px=64, q_sampling_invA=0.025, rotations_deg=(10.0,),
-              thicknesses_A=(100.0,), cache_dir=tmp_path)
+    kw = dict(
+        detector_px=64,
+        q_sampling_invA=0.025,
+        rotations_deg=(10.0,),
+        thicknesses_A=(100.0,),
+        cache_dir=tmp_path,
+    )
     lib = build_library(**kw)
     assert lib.patterns.shape == (2, 1, 1, 64, 64)
     np.testing.assert_allclose(lib.patterns.sum(axis=(-2, -1)), 1.0, rtol=1e-4)

@@ -39,7 +39,9 @@ def test_hexagonal_001_needs_no_strain():
 
 def test_unreachable_zone_axis_is_refused_cleanly():
     with pytest.raises(InputError, match="zone_axis"):
-        find_ortho_cell(get("nmc811-o3").structure.lattice.matrix, (1, 0, 1), max_strain=0.001, max_length_A=20)
+        find_ortho_cell(
+            get("nmc811-o3").structure.lattice.matrix, (1, 0, 1), max_strain=0.001, max_length_A=20
+        )
 
 
 def test_zolz_reflection_positions_equal_inverse_d_spacings():
@@ -61,13 +63,17 @@ def test_slab_atom_count_and_seeded_alloy_fractions():
     from stemtf.materials.material import structure_to_record
 
     rec = structure_to_record(s)
-    atoms = build_slab(rec["species"], np.array(rec["frac"]), cell, (6, 4, 6), np.random.default_rng(1))
+    atoms = build_slab(
+        rec["species"], np.array(rec["frac"]), cell, (6, 4, 6), np.random.default_rng(1)
+    )
     cells = abs(round(np.linalg.det(np.diag((6, 4, 6)) @ cell.matrix)))
     assert len(atoms) == cells * len(s)
     tm = [a for a in atoms.get_chemical_symbols() if a in ("Ni", "Mn", "Co")]
     frac = {el: tm.count(el) / len(tm) for el in ("Ni", "Mn", "Co")}
     assert frac == pytest.approx({"Ni": 0.8, "Mn": 0.1, "Co": 0.1}, abs=0.05)
-    again = build_slab(rec["species"], np.array(rec["frac"]), cell, (6, 4, 6), np.random.default_rng(1))
+    again = build_slab(
+        rec["species"], np.array(rec["frac"]), cell, (6, 4, 6), np.random.default_rng(1)
+    )
     assert again.get_chemical_symbols() == atoms.get_chemical_symbols()
     # minimum image distance: no duplicated atoms at the box faces
     from scipy.spatial import cKDTree
@@ -83,7 +89,7 @@ def test_render_disk_centroid_and_normalisation():
     img = render_disks(pos, [1.0, 0.5, 7.0], detector_px=64, q_sampling_invA=q, radius_invA=0.04)
     assert img.dtype == np.float32 and img.sum() == pytest.approx(1.0, rel=1e-6)
     yy, xx = np.mgrid[:64, :64]
-    win = (np.hypot(yy - 32 - (-0.2071 / q), xx - 32 - 0.3133 / q) < 6)
+    win = np.hypot(yy - 32 - (-0.2071 / q), xx - 32 - 0.3133 / q) < 6
     w = img * win
     cy, cx = (w * yy).sum() / w.sum(), (w * xx).sum() / w.sum()
     assert (cx - 32) * q == pytest.approx(0.3133, abs=0.02 * q)
@@ -94,8 +100,15 @@ def test_render_disk_centroid_and_normalisation():
 def test_wavelengths_and_config_validation():
     assert electron_wavelength_A(200e3) == pytest.approx(0.02508, abs=2e-5)
     assert electron_wavelength_A(300e3) == pytest.approx(0.01969, abs=2e-5)
-    for bad in [dict(energy_eV=10e3), dict(energy_eV=2e6), dict(detector_px=0), dict(thicknesses_A=(10.0, -1.0)),
-                dict(thicknesses_A=()), dict(q_sampling_invA=0.0), dict(frozen_phonons=-1)]:
+    for bad in [
+        dict(energy_eV=10e3),
+        dict(energy_eV=2e6),
+        dict(detector_px=0),
+        dict(thicknesses_A=(10.0, -1.0)),
+        dict(thicknesses_A=()),
+        dict(q_sampling_invA=0.0),
+        dict(frozen_phonons=-1),
+    ]:
         with pytest.raises(InputError):
             SimulationConfig(**bad)
     assert SimulationConfig(thicknesses_A=(60, 20, 20)).thicknesses_A == (20.0, 60.0)

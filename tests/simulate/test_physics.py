@@ -12,7 +12,9 @@ def _ring(sp, radius, rel=0.01):
     return sp[np.abs(sp[:, 0] - radius) < rel * radius]
 
 
-@pytest.mark.parametrize(("mid", "hkl_first"), [("ase-bulk-Si-diamond", (2, 2, 0)), ("nmc811-o3", (1, 1, 0))])
+@pytest.mark.parametrize(
+    ("mid", "hkl_first"), [("ase-bulk-Si-diamond", (2, 2, 0)), ("nmc811-o3", (1, 1, 0))]
+)
 def test_spot_radii_equal_inverse_d_spacing(simulated, spots, tiny_config, mid, hkl_first):
     patterns, table = simulated(mid)
     lattice = get(mid).structure.lattice
@@ -26,7 +28,9 @@ def test_spot_radii_equal_inverse_d_spacing(simulated, spots, tiny_config, mid, 
     np.testing.assert_allclose(first[:, 0], expected, rtol=0.005)
     # every spot on the detector sits at 1/d of some zero-order Laue zone reflection [uvw].hkl = 0
     rng = range(-6, 7)
-    inv_d = np.array(sorted({1.0 / lattice.d_hkl((h, k, 0)) for h in rng for k in rng if (h, k) != (0, 0)}))
+    inv_d = np.array(
+        sorted({1.0 / lattice.d_hkl((h, k, 0)) for h in rng for k in rng if (h, k) != (0, 0)})
+    )
     nearest = np.min(np.abs(sp[:, 0][:, None] - inv_d[None, :]) / inv_d[None, :], axis=1)
     assert nearest.max() < 0.005
 
@@ -93,11 +97,13 @@ def test_disk_radius_is_alpha_over_lambda(simulated, tiny_config):
     patterns, _ = simulated("nmc811-o3")
     dp = patterns[0]
     h = dp.shape[0]
-    centre = dp[h // 2 - 8: h // 2 + 9, h // 2 - 8: h // 2 + 9]
+    centre = dp[h // 2 - 8 : h // 2 + 9, h // 2 - 8 : h // 2 + 9]
     area_px = (centre > 0).sum() - 0.5 * ((centre > 0) & (centre < centre.max() * 0.99)).sum()
     r_px = np.sqrt(area_px / np.pi)
     assert tiny_config.wavelength_A == pytest.approx(0.02508, abs=1e-5)
-    assert r_px == pytest.approx(tiny_config.disk_radius_invA / tiny_config.q_sampling_invA, rel=0.1)
+    assert r_px == pytest.approx(
+        tiny_config.disk_radius_invA / tiny_config.q_sampling_invA, rel=0.1
+    )
 
 
 def test_normalised_float32_nonnegative(simulated):
@@ -157,8 +163,10 @@ def test_frozen_phonons_and_tilt(tiny_config, spots):
     s1 = spots(tilted[0], base.q_sampling_invA)
     strong0 = s0[s0[:, 3] > s0[:, 3].max() * 0.01]
     for r, ang, *_ in strong0:
-        d = np.hypot(s1[:, 0] * np.cos(np.radians(s1[:, 1])) - r * np.cos(np.radians(ang)),
-                     s1[:, 0] * np.sin(np.radians(s1[:, 1])) - r * np.sin(np.radians(ang)))
+        d = np.hypot(
+            s1[:, 0] * np.cos(np.radians(s1[:, 1])) - r * np.cos(np.radians(ang)),
+            s1[:, 0] * np.sin(np.radians(s1[:, 1])) - r * np.sin(np.radians(ang)),
+        )
         assert d.min() < 0.2 * base.q_sampling_invA  # same exact positions
     # Friedel pair (+g, -g) along the tilt: equal without tilt, unequal with it
     q = base.q_sampling_invA
@@ -166,7 +174,7 @@ def test_frozen_phonons_and_tilt(tiny_config, spots):
     g = 1 / si.structure.lattice.d_hkl((2, 2, 0))
     off = int(round(g / np.sqrt(2) / q))
     pair = [(h + off, h + off), (h - off, h - off)]
-    i0 = [static[0][y - 1:y + 2, x - 1:x + 2].sum() for y, x in pair]
-    i1 = [tilted[0][y - 1:y + 2, x - 1:x + 2].sum() for y, x in pair]
+    i0 = [static[0][y - 1 : y + 2, x - 1 : x + 2].sum() for y, x in pair]
+    i1 = [tilted[0][y - 1 : y + 2, x - 1 : x + 2].sum() for y, x in pair]
     assert i0[0] == pytest.approx(i0[1], rel=1e-3)
     assert abs(i1[0] - i1[1]) > 0.05 * max(i1)

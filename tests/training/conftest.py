@@ -4,11 +4,41 @@ import sys
 
 import pytest
 
-TINY = dict(width=4, levels=3, blocks=1, synthetic=16, patch_px=32, batch_size=4, log_every=1,
-            eval_every=2, eval_batches=1, checkpoint_every=2, seed=3)
-TINY_CLI = ["--width", "4", "--levels", "3", "--blocks", "1", "--synthetic", "16", "--patch-px", "32",
-            "--batch-size", "4", "--log-every", "1", "--eval-every", "2", "--checkpoint-every", "2",
-            "--seed", "3"]
+TINY = dict(
+    width=4,
+    levels=3,
+    blocks=1,
+    synthetic=16,
+    patch_px=32,
+    batch_size=4,
+    log_every=1,
+    eval_every=2,
+    eval_batches=1,
+    checkpoint_every=2,
+    seed=3,
+)
+TINY_CLI = [
+    "--width",
+    "4",
+    "--levels",
+    "3",
+    "--blocks",
+    "1",
+    "--synthetic",
+    "16",
+    "--patch-px",
+    "32",
+    "--batch-size",
+    "4",
+    "--log-every",
+    "1",
+    "--eval-every",
+    "2",
+    "--checkpoint-every",
+    "2",
+    "--seed",
+    "3",
+]
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,10 @@ import pytest
 from stemtf.errors import InputError
 from stemtf.training import TrainConfig, parse_tf_config
 
-GOOD = {"cluster": {"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]}, "task": {"type": "worker", "index": 1}}
+GOOD = {
+    "cluster": {"worker": ["127.0.0.1:2222", "127.0.0.1:2223"]},
+    "task": {"type": "worker", "index": 1},
+}
 
 
 def test_good_tf_config():
@@ -20,9 +23,15 @@ def test_good_tf_config():
         ("[1, 2]", "JSON object"),
         ('{"cluster": 3, "task": {}}', "'cluster' must be"),
         ('{"cluster": {"ps": ["a:1"]}, "task": {"type": "ps", "index": 0}}', "needs 'worker'"),
-        ('{"cluster": {"worker": ["nohost"]}, "task": {"type": "worker", "index": 0}}', "not 'host:port'"),
+        (
+            '{"cluster": {"worker": ["nohost"]}, "task": {"type": "worker", "index": 0}}',
+            "not 'host:port'",
+        ),
         ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "chief", "index": 0}}', "task type"),
-        ('{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 5}}', "task index 5"),
+        (
+            '{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 5}}',
+            "task index 5",
+        ),
     ],
 )
 def test_malformed_tf_config_one_line(text, fragment):

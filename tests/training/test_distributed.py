@@ -36,8 +36,12 @@ def _last_json(stdout):
 
 
 def test_mirrored_two_cpus_matches_single_device(tmp_path, tiny):
-    r = subprocess.run([sys.executable, "-c", MIRRORED_SCRIPT, json.dumps(tiny), str(tmp_path)],
-                       capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", MIRRORED_SCRIPT, json.dumps(tiny), str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     res = _last_json(r.stdout)
     assert res["replicas"] == 2 and res["replicas_agree"]
@@ -49,16 +53,29 @@ def test_mirrored_two_cpus_matches_single_device(tmp_path, tiny):
 def test_multiworker_two_local_workers_agree(tmp_path, tiny_cli, ports, stemtf_cmd):
     keras = pytest.importorskip("keras")
     import stemtf.models  # noqa: F401  (registers the layers for loading)
+
     workers = [f"127.0.0.1:{p}" for p in ports(2)]
     out = tmp_path / "run"
     procs = []
     for index in range(2):
         tf_config = {"cluster": {"worker": workers}, "task": {"type": "worker", "index": index}}
         env = {**os.environ, "TF_CONFIG": json.dumps(tf_config), "TF_CPP_MIN_LOG_LEVEL": "2"}
-        cmd = [*stemtf_cmd, "train", "--out", str(out), "--strategy", "multiworker", "--steps", "3",
-               *tiny_cli]
-        procs.append(subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True))
+        cmd = [
+            *stemtf_cmd,
+            "train",
+            "--out",
+            str(out),
+            "--strategy",
+            "multiworker",
+            "--steps",
+            "3",
+            *tiny_cli,
+        ]
+        procs.append(
+            subprocess.Popen(
+                cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
+        )
     try:
         results = [p.communicate(timeout=300) for p in procs]
     finally:
@@ -76,4 +93,7 @@ def test_multiworker_two_local_workers_agree(tmp_path, tiny_cli, ports, stemtf_c
     assert cfg["strategy"]["replicas"] == 2 and cfg["strategy"]["task"] == "worker-0"
     # the weights moved: training happened on both workers
     fresh = type(chief).from_config(chief.get_config())
-    assert any(not np.allclose(a.numpy(), b.numpy()) for a, b in zip(chief.weights, fresh.weights, strict=True))
+    assert any(
+        not np.allclose(a.numpy(), b.numpy())
+        for a, b in zip(chief.weights, fresh.weights, strict=True)
+    )

@@ -17,8 +17,9 @@ tf = pytest.importorskip("tensorflow")
 def exported(tmp_path_factory, trained_run):
     run, _ = trained_run
     out = tmp_path_factory.mktemp("saved_models")
-    r = CliRunner().invoke(app, ["export", "--run", str(run), "--name", "rdunet", "--version", "3",
-                                 "--out", str(out)])
+    r = CliRunner().invoke(
+        app, ["export", "--run", str(run), "--name", "rdunet", "--version", "3", "--out", str(out)]
+    )
     assert r.exit_code == 0, r.output
     return run, out / "rdunet" / "3"
 
@@ -26,7 +27,13 @@ def exported(tmp_path_factory, trained_run):
 def test_export_layout_and_card(exported):
     run, version_dir = exported
     names = {p.name for p in version_dir.iterdir()}
-    assert {"saved_model.pb", "variables", "model_card.json", "model_card.md", "assets.extra"} <= names
+    assert {
+        "saved_model.pb",
+        "variables",
+        "model_card.json",
+        "model_card.md",
+        "assets.extra",
+    } <= names
     assert (version_dir / "assets.extra" / "tf_serving_warmup_requests").is_file()
     card = json.loads((version_dir / "model_card.json").read_text())
     assert card["model_config"]["width"] == 4 and card["version"] == 3
@@ -54,11 +61,19 @@ def test_saved_model_matches_keras(exported):
 
 def test_saved_model_cli_lists_signature(exported):
     _, version_dir = exported
-    exe = Path(os.environ.get("VIRTUAL_ENV", Path(__file__).parents[2] / ".venv")) / "bin" / "saved_model_cli"
+    exe = (
+        Path(os.environ.get("VIRTUAL_ENV", Path(__file__).parents[2] / ".venv"))
+        / "bin"
+        / "saved_model_cli"
+    )
     if not exe.exists():
         pytest.skip("saved_model_cli not installed")
-    r = subprocess.run([str(exe), "show", "--dir", str(version_dir), "--all"], capture_output=True,
-                       text=True, timeout=180)
+    r = subprocess.run(
+        [str(exe), "show", "--dir", str(version_dir), "--all"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert r.returncode == 0, r.stderr[-2000:]
     assert "signature_def['serving_default']" in r.stdout
     assert "inputs['counts']" in r.stdout and "outputs['denoised']" in r.stdout

@@ -38,8 +38,12 @@ def test_cli_train_writes_a_complete_run(cli_run):
     assert events
     import tensorflow as tf
 
-    tags = {(v.tag, e.step) for f in events for e in tf.compat.v1.train.summary_iterator(str(f))
-            for v in e.summary.value}
+    tags = {
+        (v.tag, e.step)
+        for f in events
+        for e in tf.compat.v1.train.summary_iterator(str(f))
+        for v in e.summary.value
+    }
     assert {("val_psnr_db", 2), ("val_psnr_db", 4), ("loss", 4)} <= tags
     cfg = json.loads((out / "config.json").read_text())
     assert cfg["seed"] == 3 and cfg["train"]["weight_decay"] == 1e-5
@@ -85,28 +89,55 @@ def test_cli_bad_inputs_one_line(tmp_path, monkeypatch):
     runner = CliRunner()
     r = runner.invoke(app, ["train", "--out", str(tmp_path), "--data-dir", str(tmp_path / "none")])
     _one_line_input_error(r, "no built dataset")
-    r = runner.invoke(app, ["train", "--out", str(tmp_path), "--strategy", "ring", "--synthetic", "4"])
+    r = runner.invoke(
+        app, ["train", "--out", str(tmp_path), "--strategy", "ring", "--synthetic", "4"]
+    )
     assert r.exit_code == 2 and "ring" in r.output
-    r = runner.invoke(app, ["train", "--out", str(tmp_path), "--synthetic", "4", "--batch-size", "0"])
+    r = runner.invoke(
+        app, ["train", "--out", str(tmp_path), "--synthetic", "4", "--batch-size", "0"]
+    )
     _one_line_input_error(r, "batch_size=0")
     monkeypatch.setenv("TF_CONFIG", "{oops")
-    r = runner.invoke(app, ["train", "--out", str(tmp_path), "--strategy", "multiworker", "--synthetic", "4"])
+    r = runner.invoke(
+        app, ["train", "--out", str(tmp_path), "--strategy", "multiworker", "--synthetic", "4"]
+    )
     _one_line_input_error(r, "TF_CONFIG is malformed")
 
 
 def test_malformed_tf_config_exit_status(tmp_path, stemtf_cmd):
-    env = {**os.environ, "TF_CONFIG": '{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}'}
-    r = subprocess.run([*stemtf_cmd, "train", "--out", str(tmp_path), "--strategy", "multiworker",
-                        "--synthetic", "4"], capture_output=True, text=True, env=env, timeout=120)
+    env = {
+        **os.environ,
+        "TF_CONFIG": '{"cluster": {"worker": ["a:1"]}, "task": {"type": "worker", "index": 3}}',
+    }
+    r = subprocess.run(
+        [
+            *stemtf_cmd,
+            "train",
+            "--out",
+            str(tmp_path),
+            "--strategy",
+            "multiworker",
+            "--synthetic",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert r.returncode == 2
-    assert r.stderr.strip().splitlines()[-1].startswith("error: TF_CONFIG is malformed: task index 3")
+    assert (
+        r.stderr.strip().splitlines()[-1].startswith("error: TF_CONFIG is malformed: task index 3")
+    )
     assert "Traceback" not in r.stderr
 
 
 def test_mixed_float16_with_poisson_loss(tmp_path, tiny):
     import keras
 
-    result = train(TrainConfig(**tiny, steps=2, precision="mixed_float16", loss="poisson"), tmp_path)
+    result = train(
+        TrainConfig(**tiny, steps=2, precision="mixed_float16", loss="poisson"), tmp_path
+    )
     assert result.step == 2 and np.isfinite(result.metrics["loss"])
     assert keras.mixed_precision.global_policy().name == "float32"  # restored
     assert result.model.get_layer("unstabilize").compute_dtype == "float32"
