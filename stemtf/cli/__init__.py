@@ -19,6 +19,7 @@ app = StemtfApp(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # units in brackets ([keV], [mrad]) are text, not markup
 )
 
 # (module under stemtf.cli, command name, kind): kind "command" registers module.main as one

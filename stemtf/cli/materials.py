@@ -12,6 +12,7 @@ import typer
 app = typer.Typer(
     help="List and inspect the materials library (offline, CIF folders, Materials Project).",
     no_args_is_help=True,
+    rich_markup_mode=None,  # units in brackets ([keV], [mrad]) are text, not markup
 )
 
 

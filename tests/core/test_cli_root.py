@@ -113,3 +113,10 @@ def test_tensorflow_start_up_lines_only_with_v(tmp_path):
     assert not [ln for ln in quiet.stderr.splitlines() if native.search(ln)], quiet.stderr
     assert [ln for ln in loud.stderr.splitlines() if native.search(ln)], loud.stderr
     assert (tmp_path / "a" / "summary.json").is_file() and "wrote" in quiet.stdout
+
+
+def test_help_keeps_units_in_brackets():
+    """Units written [keV], [mrad] in option help are text, not rich markup that vanishes."""
+    r = _stemtf("simulate-scan", "--help")
+    assert r.returncode == 0, r.stderr
+    assert "[keV]" in r.stdout and "[mrad]" in r.stdout
