@@ -311,7 +311,7 @@ def choose_denoiser(
     }
     if decision == "none":
         chosen: Any = IdentityDenoiser()
-        chosen.info = {**IdentityDenoiser.info, **extra, "candidate": info}
+        chosen.info = {**IdentityDenoiser.info, **extra, "candidate": info, "note": reason}
     else:
         chosen = framed
         chosen.info = {**dict(getattr(framed, "info", info)), **extra}
