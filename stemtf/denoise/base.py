@@ -15,7 +15,9 @@ __all__ = ["Denoiser", "IdentityDenoiser", "check_batch"]
 class Denoiser(Protocol):
     """``denoiser(batch)``: float32 ``(B, H, W)`` detector counts -> ``(B, H, W)`` denoised counts."""
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray: ...
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Denoise a ``(B, H, W)`` float32 batch of counts."""
+        ...
 
 
 def check_batch(batch: np.ndarray, where: str = "denoiser input") -> np.ndarray:
@@ -32,6 +34,7 @@ class IdentityDenoiser:
     info: dict[str, Any] = {"kind": "none", "model": "none", "version": None}
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """The batch unchanged (as float32)."""
         return check_batch(batch)
 
     def __repr__(self) -> str:

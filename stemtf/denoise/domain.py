@@ -66,6 +66,7 @@ class DataGeometry:
         return self.semiangle_mrad * 1e-3 / _wavelength_A(self.energy_eV) / self.q_sampling_invA
 
     def describe(self) -> str:
+        """One-line description (q-sampling, disk radius, detector)."""
         h, w = self.detector_px
         return (
             f"q {self.q_sampling_invA:.4g} 1/Å/px, disk radius {self.disk_radius_px:.1f} px, "
@@ -165,12 +166,14 @@ class ModelDomain:
             ) from None
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable record (the model card's ``domain``)."""
         d = asdict(self)
         d["dose_range_e"] = list(self.dose_range_e)
         d["conditions"] = list(self.conditions)
         return d
 
     def describe(self) -> str:
+        """One-line description (q-sampling, disk radius, detector, doses)."""
         return (
             f"q {self.q_sampling_invA:.4g} 1/Å/px, disk radius {self.disk_radius_px:.1f} px, "
             f"{self.detector_px} px detector, {self.dose_range_e[0]:.0e}-"

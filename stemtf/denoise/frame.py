@@ -187,6 +187,7 @@ class Frame:
 
     @property
     def crop_px(self) -> tuple[int, int]:
+        """Size (h, w) of the cropped region [px]."""
         return self.crop[1] - self.crop[0], self.crop[3] - self.crop[2]
 
     @property
@@ -241,6 +242,7 @@ class Frame:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable description (crop, frame size, zoom)."""
         return {
             "detector_px": list(self.detector_px),
             "crop_y0_y1_x0_x1": list(self.crop),
@@ -312,6 +314,7 @@ class FramedDenoiser:
         }
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Denoise a ``(B, H, W)`` batch of counts in the model's frame; same shape out."""
         raw = check_batch(batch)
         if raw.shape[1:] != self.frame.detector_px:
             raise InputError(

@@ -144,6 +144,7 @@ class SavedModelDenoiser:
         _LOADED[key] = (self._loaded, fn, self._input_name, self._rank)
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Run the signature on a ``(B, H, W)`` batch of counts; same shape out."""
         import tensorflow as tf
 
         arr = check_batch(batch)

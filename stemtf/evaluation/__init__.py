@@ -1,5 +1,6 @@
-"""Denoiser evaluation: per-dose PSNR/SSIM, spot-position error, weak-spot recall and invented
-spots, against the noisy input and classical baselines (Gaussian, median, NLM, BM3D).
+"""Denoiser evaluation against the noisy input and classical baselines.
+
+Per-dose PSNR/SSIM, spot-position error, weak-spot recall and invented spots, against the noisy input and classical baselines (Gaussian, median, NLM, BM3D).
 """
 
 from stemtf.evaluation.baselines import anscombe, baselines, inverse_anscombe_unbiased

@@ -1,5 +1,6 @@
-"""Evaluate denoisers per dose bin: PSNR, SSIM, spot-position error, weak-spot recall,
-invented spots; compared with the noisy input and classical baselines.
+"""Evaluate denoisers per dose bin.
+
+PSNR, SSIM, spot-position error, weak-spot recall, invented spots; compared with the noisy input and classical baselines.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Per-pattern quality metrics: PSNR, SSIM, and what the science uses (spot positions,
-weak-spot recall, invented spots).
+"""Per-pattern quality metrics.
+
+PSNR, SSIM, and what the science uses (spot positions, weak-spot recall, invented spots).
 """
 
 from __future__ import annotations

@@ -25,8 +25,9 @@ def psnr_counts(pred, target):
 
 
 def ssim_counts(pred, target):
-    """SSIM per example with the target's maximum as the data range (11 px Gaussian window,
-    smaller for tiny images).
+    """SSIM per example with the target's maximum as the data range.
+
+    11 px Gaussian window, smaller for tiny images.
     """
     p, t = _scaled(pred, target)
     size = min(11, int(target.shape[1] or 11), int(target.shape[2] or 11))

@@ -128,8 +128,10 @@ class RunLog:
         self._writer.flush()
 
     def truncate_after(self, step: int) -> None:
-        """Drop CSV rows logged after ``step`` (a killed run may have logged past its last
-        checkpoint; the resumed run logs those steps again).
+        """Drop CSV rows logged after ``step``.
+
+        A killed run may have logged past its last checkpoint; the resumed run logs those
+        steps again.
         """
         path = self.run_dir / "log.csv"
         if not self.enabled or not path.is_file():
@@ -150,5 +152,6 @@ class RunLog:
             write_json_atomic(self.run_dir / "metrics.json", metrics)
 
     def close(self) -> None:
+        """Close the TensorBoard writer (if any)."""
         if self._writer is not None:
             self._writer.close()

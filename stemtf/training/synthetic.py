@@ -22,7 +22,9 @@ BACKGROUND_FRACTION = 0.1
 
 @dataclass(frozen=True)
 class SyntheticPairs:
-    """Arrays of shape (N, S, S): ``noisy`` and ``target`` [counts]; ``dose_e`` (N,);
+    """Synthetic pairs.
+
+    Arrays of shape (N, S, S): ``noisy`` and ``target`` [counts]; ``dose_e`` (N,);
     ``spots_yx`` list of (K, 2) true spot centres [px].
     """
 

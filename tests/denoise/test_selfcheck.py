@@ -170,3 +170,15 @@ def test_touching_hot_pixels_found_small_disk_corners_not():
     assert hot[:, 10, 10].all() and hot[:, 11, 11].all() and hot[:, 11, 10].all()
     assert not hot[1, 20:29, 20:29].any()
     assert hot.sum() == 6
+
+
+def test_ring_annulus_holds_the_phase_rings_not_the_beam():
+    from stemtf.denoise.selfcheck import ring_annulus
+
+    g = DataGeometry((128, 128), 0.0125, 200e3, 1.0)
+    ann = ring_annulus(g)
+    r = lambda q: int(round(64 + q / 0.0125))  # noqa: E731 - pixel on the x axis at |q|
+    assert ann[64, r(0.409)] and ann[64, r(0.697)] and ann[64, r(0.71)]  # O1 {100}, {110}, H3
+    assert not ann[64, 64]  # the transmitted beam is not scored
+    z = self_check(Oracle(), _sample(5e2), R, seed=0).to_dict()["model_better_by_std_errors"]
+    assert min(z.values()) >= 2.0
