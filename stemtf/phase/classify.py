@@ -215,7 +215,15 @@ class Lattice:
 def primary_lattice(hx, rad_invA, ring_i, ok, prm: ClassifyParams, n_dp: int) -> Lattice:
     """Per pattern with a lattice hexagon: the best hexagon and the lattice it implies."""
     best = best_per_ring(hx, ring_i, ok, n_dp, prm.ring_radius_invA.size)
-    lattice_ok = ok & (hx["inliers"] >= prm.min_lattice_matches)
+    # a hexagon of 3 vertices (a mistilted grain) on the marker ring must sit within half the
+    # ring tolerance: off-zone grains put pseudo-hexagons 3-4 % outside O1's {100}
+    n_in = hx["inliers"]
+    if hx.size:
+        close = np.abs(rad_invA / prm.ring_radius_invA[ring_i] - 1) < 0.5 * prm.ring_tolerance
+        shared = ~prm.ring_marker[ring_i]
+    else:
+        close = shared = np.zeros(0, bool)
+    lattice_ok = ok & (n_in >= prm.min_lattice_matches) & ((n_in >= 4) | shared | close)
     has = np.zeros(n_dp, bool)
     has[hx["dp_index"][lattice_ok]] = True
     idx = np.flatnonzero(has)

@@ -32,9 +32,6 @@ log = logging.getLogger(__name__)
 
 #: Patterns filtered together (keeps the working set in cache).
 _SUB_BATCH = 128
-#: Spots whose aperture counts stand fewer shot-noise sigmas above the local background are
-#: dropped before the hexagon search.
-_MIN_SPOT_Z = 3.0
 #: Strongest DoG spots per pattern tested for significance (the hexagon search keeps 18).
 _MAX_SPOTS = 30
 #: Extra room [px] around the annulus for the descan (beam-centre) wander.
@@ -273,15 +270,10 @@ def _identify_block(
         response=resp,
         noise=noise,
     )
-    # shot-noise significance of each spot's counts over its local background: a DoG peak of
-    # a few stray counts (sparse halo, carbon speckle) is no reflection
-    table = strongest_spots(table, _MAX_SPOTS)  # the hexagon search uses the 18 strongest
+    # the hexagon search uses the 18 strongest; the shot-noise significance of each spot's
+    # counts over its local background (below) decides which count as crystal evidence
+    table = strongest_spots(table, _MAX_SPOTS)
     excess, z = aperture_counts(arr, table, cal.disk_radius_px)
-    real = z >= _MIN_SPOT_Z
-    table = SpotTable(
-        *(np.asarray(getattr(table, f))[real] for f in ("dp_index", "y", "x", "intensity", "snr"))
-    )
-    excess, z = excess[real], z[real]
     spot_count = np.bincount(table.dp_index, minlength=n_dp).astype(np.int32)
     if beam_strength is not None:
         # Behind a beam stop the transmitted beam is not where the DoG peak is: where Friedel
