@@ -421,5 +421,10 @@ def denoiser_for_scan(
 
 
 def resume_key(info: dict[str, Any]) -> dict[str, Any]:
-    """The part of a denoiser's ``info`` that decides results (timings and scores left out)."""
-    return {k: v for k, v in info.items() if k not in ("self_check", "decision_reason")}
+    """The part of a denoiser's ``info`` that decides results (timings and scores left out).
+
+    The self-check's numbers (also quoted in ``decision_reason`` and ``note``) may differ in
+    the last digits between runs; the ``decision`` they led to is kept.
+    """
+    skip = ("self_check", "decision_reason") + (("note",) if "decision" in info else ())
+    return {k: v for k, v in info.items() if k not in skip}

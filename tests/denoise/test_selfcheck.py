@@ -116,6 +116,7 @@ def test_count_destroying_models_lose(bad):
     chosen, warnings = choose_denoiser("auto", bad(), s, geometry, seed=0)
     assert isinstance(chosen, IdentityDenoiser)
     assert chosen.info["decision"] == "none"
+    assert "does not win" in chosen.info["note"] and "note" not in resume_key(chosen.info)
     assert chosen.info["self_check"]["model_wins"] is False
     assert any("WITHOUT denoising" in w for w in warnings)
     # named explicitly: forced, with the verdict recorded and a warning
