@@ -6,6 +6,7 @@ in-process or on a dask.distributed worker; it returns plain arrays that the dri
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -19,12 +20,19 @@ from stemtf.io.validate import check_counts
 
 __all__ = ["ChunkTask", "run_chunk", "chunk_seed", "cached_denoiser"]
 
-_DENOISERS: dict[tuple[str, int], Any] = {}
+_DENOISERS: dict[tuple, Any] = {}
 
 
 def cached_denoiser(spec: str, batch: int) -> Any:
-    """One denoiser per process and spec (a SavedModel is loaded once per worker)."""
+    """One denoiser per process and spec (a SavedModel is loaded once per worker).
+
+    ``auto`` resolves through ``$STEMTF_MODEL_DIR``, so its value is part of the key.
+    """
     key = (spec, batch)
+    if spec.strip().lower() == "auto":
+        from stemtf.denoise.bundled import ENV_VAR
+
+        key = (spec, batch, os.environ.get(ENV_VAR))
     if key not in _DENOISERS:
         from stemtf.denoise import load
 

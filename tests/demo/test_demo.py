@@ -71,8 +71,11 @@ def test_demo_uses_the_bundled_model_by_default(
     assert found["path"] == str((exported_models / "3").resolve())
     summary = json.loads((out / "analysis" / "summary.json").read_text())
     assert summary["denoiser"]["requested"] == "auto" and found["version"] == "3"
-    assert (f"denoiser: {(exported_models / '3').resolve()}" in output if used
-            else "NOTE: self-check: the denoiser rdunet/3 does not win" in output)
+    assert (
+        f"denoiser: {(exported_models / '3').resolve()}" in output
+        if used
+        else "NOTE: self-check: the denoiser rdunet/3 does not win" in output
+    )
     assert 0.0 <= ev["macro_f1"] <= 1.0
 
 
