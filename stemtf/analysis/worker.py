@@ -106,6 +106,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         ``t_identify``, ``t_virtual`` [s].
     """
     from stemtf.phase import identify_phases
+    from stemtf.phase.context import label_from_neighbours
 
     c, (x0, x1) = task.chunk, task.roi[2:]
     path = task.scan.path
@@ -140,10 +141,20 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     result = identify_phases(
         dps, task.calibration, task.model, seed=chunk_seed(task.seed, c.index), return_spots=True
     )
+    # patterns too sparse for a lattice of their own: their scan neighbourhood, confirmed by
+    # their own counts (stemtf.phase.context)
+    labels, confidence, _ = label_from_neighbours(
+        dps.reshape((rows, cols) + dps.shape[1:]),
+        result.labels,
+        result.confidence,
+        task.calibration,
+        task.model,
+        seed=chunk_seed(task.seed, c.index),
+    )
     t4 = time.perf_counter()
     bf, adf = task.virtual.apply(dps)
-    labels = np.asarray(result.labels, np.uint8)
-    confidence = np.asarray(result.confidence, np.float32)
+    labels = np.asarray(labels, np.uint8)
+    confidence = np.asarray(confidence, np.float32)
     hexagons = np.asarray(result.hexagons)
     out.update(
         labels=labels.reshape(rows, cols),

@@ -134,14 +134,15 @@ def strongest_spots(table: SpotTable, n: int) -> SpotTable:
 
 
 def aperture_counts(
-    dps: np.ndarray, table: SpotTable, disk_radius_px: float
-) -> tuple[np.ndarray, np.ndarray]:
+    dps: np.ndarray, table: SpotTable, disk_radius_px: float, *, return_variance: bool = False
+) -> tuple[np.ndarray, ...]:
     """Counts of each spot above its local background, and their shot-noise significance.
 
     Aperture photometry on a pattern in counts: the counts within the disk (radius + 1 px)
     minus the background expected there from an annulus 1.5-3 px outside it, over the Poisson
-    standard deviation of the total (plus one count, so that a few counts on an empty
-    background are not "significant"). Unlike the robust noise level of a whole pattern (zero
+    standard deviation of that difference (the disk's counts plus the scaled variance of the
+    background estimate, plus one count, so that a few counts on an empty background are not
+    "significant"). Unlike the robust noise level of a whole pattern (zero
     in a sparse low-dose pattern), this tells a reflection from a few stray counts.
 
     Returns
@@ -149,10 +150,12 @@ def aperture_counts(
     excess : ndarray (N,)
         Background-subtracted counts in the disk.
     z : ndarray (N,)
-        ``excess / sqrt(total + 1)``.
+        ``excess / sqrt(variance)``.
+    variance : ndarray (N,), only with ``return_variance``
+        Shot-noise variance of ``excess`` (plus one).
     """
     if len(table) == 0:
-        return np.zeros(0), np.zeros(0)
+        return (np.zeros(0),) * (3 if return_variance else 2)
     arr = np.asarray(dps)
     h, w = arr.shape[1:]
     a = int(np.ceil(disk_radius_px + 3.0))
@@ -167,8 +170,11 @@ def aperture_counts(
     b = table.dp_index[:, None]
     total = arr[b, iy + dy[in_disk], ix + dx[in_disk]].sum(axis=1, dtype=np.float64)
     bg = arr[b, iy + dy[in_ring], ix + dx[in_ring]].mean(axis=1, dtype=np.float64)
-    excess = total - bg * float(in_disk.sum())
-    return excess, excess / np.sqrt(np.maximum(total, 0.0) + 1.0)
+    n_disk, n_ring = float(in_disk.sum()), float(in_ring.sum())
+    excess = total - bg * n_disk
+    variance = np.maximum(total, 0.0) + np.maximum(bg, 0.0) * n_disk**2 / n_ring + 1.0
+    z = excess / np.sqrt(variance)
+    return (excess, z, variance) if return_variance else (excess, z)
 
 
 def find_spots_batch(
