@@ -15,9 +15,16 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from stemtf.errors import InputError, check_positive, check_range
+from stemtf.phase.lattice import hexagon_vertices
 from stemtf.physics import electron_wavelength_A as wavelength_A  # re-exported: one formula
 
-__all__ = ["Calibration", "calibrate", "wavelength_A", "correct_ellipticity"]
+__all__ = [
+    "Calibration",
+    "calibrate",
+    "wavelength_A",
+    "correct_ellipticity",
+    "hexagon_on_detector",
+]
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +118,20 @@ def correct_ellipticity(y, x, center_yx, ratio: float, angle_deg: float):
     return cy + sa * u + ca * v, cx + ca * u - sa * v
 
 
+def hexagon_on_detector(center_yx, radius_px, rotation_deg, ratio: float, angle_deg: float):
+    """Detector positions (y, x), each (..., 6), of hexagons given in the undistorted frame.
+
+    The inverse of :func:`correct_ellipticity` applied to :func:`hexagon_vertices`; with
+    ``ratio`` 1 the vertices themselves.
+    """
+    c = np.asarray(center_yx, float)
+    verts = hexagon_vertices(c, radius_px, rotation_deg)
+    vy, vx = verts[..., 0], verts[..., 1]
+    if ratio != 1.0:
+        vy, vx = correct_ellipticity(vy, vx, c[..., None, :], 1.0 / ratio, angle_deg)
+    return vy, vx
+
+
 def _ring_spots(dps, centers, strength, sigma_px, tol_px, disk_radius_px=None):
     """Spots on the strongest hexagon of each pattern.
 
@@ -118,7 +139,6 @@ def _ring_spots(dps, centers, strength, sigma_px, tol_px, disk_radius_px=None):
     and the pattern centres (beam, or Friedel pairs where it is hidden).
     """
     from stemtf.phase.hexagons import find_hexagons_batch
-    from stemtf.phase.lattice import hexagon_vertices
     from stemtf.phase.spots import find_spots_batch
 
     h, w = dps.shape[1:]
@@ -136,16 +156,10 @@ def _ring_spots(dps, centers, strength, sigma_px, tol_px, disk_radius_px=None):
     if disk_radius_px is not None and len(table):
         # only spots whose counts stand clear of shot noise (a ring of amorphous speckle makes
         # round "hexagons" that would dilute the ellipticity towards none)
-        from stemtf.phase.spots import SpotTable, aperture_counts
+        from stemtf.phase.spots import aperture_counts
 
         _, z = aperture_counts(dps, table, disk_radius_px)
-        keep = z >= _MIN_SPOT_Z
-        table = SpotTable(
-            *(
-                np.asarray(getattr(table, f))[keep]
-                for f in ("dp_index", "y", "x", "intensity", "snr")
-            )
-        )
+        table = table.subset(z >= _MIN_SPOT_Z)
     # Friedel pairs locate the centre where a beam stop hides the transmitted beam
     from stemtf.phase.center import friedel_centers
 

@@ -189,15 +189,9 @@ def friedel_pair_count(
         Spots that take part (e.g. significant above shot noise); default all.
     """
     from stemtf.phase.hexagons import _padded
-    from stemtf.phase.spots import SpotTable
 
     if keep is not None:
-        table = SpotTable(
-            *(
-                np.asarray(getattr(table, f))[keep]
-                for f in ("dp_index", "y", "x", "intensity", "snr")
-            )
-        )
+        table = table.subset(keep)
     c = np.asarray(centers_yx, float)
     n_dp = c.shape[0]
     y, x, _, valid = _padded(table, n_dp, max_spots)

@@ -22,8 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import ndtr
 
-from stemtf.phase.calibration import Calibration, correct_ellipticity
-from stemtf.phase.lattice import hexagon_vertices, wrap60
+from stemtf.phase.calibration import Calibration, hexagon_on_detector
+from stemtf.phase.lattice import wrap60
 from stemtf.phase.model import (
     LABEL_BOTH,
     LABEL_FIRST,
@@ -238,12 +238,9 @@ def primary_lattice(hx, rad_invA, ring_i, ok, prm: ClassifyParams, n_dp: int) ->
 
 def template_response(resp, idx, centers_yx, radius_px, rotation_deg, prm: ClassifyParams):
     """Mean DoG response at the six vertices of hexagons (undistorted radius/rotation)."""
-    verts = hexagon_vertices(centers_yx, radius_px, rotation_deg)
-    vy, vx = verts[..., 0], verts[..., 1]
-    if prm.ellipticity_ratio != 1.0:
-        vy, vx = correct_ellipticity(
-            vy, vx, centers_yx[:, None, :], 1.0 / prm.ellipticity_ratio, prm.ellipticity_angle_deg
-        )
+    vy, vx = hexagon_on_detector(
+        centers_yx, radius_px, rotation_deg, prm.ellipticity_ratio, prm.ellipticity_angle_deg
+    )
     bb = np.broadcast_to(np.asarray(idx)[:, None], vy.shape)
     return _bilinear(resp, bb, vy, vx).mean(axis=1)
 

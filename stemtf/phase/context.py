@@ -16,9 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from stemtf.errors import InputError
-from stemtf.phase.calibration import Calibration, correct_ellipticity
+from stemtf.phase.calibration import Calibration, hexagon_on_detector
 from stemtf.phase.dog import suppress_hot_pixels
-from stemtf.phase.lattice import hexagon_vertices
 from stemtf.phase.model import LABEL_NONE, PhaseModel
 from stemtf.phase.spots import SpotTable, aperture_counts
 
@@ -109,16 +108,13 @@ def label_from_neighbours(
     k = hx["dp_index"].astype(np.int64)
     q = calibration.q_sampling_invA
     centers = np.column_stack([hx["center_y"], hx["center_x"]]).astype(float)
-    verts = hexagon_vertices(centers, hx["radius_invA"] / q, hx["rotation_deg"])
-    vy, vx = verts[..., 0], verts[..., 1]
-    if calibration.ellipticity_ratio != 1.0:
-        vy, vx = correct_ellipticity(
-            vy,
-            vx,
-            centers[:, None, :],
-            1.0 / calibration.ellipticity_ratio,
-            calibration.ellipticity_angle_deg,
-        )
+    vy, vx = hexagon_on_detector(
+        centers,
+        hx["radius_invA"] / q,
+        hx["rotation_deg"],
+        calibration.ellipticity_ratio,
+        calibration.ellipticity_angle_deg,
+    )
     # the pattern's own counts, hot pixels clipped as in the identification itself
     own = suppress_hot_pixels(g.reshape((ry * rx,) + g.shape[2:])[target[k]])
     table = SpotTable(

@@ -22,8 +22,7 @@ import math
 import numpy as np
 
 from stemtf.errors import InputError
-from stemtf.phase.calibration import correct_ellipticity
-from stemtf.phase.lattice import hexagon_vertices
+from stemtf.phase.calibration import correct_ellipticity, hexagon_on_detector
 
 __all__ = ["hexagon_radius_fine"]
 
@@ -84,12 +83,13 @@ def hexagon_radius_fine(
         return np.zeros(0), np.zeros(0)
     h, w = arr.shape[1:]
     c = np.asarray(centers_yx, float).reshape(n, 2)
-    verts = hexagon_vertices(c, np.asarray(radius_px, float), np.asarray(rotation_deg, float))
-    vy, vx = verts[..., 0], verts[..., 1]
-    if ellipticity_ratio != 1.0:
-        vy, vx = correct_ellipticity(
-            vy, vx, c[:, None, :], 1.0 / ellipticity_ratio, ellipticity_angle_deg
-        )
+    vy, vx = hexagon_on_detector(
+        c,
+        np.asarray(radius_px, float),
+        np.asarray(rotation_deg, float),
+        ellipticity_ratio,
+        ellipticity_angle_deg,
+    )
     half = int(math.ceil(disk_radius_px + _BG_TO_PX + 1.0))
     off = np.arange(-half, half + 1)
     by = np.rint(vy).astype(np.int64)[..., None, None] + off[:, None]  # (N, 6, P, 1)

@@ -7,7 +7,7 @@ batch with one OpenCV call per filter and returns a flat table tagged by pattern
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 
@@ -45,6 +45,10 @@ class SpotTable:
 
     def __len__(self) -> int:
         return int(self.dp_index.size)
+
+    def subset(self, keep: np.ndarray) -> SpotTable:
+        """The spots selected by ``keep`` (a boolean mask or indices), in table order."""
+        return SpotTable(*(np.asarray(getattr(self, f.name))[keep] for f in fields(self)))
 
     def of(self, i: int) -> np.ndarray:
         """Spots of pattern ``i`` as a ``(K, 3)`` array ``[y, x, intensity]``."""
@@ -128,9 +132,7 @@ def strongest_spots(table: SpotTable, n: int) -> SpotTable:
     b = table.dp_index[order]
     start = np.searchsorted(b, b, side="left")
     keep = np.sort(order[np.arange(b.size) - start < n])
-    return SpotTable(
-        *(np.asarray(getattr(table, f))[keep] for f in ("dp_index", "y", "x", "intensity", "snr"))
-    )
+    return table.subset(keep)
 
 
 def aperture_counts(
