@@ -117,6 +117,26 @@ def main(
     uint16: Annotated[
         bool, typer.Option("--uint16/--float32", help="Integer counts (uint16).")
     ] = False,
+    family: Annotated[
+        bool,
+        typer.Option(
+            "--family/--o3-o1",
+            help="Place the NMC811 degradation family (nmc811-o3, -o1, -h3, -spinel, "
+            "-rocksalt): a rock-salt shell at the surface, spinel and H3 grains, O1 and O3+O1 "
+            "in the O3 matrix; cubic phases along [111], {2-20} along O3's {110}. Truth "
+            "labels: none, O3, O1, H3, SPINEL, ROCKSALT, O3+O1, unassigned.",
+        ),
+    ] = False,
+    shell_px: Annotated[
+        tuple[int, int],
+        typer.Option("--shell-px", help="With --family: rock-salt shell thickness LO HI [px]."),
+    ] = (1, 3),
+    spinel_grains: Annotated[
+        int, typer.Option("--spinel-grains", help="With --family: spinel grains (0-8).")
+    ] = 1,
+    h3_grains: Annotated[
+        int, typer.Option("--h3-grains", help="With --family: H3 grains (0-8).")
+    ] = 1,
 ) -> None:
     """Simulate a scan of an NMC811 particle: O3 matrix, O1 domains, both-phase band, vacuum.
 
@@ -125,7 +145,9 @@ def main(
     --dose-e. Writes the scan and a truth file with `labels` (0 none, 1 O3, 2 O1, 3 both,
     4 unassigned = O3 off the [001] zone). The field-condition options (thickness range,
     mistilt, off-zone grains, descan, ellipticity, calibration error, carbon support, halo,
-    detector defects, uint16) default to the original scenes.
+    detector defects, uint16) default to the original scenes. --family adds H3, spinel and
+    rock salt (labels then index the truth's `label_names`: none, O3, O1, H3, SPINEL,
+    ROCKSALT, O3+O1, unassigned); the field options combine with it.
     """
     import logging
 
@@ -142,6 +164,7 @@ def main(
             f"--grains={grains} / --domains={domains}: need >= 1 grain and >= 0 domains"
         )
     from stemtf.scenes import FieldConditions, simulate_scan
+    from stemtf.scenes.family import FamilyScene
     from stemtf.scenes.library import DEFAULT_THICKNESSES_A
 
     thicknesses = DEFAULT_THICKNESSES_A
@@ -188,6 +211,11 @@ def main(
         field=field,
         thicknesses_A=thicknesses,
         library_seed=library_seed,
+        family=(
+            FamilyScene(shell_px=shell_px, spinel_grains=spinel_grains, h3_grains=h3_grains)
+            if family
+            else None
+        ),
     )
     logging.getLogger("stemtf.scenes").info("scan %s, truth %s", scan, truth_file)
     typer.echo(f"{scan}\n{truth_file}")

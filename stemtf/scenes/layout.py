@@ -30,7 +30,12 @@ class SceneLayout:
     zone); ``rotation_index`` into the library rotations; ``thickness_index`` into the library
     thicknesses; ``o1_fraction`` in [0, 1] (0 for O3, 1 for O1, between for both);
     ``tilt_index`` into the library tilt axis (0 = on zone); ``zone_index`` 0 on [001],
-    z + 1 for the library's off-zone axis z.
+    z + 1 for the library's off-zone axis z. ``phase_index`` is the library phase of a pure
+    column (0 everywhere in the O3/O1 scenes; a column with ``o1_fraction`` > 0 mixes library
+    phase 0 and 1, see :class:`~stemtf.scenes.render.SceneRenderer`); ``grain_index`` the
+    grain (Voronoi cell) of each position; ``label_names`` names the label codes (index =
+    code; :data:`LABEL_NAMES` in the O3/O1 scenes, :func:`stemtf.scenes.family.family_label_names`
+    in the degradation-family scenes).
     """
 
     labels: np.ndarray
@@ -39,11 +44,24 @@ class SceneLayout:
     o1_fraction: np.ndarray
     tilt_index: np.ndarray | None = None
     zone_index: np.ndarray | None = None
+    phase_index: np.ndarray | None = None
+    grain_index: np.ndarray | None = None
+    label_names: tuple[str, ...] = LABEL_NAMES
 
     def __post_init__(self) -> None:
-        for name in ("tilt_index", "zone_index"):
+        for name in ("tilt_index", "zone_index", "phase_index", "grain_index"):
             if getattr(self, name) is None:
                 object.__setattr__(self, name, np.zeros(self.labels.shape, np.int16))
+        names = tuple(str(n) for n in self.label_names)
+        if len(names) < 2 or names[0] != "none" or len(set(names)) != len(names):
+            raise InputError(
+                f"label_names={list(self.label_names)!r}: need distinct names, 'none' first"
+            )
+        if self.labels.size and int(self.labels.max()) >= len(names):
+            raise InputError(
+                f"layout labels reach {int(self.labels.max())}, past its {len(names)} label names"
+            )
+        object.__setattr__(self, "label_names", names)
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -180,4 +198,5 @@ def make_layout(
         o1_fraction=frac.astype(np.float32),
         tilt_index=tilt_index,
         zone_index=zone_index,
+        grain_index=grain.astype(np.int16),
     )

@@ -55,7 +55,10 @@ class CleanLibrary:
     alone (H, W). Optional axes: ``tilted[p, r, k - 1, t]`` the same under beam tilt
     ``tilts_mrad[k]`` (k >= 1; ``tilts_mrad[0]`` is (0, 0), the untilted ``patterns``), tilt
     (x, y) [mrad] in the crystal frame before the in-plane rotation; ``offzone[z, r, t]`` the
-    first phase along zone axis ``offzone_axes[z]``.
+    first phase along zone axis ``offzone_axes[z]``. ``phase_zone_axes`` (one [uvw] per phase,
+    e.g. [111] for a cubic phase) and ``rotation_offsets_deg`` (added to every rotation of that
+    phase, e.g. its topotactic orientation on the first phase) are empty when every phase is
+    along [001] without offset.
     """
 
     patterns: np.ndarray
@@ -71,9 +74,22 @@ class CleanLibrary:
     offzone_axes: tuple[tuple[int, int, int], ...] = ()
     offzone: np.ndarray | None = None
     seed: int = 0
+    phase_zone_axes: tuple[tuple[int, int, int], ...] = ()
+    rotation_offsets_deg: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         p = self.patterns
+        n_p = len(self.material_ids)
+        for name in ("phase_zone_axes", "rotation_offsets_deg"):
+            v = getattr(self, name)
+            if v and len(v) != n_p:
+                raise InputError(f"library {name} has {len(v)} entries for {n_p} phases")
+        object.__setattr__(
+            self, "phase_zone_axes", tuple(tuple(int(c) for c in a) for a in self.phase_zone_axes)
+        )
+        object.__setattr__(
+            self, "rotation_offsets_deg", tuple(float(o) for o in self.rotation_offsets_deg)
+        )
         if p.ndim != 5 or p.shape[:3] != (
             len(self.material_ids),
             len(self.rotations_deg),
@@ -111,8 +127,17 @@ class CleanLibrary:
             return self.patterns[phase, rotation, thickness]
         return self.tilted[phase, rotation, tilt - 1, thickness]
 
+    def zone_axis_of(self, phase: int) -> tuple[int, int, int]:
+        """Zone axis [uvw] of library phase ``phase`` (its own basis) on zone."""
+        return self.phase_zone_axes[phase] if self.phase_zone_axes else (0, 0, 1)
+
     def info(self) -> dict:
         """JSON-serialisable description (no arrays)."""
+        extra = {}
+        if self.phase_zone_axes:
+            extra["phase_zone_axes"] = [list(a) for a in self.phase_zone_axes]
+        if self.rotation_offsets_deg:
+            extra["rotation_offsets_deg"] = list(self.rotation_offsets_deg)
         return {
             "material_ids": list(self.material_ids),
             "rotations_deg": list(self.rotations_deg),
@@ -124,6 +149,7 @@ class CleanLibrary:
             "tilts_mrad": [list(t) for t in self.tilts_mrad],
             "offzone_axes": [list(a) for a in self.offzone_axes],
             "seed": self.seed,
+            **extra,
         }
 
 
@@ -179,6 +205,8 @@ def build_library(
     cache_dir: str | os.PathLike | None = None,
     tilts_mrad: tuple[tuple[float, float], ...] = ((0.0, 0.0),),
     offzone_axes: tuple[tuple[int, int, int], ...] = (),
+    phase_zone_axes: tuple[tuple[int, int, int], ...] | None = None,
+    rotation_offsets_deg: tuple[float, ...] | None = None,
 ) -> CleanLibrary:
     """Simulate (or load from the cache) the clean-pattern library of a scene.
 
@@ -203,6 +231,13 @@ def build_library(
     offzone_axes : tuple of [uvw]
         Extra zone axes of the first phase (off-zone grains), untilted; e.g.
         :data:`OFFZONE_AXES`.
+    phase_zone_axes : tuple of [uvw], optional
+        One zone axis per phase (each in its own conventional basis), replacing ``zone_axis``;
+        e.g. [111] for the cubic spinel and rock salt of the NMC811 degradation family.
+    rotation_offsets_deg : tuple of float, optional
+        Per phase, added to every library rotation of that phase [deg], so that rotation ``r``
+        is the same grain orientation for every phase (e.g.
+        :func:`stemtf.scenes.family.topotactic_offsets_deg`).
     """
     key = {
         "material_ids": list(material_ids),
@@ -218,6 +253,17 @@ def build_library(
         "offzone_axes": [list(map(int, a)) for a in offzone_axes],
         "format": 2,
     }
+    n_p = len(material_ids)
+    for name, v in (
+        ("phase_zone_axes", phase_zone_axes),
+        ("rotation_offsets_deg", rotation_offsets_deg),
+    ):
+        if v is not None and len(v) != n_p:
+            raise InputError(f"{name}={list(v)!r} needs one entry per phase ({n_p})")
+    if phase_zone_axes is not None:  # keys of libraries without them stay as they were
+        key["phase_zone_axes"] = [list(map(int, a)) for a in phase_zone_axes]
+    if rotation_offsets_deg is not None:
+        key["rotation_offsets_deg"] = [float(o) for o in rotation_offsets_deg]
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     cache = None
     if cache_dir != "":
@@ -240,7 +286,7 @@ def build_library(
     from stemtf.materials import get as get_material
     from stemtf.simulate import SimulationConfig, simulate_rotations
 
-    def simulate(mat, uvw, tilt):
+    def simulate(mat, uvw, tilt, offset_deg=0.0):
         """(R, T, H, W): every library rotation from one multislice run."""
         config = SimulationConfig(
             energy_eV=energy_eV,
@@ -251,7 +297,8 @@ def build_library(
             tilt_mrad=tuple(tilt),
         )
         log.info("simulating %s %s tilt %s mrad", mat.id, list(uvw), tilt)
-        pats = simulate_rotations(mat, uvw, config, seed=seed, rotations_deg=rotations_deg)
+        rots = rotations_deg if offset_deg == 0.0 else [r + offset_deg for r in rotations_deg]
+        pats = simulate_rotations(mat, uvw, config, seed=seed, rotations_deg=rots)
         if pats.shape[1] != len(thicknesses_A):
             raise InputError(
                 f"simulation returned {pats.shape[1]} thicknesses, expected {len(thicknesses_A)}"
@@ -266,10 +313,12 @@ def build_library(
     tilted = np.zeros((n_p, n_r, n_k - 1) + shape, np.float32) if n_k > 1 else None
     offzone = np.zeros((len(offzone_axes), n_r) + shape, np.float32) if offzone_axes else None
     mats = [get_material(mid) for mid in material_ids]
+    axes = list(phase_zone_axes) if phase_zone_axes is not None else [zone_axis] * n_p
+    offsets = [float(o) for o in rotation_offsets_deg] if rotation_offsets_deg else [0.0] * n_p
     for p, mat in enumerate(mats):
-        out[p] = simulate(mat, zone_axis, (0.0, 0.0))
+        out[p] = simulate(mat, axes[p], (0.0, 0.0), offsets[p])
         for k in range(1, n_k):
-            tilted[p, :, k - 1] = simulate(mat, zone_axis, tilts_mrad[k])
+            tilted[p, :, k - 1] = simulate(mat, axes[p], tilts_mrad[k], offsets[p])
     for z, uvw in enumerate(offzone_axes):
         offzone[z] = simulate(mats[0], uvw, (0.0, 0.0))
     disk_px = semiangle_mrad * 1e-3 / _wavelength(energy_eV) / q_sampling_invA
@@ -309,4 +358,6 @@ def _from_arrays(
         offzone_axes=tuple(tuple(a) for a in key["offzone_axes"]),
         offzone=None if offzone is None else np.asarray(offzone, np.float32),
         seed=key["seed"],
+        phase_zone_axes=tuple(tuple(a) for a in key.get("phase_zone_axes", ())),
+        rotation_offsets_deg=tuple(key.get("rotation_offsets_deg", ())),
     )

@@ -4,7 +4,9 @@ The geometry of a scan is fixed for the whole scan, as on a microscope: one draw
 model's ellipticity, pixel-scale (camera-length) error, background and detector artefacts, and
 a descan shift of the transmitted beam that varies linearly across the scan. Each probe position
 gets its own Poisson noise at the chosen dose. A pattern holding both phases is the mixture
-``(1 - f) O3 + f O1`` of the two clean patterns at the same rotation, tilt and thickness.
+``(1 - f) O3 + f O1`` of the two clean patterns at the same rotation, tilt and thickness; a
+pure column shows the library phase ``layout.phase_index`` (O3 in the O3/O1 scenes; any phase
+of the degradation family in :mod:`stemtf.scenes.family` scenes).
 Field conditions (:class:`~stemtf.scenes.field.FieldConditions`) add per-position descan
 jitter, a fixed ellipticity, a wrong handed calibration, an amorphous carbon support, a halo
 growing with thickness, a fixed gain map with dead lines and hot pixels, and uint16 counts.
@@ -73,6 +75,7 @@ class SceneRenderer:
             or lay.thickness_index.max() >= len(lib.thicknesses_A)
             or lay.tilt_index.max() >= len(lib.tilts_mrad)
             or lay.zone_index.max() > len(lib.offzone_axes)
+            or lay.phase_index.max() >= len(lib.material_ids)
         ):
             raise InputError("scene layout indexes past the clean-pattern library")
         ry, rx = lay.shape
@@ -152,7 +155,7 @@ class SceneRenderer:
         k = lay.tilt_index[iy, ix]
         f = float(lay.o1_fraction[iy, ix])
         if f <= 0:
-            return lib.pattern(0, r, t, k)
+            return lib.pattern(int(lay.phase_index[iy, ix]), r, t, k)
         if f >= 1:
             return lib.pattern(1, r, t, k)
         return ((1 - f) * lib.pattern(0, r, t, k) + f * lib.pattern(1, r, t, k)).astype(np.float32)

@@ -11,8 +11,14 @@ import numpy as np
 
 from stemtf.errors import InputError, check_range
 from stemtf.fileio import atomic_path
+from stemtf.scenes.family import (
+    FAMILY_IDS,
+    FamilyScene,
+    family_library_args,
+    make_family_layout,
+)
 from stemtf.scenes.field import FieldConditions
-from stemtf.scenes.layout import LABEL_NAMES, make_layout
+from stemtf.scenes.layout import make_layout
 from stemtf.scenes.library import (
     DEFAULT_ROTATIONS_DEG,
     DEFAULT_THICKNESSES_A,
@@ -58,6 +64,7 @@ def simulate_scan(
     thicknesses_A: tuple[float, ...] = DEFAULT_THICKNESSES_A,
     rotations_deg: tuple[float, ...] = DEFAULT_ROTATIONS_DEG,
     library_seed: int = 0,
+    family: FamilyScene | None = None,
 ) -> tuple[Path, Path]:
     """Simulate a scan of an NMC811 particle and write it with its truth.
 
@@ -68,10 +75,13 @@ def simulate_scan(
         it is in the truth file's attributes).
     truth : path, optional
         Truth file, default ``<stem>_truth.h5``; HDF5 with (Ry, Rx) datasets ``labels`` uint8
-        (0 none, 1 O3, 2 O1, 3 both, 4 unassigned = O3 off the [001] zone; attribute
-        ``label_names``, a JSON list), ``o1_fraction``, ``rotation_deg``, ``thickness_A``,
-        ``tilt_mrad`` (|beam tilt|), ``tilt_azimuth_deg`` (crystal frame), ``off_zone``
-        uint8 (1 = a crystal not on [001]), ``zone_axis`` (Ry, Rx, 3) int8 (0 0 0 in vacuum)
+        (0 none, 1 O3, 2 O1, 3 both, 4 unassigned = O3 off the [001] zone; with ``family`` the
+        codes of :func:`stemtf.scenes.family.family_label_names`; always the attribute
+        ``label_names``, a JSON list, index -> name), ``o1_fraction``, ``rotation_deg`` (the
+        grain's in-plane rotation, the same orientation for every phase of a family scene),
+        ``thickness_A``, ``tilt_mrad`` (|beam tilt|), ``tilt_azimuth_deg`` (crystal frame),
+        ``off_zone`` uint8 (1 = a crystal off its phase's zone axis), ``zone_axis`` (Ry, Rx, 3)
+        int8 (the phase's own basis: [111] for cubic phases; 0 0 0 in vacuum)
         and ``centre_shift_px`` (Ry, Rx, 2) (beam centre minus detector centre, y x); attributes
         ``q_sampling_invA`` (the handed calibration, as in the scan file),
         ``q_sampling_true_invA``, ``energy_eV``, ``semiangle_mrad``, ``scene`` (JSON).
@@ -101,6 +111,11 @@ def simulate_scan(
         :data:`stemtf.scenes.library.FIELD_THICKNESSES_A`, 30-200 Å).
     library_seed : int
         Simulation seed of the library when ``library`` is not given.
+    family : FamilyScene, optional
+        Place the NMC811 degradation family (:mod:`stemtf.scenes.family`): a rock-salt shell,
+        spinel and H3 grains over the O3/O1 scene, cubic phases along [111] in their
+        topotactic orientation; the library (given or simulated) must hold
+        :data:`~stemtf.scenes.family.FAMILY_IDS` in that order. None: the O3/O1 scene.
 
     Returns
     -------
@@ -123,8 +138,12 @@ def simulate_scan(
     if truth.resolve() == out.resolve():
         raise InputError(f"--truth {str(truth)!r} must differ from --out")
     field = field if field is not None else FieldConditions()
+    if family is not None and not isinstance(family, FamilyScene):
+        raise InputError(f"family={family!r} must be a FamilyScene or None")
     if library is None:
+        extra = family_library_args() if family is not None else {}
         library = build_library(
+            **extra,
             detector_px=detector_px,
             q_sampling_invA=q_sampling_invA,
             energy_eV=energy_eV,
@@ -144,10 +163,7 @@ def simulate_scan(
             f"offzone_grains={field.offzone_grains} needs a library with off-zone "
             "axes (build_library(offzone_axes=...))"
         )
-    rng = np.random.default_rng([seed, 0])
-    layout = make_layout(
-        (ry, rx),
-        rng,
+    layout_kw = dict(
         n_rotations=len(library.rotations_deg),
         n_thicknesses=len(library.thicknesses_A),
         n_grains=n_grains,
@@ -157,6 +173,17 @@ def simulate_scan(
         offzone_grains=field.offzone_grains,
         n_offzone_axes=len(library.offzone_axes),
     )
+    rng = np.random.default_rng([seed, 0])
+    if family is None:
+        layout = make_layout((ry, rx), rng, **layout_kw)
+    else:
+        if tuple(library.material_ids) != FAMILY_IDS:
+            raise InputError(
+                f"a family scene needs a library of {list(FAMILY_IDS)} in that order, "
+                f"not {list(library.material_ids)}"
+            )
+        layout = make_family_layout((ry, rx), rng, family=family, **layout_kw)
+    names = layout.label_names
     params = scan_noise_params(dose_e, rng, noise=noise)
     scene = SceneRenderer(layout, library, dose_e=dose_e, seed=seed, params=params, field=field)
     meta = {
@@ -167,12 +194,14 @@ def simulate_scan(
         "shape": [ry, rx],
         "noise_params": scene.params,
         "scan_file": out.name,
-        "label_names": list(LABEL_NAMES),
+        "label_names": list(names),
         "field": field.to_dict(),
         "q_sampling_given_invA": scene.q_sampling_given_invA,
         "q_sampling_true_invA": scene.q_sampling_true_invA,
         "dtype": scene.dtype.name,
     }
+    if family is not None:
+        meta["family"] = family.to_dict()
     _write_scan(out, scene, library)
     _write_truth(truth, scene, meta)
     log.info(
@@ -182,8 +211,8 @@ def simulate_scan(
         {
             n: int(c)
             for n, c in zip(
-                LABEL_NAMES,
-                np.bincount(layout.labels.ravel(), minlength=len(LABEL_NAMES)),
+                names,
+                np.bincount(layout.labels.ravel(), minlength=len(names)),
                 strict=True,
             )
         },
@@ -222,14 +251,18 @@ def _write_truth(path: Path, scene: SceneRenderer, meta: dict) -> None:
     tilts = np.asarray(library.tilts_mrad, np.float64)[layout.tilt_index]
     tilt = np.hypot(tilts[..., 0], tilts[..., 1])
     azim = np.degrees(np.arctan2(tilts[..., 1], tilts[..., 0]))
-    axes = np.asarray(((0, 0, 1),) + library.offzone_axes, np.int8)[layout.zone_index]
+    off_axes = np.asarray(((0, 0, 1),) + library.offzone_axes, np.int8)[layout.zone_index]
+    phase_axes = np.asarray(
+        [library.zone_axis_of(p) for p in range(len(library.material_ids))], np.int8
+    )[layout.phase_index]
+    axes = np.where((layout.zone_index > 0)[..., None], off_axes, phase_axes)
     axes[vac] = 0
     shift = np.array(
         [[scene.centre_shift(iy, ix) for ix in range(rx)] for iy in range(ry)], np.float32
     ).reshape(ry, rx, 2)
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         ds = f.create_dataset("labels", data=layout.labels.astype(np.uint8))
-        ds.attrs["label_names"] = json.dumps(list(LABEL_NAMES))
+        ds.attrs["label_names"] = json.dumps(list(layout.label_names))
         f.create_dataset("o1_fraction", data=layout.o1_fraction.astype(np.float32))
         f.create_dataset("rotation_deg", data=np.where(vac, np.nan, rot).astype(np.float32))
         f.create_dataset("thickness_A", data=np.where(vac, 0.0, thick).astype(np.float32))
