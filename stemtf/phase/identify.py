@@ -16,6 +16,8 @@ from stemtf.phase.calibration import Calibration, correct_ellipticity
 from stemtf.phase.center import beam_centers, friedel_centers, friedel_pair_count
 from stemtf.phase.classify import HEXAGON_DTYPE, ClassifyParams, classify
 from stemtf.phase.dog import disk_response, dog_filter, suppress_hot_pixels
+from stemtf.phase.family import FamilyParams, classify_family
+from stemtf.phase.family_model import FamilyModel
 from stemtf.phase.hexagons import HEXAGON_PX_DTYPE, find_hexagons_batch, ransac_hexagons
 from stemtf.phase.model import PhaseModel
 from stemtf.phase.spots import (
@@ -314,9 +316,6 @@ def _identify_block(
         hx = find_hexagons_batch(hex_table, centers, **kw)
     else:
         hx = _hexagons_per_dp_ransac(hex_table, centers, n_dp, seed, **kw)
-    prm = ClassifyParams.from_model(
-        model, cal, min_lattice_matches=max(min_matches, min_lattice_matches)
-    )
     significant = (z >= spot_threshold) & (excess >= min_spot_counts)
     pairs = friedel_pair_count(
         hex_table,
@@ -325,7 +324,13 @@ def _identify_block(
         min_separation_px=2 * kw["min_radius_px"],
         keep=significant,
     )
-    out = classify(hx, arr, resp, noise, centers, pairs, prm, n_dp)
+    need = max(min_matches, min_lattice_matches)
+    if isinstance(model, FamilyModel):  # 1 or 3-8 phases, or a pair unlike O3/O1
+        fprm = FamilyParams.from_model(model, cal, min_lattice_matches=need)
+        out = classify_family(hx, arr, resp, noise, centers, pairs, fprm, n_dp)
+    else:
+        prm = ClassifyParams.from_model(model, cal, min_lattice_matches=need)
+        out = classify(hx, arr, resp, noise, centers, pairs, prm, n_dp)
     return PhaseResult(
         out.labels,
         out.confidence,

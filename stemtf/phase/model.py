@@ -145,38 +145,88 @@ class PhaseModel:
         calibration: Calibration | None = None,
         *,
         names: tuple[str, ...] | None = None,
-        zone_axis=(0, 0, 1),
+        zone_axis=None,
         merge_tolerance: float = 0.05,
+        calibration_accuracy: float = 0.02,
     ) -> PhaseModel:
-        """Expected rings of two phases from their reference structures.
+        """Expected rings of 1-8 phases from their reference structures.
+
+        The materials layer turns ids or CIF files into ring data
+        (:func:`stemtf.materials.rings.load_phases`); :meth:`from_rings` builds the model.
 
         Parameters
         ----------
-        material_ids : sequence of two str
-            E.g. ``["nmc811-o3", "nmc811-o1"]``.
+        material_ids : sequence of str
+            Material ids or CIF paths, e.g. ``["nmc811-o3", "nmc811-o1"]``.
         calibration : Calibration, optional
             Only logged against (rings outside the detector are reported).
         names : tuple of str, optional
             Display names; default from the ids (``nmc811-o3`` -> ``O3``).
-        zone_axis : (int, int, int)
-            Beam direction [u v w].
+        zone_axis : (int, int, int), optional
+            Beam direction for all phases; default each phase's hexagonal zone ([001]
+            hexagonal/trigonal, [111] cubic).
         merge_tolerance : float
-            Rings of the two phases closer than this relative radius count as shared.
+            Rings of two phases closer than this relative radius count as shared.
+        calibration_accuracy : float
+            Relative camera-length accuracy assumed for the given calibration (N-phase
+            models; the scan may teach a better one).
         """
-        from stemtf.materials import get as get_material
-        from stemtf.phase.reference import zone_rings
+        from stemtf.materials.rings import load_phases
 
         ids = tuple(material_ids)
-        if len(ids) != 2:
+        if not 1 <= len(ids) <= 8:
             raise InputError(
-                f"material_ids={list(ids)!r} is not allowed: give exactly two "
-                "phases (labels are none, phase 1, phase 2, both)"
+                f"material_ids={list(ids)!r} is not allowed: give 1 to 8 phases "
+                "(material ids or CIF files)"
             )
-        if names is None:
-            names = tuple(m.split("-")[-1].upper() for m in ids)
-        all_rings = [zone_rings(get_material(m).structure, zone_axis, q_max_invA=3.0) for m in ids]
-        if not all_rings[0]:
-            raise InputError(f"material {ids[0]!r} has no allowed reflection along {zone_axis}")
+        rings, dropped = load_phases(ids, names=names, zone_axis=zone_axis)
+        return cls.from_rings(
+            rings,
+            calibration,
+            dropped=dropped,
+            merge_tolerance=merge_tolerance,
+            calibration_accuracy=calibration_accuracy,
+        )
+
+    @classmethod
+    def from_rings(
+        cls,
+        phase_rings,
+        calibration: Calibration | None = None,
+        *,
+        dropped=(),
+        merge_tolerance: float = 0.05,
+        calibration_accuracy: float = 0.02,
+    ) -> PhaseModel:
+        """The phase model of ring data (:class:`stemtf.materials.rings.PhaseRings`).
+
+        Two phases where only the second has a marker ring (O3/O1) make the two-phase model
+        (labels none, first, second, both, unassigned); any other set makes a
+        :class:`stemtf.phase.family_model.FamilyModel`.
+        """
+        items = list(phase_rings)
+        if len(items) == 2 and not dropped:
+            model = cls._two_phase(items, merge_tolerance)
+            if any(r.marker and r.phase == 1 for r in model.rings) and not any(
+                r.marker and r.phase == 0 for r in model.rings
+            ):
+                model._log_rings(calibration)
+                return model
+        from stemtf.phase.family_model import build_family
+
+        model = build_family(
+            items,
+            dropped=dropped,
+            merge_tolerance=merge_tolerance,
+            calibration_accuracy=calibration_accuracy,
+        )
+        model._log_rings(calibration)
+        return model
+
+    @classmethod
+    def _two_phase(cls, items, merge_tolerance: float) -> PhaseModel:
+        all_rings = [list(p.rings) for p in items]
+        ids = tuple(p.material_id for p in items)
         ref = max(all_rings[0][:2], key=lambda r: r.intensity)
         rings = []
         for p, rs in enumerate(all_rings):
@@ -210,23 +260,24 @@ class PhaseModel:
             if shared[0] is not None and shared[1] is not None
             else 1.0
         )
-        model = cls(
-            phases=tuple(names),
+        return cls(
+            phases=tuple(p.name for p in items),
             material_ids=ids,
             rings=tuple(rings),
             reference_radius_invA=ref.radius_invA,
             lattice_ratio=float(ratio),
         )
+
+    def _log_rings(self, calibration: Calibration | None) -> None:
         if calibration is not None:
             log.info(
                 "phase model %s: rings %s",
-                model.phases,
+                self.phases,
                 [
                     (r.phase, r.hkl, round(r.radius_invA / calibration.q_sampling_invA, 1))
-                    for r in rings
+                    for r in self.rings
                 ],
             )
-        return model
 
     @property
     def assign_tolerance(self) -> float:
@@ -300,13 +351,7 @@ class PhaseModel:
         """
         hx = np.asarray(hexagon_table)
         if hx.size == 0 or not np.any(hx["inliers"] >= 3):
-            msg = (
-                "no hexagon of the phases " + ", ".join(self.phases) + " was found in the "
-                "calibration sample: the map will be 'none'/'unassigned' throughout (check "
-                "the zone axis, q_sampling_invA and the detector geometry)"
-            )
-            log.warning("%s", msg)
-            return replace(self, warnings=self.warnings + (msg,))
+            return replace(self, warnings=self.warnings + (no_hexagon_warning(self.phases),))
         # hexagons of 4+ vertices; where they are too few (low dose, mistilted grains keep half
         # a hexagon), those of 3 vertices of significant spots too
         if np.count_nonzero(hx["inliers"] >= 4) >= 2 * _MIN_CLUSTER:
@@ -338,21 +383,7 @@ class PhaseModel:
                 0, (float(np.median(radii[near] / exp[ref_i])), int(near.sum()), "reference ring")
             )
         scale, n_used, what = scales[0] if scales else (1.0, 0, "none")
-        if abs(scale - 1) > CAMERA_LENGTH_WARN:
-            given = (
-                f"given q_sampling_invA={q_sampling_invA:.6g}, the rings say "
-                f"{q_sampling_invA / scale:.6g} 1/A per px"
-                if q_sampling_invA
-                else "check q_sampling_invA"
-            )
-            msg = (
-                f"calibration: the phase rings lie {100 * (scale - 1):+.1f} % off the "
-                f"reference radii ({given}); the learned radii absorb it"
-            )
-            log.warning("%s", msg)
-            warned = (msg,)
-        else:
-            warned = ()
+        warned = camera_length_warning(scale, q_sampling_invA)
         notes.append(f"camera-length scale {scale:.4f} from {n_used} hexagons ({what})")
         new_radius: dict[int, float] = {}
         learned_marker: dict[int, tuple[float, float]] = {}  # phase -> (reference, learned)
@@ -442,19 +473,57 @@ class PhaseModel:
     @classmethod
     def from_dict(cls, d: dict) -> PhaseModel:
         """Rebuild a model written by :meth:`to_dict` (keys it does not know are ignored)."""
+        if d.get("kind") == "family" and cls is PhaseModel:
+            from stemtf.phase.family_model import FamilyModel
+
+            return FamilyModel.from_dict(d)
         known = {f.name for f in fields(cls)}
         d = {k: v for k, v in d.items() if k in known}
-        d["rings"] = tuple(
-            ModelRing(
-                r["phase"],
-                tuple(r["hkl"]),
-                r["radius_invA"],
-                r["rotation_deg"],
-                r["intensity"],
-                r["marker"],
-            )
-            for r in d["rings"]
-        )
+        d["rings"] = rings_from_dicts(d["rings"])
         for k in ("phases", "material_ids", "history", "warnings"):
             d[k] = tuple(d.get(k, ()))
         return cls(**d)
+
+
+def rings_from_dicts(rows) -> tuple[ModelRing, ...]:
+    """Rings from the ``rings`` list of :meth:`PhaseModel.to_dict`."""
+    return tuple(
+        ModelRing(
+            r["phase"],
+            tuple(r["hkl"]),
+            r["radius_invA"],
+            r["rotation_deg"],
+            r["intensity"],
+            r["marker"],
+        )
+        for r in rows
+    )
+
+
+def camera_length_warning(scale: float, q_sampling_invA: float | None) -> tuple[str, ...]:
+    """One warning line when the rings say the camera length is > 2 % off, else none."""
+    if abs(scale - 1) <= CAMERA_LENGTH_WARN:
+        return ()
+    given = (
+        f"given q_sampling_invA={q_sampling_invA:.6g}, the rings say "
+        f"{q_sampling_invA / scale:.6g} 1/A per px"
+        if q_sampling_invA
+        else "check q_sampling_invA"
+    )
+    msg = (
+        f"calibration: the phase rings lie {100 * (scale - 1):+.1f} % off the "
+        f"reference radii ({given}); the learned radii absorb it"
+    )
+    log.warning("%s", msg)
+    return (msg,)
+
+
+def no_hexagon_warning(phases) -> str:
+    """The warning of a calibration sample without any hexagon of the phases."""
+    msg = (
+        "no hexagon of the phases " + ", ".join(phases) + " was found in the "
+        "calibration sample: the map will be 'none'/'unassigned' throughout (check "
+        "the zone axis, q_sampling_invA and the detector geometry)"
+    )
+    log.warning("%s", msg)
+    return msg

@@ -57,9 +57,11 @@ def test_dict_round_trip_is_json(model):
     assert PhaseModel.from_dict(d) == model
 
 
-def test_two_phases_required_and_unknown_ids():
-    with pytest.raises(InputError):
-        PhaseModel.from_materials(["nmc811-o3"])
+def test_one_to_eight_phases_and_unknown_ids():
+    with pytest.raises(InputError, match="1 to 8"):
+        PhaseModel.from_materials([])
+    with pytest.raises(InputError, match="1 to 8"):
+        PhaseModel.from_materials([f"nmc811-{p}" for p in ("o3", "o1", "h3")] * 3)
     with pytest.raises(InputError):
         PhaseModel.from_materials(["nmc811-o3", "no-such-material"])
 
