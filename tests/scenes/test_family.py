@@ -216,6 +216,55 @@ def test_field_conditions_combine_with_the_family(tmp_path):
         assert json.loads(f.attrs["scene"])["field"]["carbon_fraction"] == 0.1
 
 
+def test_family_with_mistilt_and_off_zone_grains(tmp_path):
+    lib = _marked_library()
+    n_r, n_t = lib.patterns.shape[1:3]
+    # tilted / off-zone patterns: the phase mark moved 1 px right per tilt, off-zone marks at x=4
+    tilted = np.roll(lib.patterns, 1, axis=-1)[:, :, None]  # (P, R, 1 tilt, T, H, W)
+    offzone = np.stack([_disks([(20, 20, 1.0), (30, 4, 0.5)])] * (n_r * n_t)).reshape(
+        1, n_r, n_t, _H, _H
+    )
+    lib = CleanLibrary(
+        **{k: getattr(lib, k) for k in ("patterns", "vacuum", "material_ids", "rotations_deg")},
+        thicknesses_A=lib.thicknesses_A,
+        q_sampling_invA=lib.q_sampling_invA,
+        energy_eV=lib.energy_eV,
+        semiangle_mrad=lib.semiangle_mrad,
+        phase_zone_axes=lib.phase_zone_axes,
+        tilts_mrad=((0.0, 0.0), (10.0, 0.0)),
+        tilted=tilted,
+        offzone_axes=((1, 0, 0),),
+        offzone=offzone,
+    )
+    field = FieldConditions(max_tilt_mrad=10.0, offzone_grains=1, descan_px=0.0)
+    scan, truth = simulate_scan(
+        tmp_path / "t.npy",
+        shape=(24, 24),
+        library=lib,
+        seed=6,
+        n_grains=7,
+        noise=False,
+        field=field,
+        family=FamilyScene(),
+    )
+    labels, _ = read_truth(truth)
+    with h5py.File(truth) as f:
+        off, tilt = np.asarray(f["off_zone"]) == 1, np.asarray(f["tilt_mrad"])
+        axes = np.asarray(f["zone_axis"])
+    una = labels == NAMES.index("unassigned")
+    assert off.any() and np.array_equal(off, una)  # off-zone grains stay unassigned, no shell
+    assert np.all(axes[off] == [1, 0, 0])
+    data = np.load(scan)
+    assert np.all(data[off][:, 30, 4] > 1.0)
+    cubic = np.isin(labels, [NAMES.index("SPINEL"), NAMES.index("ROCKSALT")])
+    assert np.all(axes[cubic] == [1, 1, 1]) and set(np.unique(tilt[labels > 0])) == {0.0, 10.0}
+    # a tilted rock-salt position shows the tilted rock-salt pattern
+    rock = np.argwhere((labels == NAMES.index("ROCKSALT")) & (tilt == 10.0))
+    iy, ix = rock[0]
+    y, x = _MARK[4]
+    assert data[iy, ix, y - 1 : y + 3, x + 1].max() > 1.0
+
+
 def test_family_needs_the_family_library(tmp_path):
     lib = _marked_library(material_ids=("nmc811-o3", "nmc811-o1"))
     with pytest.raises(InputError, match="family scene needs a library"):
