@@ -42,7 +42,8 @@ class AnalyzeConfig:
     q_sampling_invA, energy_eV, semiangle_mrad : float or None
         Calibration overriding the file metadata [1/Å per px], [eV], [mrad].
     phases : tuple of str
-        Material ids of the two phases; label 1 = first, 2 = second, 3 = both.
+        1-8 material ids or CIF files. The default pair O3/O1 gives labels 0 none, 1 O3,
+        2 O1, 3 both, 4 unassigned; other sets the names of ``PhaseModel.label_names``.
     seed : int
         Seed of every random choice (sample positions, RANSAC per chunk).
     chunk_dps : int or None
@@ -74,10 +75,10 @@ class AnalyzeConfig:
         object.__setattr__(self, "input_path", Path(self.input_path))
         object.__setattr__(self, "out_dir", Path(self.out_dir))
         phases = tuple(p.strip() for p in self.phases if p.strip())
-        if len(phases) != 2 or len(set(phases)) != 2:
+        if not 1 <= len(phases) <= 8 or len({p.lower() for p in phases}) != len(phases):
             raise InputError(
-                f"--phases={','.join(self.phases)!r} is not allowed: give two distinct "
-                "material ids, e.g. nmc811-o3,nmc811-o1 (see `stemtf materials list`)"
+                f"--phases={','.join(self.phases)!r} is not allowed: give 1 to 8 distinct "
+                "material ids or CIF files, e.g. nmc811-o3,nmc811-o1 (see `stemtf materials list`)"
             )
         object.__setattr__(self, "phases", phases)
         if self.roi is not None:

@@ -87,14 +87,16 @@ def write_figures_and_report(
             (
                 "Phase map",
                 "Left: virtual bright field of the whole scan with the ROI in red. "
-                "Right: phases (orange first phase / O3, blue second / O1, grey both, dark none).",
+                "Right: phases, one colour per label as in the legend (default run: orange O3, "
+                "blue O1, grey both, magenta unassigned, dark none).",
                 map_png,
             ),
             ("Confidence", "Per-pattern confidence of the label, 0 to 1.", conf_png),
             (
                 "Example patterns",
                 "log(1 + counts) of the analysed patterns; white rings: detected "
-                "spots; cyan hexagons: first phase (O3), yellow: second phase (O1).",
+                "spots; hexagons by the phase of their ring (cyan first phase, e.g. O3, "
+                "yellow second, e.g. O1, then green, pink, red, lilac).",
                 ex_png,
             ),
             (

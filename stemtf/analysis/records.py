@@ -75,7 +75,7 @@ def build_summary(plan: RunPlan, counts: dict[str, Any], timings: RunTimings) ->
         "detector_shape": list(scan.shape[2:]),
         "roi_y0_y1_x0_x1": list(plan.roi),
         "patterns": n_dp,
-        "phases": dict(zip(plan.model.phases, plan.config.phases, strict=True)),
+        "phases": dict(zip(plan.model.phases, plan.model.material_ids, strict=True)),
         "label_codes": {str(k): v for k, v in names.items()},
         "label_names": [names[k] for k in sorted(names)],
         "phase_fractions": {k: v / n_dp for k, v in label_counts.items()},
@@ -97,6 +97,7 @@ def build_summary(plan: RunPlan, counts: dict[str, Any], timings: RunTimings) ->
         if stage["identify"] > 0
         else None,
         "warnings": list(plan.warnings),
+        **(plan.model.summary_fields() if hasattr(plan.model, "summary_fields") else {}),
         "stemtf_version": plan.stemtf_version,
         "input_sha256": plan.input_sha256,
     }

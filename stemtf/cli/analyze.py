@@ -63,7 +63,12 @@ def main(
         float | None, typer.Option("--semiangle-mrad", help="Convergence semi-angle in mrad.")
     ] = None,
     phases: Annotated[
-        str, typer.Option(help="Two material ids: label 1, label 2 (3 = both).")
+        str,
+        typer.Option(
+            help="1-8 material ids or .cif files, comma-separated. Default O3/O1: labels "
+            "none, O3, O1, both, unassigned. Other sets: none, each phase, the mixtures "
+            "A+B and ambiguities A|B the rings allow, unassigned (label_names in results.h5)."
+        ),
     ] = "nmc811-o3,nmc811-o1",
     seed: Annotated[int, typer.Option(help="Seed of the calibration sample and RANSAC.")] = 0,
     chunk: Annotated[

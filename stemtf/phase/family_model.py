@@ -177,6 +177,7 @@ class FamilyModel(PhaseModel):
 
     def summary_fields(self) -> dict:
         """The calibration accuracy the scan supports and the distinctions it allowed."""
+        rows = self.distinctions()
         return {
             "phase_family": {
                 "phases": list(self.phases),
@@ -184,10 +185,16 @@ class FamilyModel(PhaseModel):
                 "zone_axes": [list(z) for z in self.zone_axes],
                 "dropped": list(self.dropped),
                 "calibration_accuracy": self.calibration_accuracy,
-                "calibration_learned": self.learned_calibration_accuracy > 0,
+                "calibration_learned": bool(self.learned_calibration_accuracy > 0),
                 "calibration_note": self.calibration_note,
                 "radius_precision_per_pattern": self.radius_sigma,
-                "distinctions": self.distinctions(),
+                "distinctions": rows,
+                "could_separate": [
+                    f"{'/'.join(d['pair'])} ({d['method']})" for d in rows if d["decided"]
+                ],
+                "could_not_separate": [
+                    f"{'/'.join(d['pair'])} ({d['method']})" for d in rows if not d["decided"]
+                ],
             }
         }
 
@@ -265,11 +272,11 @@ class FamilyModel(PhaseModel):
             self,
             rings=rings,
             reference_radius_invA=self.reference_radius_invA * scale,
-            learned_calibration_accuracy=float(acc),
+            learned_calibration_accuracy=float(acc),  # 0: not learned
             radius_sigma=float(sigma),
             calibration_note=note,
             refined=True,
-            radii_learned=acc > 0,
+            radii_learned=bool(acc > 0),
             history=tuple(notes),
             warnings=self.warnings + warned,
         )

@@ -74,8 +74,8 @@ class Separation:
         if self.method == "marker":
             return True
         if self.method in ("absolute", "ratio"):
-            return bool(np.isfinite(calibration_accuracy)) and (
-                calibration_accuracy < self.needed_calibration
+            return bool(
+                np.isfinite(calibration_accuracy) and calibration_accuracy < self.needed_calibration
             )
         return False
 
@@ -228,7 +228,7 @@ def pair_separation(
         float(sep),
         float(ratio_diff),
         float(needed),
-        mixable,
+        bool(mixable),
         reason,
     )
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from stemtf.report.colors import HEXAGON_COLORS, LABEL_COLORS
+from stemtf.report.colors import HEXAGON_COLORS, label_colors
 
 __all__ = ["example_figure", "radius_histogram_figure", "hexagon_outline", "radius_markers"]
 
@@ -35,6 +35,7 @@ def example_figure(examples: list[dict[str, Any]], names: dict[int, str], q_samp
     import matplotlib.pyplot as plt
 
     n = max(1, len(examples))
+    colors = label_colors(names)
     fig, axes = plt.subplots(1, n, figsize=(3.6 * n, 3.9), squeeze=False)
     for ax, ex in zip(axes[0], examples, strict=False):
         dp = np.log1p(np.maximum(np.asarray(ex["dp"], float), 0.0))
@@ -60,7 +61,7 @@ def example_figure(examples: list[dict[str, Any]], names: dict[int, str], q_samp
         lab = int(ex["label"])
         ax.set_title(
             f"({ex['row']}, {ex['col']}): {names.get(lab, lab)}\nconfidence {ex['confidence']:.2f}",
-            color=LABEL_COLORS[lab] if lab else "black",
+            color=colors.get(lab, "black") if lab else "black",
             fontsize=9,
         )
         ax.set_axis_off()

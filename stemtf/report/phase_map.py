@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from stemtf.fileio import atomic_path
-from stemtf.report.colors import LABEL_COLORS, label_cmap
+from stemtf.report.colors import label_cmap, label_colors
 
 __all__ = ["phase_map_figure", "save_phase_map", "figure_png"]
 
@@ -54,7 +54,8 @@ def phase_map_figure(
         Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0, y1 - y0, fill=False, edgecolor="#ff3030", lw=1.5)
     )
     ax0.set_title(f"{virtual_title}, ROI in red")
-    cmap, norm = label_cmap()
+    cmap, norm = label_cmap(names)
+    colors = label_colors(names)
     ax1.imshow(
         labels,
         cmap=cmap,
@@ -65,7 +66,7 @@ def phase_map_figure(
     total = max(labels.size, 1)
     handles = [
         Patch(
-            color=LABEL_COLORS[k],
+            color=colors[k],
             label=f"{names[k]} ({100 * np.count_nonzero(labels == k) / total:.1f} %)",
         )
         for k in sorted(names)
