@@ -64,7 +64,7 @@ SPLITS = BF.SPLITS
 DOSES_E = (2e3, 1e4)
 CALIBRATION_ERROR = 0.005
 #: Classes scored, by truth name (the family's display names).
-CLASSES = ("O3", "O1", "O3+O1", "ROCKSALT", "SPINEL", "H3")
+CLASSES = ("O3", "O1", "O3+O1", "rock salt", "spinel", "H3")
 O1 = "O1"
 #: Mixture names the default two-phase model writes.
 _ALIASES = {"both": "O3+O1"}

@@ -124,7 +124,7 @@ def main(
             help="Place the NMC811 degradation family (nmc811-o3, -o1, -h3, -spinel, "
             "-rocksalt): a rock-salt shell at the surface, spinel and H3 grains, O1 and O3+O1 "
             "in the O3 matrix; cubic phases along [111], {2-20} along O3's {110}. Truth "
-            "labels: none, O3, O1, H3, SPINEL, ROCKSALT, O3+O1, unassigned.",
+            "labels: none, O3, O1, H3, spinel, rock salt, O3+O1, unassigned.",
         ),
     ] = False,
     shell_px: Annotated[
@@ -146,8 +146,8 @@ def main(
     4 unassigned = O3 off the [001] zone). The field-condition options (thickness range,
     mistilt, off-zone grains, descan, ellipticity, calibration error, carbon support, halo,
     detector defects, uint16) default to the original scenes. --family adds H3, spinel and
-    rock salt (labels then index the truth's `label_names`: none, O3, O1, H3, SPINEL,
-    ROCKSALT, O3+O1, unassigned); the field options combine with it.
+    rock salt (labels then index the truth's `label_names`: none, O3, O1, H3, spinel,
+    rock salt, O3+O1, unassigned); the field options combine with it.
     """
     import logging
 

@@ -14,10 +14,10 @@ along O3's {110} hexagon (the oxygen sublattice is shared), so a grain's in-plan
 the same orientation for every phase (:func:`topotactic_offsets_deg`).
 
 Truth labels index :func:`family_label_names`: ``none``, each phase's display name, the O3+O1
-mixture, ``unassigned``. Display names follow the phase model
-(:meth:`stemtf.phase.PhaseModel.from_materials`): the material id's last dash-separated part in
-upper case (``nmc811-o3`` -> ``O3``, ``nmc811-rocksalt`` -> ``ROCKSALT``); a mixture is the
-names joined by ``+`` in phase order (``O3+O1``).
+mixture, ``unassigned``. Display names are the phase model's
+(:func:`stemtf.materials.rings.display_name`: ``O3``, ``O1``, ``H3``, ``spinel``,
+``rock salt``); a mixture is the names joined by ``+`` in phase order (``O3+O1``), as the
+phase model's mixtures.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from stemtf.errors import InputError
+from stemtf.materials.rings import display_name
 from stemtf.scenes.layout import (
     LABEL_BOTH,
     LABEL_NONE,
@@ -63,11 +64,6 @@ FAMILY_ZONES = {
     "nmc811-rocksalt": ((1, 1, 1), (2, -2, 0)),
 }
 _P_O3, _P_O1, _P_H3, _P_SPINEL, _P_ROCKSALT = range(5)
-
-
-def display_name(material_id: str) -> str:
-    """A phase's display name, as the phase model derives it (``nmc811-o3`` -> ``O3``)."""
-    return str(material_id).split("-")[-1].upper()
 
 
 def family_label_names(material_ids: tuple[str, ...] = FAMILY_IDS) -> tuple[str, ...]:

@@ -32,7 +32,7 @@ def test_names_not_codes(bench):
     order = ("O3", "O1", "H3")
     assert bench.canonical("both", order) == "O3+O1"
     assert bench.canonical("O1+O3", order) == "O3+O1"
-    assert bench.canonical("SPINEL|ROCKSALT", order) == "ROCKSALT|SPINEL"
+    assert bench.canonical("spinel|rock salt", order) == "rock salt|spinel"
     for name, want in (
         ("O1", True),
         ("O3+O1", True),
@@ -42,19 +42,19 @@ def test_names_not_codes(bench):
         ("none", False),
     ):
         assert bench.o1_present(name) is want, name
-    truth = np.array([[1, 2, 6, 5], [4, 3, 0, 1]])  # O3 O1 O3+O1 ROCKSALT / SPINEL H3 none O3
+    truth = np.array([[1, 2, 6, 5], [4, 3, 0, 1]])  # O3 O1 O3+O1 rock salt / spinel H3 none O3
     # a prediction written with other codes for the same names scores perfectly
-    pred_names = ["none", "ROCKSALT", "both", "O1", "O3", "SPINEL", "H3", "H3|O3", "unassigned"]
+    pred_names = ["none", "rock salt", "both", "O1", "O3", "spinel", "H3", "H3|O3", "unassigned"]
     code = {n: i for i, n in enumerate(pred_names)}
     same = np.vectorize(lambda t: code["both" if t == 6 else TRUTH_NAMES[t]])(truth)
     s = bench.score(same, pred_names, truth, TRUTH_NAMES)
     assert all(s["f1"][c] == 1.0 for c in bench.CLASSES)
     assert s["o1_present_f1"] == 1.0 and s["mean_class_f1"] == 1.0
-    # every O3 called by code 1 of the truth (= ROCKSALT in this prediction): O3 F1 0
+    # every O3 called by code 1 of the truth (= rock salt in this prediction): O3 F1 0
     wrong = same.copy()
     wrong[truth == 1] = 1
     s = bench.score(wrong, pred_names, truth, TRUTH_NAMES)
-    assert s["f1"]["O3"] == 0.0 and s["f1"]["ROCKSALT"] == pytest.approx(2 / 4)
+    assert s["f1"]["O3"] == 0.0 and s["f1"]["rock salt"] == pytest.approx(2 / 4)
     # an ambiguity is no class; O1-present only when every alternative holds O1
     amb = same.copy()
     amb[truth == 3] = code["H3|O3"]

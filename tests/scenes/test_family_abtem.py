@@ -160,7 +160,7 @@ def test_simulate_scan_family_cli(tmp_path):
         labels = np.asarray(f["labels"])
         meta = json.loads(f.attrs["scene"])
     assert names == list(family_label_names())
-    assert {"ROCKSALT", "SPINEL", "H3", "O3"} <= {names[c] for c in np.unique(labels)}
+    assert {"rock salt", "spinel", "H3", "O3"} <= {names[c] for c in np.unique(labels)}
     assert meta["family"]["shell_px"] == [1, 2]
     assert meta["library"]["phase_zone_axes"][4] == [1, 1, 1]
     r = CliRunner().invoke(app, args[:-2] + ["--spinel-grains", "9"])
