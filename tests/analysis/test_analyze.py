@@ -229,7 +229,9 @@ def test_corrupt_file(tmp_path):
 
 def test_bad_options(odd_scan, tmp_path):
     result = _run(odd_scan[0], "--out", tmp_path, *CAL, "--phases", "nmc811-o3,nmc811-o3")
-    assert result.exit_code == 2 and "--phases='nmc811-o3,nmc811-o3' is not allowed" in result.output
+    assert (
+        result.exit_code == 2 and "--phases='nmc811-o3,nmc811-o3' is not allowed" in result.output
+    )
     result = _run(odd_scan[0], "--out", tmp_path, *CAL, "--denoise", tmp_path / "no-model")
     assert result.exit_code == 2 and "does not exist" in result.output
 
