@@ -350,7 +350,11 @@ def main(argv=None):
             "calibration_error": CALIBRATION_ERROR,
             "rotations_deg": list(split["rotations_deg"]),
             "library_seed": split["library_seed"],
-            "fields": {n: f.to_dict() for n, f in conds.items()},
+            # calibration_error: + for even seed positions, - for odd
+            "fields": {
+                n: replace(f, calibration_error=CALIBRATION_ERROR).to_dict()
+                for n, f in conds.items()
+            },
         },
         "library": lib.info(),
         "library_s": lib_s,
