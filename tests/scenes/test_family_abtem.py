@@ -165,3 +165,30 @@ def test_simulate_scan_family_cli(tmp_path):
     assert meta["library"]["phase_zone_axes"][4] == [1, 1, 1]
     r = CliRunner().invoke(app, args[:-2] + ["--spinel-grains", "9"])
     assert r.exit_code != 0 and "spinel_grains=9" in str(r.exception or r.output)
+
+
+def test_library_cache_keys_and_rotation_offsets(tmp_path):
+    from stemtf.scenes import build_library
+
+    kw = dict(
+        material_ids=("nmc811-o3",),
+        detector_px=32,
+        q_sampling_invA=0.05,
+        thicknesses_A=(40.0,),
+        cache_dir=tmp_path,
+    )
+    plain = build_library(rotations_deg=(0.0,), **kw)
+    # the cache name recorded with the code before per-phase zone axes existed
+    assert [p.name for p in tmp_path.glob("*.npz")] == ["library-2e9f248e6262e5c8.npz"]
+    axes = build_library(rotations_deg=(0.0,), phase_zone_axes=((0, 0, 1),), **kw)
+    assert np.array_equal(axes.patterns, plain.patterns) and len(list(tmp_path.glob("*"))) == 2
+    # an offset of 30 deg is the library at rotation 30
+    offset = build_library(rotations_deg=(0.0,), rotation_offsets_deg=(30.0,), **kw)
+    turned = build_library(rotations_deg=(30.0,), **kw)
+    np.testing.assert_allclose(offset.patterns, turned.patterns, atol=1e-7)
+    assert not np.allclose(offset.patterns, plain.patterns, atol=1e-4)
+    assert offset.info()["rotation_offsets_deg"] == [30.0] and "rotation_offsets_deg" not in (
+        plain.info()
+    )
+    with pytest.raises(InputError, match="one entry per phase"):
+        build_library(rotations_deg=(0.0,), phase_zone_axes=((0, 0, 1), (1, 1, 1)), **kw)
