@@ -38,11 +38,23 @@ from stemtf.phase.classify import (
     primary_lattice,
     template_response,
 )
+from stemtf.phase.dog import disk_response
 from stemtf.phase.family_model import FamilyModel
 from stemtf.phase.lattice import wrap60
 from stemtf.phase.ringfit import hexagon_radius_fine
 
 __all__ = ["FamilyParams", "classify_family"]
+
+#: A phase chosen by its absolute radius must lie this many sigmas from the midpoint to the
+#: runner-up; closer, the pattern is the ambiguity A|B.
+_MIN_Z = 1.0
+#: Noise floor of the marker measurement: this fraction of one count's disk response (a
+#: sparse low-dose pattern's robust noise level is zero, and a few stray counts are not a
+#: marker).
+_COUNT_NOISE_FLOOR = 0.5
+#: A mixture A+M needs M's share of the main ring measured to this precision (shot noise of
+#: the ring's counts over the two lattices' separation); a fainter ring stays pure M.
+_MAX_SHARE_SIGMA = 0.35
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,10 @@ class FamilyParams:
     radius_sigma : float
         Per-pattern precision (relative) of the main ring's radius.
     unassigned_min_pairs : int
+    count_response : float
+        DoG response at the centre of a Bragg disk holding one count; the marker's noise
+        level is at least ``_COUNT_NOISE_FLOOR`` of it (sparse patterns have a robust noise
+        level of zero).
     q_sampling_invA, disk_radius_px, ellipticity_ratio, ellipticity_angle_deg : float
         Detector geometry.
     """
@@ -95,6 +111,7 @@ class FamilyParams:
     share_threshold: float
     radius_sigma: float
     unassigned_min_pairs: int
+    count_response: float
     q_sampling_invA: float
     disk_radius_px: float
     ellipticity_ratio: float
@@ -135,6 +152,7 @@ class FamilyParams:
             share_threshold=model.share_threshold,
             radius_sigma=model.radius_sigma,
             unassigned_min_pairs=model.unassigned_min_pairs,
+            count_response=disk_response(cal.disk_radius_px, cal.sigma_px),
             q_sampling_invA=cal.q_sampling_invA,
             disk_radius_px=cal.disk_radius_px,
             ellipticity_ratio=cal.ellipticity_ratio,
@@ -166,41 +184,45 @@ def marker_snr(hx, lat, resp, noise, centers, prm: FamilyParams) -> np.ndarray:
     rot_h = hx["rotation_deg"][p_hex]
     c = centers[lat.idx]
     prim = np.maximum(template_response(resp, lat.idx, c, r_h / q, rot_h, prm), 1e-30)
-    nz = noise[lat.idx] * np.sqrt(2.0 / 6.0)
+    nz = np.maximum(noise[lat.idx], _COUNT_NOISE_FLOOR * prm.count_response) * np.sqrt(2 / 6)
     on_marker = prm.ring_marker[lat.primary_ring]
     out[on_marker, prm.ring_phase[lat.primary_ring[on_marker]]] = np.inf
     for p in np.flatnonzero(prm.phase_has_marker):
+        # all of the phase's marker rings together (spinel: {2-20} and {4-22})
         j, ok = _matched_ring(r_h, prm, p)
+        inten = np.zeros(n)
+        var = np.zeros(n)
         for m in np.flatnonzero((prm.ring_phase == p) & prm.ring_marker):
-            sel = ok & (j != m)
-            if not sel.any():
+            s = np.flatnonzero(ok & (j != m))
+            if s.size == 0:
                 continue
-            s = np.flatnonzero(sel)
             tr = r_h[s] * prm.ring_radius_invA[m] / prm.ring_radius_invA[j[s]] / q
             trot = wrap60(rot_h[s] - prm.ring_rotation_deg[j[s]] + prm.ring_rotation_deg[m])
             on = template_response(resp, lat.idx[s], c[s], tr, trot, prm)
             off = template_response(resp, lat.idx[s], c[s], tr, wrap60(trot + 30.0), prm)
-            inten = on - np.maximum(off, 0.0)
-            # a zero robust noise level (sparse low-dose patterns): any excess counts
-            snr = np.where(
-                nz[s] > 0,
-                inten / np.where(nz[s] > 0, nz[s], 1.0),
-                np.where(inten > 0, np.inf, 0.0),
-            )
-            strong = (snr >= prm.min_marker_snr) & (inten / prim[s] >= prm.min_marker_fraction)
-            out[s, p] = np.maximum(out[s, p], np.where(strong, snr, 0.0))
+            inten[s] += on - np.maximum(off, 0.0)
+            var[s] += nz[s] ** 2
+        snr = inten / np.sqrt(np.where(var > 0, var, np.inf))
+        strong = ok & (snr >= prm.min_marker_snr) & (inten / prim >= prm.min_marker_fraction)
+        out[:, p] = np.where(strong & (out[:, p] == 0), snr, out[:, p])
     return out
 
 
 def main_ring_radius(dps, hx, lat, centers, seen_best: np.ndarray, prm: FamilyParams):
-    """Precise main-ring radius [1/Å] per lattice pattern (NaN where too few counts).
+    """Precise main-ring radius [1/Å] per lattice pattern, its hexagon and its shot noise.
 
     The primary hexagon where it lies on a shared ring; where it is a marker ring of phase M,
     M's main ring predicted from it (ratio of the two rings, relative rotation).
+
+    Returns
+    -------
+    radius_invA : (n,) NaN where too few counts
+    hexagon : (n,) the measured hexagon's index, -1 for a predicted template
+    sigma_invA : (n,) shot-noise precision of the radius (inf without counts)
     """
     n = lat.idx.size
     if n == 0:
-        return np.zeros(0), np.full(0, -1)
+        return np.zeros(0), np.full(0, -1), np.zeros(0)
     q = prm.q_sampling_invA
     p_hex = lat.primary_hex
     pr = lat.primary_ring
@@ -216,7 +238,7 @@ def main_ring_radius(dps, hx, lat, centers, seen_best: np.ndarray, prm: FamilyPa
     )
     cy = np.where(on_marker, centers[lat.idx, 0], hx["center_y"][p_hex])
     cx = np.where(on_marker, centers[lat.idx, 1], hx["center_x"][p_hex])
-    r_px, _ = hexagon_radius_fine(
+    r_px, signal = hexagon_radius_fine(
         dps,
         lat.idx,
         np.column_stack([cy, cx]),
@@ -226,47 +248,59 @@ def main_ring_radius(dps, hx, lat, centers, seen_best: np.ndarray, prm: FamilyPa
         ellipticity_ratio=prm.ellipticity_ratio,
         ellipticity_angle_deg=prm.ellipticity_angle_deg,
     )
-    return r_px * q, np.where(on_marker, -1, p_hex)
+    # shot-noise precision of the radius: a uniform disk's centroid scatters by R / 2 per
+    # axis for one count; six disks' counts together
+    with np.errstate(divide="ignore"):
+        sigma_px = np.where(signal > 0, prm.disk_radius_px / (2 * np.sqrt(signal)), np.inf)
+    return r_px * q, np.where(on_marker, -1, p_hex), sigma_px * q
 
 
-def decide(r_fine, r_coarse, snr, prm: FamilyParams):
+def decide(r_fine, r_coarse, r_sigma, snr, prm: FamilyParams):
     """Label code, decision confidence and marker-phase share per lattice pattern.
 
     Parameters
     ----------
     r_fine, r_coarse : ndarray (n,)
         Precise (NaN where not measured) and RANSAC radius [1/Å] of the main ring.
+    r_sigma : ndarray (n,)
+        Shot-noise precision of ``r_fine`` [1/Å].
     snr : ndarray (n, P)
         :func:`marker_snr`.
     """
     n, n_ph = snr.shape
-    r = np.where(np.isfinite(r_fine), r_fine, r_coarse)
+    fin = np.isfinite(r_fine)
+    r = np.where(fin, r_fine, r_coarse)
     lab = np.full(n, prm.unassigned_code, np.int64)
     conf = np.full(n, 0.5)
     frac = np.zeros(n)
     seen = snr > 0
     n_seen = seen.sum(axis=1)
     main_r = prm.ring_radius_invA[prm.main_ring]
-    sig = max(prm.radius_sigma, 1e-4)
-    # candidates without a marker: phases whose main ring the radius matches
+    # per pattern: the scan's scatter of the radius, or the shot noise where that is worse
+    sig = np.maximum(max(prm.radius_sigma, 1e-4) * r, np.where(fin, r_sigma, np.inf))
+    # -- no marker: the phases without markers whose main ring the radius matches ----------
     dist = np.abs(r[:, None] / main_r[None, :] - 1)
     within = dist < prm.ring_tolerance
     plain = within & ~prm.phase_has_marker[None, :]
     plain = np.where(plain.any(axis=1, keepdims=True), plain, within)
     d = np.where(plain, dist, np.inf)
     order = np.argsort(d, axis=1)
-    c1, c2 = order[:, 0], order[:, 1] if n_ph > 1 else order[:, 0]
-    has1 = np.isfinite(d[np.arange(n), c1])
-    has2 = (n_ph > 1) & np.isfinite(d[np.arange(n), c2])
+    rows = np.arange(n)
+    c1 = order[:, 0]
+    c2 = order[:, 1] if n_ph > 1 else order[:, 0]
+    has1 = np.isfinite(d[rows, c1])
+    has2 = (n_ph > 1) & np.isfinite(d[rows, c2])
+    # the nearer phase wins by at least one sigma from the midpoint to the runner-up, where
+    # the scan's calibration separates the pair; otherwise A|B (never a guess)
+    z = np.abs(r - 0.5 * (main_r[c1] + main_r[c2])) / sig
     a = (n_seen == 0) & has1
-    amb = a & has2 & ~prm.decidable[c1, c2] & (prm.ambiguity_code[c1, c2] >= 0)
+    unsure = has2 & (~prm.decidable[c1, c2] | (z < _MIN_Z))
+    amb = a & unsure & (prm.ambiguity_code[c1, c2] >= 0)
     lab[a] = c1[a] + 1
     lab[amb] = prm.ambiguity_code[c1[amb], c2[amb]]
-    # confidence: distance of the radius from the midpoint to the runner-up, in sigmas
-    mid = 0.5 * (main_r[c1] + main_r[c2])
-    z = np.abs(r - mid) / (sig * r)
     conf[a] = np.where(has2[a] & ~amb[a], ndtr(z[a]), 1.0)
-    # one marker phase seen: pure, or a mixture with a partner whose ring is nearer
+    # -- one marker phase M: pure, or A+M with a partner A without markers whose ring the
+    # precise radius lies nearer to (M's share below the threshold, measured precisely) ----
     b = np.flatnonzero(n_seen == 1)
     m = np.argmax(seen[b], axis=1)
     lab[b] = m + 1
@@ -274,23 +308,26 @@ def decide(r_fine, r_coarse, snr, prm: FamilyParams):
     conf[b] = np.clip(np.minimum(snr[b, m], 1e9) / (2 * prm.min_marker_snr), 0.5, 1.0)
     rm = main_r[m]
     best_gap = np.full(b.size, np.inf)
-    for p in range(n_ph):
+    for p in np.flatnonzero(~prm.phase_has_marker):
         code = prm.mixture_code[m, p]
-        ok = (code >= 0) & (p != m) & ~seen[b, p]
-        if not ok.any():
-            continue
         rp = main_r[p]
+        s_sig = sig[b] / np.maximum(np.abs(rm - rp), 1e-9)
         with np.errstate(invalid="ignore", divide="ignore"):
             share = (r[b] - rp) / (rm - rp)
         gap = np.abs(r[b] / rp - 1)
-        mixed = ok & np.isfinite(r_fine[b]) & (share < prm.share_threshold) & (share > -0.5)
+        mixed = (
+            (code >= 0)
+            & fin[b]
+            & (share < prm.share_threshold)
+            & (share > -0.5)
+            & (s_sig <= _MAX_SHARE_SIGMA)
+        )
         take = mixed & (gap < best_gap)
         best_gap = np.where(take, gap, best_gap)
         lab[b[take]] = code[take]
         frac[b[take]] = np.clip(share[take], 0.0, 1.0)
-        s_sig = sig * rm / np.maximum(np.abs(rm - rp), 1e-9)
         conf[b[take]] = ndtr(np.abs(share[take] - prm.share_threshold) / s_sig[take])
-    # two or more markers: the two strongest
+    # -- two or more markers: the two strongest -------------------------------------------
     c = np.flatnonzero(n_seen >= 2)
     if c.size:
         top = np.argsort(-np.minimum(snr[c], 1e9), axis=1)[:, :2]
@@ -346,7 +383,7 @@ def classify_family(
         return Classification(labels, conf, frac, out)
     snr = marker_snr(hx, lat, resp, noise, centers, prm)
     seen_best = np.where(snr.max(axis=1) > 0, np.argmax(snr, axis=1), -1)
-    r_fine, fine_hex = main_ring_radius(dps, hx, lat, centers, seen_best, prm)
+    r_fine, fine_hex, r_sigma = main_ring_radius(dps, hx, lat, centers, seen_best, prm)
     has = fine_hex >= 0
     out["radius_fine_invA"][fine_hex[has]] = r_fine[has]
     r_coarse = np.where(
@@ -356,7 +393,7 @@ def classify_family(
         / prm.ring_radius_invA[lat.primary_ring],
         rad[lat.primary_hex],
     )
-    lab, dconf, share = decide(r_fine, r_coarse, snr, prm)
+    lab, dconf, share = decide(r_fine, r_coarse, r_sigma, snr, prm)
     n_in = hx["inliers"][lat.primary_hex].astype(float)
     p_lat = np.clip((n_in - 1) / 4.0, 0.0, 1.0)
     labels[lat.idx] = lab

@@ -65,6 +65,10 @@ class FamilyModel(PhaseModel):
 
     Attributes
     ----------
+    min_marker_fraction : float
+        A phase's marker rings together must reach this fraction of the primary ring's
+        template response (3 %: spinel's {2-20} and {4-22} are a few per cent of its {4-40}
+        at 60-100 Å; O3's dynamically leaked {100} at 2 % stays below).
     zone_axes : tuple of (int, int, int)
         Each phase's hexagonal zone ([001] hexagonal/trigonal, [111] cubic).
     main_rings : tuple of int
@@ -87,6 +91,7 @@ class FamilyModel(PhaseModel):
         How the camera length was set.
     """
 
+    min_marker_fraction: float = 0.03
     zone_axes: tuple[tuple[int, int, int], ...] = ()
     main_rings: tuple[int, ...] = ()
     separations: tuple[Separation, ...] = ()
