@@ -11,7 +11,10 @@ refined as ``stemtf analyze`` does (not timed). Timed, best of ``--repeats``:
 * ``batch_processes``: the set split over ``--workers`` forked processes (one core each, the
   way a dask/multiprocessing scheduler runs chunks; pool start-up included);
 * ``per_dp_loop``: the obvious loop, one pattern at a time with per-pattern RANSAC
-  (``method="ransac"``), on a subset.
+  (``method="ransac"``), on a subset;
+* ``five_phase``: the same patterns with the five NMC811 family phases (``--phases
+  nmc811-o3,nmc811-o1,nmc811-h3,nmc811-spinel,nmc811-rocksalt``, refined on the set), one
+  thread, CPU time, against the two-phase model's (``five_vs_two_phase_speed``).
 
     python scripts/bench_phase.py [--shape 64 64] [--workers 2] [--out runs/bench_phase.json]
 """
@@ -39,6 +42,7 @@ from stemtf.phase.metrics import phase_metrics  # noqa: E402
 from stemtf.scenes import build_library  # noqa: E402
 
 _SHARED: dict = {}
+FIVE = ["nmc811-o3", "nmc811-o1", "nmc811-h3", "nmc811-spinel", "nmc811-rocksalt"]
 
 
 def _work(ix):
@@ -112,6 +116,19 @@ def main(argv=None):
         1,
     )
     t_loop_batchcode, _ = best_of(lambda: [identify_phases(d[None], cal, model) for d in sub], 1)
+
+    from stemtf.phase import PhaseModel
+
+    five = PhaseModel.from_materials(FIVE, cal)
+    five = five.refine(identify_phases(dps[:256], cal, five).hexagons)
+    cv2.setNumThreads(1)
+    cpu5 = []
+    for _ in range(args.repeats):
+        c0 = time.process_time()
+        identify_phases(dps, cal, five)
+        cpu5.append(time.process_time() - c0)
+    t_cpu5 = min(cpu5)
+    cv2.setNumThreads(os.cpu_count() or 1)
     report = {
         "patterns": n,
         "detector_px": list(dps.shape[1:]),
@@ -124,6 +141,8 @@ def main(argv=None):
         f"batch_{args.workers}_threads_dps_per_s": n / t_thr,
         f"batch_{args.workers}_processes_dps_per_s": n / t_proc,
         "batch_1_thread_dps_per_cpu_second": n / t_cpu,
+        "five_phase_1_thread_dps_per_cpu_second": n / t_cpu5,
+        "five_vs_two_phase_speed": t_cpu / t_cpu5,
         "per_dp_loop_ransac_dps_per_s": m / t_loop,
         "per_dp_loop_batch_code_dps_per_s": m / t_loop_batchcode,
         "threaded_equals_batch": bool(np.array_equal(labels_thr, res.labels)),
