@@ -22,6 +22,7 @@ import numpy as np
 
 from stemtf.fileio import atomic_path, ensure_writable_dir, write_json_atomic
 from stemtf.phase import PhaseModel, calibrate, identify_phases
+from stemtf.phase.learn import refine_on_sample
 from stemtf.phase.metrics import format_metrics, phase_metrics
 from stemtf.scenes import SceneRenderer, build_library, make_layout, scan_noise_params
 
@@ -52,9 +53,7 @@ def analyse(dps, library, seed, n_sample=256):
         semiangle_mrad=library.semiangle_mrad,
     )
     model = PhaseModel.from_materials(list(library.material_ids), cal)
-    model = model.refine(
-        identify_phases(sample, cal, model).hexagons, q_sampling_invA=cal.q_sampling_invA
-    )
+    model = refine_on_sample(sample, cal, model)
     t0 = time.perf_counter()
     res = identify_phases(dps, cal, model)
     return res, cal, model, time.perf_counter() - t0

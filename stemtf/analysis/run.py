@@ -109,7 +109,8 @@ def _check_given_q(scan, config: AnalyzeConfig, md) -> None:
 
 def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, Any, float]:
     """Calibrate and learn the ring radii on a seeded sample; deterministic for a seed."""
-    from stemtf.phase import HEXAGON_DTYPE, PhaseModel, calibrate, identify_phases
+    from stemtf.phase import HEXAGON_DTYPE, PhaseModel, calibrate
+    from stemtf.phase.learn import refine_on_sample
 
     t0 = time.perf_counter()
     rows, cols = sample_positions(roi, config.sample_dps, config.seed)
@@ -125,8 +126,7 @@ def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, An
     except InputError as e:
         raise InputError(f"{scan.path}: calibration cannot be inferred: {e}") from None
     model = PhaseModel.from_materials(list(config.phases), calibration)
-    first = identify_phases(sample, calibration, model, seed=chunk_seed(config.seed, 2**31))
-    model = model.refine(first.hexagons, q_sampling_invA=calibration.q_sampling_invA)
+    model = refine_on_sample(sample, calibration, model, seed=chunk_seed(config.seed, 2**31))
     return calibration, model, HEXAGON_DTYPE, time.perf_counter() - t0
 
 

@@ -106,7 +106,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         ``t_identify``, ``t_virtual`` [s].
     """
     from stemtf.phase import identify_phases
-    from stemtf.phase.context import label_from_neighbours
+    from stemtf.phase.context import label_faint_regions, label_from_neighbours
 
     c, (x0, x1) = task.chunk, task.roi[2:]
     path = task.scan.path
@@ -150,6 +150,15 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         task.calibration,
         task.model,
         seed=chunk_seed(task.seed, c.index),
+    )
+    # regions enclosed by labelled patterns and too faint pattern by pattern (a particle's
+    # core near an extinction thickness): their pooled counts must show the lattice around them
+    labels, confidence, _ = label_faint_regions(
+        dps.reshape((rows, cols) + dps.shape[1:]),
+        labels,
+        confidence,
+        result.hexagons,
+        task.calibration,
     )
     t4 = time.perf_counter()
     bf, adf = task.virtual.apply(dps)

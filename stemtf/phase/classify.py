@@ -33,8 +33,11 @@ from stemtf.phase.model import (
 )
 from stemtf.phase.ringfit import hexagon_radius_fine
 
-__all__ = ["HEXAGON_DTYPE", "ClassifyParams", "Classification", "classify"]
+__all__ = ["HEXAGON_DTYPE", "MAX_SHARE_SD", "ClassifyParams", "Classification", "classify"]
 
+#: A share measured less precisely than this (shot noise, in units of the two lattices'
+#: separation) is not used: the marker decides.
+MAX_SHARE_SD = 0.35
 #: One accepted hexagon of a pattern (the per-DP hexagon table of the analysis results).
 HEXAGON_DTYPE = np.dtype(
     [
@@ -115,6 +118,7 @@ class ClassifyParams:
     disk_radius_px: float
     ellipticity_ratio: float
     ellipticity_angle_deg: float
+    fine_method: str = "centroid"
 
     @classmethod
     def from_model(
@@ -158,6 +162,7 @@ class ClassifyParams:
             disk_radius_px=cal.disk_radius_px,
             ellipticity_ratio=cal.ellipticity_ratio,
             ellipticity_angle_deg=cal.ellipticity_angle_deg,
+            fine_method=model.fine_method,
         )
 
 
@@ -310,16 +315,22 @@ def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams):
     the template the lattice predicts, is refined on the counts (:func:`hexagon_radius_fine`);
     share = (r - r1) / (r1 (ratio - 1)) with r1 the first phase's learned shared radius.
 
+    The share's shot-noise uncertainty: a disk of radius R holding S counts is located to
+    about (R / 2) / sqrt(S) px (its centroid's spread), so the ring's radius to that over the
+    six disks' total; where this exceeds :data:`MAX_SHARE_SD` of the lattices' separation the
+    share is not measured (NaN) and the decision falls back on the marker (:func:`classify`).
+
     Returns
     -------
-    share : (n,) NaN where the ring holds too few counts
-    radius_invA : (n,) precise radius [1/Å] (NaN likewise)
+    share : (n,) NaN where the ring holds too few counts to locate
+    radius_invA : (n,) precise radius [1/Å] (NaN where no disk held counts)
     hexagon : (n,) shared hexagon index or -1
+    share_sd : (n,) the share's shot-noise uncertainty (NaN where the rings coincide)
     """
     n = lat.idx.size
     cols = [k for k in (prm.shared_first, prm.shared_second) if k >= 0]
     if n == 0 or not cols:
-        return np.full(n, np.nan), np.full(n, np.nan), np.full(n, -1)
+        return np.full(n, np.nan), np.full(n, np.nan), np.full(n, -1), np.full(n, np.nan)
     q = prm.q_sampling_invA
     cand = lat.best[:, cols]
     nin = np.where(cand >= 0, hx["inliers"][np.maximum(cand, 0)], -1)
@@ -334,7 +345,7 @@ def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams):
     )
     cy = np.where(have, hx["center_y"][hi], centers[lat.idx, 0])
     cx = np.where(have, hx["center_x"][hi], centers[lat.idx, 1])
-    r_px, _ = hexagon_radius_fine(
+    r_px, signal = hexagon_radius_fine(
         dps,
         lat.idx,
         np.column_stack([cy, cx]),
@@ -343,14 +354,20 @@ def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams):
         disk_radius_px=prm.disk_radius_px,
         ellipticity_ratio=prm.ellipticity_ratio,
         ellipticity_angle_deg=prm.ellipticity_angle_deg,
+        method=prm.fine_method,
     )
     r_invA = r_px * q
     r1 = prm.shared_radius_invA
     if r1 > 0 and abs(prm.lattice_ratio - 1) > 1e-4:
+        gap_px = r1 * (prm.lattice_ratio - 1) / q
         share = (r_invA - r1) / (r1 * (prm.lattice_ratio - 1))
+        with np.errstate(divide="ignore"):
+            share_sd = 0.5 * prm.disk_radius_px / np.sqrt(signal) / gap_px
+        share = np.where(share_sd <= MAX_SHARE_SD, share, np.nan)
     else:  # the two phases' shared rings coincide: the radius says nothing
         share = np.full(n, np.nan)
-    return share, r_invA, shared_hex
+        share_sd = np.full(n, np.nan)
+    return share, r_invA, shared_hex, share_sd
 
 
 # -- 5. decision -------------------------------------------------------------------------------
@@ -413,13 +430,16 @@ def classify(
     if lat.idx.size == 0:
         return Classification(labels, conf, frac, out)
     mk = marker_evidence(hx, lat, resp, noise, centers, prm)
-    share, r_fine, shared_hex = shared_ring_share(dps, hx, lat, centers, prm)
+    share, r_fine, shared_hex, share_sd = shared_ring_share(dps, hx, lat, centers, prm)
     has_sh = shared_hex >= 0
     out["radius_fine_invA"][shared_hex[has_sh]] = r_fine[has_sh]
     thr = prm.share_threshold
     fin = np.isfinite(share)
+    # a shared ring too faint to locate holds little of the first phase either (its {110} is
+    # its strongest ring but near an extinction thickness): with the marker, the second phase
     with np.errstate(invalid="ignore"):
-        pure = mk.seen & ((fin & (share >= thr)) | (~fin & mk.found))
+        faint = share_sd > MAX_SHARE_SD
+        pure = mk.seen & ((fin & (share >= thr)) | (~fin & (mk.found | faint)))
     mixed = mk.seen & ~pure
     lab = np.full(lat.idx.size, LABEL_FIRST, np.uint8)
     lab[pure] = LABEL_SECOND
@@ -427,7 +447,9 @@ def classify(
     # confidence: how far the share lies from the threshold in units of its spread; without
     # the marker, how far below the detection SNR it stays; times the lattice's vertex count
     pc = np.ones(lat.idx.size)
-    z = np.abs(np.where(fin, share, thr) - thr) / max(prm.share_sigma, 1e-6)
+    z = np.abs(np.where(fin, share, thr) - thr) / np.maximum(
+        np.where(fin, share_sd, 1.0), max(prm.share_sigma, 1e-6)
+    )
     pc[mk.seen & fin] = ndtr(z[mk.seen & fin])
     pc[mk.seen & ~fin] = 0.6
     no_marker = ~mk.seen

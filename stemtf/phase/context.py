@@ -18,10 +18,26 @@ import numpy as np
 from stemtf.errors import InputError
 from stemtf.phase.calibration import Calibration, hexagon_on_detector
 from stemtf.phase.dog import suppress_hot_pixels
-from stemtf.phase.model import LABEL_NONE, PhaseModel
+from stemtf.phase.model import LABEL_NONE, LABEL_UNASSIGNED, PhaseModel
 from stemtf.phase.spots import SpotTable, aperture_counts
 
-__all__ = ["label_from_neighbours"]
+__all__ = ["label_from_neighbours", "label_faint_regions"]
+
+#: Per-disk excess beyond this many shot-noise sigmas is clipped in the pooled region test.
+_DISK_CLIP_Z = 4.0
+
+
+def _hexagon_table(centers, radius_px, rotation_deg, calibration: Calibration) -> SpotTable:
+    """The six disks of one hexagon per row (on the detector, ellipticity applied) as spots."""
+    vy, vx = hexagon_on_detector(
+        centers,
+        radius_px,
+        rotation_deg,
+        calibration.ellipticity_ratio,
+        calibration.ellipticity_angle_deg,
+    )
+    zeros = np.zeros(vy.size)
+    return SpotTable(np.repeat(np.arange(len(vy)), 6), vy.ravel(), vx.ravel(), zeros, zeros)
 
 
 def _neighbourhood_sums(grid: np.ndarray, rows: np.ndarray, cols: np.ndarray, radius: int):
@@ -108,22 +124,9 @@ def label_from_neighbours(
     k = hx["dp_index"].astype(np.int64)
     q = calibration.q_sampling_invA
     centers = np.column_stack([hx["center_y"], hx["center_x"]]).astype(float)
-    vy, vx = hexagon_on_detector(
-        centers,
-        hx["radius_invA"] / q,
-        hx["rotation_deg"],
-        calibration.ellipticity_ratio,
-        calibration.ellipticity_angle_deg,
-    )
+    table = _hexagon_table(centers, hx["radius_invA"] / q, hx["rotation_deg"], calibration)
     # the pattern's own counts, hot pixels clipped as in the identification itself
     own = suppress_hot_pixels(g.reshape((ry * rx,) + g.shape[2:])[target[k]])
-    table = SpotTable(
-        np.repeat(np.arange(k.size), 6),
-        vy.ravel(),
-        vx.ravel(),
-        np.zeros(vy.size),
-        np.zeros(vy.size),
-    )
     excess, _, var = aperture_counts(own, table, calibration.disk_radius_px, return_variance=True)
     # shot-noise significance of the six disks' excess counts together
     z = excess.reshape(-1, 6).sum(axis=1) / np.sqrt(var.reshape(-1, 6).sum(axis=1))
@@ -136,5 +139,150 @@ def label_from_neighbours(
     idx = target[k[ok]]
     labels[idx] = res.labels[k[ok]]
     confidence[idx] = 0.5 * res.confidence[k[ok]]
+    relabelled[idx] = True
+    return labels, confidence, relabelled
+
+
+def label_faint_regions(
+    grid: np.ndarray,
+    labels: np.ndarray,
+    confidence: np.ndarray,
+    hexagons: np.ndarray,
+    calibration: Calibration,
+    *,
+    min_z: float = 5.0,
+    min_control_z: float = 4.0,
+    control_deg: tuple[float, ...] = (15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Label connected ``none`` regions whose pooled counts show their neighbours' lattice.
+
+    Along a zone axis the diffracted intensity of a perfect crystal swings with thickness
+    (Pendellösung): O3 NMC811 along [001] sends under 1 % of the beam outside the central disk
+    near 200 Å, so the thick core of a particle can look like vacuum pattern by pattern, and
+    even its 3 x 3 neighbourhood sums are too faint. A whole region of such patterns still
+    holds the lattice's counts. For each region of ``none`` patterns enclosed by labelled ones
+    (a hole in the map, not joined to the scan's edge through other ``none`` patterns), every
+    pattern is scored at the primary hexagon of its nearest labelled pattern (the six disks'
+    background-subtracted counts, :func:`stemtf.phase.spots.aperture_counts`, each clipped at
+    a few sigmas so one hot-pixel cluster cannot dominate) and, as controls, at the same
+    hexagon rotated by each of ``control_deg`` (same radius, off the lattice). The patterns of
+    one region take the most common label around it only where their pooled excess
+    stands above the controls' mean both by ``min_z`` shot-noise sigmas and by
+    ``min_control_z`` standard deviations of the controls themselves (fixed-pattern effects
+    such as dead columns, the gain map or a carbon ring under the disks move the controls as
+    much as the hexagon). Vacuum around a particle is not enclosed and stays ``none``; a real
+    void inside a particle shows no lattice and stays ``none`` too.
+    Confidence: a quarter of the nearest labelled pattern's.
+
+    Parameters
+    ----------
+    grid : ndarray, shape (Ry, Rx, H, W)
+        The patterns in scan order (counts).
+    labels, confidence : ndarray, shape (Ry * Rx,)
+        Labels after :func:`label_from_neighbours`.
+    hexagons : structured ndarray
+        The per-pattern hexagon table of :func:`stemtf.phase.identify_phases` (``dp_index``
+        into the flattened grid).
+    calibration : Calibration
+    min_z : float
+        Shot-noise significance the pooled excess of a region needs.
+    min_control_z : float
+        ... and its distance from the controls' mean in their standard deviations.
+    control_deg : tuple of float
+        In-plane rotations [deg] of the control hexagons, at least 15 deg from the lattice.
+
+    Returns
+    -------
+    labels, confidence : ndarray (Ry * Rx,)
+        Updated copies.
+    relabelled : bool ndarray (Ry * Rx,)
+    """
+    from scipy import ndimage
+
+    g = np.asarray(grid)
+    if g.ndim != 4:
+        raise InputError(f"grid must be (Ry, Rx, H, W), got shape {g.shape}")
+    if min_z <= 0 or min_control_z <= 0:
+        raise InputError(
+            f"min_z={min_z!r}, min_control_z={min_control_z!r} are not allowed: both must be > 0"
+        )
+    if len(control_deg) < 3 or any(not 15.0 <= float(a) % 60.0 <= 45.0 for a in control_deg):
+        raise InputError(
+            f"control_deg={tuple(control_deg)!r} is not allowed: give >= 3 rotations, each "
+            "15-45 deg (mod 60) from the lattice"
+        )
+    ry, rx = g.shape[:2]
+    labels = np.asarray(labels).copy()
+    confidence = np.asarray(confidence, np.float32).copy()
+    relabelled = np.zeros(labels.size, bool)
+    hx = np.asarray(hexagons)
+    # holes: none patterns enclosed by labelled ones (no path of none patterns, diagonal steps
+    # included, to the scan's edge); vacuum around a particle, and anything joined to it, is
+    # never pooled with a faint core
+    found = (labels != LABEL_NONE).reshape(ry, rx)
+    none = ndimage.binary_fill_holes(found, structure=np.ones((3, 3), bool)) & ~found
+    if not none.any() or hx.size == 0:
+        return labels, confidence, relabelled
+    # the primary hexagon of every labelled pattern
+    hx = hx[(hx["phase"] > 0) & (labels[hx["dp_index"]] != LABEL_NONE)]
+    if hx.size == 0:
+        return labels, confidence, relabelled
+    hx = hx[np.lexsort((-hx["intensity"], -hx["inliers"].astype(int), hx["dp_index"]))]
+    hx = hx[np.r_[True, hx["dp_index"][1:] != hx["dp_index"][:-1]]]
+    row_of = np.full(ry * rx, -1, np.int64)
+    row_of[hx["dp_index"]] = np.arange(hx.size)
+    target = np.flatnonzero(none.ravel())
+    region, n_regions = ndimage.label(none, structure=np.ones((3, 3), bool))
+    # each region's label: the most common among the labelled patterns around it
+    ring = ndimage.grey_dilation(region, footprint=np.ones((3, 3), bool)) * (region == 0)
+    around = ring.ravel() > 0
+    votes = np.zeros((n_regions + 1, int(labels.max()) + 1), np.int64)
+    np.add.at(votes, (ring.ravel()[around], labels[around].astype(np.int64)), 1)
+    votes[:, LABEL_NONE] = 0
+    if votes.shape[1] > LABEL_UNASSIGNED:
+        votes[:, LABEL_UNASSIGNED] = 0
+    region_label = votes.argmax(axis=1)
+    target_label = region_label[region.ravel()[target]]
+    # each pattern's template: the hexagon of the nearest pattern of its region's label
+    source = np.full(target.size, -1, np.int64)
+    for lab in np.unique(target_label[target_label > 0]):
+        has_hex = ((row_of >= 0) & (labels == lab)).reshape(ry, rx)
+        if not has_hex.any():
+            continue
+        _, (ny, nx) = ndimage.distance_transform_edt(~has_hex, return_indices=True)
+        sel = target_label == lab
+        source[sel] = (ny * rx + nx).ravel()[target[sel]]
+    keep = source >= 0
+    target, source, target_label = target[keep], source[keep], target_label[keep]
+    if target.size == 0:
+        return labels, confidence, relabelled
+    h = hx[row_of[source]]
+    q = calibration.q_sampling_invA
+    centers = np.column_stack([h["center_y"], h["center_x"]]).astype(float)
+    own = suppress_hot_pixels(g.reshape((ry * rx,) + g.shape[2:])[target])
+    keys, inv = np.unique(region.ravel()[target], return_inverse=True)
+    pooled, pooled_var = [], []
+    for extra in (0.0, *control_deg):
+        table = _hexagon_table(
+            centers, h["radius_invA"] / q, h["rotation_deg"] + extra, calibration
+        )
+        excess, _, var = aperture_counts(
+            own, table, calibration.disk_radius_px, return_variance=True
+        )
+        # a faint lattice adds well under a sigma per disk; clipping each disk at a few sigmas
+        # keeps it and stops one hot-pixel cluster from outweighing a whole region
+        lim = _DISK_CLIP_Z * np.sqrt(var)
+        excess = np.clip(excess, -lim, lim).reshape(-1, 6).sum(axis=1)
+        pooled.append(np.bincount(inv, excess, keys.size))
+        pooled_var.append(np.bincount(inv, var.reshape(-1, 6).sum(axis=1), keys.size))
+    lattice, controls = pooled[0], np.array(pooled[1:])
+    diff = lattice - controls.mean(axis=0)
+    shot = np.sqrt(pooled_var[0] + np.mean(pooled_var[1:], axis=0) / controls.shape[0])
+    spread = controls.std(axis=0, ddof=1)
+    good = (diff >= min_z * shot) & (diff >= min_control_z * spread)
+    ok = good[inv]
+    idx = target[ok]
+    labels[idx] = target_label[ok]
+    confidence[idx] = 0.25 * confidence[source[ok]]
     relabelled[idx] = True
     return labels, confidence, relabelled

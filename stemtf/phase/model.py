@@ -107,6 +107,10 @@ class PhaseModel:
     min_marker_fraction : float
         ... and so does one weaker than this fraction of the pattern's strongest ring (weak
         kinematically forbidden reflections of the first phase are not a second phase).
+    fine_method : {"centroid", "ml"}
+        How the precise shared-ring radius locates the disks (:mod:`stemtf.phase.ringfit`):
+        count centroids, or a maximum-likelihood disk fit; chosen per scan by
+        :func:`stemtf.phase.learn.refine_on_sample`.
     refined : bool
         Whether :meth:`refine` has adjusted the model to data.
     radii_learned : bool
@@ -133,6 +137,7 @@ class PhaseModel:
     refined_lattice_matches: int = 3
     min_marker_snr: float = 3.0
     min_marker_fraction: float = 0.05
+    fine_method: str = "centroid"
     refined: bool = False
     radii_learned: bool = False
     history: tuple[str, ...] = field(default=())

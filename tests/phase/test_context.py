@@ -1,5 +1,6 @@
 """Scan context: sparse patterns of a grain take the lattice their neighbourhood shows, vacuum
-beside the grain does not."""
+beside the grain does not; a faint core enclosed by a grain takes its label only where its pooled
+counts show the lattice."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 
 from stemtf.errors import InputError
 from stemtf.phase import identify_phases
-from stemtf.phase.context import label_from_neighbours
+from stemtf.phase.context import label_faint_regions, label_from_neighbours
 
 
 def _grid(kin, model, rng, dose):
@@ -51,3 +52,68 @@ def test_nothing_to_do_and_bad_input(kin, model, calibration):
         label_from_neighbours(grid[0], np.zeros(2), np.ones(2), calibration, model)
     with pytest.raises(InputError, match="radius"):
         label_from_neighbours(grid, np.zeros(4), np.ones(4), calibration, model, radius=0)
+
+
+def _particle(kin, model, rng, *, core_diffracted, dose=2000.0, vacuum_core=False):
+    """9 x 9 probe positions: vacuum on the border, an O3 grain inside whose 3 x 3 core
+    diffracts only ``core_diffracted`` of its counts (an extinction thickness), or nothing at
+    all (``vacuum_core``: a void); a flat background of 10 % everywhere."""
+    vac = kin.make_pattern(model, 0, rng, dose=None)
+    o3 = kin.make_pattern(model, 1, rng, dose=None, rotation_deg=17.0)
+    vac, o3 = vac / vac.sum(), o3 / o3.sum()
+    faint = vac if vacuum_core else (1 - core_diffracted) * vac + core_diffracted * o3
+    flat = np.full(vac.shape, 1.0 / vac.size)
+    truth = np.zeros((9, 9), np.uint8)
+    truth[1:8, 1:8] = 1
+    grid = np.empty((9, 9) + vac.shape, np.float32)
+    for iy in range(9):
+        for ix in range(9):
+            core = 3 <= iy <= 5 and 3 <= ix <= 5
+            clean = faint if core else (o3 if truth[iy, ix] else vac)
+            grid[iy, ix] = rng.poisson((0.9 * clean + 0.1 * flat) * dose)
+    return grid, truth.ravel()
+
+
+def _pipeline(grid, calibration, model):
+    flat = grid.reshape(-1, *grid.shape[2:])
+    res = identify_phases(flat, calibration, model)
+    labels, conf, _ = label_from_neighbours(grid, res.labels, res.confidence, calibration, model)
+    return res, labels, conf
+
+
+def test_faint_core_enclosed_by_a_grain_takes_its_label(kin, model, calibration):
+    rng = np.random.default_rng(21)
+    grid, truth = _particle(kin, model, rng, core_diffracted=0.02, dose=3000.0)
+    core = np.zeros((9, 9), bool)
+    core[3:6, 3:6] = True
+    core = core.ravel()
+    res, labels, conf = _pipeline(grid, calibration, model)
+    assert np.all(labels[core] == 0)  # too faint pattern by pattern and in 3 x 3 sums
+    out, out_conf, rel = label_faint_regions(grid, labels, conf, res.hexagons, calibration)
+    assert np.all(out[core] == 1) and np.all(rel == core)
+    assert np.all(out[truth == 0] == 0)  # vacuum around the particle is not enclosed
+    assert np.all(out_conf[core] <= 0.25)
+    again = label_faint_regions(grid, labels, conf, res.hexagons, calibration)
+    np.testing.assert_array_equal(again[0], out)
+
+
+def test_a_void_inside_a_grain_stays_none(kin, model, calibration):
+    rng = np.random.default_rng(22)
+    grid, truth = _particle(kin, model, rng, core_diffracted=0.0, dose=3000.0, vacuum_core=True)
+    res, labels, conf = _pipeline(grid, calibration, model)
+    out, _, rel = label_faint_regions(grid, labels, conf, res.hexagons, calibration)
+    assert not rel.any()
+    core = np.zeros((9, 9), bool)
+    core[3:6, 3:6] = True
+    assert np.all(out[core.ravel()] == 0)
+
+
+def test_faint_regions_bad_input(calibration):
+    grid = np.zeros((2, 2, 128, 128), np.float32)
+    empty = np.zeros(0, dtype=[("dp_index", np.int64), ("phase", np.uint8)])
+    with pytest.raises(InputError, match="grid"):
+        label_faint_regions(grid[0], np.zeros(2), np.ones(2), empty, calibration)
+    with pytest.raises(InputError, match="min_z"):
+        label_faint_regions(grid, np.zeros(4), np.ones(4), empty, calibration, min_z=0)
+    with pytest.raises(InputError, match="control_deg"):
+        label_faint_regions(grid, np.zeros(4), np.ones(4), empty, calibration, control_deg=(5.0,))
