@@ -10,13 +10,14 @@ both lattices visible, :mod:`stemtf.phase.separability`), the ambiguities ``A|B`
 an absolute radius separates (used where the scan's calibration is not good enough for the
 pair, never guessed), ``unassigned``.
 
-:meth:`FamilyModel.refine` learns the camera length from the majority phase: the densest
-cluster of precise main-ring radii among patterns without a marker hexagon is taken to be the
-first listed phase that has no marker ring (the matrix, e.g. O3; among clusters of similar
-size the one the given calibration points to wins). The cluster's spread sets
-the per-pattern radius precision and, divided by the square root of its size, the calibration
-accuracy the scan supports; the absolute-radius pairs whose separation needs a better
-calibration become ambiguities.
+:meth:`FamilyModel.refine` learns the camera length from the scan: the clusters of precise
+main-ring radii among patterns without a marker hexagon are phases without markers (O3, H3,
+rock salt) at one common camera length, and the factor that puts the most of them on a phase's
+ring (and agrees with the marker hexagons of O1 or spinel, whose identity needs no camera
+length) wins; the given calibration only breaks ties. The clusters' spread sets the per-pattern
+radius precision and, divided by the square root of their size, the calibration accuracy the
+scan supports; the absolute-radius pairs whose separation needs a better calibration become
+ambiguities.
 """
 
 from __future__ import annotations
@@ -48,8 +49,10 @@ MAX_PHASES = 8
 _MAX_RING_NORM = 1.15
 #: Hexagons a learned cluster needs.
 _MIN_CLUSTER = 20
-#: Half-width (relative) of the window that gathers a main-ring cluster.
-_CLUSTER_HALF_WIDTH = 0.005
+#: Kernel widths (relative) of the camera-length score: precise main-ring radii, RANSAC
+#: radii of marker hexagons.
+_KERNEL_MAIN = 0.004
+_KERNEL_MARKER = 0.01
 #: The calibration accuracy a scan supports is never claimed better than this (relative):
 #: the reference lattice parameters and the radius measurement's own bias.
 _CALIBRATION_FLOOR = 0.001
@@ -223,29 +226,34 @@ class FamilyModel(PhaseModel):
         FamilyModel
             A new model (this one unchanged): every ring scaled by the learned camera-length
             factor, ``learned_calibration_accuracy`` and ``radius_sigma`` set when the
-            majority cluster holds at least 20 hexagons.
+            scan explains at least 20 radii (:func:`_learn_scale`).
         """
         hx = np.asarray(hexagon_table)
         notes = list(self.history)
         if hx.size == 0 or not np.any(hx["inliers"] >= 3):
             msg = no_hexagon_warning(self.phases)
             return replace(self, warnings=self.warnings + (msg,), refined=True)
-        hx = hx[hx["inliers"] >= (4 if np.count_nonzero(hx["inliers"] >= 4) >= 40 else 3)]
+        hx = hx[hx["inliers"] >= 3]
         rad = hx["radius_invA"].astype(float)
         radius = np.array([r.radius_invA for r in self.rings])
         phase = np.array([r.phase for r in self.rings])
         marker = np.array([r.marker for r in self.rings])
         tol = self.ring_tolerance
+        # marker hexagons: their phase needs no camera length, their radius gives one
         marker_dp = np.zeros(0, np.int64)
-        if marker.any():
-            near_m = np.any(np.abs(rad[:, None] / radius[marker][None, :] - 1) < tol, axis=1)
-            marker_dp = np.unique(hx["dp_index"][near_m])
+        mk_r, mk_ref = [], []
+        for m in np.flatnonzero(marker):
+            near = np.abs(rad / radius[m] - 1) < tol
+            marker_dp = np.union1d(marker_dp, hx["dp_index"][near])
+            mk_r.append(rad[near])
+            mk_ref.append(np.full(int(near.sum()), radius[m]))
         plain = [p for p in range(len(self.phases)) if not marker[phase == p].any()]
-        scale, acc, sigma, note = 1.0, 0.0, self.radius_sigma, "given (no majority cluster)"
+        scale, acc, sigma, note = 1.0, 0.0, self.radius_sigma, "given (no phase rings learned)"
+        mains = radius[[self.main_rings[p] for p in plain]] if plain else np.zeros(0)
+        vals = np.zeros(0)
         if plain:
-            p0 = plain[0]
-            r0 = radius[self.main_rings[p0]]
-            sel = ~np.isin(hx["dp_index"], marker_dp) & (np.abs(rad / r0 - 1) < tol)
+            lo, hi = mains.min() * (1 - tol), mains.max() * (1 + tol)
+            sel = ~np.isin(hx["dp_index"], marker_dp) & (rad > lo) & (rad < hi)
             fine = (
                 hx["radius_fine_invA"].astype(float)
                 if "radius_fine_invA" in hx.dtype.names
@@ -253,26 +261,24 @@ class FamilyModel(PhaseModel):
             )
             use_fine = sel & np.isfinite(fine)
             vals = fine[use_fine] if use_fine.sum() >= _MIN_CLUSTER else rad[sel]
-            centre, members = _densest_cluster(
-                vals, _CLUSTER_HALF_WIDTH, r0, self.given_calibration_accuracy
-            )
-            if members.size >= _MIN_CLUSTER:
-                spread = 1.4826 * float(np.median(np.abs(members - centre))) / centre
-                sigma = float(np.clip(spread, 0.001, 0.02))
-                acc = max(spread / math.sqrt(members.size), _CALIBRATION_FLOOR)
-                scale = centre / r0
-                note = (
-                    f"learned from {members.size} {self.phases[p0]} main-ring radii "
-                    f"(majority cluster of patterns without a marker)"
-                )
-            else:
-                note = (
-                    f"given: only {members.size} {self.phases[p0]} main-ring radii in the "
-                    f"majority cluster (need {_MIN_CLUSTER})"
-                )
+        found = _learn_scale(
+            vals,
+            mains,
+            [self.phases[p] for p in plain],
+            np.concatenate(mk_r) if mk_r else np.zeros(0),
+            np.concatenate(mk_ref) if mk_ref else np.zeros(0),
+            self.given_calibration_accuracy,
+        )
+        own: dict[int, float] = {}
+        if found is not None:
+            scale, acc, sigma, note, own = found
         notes.append(f"camera-length scale {scale:.4f}: {note}")
         warned = camera_length_warning(scale, q_sampling_invA)
-        rings = tuple(replace(r, radius_invA=r.radius_invA * scale) for r in self.rings)
+        factor = {p: scale for p in range(len(self.phases))}
+        for k, r_own in own.items():  # a phase's own cluster sets its rings
+            factor[plain[k]] = r_own / radius[self.main_rings[plain[k]]]
+            notes.append(f"{self.phases[plain[k]]} main ring learned from its own cluster")
+        rings = tuple(replace(r, radius_invA=r.radius_invA * factor[r.phase]) for r in self.rings)
         model = replace(
             self,
             rings=rings,
@@ -315,27 +321,80 @@ class FamilyModel(PhaseModel):
         return cls(**d)
 
 
-def _densest_cluster(
-    vals: np.ndarray, half_width: float, expected: float, accuracy: float
-) -> tuple[float, np.ndarray]:
-    """Centre (median) and members of the densest window of relative half-width.
+def _learn_scale(vals, mains, names, marker_radii, marker_ref, given_accuracy):
+    """Camera-length factor that puts the most measured radii on the phases' rings.
 
-    Each window's count is weighted by how well its radius agrees with ``expected`` at the
-    given calibration's relative ``accuracy`` (a Gaussian prior), so among clusters of
-    similar size the one the given calibration points to wins.
+    ``vals`` are main-ring radii of patterns without a marker: each is one of the phases
+    without markers (``mains``) at a common camera length. ``marker_radii`` are hexagons on
+    marker rings (``marker_ref``, e.g. O1 {100}, spinel {2-20}), whose phase needs no camera
+    length. A factor scores every radius near a ring it predicts (Gaussian kernel of 0.4 %
+    for the precise main-ring radii, 1 % for the RANSAC marker radii): a rock-salt shell and
+    an O3 matrix 2.7 % apart, with H3 1.9 % out, fit one factor only one way round. The given
+    calibration breaks ties (a Gaussian prior of its accuracy).
+
+    Returns
+    -------
+    (scale, accuracy, radius_sigma, note, own) or None where fewer than 20 radii are
+    explained; ``own`` maps an index of ``mains`` to that phase's main-ring radius learned
+    from its own cluster (20 radii or more).
     """
-    v = np.sort(np.asarray(vals, float))
-    if v.size == 0:
-        return float("nan"), v
-    lo = np.searchsorted(v, v * (1 - half_width), side="left")
-    hi = np.searchsorted(v, v * (1 + half_width), side="right")
-    prior = np.exp(-0.5 * ((v / expected - 1) / max(accuracy, half_width)) ** 2)
-    k = int(np.argmax((hi - lo) * prior))
-    centre = float(v[k])
-    for _ in range(3):  # re-centre on the members' median
-        m = v[np.abs(v / centre - 1) <= half_width]
-        centre = float(np.median(m))
-    return centre, v[np.abs(v / centre - 1) <= half_width]
+    vals = np.asarray(vals, float)
+    mk = np.asarray(marker_radii, float) / np.asarray(marker_ref, float)
+    if vals.size + mk.size == 0:
+        return None
+    grid = np.arange(0.90, 1.10, 2.5e-4)
+    score = np.zeros(grid.size)
+    if vals.size and mains.size:
+        rel = vals[None, :, None] / (grid[:, None, None] * mains[None, None, :]) - 1
+        score += np.exp(-0.5 * (rel / _KERNEL_MAIN) ** 2).max(axis=2).sum(axis=1)
+    if mk.size:
+        score += np.exp(-0.5 * ((mk[None, :] / grid[:, None] - 1) / _KERNEL_MARKER) ** 2).sum(1)
+    score *= np.exp(-0.5 * ((grid - 1) / max(given_accuracy, 1e-3)) ** 2)
+    best = float(grid[int(np.argmax(score))])
+    parts = []
+    ratios = np.zeros(0)
+    own: dict[int, float] = {}  # phase (index into mains) -> its own learned main radius
+    groups: list[np.ndarray] = []
+    if vals.size and mains.size:
+        rel = vals[:, None] / (best * mains[None, :]) - 1
+        which = np.argmin(np.abs(rel), axis=1)
+        near = np.abs(rel[np.arange(vals.size), which]) <= 2 * _KERNEL_MAIN
+        ratios = vals[near] / mains[which[near]]
+        for k in np.unique(which[near]):
+            members = vals[near & (which == k)]
+            parts.append(f"{members.size} {names[k]}")
+            groups.append(members / mains[k])
+            if members.size >= _MIN_CLUSTER:
+                own[int(k)] = float(np.median(members))
+    n_mk = int(np.sum(np.abs(mk / best - 1) <= 2 * _KERNEL_MARKER))
+    if ratios.size >= _MIN_CLUSTER:
+        # the factor and the radius precision from the largest cluster (the majority phase);
+        # phases with a cluster of their own keep their own radius (per-phase biases of the
+        # centroid, e.g. thickness, stay out of the absolute decisions)
+        major = max(groups, key=lambda g: g.size)
+        major = major if major.size >= _MIN_CLUSTER else ratios
+        scale = float(np.median(major))
+        spread = 1.4826 * float(np.median(np.abs(major / scale - 1)))
+        n = major.size
+    elif ratios.size + n_mk >= _MIN_CLUSTER and n_mk:
+        near = np.abs(mk / best - 1) <= 2 * _KERNEL_MARKER
+        allr = np.concatenate([ratios, mk[near]])
+        scale = float(np.median(allr))
+        spread = max(1.4826 * float(np.median(np.abs(allr / scale - 1))), _KERNEL_MAIN)
+        n = allr.size
+    else:
+        return None
+    sigma = float(np.clip(spread, 0.001, 0.02))
+    acc = max(spread / math.sqrt(n), _CALIBRATION_FLOOR)
+    note = "learned from " + ", ".join(
+        (
+            ["main-ring radii of patterns without a marker (" + ", ".join(parts) + ")"]
+            if parts
+            else []
+        )
+        + ([f"{n_mk} marker hexagons"] if n_mk else [])
+    )
+    return scale, acc, sigma, note, own
 
 
 def build_family(
