@@ -40,6 +40,22 @@ def _hexagon_table(centers, radius_px, rotation_deg, calibration: Calibration) -
     return SpotTable(np.repeat(np.arange(len(vy)), 6), vy.ravel(), vx.ravel(), zeros, zeros)
 
 
+_FIELDS = ("dp_index", "y", "x", "intensity", "snr")
+#: Spots of a neighbourhood sum that make an ``unassigned`` template: shot-noise significance
+#: and background-subtracted counts (as for the Friedel pairs of the identification).
+_SPOT_Z, _SPOT_COUNTS = 5.0, 8.0
+
+
+def _spot_fields(t: SpotTable):
+    return t.y, t.x, t.intensity, t.snr
+
+
+def _unassigned_code(model) -> int | None:
+    """The label code of ``unassigned`` in ``model``'s label names, if it has one."""
+    names = tuple(model.label_names)
+    return names.index("unassigned") if "unassigned" in names else None
+
+
 def _neighbourhood_sums(grid: np.ndarray, rows: np.ndarray, cols: np.ndarray, radius: int):
     """Sum of each target's neighbourhood (within the grid) and how many patterns it holds."""
     ry, rx = grid.shape[:2]
@@ -108,33 +124,42 @@ def label_from_neighbours(
         return labels, confidence, relabelled
     rows, cols = np.divmod(target, rx)
     sums, n_sum = _neighbourhood_sums(g, rows, cols, radius)
-    res = identify_phases(sums, calibration, model, seed=seed)
-    found = np.flatnonzero(res.labels != LABEL_NONE)
-    if found.size == 0 or res.hexagons.size == 0:
-        return labels, confidence, relabelled
-    # the primary (most vertices) hexagon of each found sum
+    res = identify_phases(sums, calibration, model, seed=seed, return_spots=True)
+    # templates: the primary (most vertices) phase hexagon of each sum that shows a lattice
     hx = res.hexagons
-    hx = hx[np.isin(hx["dp_index"], found) & (hx["phase"] > 0)]
-    order = np.lexsort((-hx["intensity"], -hx["inliers"].astype(int), hx["dp_index"]))
-    hx = hx[order]
-    first = np.r_[True, hx["dp_index"][1:] != hx["dp_index"][:-1]]
-    hx = hx[first]
-    if hx.size == 0:
-        return labels, confidence, relabelled
-    k = hx["dp_index"].astype(np.int64)
+    hx = hx[(res.labels[hx["dp_index"]] != LABEL_NONE) & (hx["phase"] > 0)]
+    hx = hx[np.lexsort((-hx["intensity"], -hx["inliers"].astype(int), hx["dp_index"]))]
+    hx = hx[np.r_[True, hx["dp_index"][1:] != hx["dp_index"][:-1]]] if hx.size else hx
     q = calibration.q_sampling_invA
     centers = np.column_stack([hx["center_y"], hx["center_x"]]).astype(float)
-    table = _hexagon_table(centers, hx["radius_invA"] / q, hx["rotation_deg"], calibration)
+    k_hex = hx["dp_index"].astype(np.int64)
+    tables = [_hexagon_table(centers, hx["radius_invA"] / q, hx["rotation_deg"], calibration)]
+    tables[0] = SpotTable(k_hex[tables[0].dp_index], *_spot_fields(tables[0]))
+    # ... and where a sum is a crystal no phase fits, its spots significant above shot noise
+    unassigned = _unassigned_code(model)
+    if unassigned is not None and res.spots is not None and len(res.spots):
+        sp = res.spots.subset(res.labels[res.spots.dp_index] == unassigned)
+        if len(sp):
+            ex, zz = aperture_counts(suppress_hot_pixels(sums), sp, calibration.disk_radius_px)
+            tables.append(sp.subset((zz >= _SPOT_Z) & (ex >= _SPOT_COUNTS)))
+    tmpl = SpotTable(*(np.concatenate([getattr(t, f) for t in tables]) for f in _FIELDS))
+    if len(tmpl) == 0:
+        return labels, confidence, relabelled
+    k, row = np.unique(tmpl.dp_index, return_inverse=True)
+    per_row = SpotTable(row, *_spot_fields(tmpl))
     # the pattern's own counts, hot pixels clipped as in the identification itself
     own = suppress_hot_pixels(g.reshape((ry * rx,) + g.shape[2:])[target[k]])
-    excess, _, var = aperture_counts(own, table, calibration.disk_radius_px, return_variance=True)
-    # shot-noise significance of the six disks' excess counts together
-    z = excess.reshape(-1, 6).sum(axis=1) / np.sqrt(var.reshape(-1, 6).sum(axis=1))
+    excess, _, var = aperture_counts(own, per_row, calibration.disk_radius_px, return_variance=True)
+    own_excess = np.bincount(row, excess, k.size)
+    # shot-noise significance of the template's excess counts together
+    z = own_excess / np.sqrt(np.bincount(row, var, k.size))
     # ... and hold a fair share of what the neighbourhood diffracts there (a vacuum pattern
     # beside a grain has shot noise only, however significant by chance)
-    sum_excess, _ = aperture_counts(suppress_hot_pixels(sums[k]), table, calibration.disk_radius_px)
-    per_pattern = sum_excess.reshape(-1, 6).sum(axis=1) / n_sum[k]
-    share = excess.reshape(-1, 6).sum(axis=1) / np.maximum(per_pattern, 1e-9)
+    sum_excess, _ = aperture_counts(
+        suppress_hot_pixels(sums[k]), per_row, calibration.disk_radius_px
+    )
+    per_pattern = np.bincount(row, sum_excess, k.size) / n_sum[k]
+    share = own_excess / np.maximum(per_pattern, 1e-9)
     ok = (z >= min_z) & (share >= min_share)
     idx = target[k[ok]]
     labels[idx] = res.labels[k[ok]]

@@ -117,3 +117,35 @@ def test_faint_regions_bad_input(calibration):
         label_faint_regions(grid, np.zeros(4), np.ones(4), empty, calibration, min_z=0)
     with pytest.raises(InputError, match="control_deg"):
         label_faint_regions(grid, np.zeros(4), np.ones(4), empty, calibration, control_deg=(5.0,))
+
+
+def test_sparse_off_zone_grain_is_unassigned_from_its_neighbourhood(kin, model, calibration):
+    """A grain no phase fits (hexagons at 0.55 and 0.95 1/A, at 400 e-/DP): its
+    neighbourhood sum shows significant Friedel pairs, the patterns' own counts at those spots
+    confirm them -> unassigned; vacuum beside it stays none."""
+    rng = np.random.default_rng(9)
+    off = [(0.55, 11.0, 1.0), (0.55 * 3**0.5, 41.0, 0.6)]
+    yy, xx = np.mgrid[:128, :128]
+    halo = np.exp(-np.hypot(yy - 64, xx - 64) / 30.0)
+    halo /= halo.sum()
+    crystal = kin.render_pattern(off)
+    crystal /= crystal.sum()
+    vac = kin.render_pattern([])
+    vac /= vac.sum()
+    grid = np.stack(
+        [
+            np.stack(
+                [
+                    rng.poisson((0.6 * (crystal if ix < 3 else vac) + 0.4 * halo) * 400.0)
+                    for ix in range(5)
+                ]
+            )
+            for _ in range(4)
+        ]
+    ).astype(np.float32)
+    truth = np.tile([4, 4, 4, 0, 0], 4)
+    res = identify_phases(grid.reshape(-1, 128, 128), calibration, model)
+    assert not np.any(res.labels[truth == 4] == 4)  # too sparse on their own
+    labels, _, rel = label_from_neighbours(grid, res.labels, res.confidence, calibration, model)
+    assert (labels[truth == 4] == 4).mean() >= 0.8
+    assert np.all(labels[truth == 0] == 0)
