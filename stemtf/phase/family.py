@@ -34,6 +34,7 @@ from stemtf.phase.calibration import Calibration
 from stemtf.phase.classify import (
     HEXAGON_DTYPE,
     Classification,
+    Lattice,
     assign_rings,
     primary_lattice,
     template_response,
@@ -208,6 +209,41 @@ def marker_snr(hx, lat, resp, noise, centers, prm: FamilyParams) -> np.ndarray:
     return out
 
 
+def confirmed_lattice(hx, lat, resp, noise, centers, prm: FamilyParams):
+    """The lattices, less those resting on a 3-vertex hexagon of a marker ring alone.
+
+    Three noise spots on a marker ring (vacuum at high background, 30 DoG peaks) would name a
+    phase by themselves; such a lattice stands only where the phase's main ring, predicted by
+    the ring ratio, shows signal (``min_marker_snr`` over the noise floor).
+    """
+    weak = prm.ring_marker[lat.primary_ring] & (hx["inliers"][lat.primary_hex] < 4)
+    if not weak.any():
+        return lat
+    w = np.flatnonzero(weak)
+    p_hex, pr = lat.primary_hex[w], lat.primary_ring[w]
+    main = prm.main_ring[prm.ring_phase[pr]]
+    tr = hx["radius_px"][p_hex] * prm.ring_radius_invA[main] / prm.ring_radius_invA[pr]
+    trot = wrap60(
+        hx["rotation_deg"][p_hex] - prm.ring_rotation_deg[pr] + prm.ring_rotation_deg[main]
+    )
+    c = centers[lat.idx[w]]
+    on = template_response(resp, lat.idx[w], c, tr, trot, prm)
+    off = template_response(resp, lat.idx[w], c, tr, wrap60(trot + 30.0), prm)
+    nz = np.maximum(noise[lat.idx[w]], _COUNT_NOISE_FLOOR * prm.count_response) * np.sqrt(2 / 6)
+    keep = np.ones(lat.idx.size, bool)
+    keep[w] = (on - np.maximum(off, 0.0)) / nz >= prm.min_marker_snr
+    if keep.all():
+        return lat
+    return Lattice(
+        lat.idx[keep],
+        lat.best[keep],
+        lat.primary_ring[keep],
+        lat.primary_hex[keep],
+        lat.scale[keep],
+        lat.rotation_deg[keep],
+    )
+
+
 def main_ring_radius(dps, hx, lat, centers, seen_best: np.ndarray, prm: FamilyParams):
     """Precise main-ring radius [1/Å] per lattice pattern, its hexagon and its shot noise.
 
@@ -369,7 +405,9 @@ def classify_family(
     labels = np.zeros(n_dp, np.uint8)
     conf = np.ones(n_dp, np.float32)
     frac = np.zeros(n_dp, np.float32)
-    lat = primary_lattice(hx, rad, ring_i, ok, prm, n_dp)
+    lat = confirmed_lattice(
+        hx, primary_lattice(hx, rad, ring_i, ok, prm, n_dp), resp, noise, centers, prm
+    )
     crystal = friedel_pairs >= prm.unassigned_min_pairs
     if hx.size:
         best_any = np.zeros(n_dp)
