@@ -4,21 +4,27 @@ The steps, per pattern (numpy only, deterministic):
 
 1. Rings and lattice (shared with the two-phase path, :mod:`stemtf.phase.classify`): each
    hexagon to the nearest model ring within the ring tolerance; the best ring hexagon is the
-   primary lattice (radius, rotation).
+   primary lattice (radius, rotation). A lattice resting on three vertices of a marker ring
+   alone must show the phase's main ring where the ring ratio predicts it
+   (:func:`confirmed_lattice`).
 2. Marker rings (rings of one phase only, :mod:`stemtf.phase.separability`): for every phase
-   with a ring within tolerance of the primary hexagon, each of its marker rings is measured
-   where the primary ring predicts it, ``r_primary * R_marker / R_matched`` at the phase's
-   relative rotation: a radius ratio inside the pattern, free of the camera length. A marker
-   counts as seen when its template stands ``min_marker_snr`` above a control 30 deg away and
-   reaches ``min_marker_fraction`` of the primary ring (or the primary hexagon is the marker).
-3. The precise radius of the main ring (:func:`stemtf.phase.ringfit.hexagon_radius_fine`).
+   with a ring within tolerance of the primary hexagon, its marker rings are measured together
+   where the primary ring predicts them, ``r_primary * R_marker / R_matched`` at the phase's
+   relative rotation: a radius ratio inside the pattern, free of the camera length. The phase
+   counts as seen when their template stands ``min_marker_snr`` above a control 30 deg away
+   (noise level at least half a count per disk) and reaches ``min_marker_fraction`` of the
+   primary ring, or when the primary hexagon is on its marker ring.
+3. The precise radius of the main ring (:func:`stemtf.phase.ringfit.hexagon_radius_fine`) and
+   its shot noise.
 4. Decision:
 
    - no marker seen: the phases without marker rings whose ring matches the primary are the
      candidates; the nearest by absolute radius wins where the scan's calibration separates it
-     from the runner-up (:meth:`FamilyModel.decidable_matrix`), else the pattern is ``A|B``;
+     from the runner-up (:meth:`FamilyModel.decidable_matrix`) and the radius lies a sigma
+     from their midpoint, else the pattern is ``A|B``;
    - one phase's marker seen: that phase, or ``A+M`` when the main ring's precise radius lies
-     nearer a mixable partner A's ring (share of M below ``share_threshold``), as O3+O1;
+     nearer a mixable partner A without markers (share of M below ``share_threshold``,
+     measured to ``_MAX_SHARE_SIGMA``), as O3+O1;
    - two phases' markers seen: their mixture if the pair has one, else the stronger marker.
 5. Patterns without a lattice: ``none``, or ``unassigned`` with Friedel pairs of spots.
 """
