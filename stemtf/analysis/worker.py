@@ -107,6 +107,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     """
     from stemtf.phase import identify_phases
     from stemtf.phase.context import label_faint_regions, label_from_neighbours
+    from stemtf.phase.matched import label_sparse_patterns
 
     c, (x0, x1) = task.chunk, task.roi[2:]
     path = task.scan.path
@@ -150,6 +151,16 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         task.calibration,
         task.model,
         seed=chunk_seed(task.seed, c.index),
+    )
+    # low-dose patterns where spot finding saw nothing: a matched filter on the raw counts of
+    # the marker and shared rings, own or confirmed by the neighbourhood
+    labels, confidence, _ = label_sparse_patterns(
+        dps.reshape((rows, cols) + dps.shape[1:]),
+        labels,
+        confidence,
+        result.centers_yx,
+        task.calibration,
+        task.model,
     )
     # regions enclosed by labelled patterns and too faint pattern by pattern (a particle's
     # core near an extinction thickness): their pooled counts must show the lattice around them

@@ -1,0 +1,300 @@
+"""A matched filter on the raw counts for patterns too sparse for spot finding (low dose).
+
+Below a few hundred electrons per pattern the Difference-of-Gaussians spot finder sees too few
+counts per Bragg disk to find a hexagon, while the counts of all six disks of a ring together
+still stand above the shot noise. For a ring of known radius (learned by
+:meth:`PhaseModel.refine`), each pattern's counts in the annulus around that radius are binned
+by azimuth (0.5 deg bins, the ellipticity corrected); the counts in a disk-wide window at every
+azimuth minus the local background (bands 1.5-4 px inside and outside the annulus, scaled by
+area), summed over the six windows 60 deg apart, give the hexagon's excess counts at every
+in-plane rotation; ``S(theta)`` is that excess above its median over the rotations (an
+azimuthally uniform excess, such as the probe's tails, a halo or an amorphous ring not quite
+removed by the flat background bands, is no hexagon), ``V(theta)`` its shot-noise variance.
+Each window's excess is clipped at a few sigmas, so a left-over hot-pixel cluster in one disk
+cannot make a hexagon.
+
+A pattern shows the ring where its own best rotation stands ``min_own_z`` sigmas above zero, or
+where the sum over its 3 x 3 scan neighbourhood (grains span several probe positions and share
+their rotation) stands ``min_pooled_z`` sigmas and the pattern's own counts at that rotation
+``min_confirm_z``. The thresholds were chosen on the field benchmark's ``tune`` split
+(``scripts/bench_field.py``, seed 0 of five conditions at 1e2-1e4 e-/DP).
+
+:func:`label_sparse_patterns` gives ``none`` patterns the second phase (its marker ring, O1
+{100}) or, failing that, the first phase (its shared ring, O3 {110}); the radius cannot tell O1
+from O3+O1 at these doses, so the marker gives the second phase, with a low confidence.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from stemtf.errors import InputError
+from stemtf.phase.calibration import Calibration, correct_ellipticity
+from stemtf.phase.dog import suppress_hot_pixels
+from stemtf.phase.model import LABEL_FIRST, LABEL_NONE, LABEL_SECOND, PhaseModel
+from stemtf.phase.spots import SpotTable, aperture_counts
+
+__all__ = ["MatchedParams", "hexagon_scan", "label_sparse_patterns"]
+
+#: Azimuth bin [deg] of the rotation scan.
+BIN_DEG = 0.5
+_N_BINS = int(round(360.0 / BIN_DEG))
+#: Background bands [px beyond the disk radius] either side of the annulus.
+_BG_FROM_PX, _BG_TO_PX = 1.5, 4.0
+
+
+@dataclass(frozen=True)
+class MatchedParams:
+    """Thresholds of the matched filter (tuned on the ``tune`` split of the field benchmark).
+
+    Attributes
+    ----------
+    min_own_z : float
+        A pattern's own best hexagon significance that shows the ring on its own.
+    min_pooled_z : float
+        Significance of the 3 x 3 neighbourhood's best hexagon ...
+    min_confirm_z : float
+        ... that the pattern's own counts at that rotation must confirm.
+    clip_z : float
+        Per-window excess clipped at this many sigmas.
+    max_beam_counts : float
+        Patterns whose transmitted disk holds more counts than this (above the background)
+        are left to the spot finder: at such doses it finds every lattice the filter would,
+        while the detector's fixed-pattern residuals (gain map, dead columns) grow with the
+        counts until they pass the filter in vacuum.
+    """
+
+    min_own_z: float = 3.5
+    min_pooled_z: float = 5.0
+    min_confirm_z: float = 1.0
+    clip_z: float = 3.0
+    max_beam_counts: float = 1000.0
+
+    def __post_init__(self) -> None:
+        for name in ("min_own_z", "min_pooled_z", "min_confirm_z", "clip_z", "max_beam_counts"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise InputError(f"{name}={v!r} is not allowed: it must be a number > 0")
+
+
+def hexagon_scan(
+    dps: np.ndarray,
+    centers_yx: np.ndarray,
+    radius_px: float,
+    calibration: Calibration,
+    *,
+    clip_z: float = 3.0,
+    chunk: int = 128,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Excess counts and variance of a hexagon of disks at ``radius_px`` at every rotation.
+
+    Parameters
+    ----------
+    dps : ndarray, shape (N, H, W)
+        Patterns in counts.
+    centers_yx : ndarray, shape (N, 2)
+        Beam centre of each pattern [px].
+    radius_px : float
+        Ring radius [px] in the undistorted frame.
+    calibration : Calibration
+        Disk radius and ellipticity.
+    clip_z : float
+        Each disk window's excess is clipped at this many of its sigmas.
+    chunk : int
+        Patterns per vectorised block (memory).
+
+    Returns
+    -------
+    excess, variance : ndarray, shape (N, 120)
+        At rotations 0, 0.5, ..., 59.5 deg (the hexagon's first vertex, from +x towards +y).
+    """
+    arr = np.asarray(dps)
+    if arr.ndim != 3:
+        raise InputError(f"dps must be a (N, H, W) batch, got shape {arr.shape}")
+    if not radius_px > 0:
+        raise InputError(f"radius_px={radius_px!r} is not allowed: it must be > 0")
+    n, h, w = arr.shape
+    centers = np.asarray(centers_yx, float).reshape(n, 2)
+    disk = calibration.disk_radius_px
+    half = max(1, int(round(math.degrees(math.asin(min(disk / radius_px, 1.0))) / BIN_DEG)))
+    n_rot = _N_BINS // 6
+    excess = np.zeros((n, n_rot))
+    variance = np.zeros((n, n_rot))
+    # pixels that can fall in the annulus or its background bands of any pattern
+    reach = disk + _BG_TO_PX + 1.0
+    shift = np.abs(centers - np.asarray(calibration.center_yx, float)).max() if n else 0.0
+    stretch = radius_px * abs(calibration.ellipticity_ratio - 1.0)
+    yy, xx = np.mgrid[:h, :w]
+    r0 = np.hypot(yy - calibration.center_yx[0], xx - calibration.center_yx[1])
+    sel = np.abs(r0 - radius_px) <= reach + shift + stretch + 1.0
+    py, px = yy[sel].astype(float), xx[sel].astype(float)
+    pix = np.flatnonzero(sel.ravel())
+    if pix.size == 0:
+        return excess, variance
+    for s in range(0, n, chunk):
+        e = min(s + chunk, n)
+        m = e - s
+        counts = suppress_hot_pixels(arr[s:e]).reshape(m, h * w)[:, pix].astype(np.float64)
+        c = centers[s:e, None, :]
+        cy, cx = correct_ellipticity(
+            py[None, :],
+            px[None, :],
+            c,
+            calibration.ellipticity_ratio,
+            calibration.ellipticity_angle_deg,
+        )
+        dy, dx = cy - c[..., 0], cx - c[..., 1]
+        dr = np.abs(np.hypot(dy, dx) - radius_px)
+        b = (np.degrees(np.arctan2(dy, dx)) % 360.0 / BIN_DEG).astype(np.int64) % _N_BINS
+        b += np.arange(m)[:, None] * _N_BINS
+        in_disk = dr <= disk
+        in_bg = (dr > disk + _BG_FROM_PX) & (dr <= disk + _BG_TO_PX)
+
+        d, nd = (_binned(b, in_disk, wt, m, half) for wt in (counts, None))
+        bg, nbg = (_binned(b, in_bg, wt, m, half) for wt in (counts, None))
+        scale = nd / np.maximum(nbg, 1.0)
+        ex = d - bg * scale
+        var = d + bg * scale**2 + 1.0
+        lim = clip_z * np.sqrt(var)
+        ex = np.clip(ex, -lim, lim)
+        hexa = ex.reshape(m, 6, n_rot).sum(axis=1)
+        # an azimuthally uniform excess (the probe's tails, a halo or an amorphous ring that the
+        # flat bands do not quite remove) is no hexagon: measure against the median rotation
+        hexa = hexa - np.median(hexa, axis=1, keepdims=True)
+        # detectors whose counts are not Poisson (gain, read noise) scatter more than the
+        # counts say: the spread over the rotations (most of which hold no hexagon) sets a
+        # floor under the shot-noise variance
+        spread = (1.4826 * np.median(np.abs(hexa), axis=1, keepdims=True)) ** 2
+        excess[s:e] = hexa
+        variance[s:e] = np.maximum(var.reshape(m, 6, n_rot).sum(axis=1), spread)
+    return excess, variance
+
+
+def _binned(bins: np.ndarray, mask: np.ndarray, weights, m: int, half: int) -> np.ndarray:
+    """Azimuth histogram of the masked pixels per pattern, over a disk-wide window of bins.
+
+    Weighted by ``weights`` (counts) or, without them, counting pixels; the window is
+    ``2 half + 1`` bins wide.
+    """
+    wgt = None if weights is None else weights[mask]
+    return _window(np.bincount(bins[mask], wgt, m * _N_BINS).reshape(m, _N_BINS), half)
+
+
+def _window(a: np.ndarray, half: int) -> np.ndarray:
+    """Circular moving sum over ``2 half + 1`` bins along the last axis."""
+    ext = np.concatenate([a[:, -half:], a, a[:, :half]], axis=1)
+    cs = np.cumsum(np.pad(ext, ((0, 0), (1, 0))), axis=1)
+    return cs[:, 2 * half + 1 :] - cs[:, : -(2 * half + 1)]
+
+
+def _pooled(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Sum of each position's 3 x 3 scan neighbourhood (within the scan), per rotation."""
+    ry, rx = shape
+    g = values.reshape(ry, rx, -1)
+    out = np.zeros_like(g)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            src_y = slice(max(dy, 0), ry + min(dy, 0))
+            dst_y = slice(max(-dy, 0), ry + min(-dy, 0))
+            src_x = slice(max(dx, 0), rx + min(dx, 0))
+            dst_x = slice(max(-dx, 0), rx + min(-dx, 0))
+            out[dst_y, dst_x] += g[src_y, src_x]
+    return out.reshape(values.shape)
+
+
+def ring_evidence(
+    excess: np.ndarray, variance: np.ndarray, shape: tuple[int, int], prm: MatchedParams
+) -> np.ndarray:
+    """Which patterns of a (Ry, Rx) scan show the ring (own or neighbourhood-confirmed)."""
+    z_own = excess / np.sqrt(variance)
+    pe, pv = _pooled(excess, shape), _pooled(variance, shape)
+    z_pool = pe / np.sqrt(pv)
+    best = np.argmax(z_pool, axis=1)
+    rows = np.arange(len(best))
+    own_at = z_own[rows, best]
+    return (z_own.max(axis=1) >= prm.min_own_z) | (
+        (z_pool[rows, best] >= prm.min_pooled_z) & (own_at >= prm.min_confirm_z)
+    )
+
+
+def label_sparse_patterns(
+    grid: np.ndarray,
+    labels: np.ndarray,
+    confidence: np.ndarray,
+    centers_yx: np.ndarray,
+    calibration: Calibration,
+    model: PhaseModel,
+    params: MatchedParams | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Labels for ``none`` patterns whose raw counts show a phase's ring (matched filter).
+
+    Parameters
+    ----------
+    grid : ndarray, shape (Ry, Rx, H, W)
+        The patterns in scan order (counts).
+    labels, confidence : ndarray, shape (Ry * Rx,)
+        The per-pattern result (:func:`stemtf.phase.identify_phases`).
+    centers_yx : ndarray, shape (Ry * Rx, 2)
+        Beam centres of the identification [px].
+    calibration : Calibration
+    model : PhaseModel
+        A two-phase model; its marker ring (second phase) and first-phase shared ring, with
+        the radii refined on the scan. Other model kinds are returned unchanged.
+    params : MatchedParams, optional
+
+    Returns
+    -------
+    labels, confidence : ndarray (Ry * Rx,)
+        Updated copies: the second phase where its marker shows (confidence 0.3), else the
+        first phase where its shared ring shows (confidence 0.3).
+    relabelled : bool ndarray (Ry * Rx,)
+    """
+    prm = params or MatchedParams()
+    g = np.asarray(grid)
+    if g.ndim != 4:
+        raise InputError(f"grid must be (Ry, Rx, H, W), got shape {g.shape}")
+    ry, rx = g.shape[:2]
+    labels = np.asarray(labels).copy()
+    confidence = np.asarray(confidence, np.float32).copy()
+    relabelled = np.zeros(labels.size, bool)
+    none = labels == LABEL_NONE
+    if type(model) is not PhaseModel or not none.any():
+        return labels, confidence, relabelled
+    marker = [r for r in model.rings if r.marker and r.phase == 1]
+    shared = [r for r in model.rings if not r.marker and r.phase == 0]
+    if not marker or not shared:
+        return labels, confidence, relabelled
+    q = calibration.q_sampling_invA
+    r_first = model.shared_radius_invA or shared[0].radius_invA
+    dps = g.reshape((ry * rx,) + g.shape[2:])
+    cen = np.asarray(centers_yx, float).reshape(ry * rx, 2)
+    # low-dose patterns only (counts in the transmitted disk above its surroundings)
+    cand = np.flatnonzero(none)
+    beam, _ = aperture_counts(
+        suppress_hot_pixels(dps[cand]),
+        SpotTable(np.arange(cand.size), cen[cand, 0], cen[cand, 1], *(np.zeros(cand.size),) * 2),
+        calibration.disk_radius_px,
+    )
+    none[cand[beam > prm.max_beam_counts]] = False
+    if not none.any():
+        return labels, confidence, relabelled
+    # patterns whose neighbourhood holds a target: only those need scoring
+    need = _pooled(none.astype(np.float64)[:, None], (ry, rx))[:, 0] > 0
+    idx = np.flatnonzero(need)
+    found = {}
+    for name, radius in (("marker", marker[0].radius_invA), ("first", r_first)):
+        ex = np.zeros((ry * rx, _N_BINS // 6))
+        var = np.ones((ry * rx, _N_BINS // 6))
+        ex[idx], var[idx] = hexagon_scan(
+            dps[idx], cen[idx], radius / q, calibration, clip_z=prm.clip_z
+        )
+        found[name] = ring_evidence(ex, var, (ry, rx), prm)
+    second = none & found["marker"]
+    first = none & ~found["marker"] & found["first"]
+    labels[second], labels[first] = LABEL_SECOND, LABEL_FIRST
+    confidence[second | first] = 0.3
+    relabelled[second | first] = True
+    return labels, confidence, relabelled

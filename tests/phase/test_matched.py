@@ -1,0 +1,76 @@
+"""Matched filter on raw counts: sparse grains found where spot finding sees nothing; vacuum
+and bright patterns are left alone."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from stemtf.errors import InputError
+from stemtf.phase import identify_phases
+from stemtf.phase.matched import MatchedParams, hexagon_scan, label_sparse_patterns
+
+
+def _scan(kin, model, rng, kinds, dose, rotation=21.0):
+    """(Ry, Rx) of kinematic patterns (label per position) at ``dose`` counts each."""
+    out = np.empty(kinds.shape + (128, 128), np.float32)
+    for iy, ix in np.ndindex(kinds.shape):
+        img = kin.make_pattern(model, int(kinds[iy, ix]), rng, dose=None, rotation_deg=rotation)
+        out[iy, ix] = rng.poisson(img / img.sum() * dose)
+    return out
+
+
+def test_hexagon_scan_finds_the_rotation_of_a_faint_hexagon(kin, model, calibration):
+    rng = np.random.default_rng(1)
+    marker = [r for r in model.rings if r.marker][0]
+    img = kin.render_pattern([(marker.radius_invA, 0.0, 1.0)], rotation_deg=37.0, central=0.0)
+    dps = np.stack([rng.poisson(img / img.sum() * 150 + 0.05) for _ in range(8)])
+    ex, var = hexagon_scan(
+        dps.astype(np.float32),
+        np.tile(calibration.center_yx, (8, 1)),
+        marker.radius_invA / calibration.q_sampling_invA,
+        calibration,
+    )
+    best = np.argmax(ex / np.sqrt(var), axis=1) * 0.5
+    assert np.all(np.abs((best - (37.0 + marker.rotation_deg) % 60 + 30) % 60 - 30) <= 2.5)
+    with pytest.raises(InputError, match="radius_px"):
+        hexagon_scan(dps, np.zeros((8, 2)), 0.0, calibration)
+
+
+def test_sparse_o1_grain_is_found_and_vacuum_stays_none(kin, model, calibration):
+    """A 6 x 4 O1 grain beside vacuum at 100 counts per pattern: the spot finder sees it in
+    few patterns, the matched filter finds the marker hexagon; vacuum stays none."""
+    rng = np.random.default_rng(3)
+    kinds = np.zeros((6, 7), int)
+    kinds[:, :4] = 2
+    grid = _scan(kin, model, rng, kinds, dose=100.0)
+    flat = grid.reshape(-1, 128, 128)
+    res = identify_phases(flat, calibration, model)
+    truth = kinds.ravel()
+    assert (res.labels[truth == 2] == 2).mean() < 0.4
+    labels, conf, rel = label_sparse_patterns(
+        grid, res.labels, res.confidence, res.centers_yx, calibration, model
+    )
+    assert (labels[truth == 2] == 2).mean() >= 0.85
+    assert np.all(labels[truth == 0] == 0)
+    assert np.all(conf[rel] <= 0.3) and np.all(rel <= (res.labels == 0))
+
+
+def test_bright_patterns_are_left_to_the_spot_finder(kin, model, calibration):
+    rng = np.random.default_rng(3)
+    kinds = np.full((3, 3), 2)
+    grid = _scan(kin, model, rng, kinds, dose=60.0)
+    none = np.zeros(9, np.uint8)
+    centers = np.tile(calibration.center_yx, (9, 1))
+    low = label_sparse_patterns(grid, none, np.zeros(9), centers, calibration, model)
+    high = label_sparse_patterns(
+        grid, none, np.zeros(9), centers, calibration, model, MatchedParams(max_beam_counts=1.0)
+    )
+    assert low[2].any() and not high[2].any()
+
+
+def test_bad_parameters():
+    with pytest.raises(InputError, match="min_own_z"):
+        MatchedParams(min_own_z=0)
+    with pytest.raises(InputError, match="max_beam_counts"):
+        MatchedParams(max_beam_counts=float("nan"))
