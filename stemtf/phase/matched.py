@@ -65,6 +65,9 @@ class MatchedParams:
         are left to the spot finder: at such doses it finds every lattice the filter would,
         while the detector's fixed-pattern residuals (gain map, dead columns) grow with the
         counts until they pass the filter in vacuum.
+    min_lattice_z : float
+        A marker hexagon counts only where the neighbourhood's shared-ring hexagon stands this
+        many sigmas at the rotation the structure fixes relative to the marker (within 1 deg).
     """
 
     min_own_z: float = 3.5
@@ -72,9 +75,17 @@ class MatchedParams:
     min_confirm_z: float = 1.0
     clip_z: float = 3.0
     max_beam_counts: float = 1000.0
+    min_lattice_z: float = 3.0
 
     def __post_init__(self) -> None:
-        for name in ("min_own_z", "min_pooled_z", "min_confirm_z", "clip_z", "max_beam_counts"):
+        for name in (
+            "min_own_z",
+            "min_pooled_z",
+            "min_confirm_z",
+            "clip_z",
+            "max_beam_counts",
+            "min_lattice_z",
+        ):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise InputError(f"{name}={v!r} is not allowed: it must be a number > 0")
@@ -207,17 +218,26 @@ def _pooled(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
 
 def ring_evidence(
     excess: np.ndarray, variance: np.ndarray, shape: tuple[int, int], prm: MatchedParams
-) -> np.ndarray:
-    """Which patterns of a (Ry, Rx) scan show the ring (own or neighbourhood-confirmed)."""
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Which patterns of a (Ry, Rx) scan show the ring (own or neighbourhood-confirmed).
+
+    Returns
+    -------
+    found : bool ndarray (N,)
+    rotation_bin : int ndarray (N,)
+        The rotation (bin of :data:`BIN_DEG`) that showed it.
+    pooled_z : ndarray (N, 120)
+        The 3 x 3 neighbourhood's significance at every rotation.
+    """
     z_own = excess / np.sqrt(variance)
     pe, pv = _pooled(excess, shape), _pooled(variance, shape)
     z_pool = pe / np.sqrt(pv)
     best = np.argmax(z_pool, axis=1)
     rows = np.arange(len(best))
-    own_at = z_own[rows, best]
-    return (z_own.max(axis=1) >= prm.min_own_z) | (
-        (z_pool[rows, best] >= prm.min_pooled_z) & (own_at >= prm.min_confirm_z)
-    )
+    own_best = np.argmax(z_own, axis=1)
+    own = z_own[rows, own_best] >= prm.min_own_z
+    pooled = (z_pool[rows, best] >= prm.min_pooled_z) & (z_own[rows, best] >= prm.min_confirm_z)
+    return own | pooled, np.where(own, own_best, best), z_pool
 
 
 def label_sparse_patterns(
@@ -284,14 +304,28 @@ def label_sparse_patterns(
     # patterns whose neighbourhood holds a target: only those need scoring
     need = _pooled(none.astype(np.float64)[:, None], (ry, rx))[:, 0] > 0
     idx = np.flatnonzero(need)
-    found = {}
+    found, rot, zpool = {}, {}, {}
     for name, radius in (("marker", marker[0].radius_invA), ("first", r_first)):
         ex = np.zeros((ry * rx, _N_BINS // 6))
         var = np.ones((ry * rx, _N_BINS // 6))
         ex[idx], var[idx] = hexagon_scan(
             dps[idx], cen[idx], radius / q, calibration, clip_z=prm.clip_z
         )
-        found[name] = ring_evidence(ex, var, (ry, rx), prm)
+        found[name], rot[name], zpool[name] = ring_evidence(ex, var, (ry, rx), prm)
+    # the marker belongs to a lattice only with that lattice's {110} hexagon at the rotation
+    # the structure fixes (O1 {100} and {110} 30 deg apart): pseudo-hexagons of off-zone grains
+    # near the marker radius (0.42-0.45 1/A for O3 along [100]) have none
+    n_rot = _N_BINS // 6
+    offset = (shared[0].rotation_deg - marker[0].rotation_deg) / BIN_DEG
+    expect = np.rint(rot["marker"] + offset).astype(np.int64)
+    rows = np.arange(ry * rx)
+    near = np.stack([zpool["first"][rows, (expect + k) % n_rot] for k in (-2, -1, 0, 1, 2)])
+    found["marker"] &= near.max(axis=0) >= prm.min_lattice_z
+    # beside a crystal no phase fits (off-zone grains: their pseudo-hexagons pass a filter
+    # this coarse in radius), no phase is given from the raw counts
+    unassigned = model.label_names.index("unassigned")
+    odd = _pooled((labels == unassigned).astype(np.float64)[:, None], (ry, rx))[:, 0] > 0
+    none &= ~odd
     second = none & found["marker"]
     first = none & ~found["marker"] & found["first"]
     labels[second], labels[first] = LABEL_SECOND, LABEL_FIRST
