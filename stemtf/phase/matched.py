@@ -20,8 +20,12 @@ their rotation) stands ``min_pooled_z`` sigmas and the pattern's own counts at t
 (``scripts/bench_field.py``, seed 0 of five conditions at 1e2-1e4 e-/DP).
 
 :func:`label_sparse_patterns` gives ``none`` patterns the second phase (its marker ring, O1
-{100}) or, failing that, the first phase (its shared ring, O3 {110}); the radius cannot tell O1
-from O3+O1 at these doses, so the marker gives the second phase, with a low confidence.
+{100}, with the {110} hexagon 30 deg from it) or, failing that, the first phase (its shared
+ring, O3 {110}); the radius cannot tell O1 from O3+O1 at these doses, so the marker gives the
+second phase, with a low confidence. The filter only extends a phase the spot finder saw:
+candidates join it through chains of candidates at most two probe positions apart, and none
+is given beside an ``unassigned`` pattern (off-zone O3 grains show pseudo-hexagons near the
+marker radius that a filter this coarse in radius would take for O1).
 """
 
 from __future__ import annotations
@@ -34,7 +38,7 @@ import numpy as np
 from stemtf.errors import InputError
 from stemtf.phase.calibration import Calibration, correct_ellipticity
 from stemtf.phase.dog import suppress_hot_pixels
-from stemtf.phase.model import LABEL_FIRST, LABEL_NONE, LABEL_SECOND, PhaseModel
+from stemtf.phase.model import LABEL_BOTH, LABEL_FIRST, LABEL_NONE, LABEL_SECOND, PhaseModel
 from stemtf.phase.spots import SpotTable, aperture_counts
 
 __all__ = ["MatchedParams", "hexagon_scan", "label_sparse_patterns"]
@@ -216,6 +220,19 @@ def _pooled(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return out.reshape(values.shape)
 
 
+def _grow(seed: np.ndarray, candidate: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Candidates connected to the seeds through candidates within two probe positions."""
+    taken = np.zeros_like(candidate)
+    reach = seed.copy()
+    while True:
+        near = _pooled(_pooled(reach.astype(np.float64)[:, None], shape), shape)[:, 0] > 0
+        new = candidate & near & ~taken
+        if not new.any():
+            return taken
+        taken |= new
+        reach = reach | new
+
+
 def ring_evidence(
     excess: np.ndarray, variance: np.ndarray, shape: tuple[int, int], prm: MatchedParams
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -326,8 +343,13 @@ def label_sparse_patterns(
     unassigned = model.label_names.index("unassigned")
     odd = _pooled((labels == unassigned).astype(np.float64)[:, None], (ry, rx))[:, 0] > 0
     none &= ~odd
-    second = none & found["marker"]
-    first = none & ~found["marker"] & found["first"]
+    # the filter extends a phase the spot finder saw: candidates join it through chains of
+    # candidates at most two probe positions apart; it never starts one (a lone pseudo-hexagon
+    # of an off-zone grain is not O1)
+    second = _grow(np.isin(labels, (LABEL_SECOND, LABEL_BOTH)), none & found["marker"], (ry, rx))
+    first = _grow(
+        np.isin(labels, (LABEL_FIRST, LABEL_BOTH)), none & ~second & found["first"], (ry, rx)
+    )
     labels[second], labels[first] = LABEL_SECOND, LABEL_FIRST
     confidence[second | first] = 0.3
     relabelled[second | first] = True

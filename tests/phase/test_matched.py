@@ -56,17 +56,23 @@ def test_sparse_o1_grain_is_found_and_vacuum_stays_none(kin, model, calibration)
     assert np.all(conf[rel] <= 0.3) and np.all(rel <= (res.labels == 0))
 
 
-def test_bright_patterns_are_left_to_the_spot_finder(kin, model, calibration):
+def test_the_filter_extends_a_seen_phase_and_leaves_bright_patterns(kin, model, calibration):
     rng = np.random.default_rng(3)
     kinds = np.full((3, 3), 2)
-    grid = _scan(kin, model, rng, kinds, dose=60.0)
-    none = np.zeros(9, np.uint8)
+    grid = _scan(kin, model, rng, kinds, dose=150.0)
+    seeded = np.zeros(9, np.uint8)
+    seeded[0] = 2  # the spot finder saw the grain at one position
     centers = np.tile(calibration.center_yx, (9, 1))
-    low = label_sparse_patterns(grid, none, np.zeros(9), centers, calibration, model)
+    low = label_sparse_patterns(grid, seeded, np.zeros(9), centers, calibration, model)
     high = label_sparse_patterns(
-        grid, none, np.zeros(9), centers, calibration, model, MatchedParams(max_beam_counts=1.0)
+        grid, seeded, np.zeros(9), centers, calibration, model, MatchedParams(max_beam_counts=1.0)
     )
-    assert low[2].any() and not high[2].any()
+    assert low[2].sum() >= 6 and not high[2].any()
+    # without a position the spot finder saw, the filter starts no phase
+    alone = label_sparse_patterns(
+        grid, np.zeros(9, np.uint8), np.zeros(9), centers, calibration, model
+    )
+    assert not alone[2].any()
 
 
 def test_bad_parameters():
