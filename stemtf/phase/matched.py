@@ -149,8 +149,8 @@ def hexagon_scan(
     sel = np.abs(r0 - radius_px) <= reach + shift + stretch + 1.0
     py, px = yy[sel].astype(float), xx[sel].astype(float)
     pix = np.flatnonzero(sel.ravel())
-    if pix.size == 0:
-        return excess, variance
+    if pix.size == 0:  # the ring lies off the detector: no evidence
+        return excess, np.ones_like(variance)
     for s in range(0, n, chunk):
         e = min(s + chunk, n)
         m = e - s
@@ -248,6 +248,7 @@ def ring_evidence(
     pooled_z : ndarray (N, 120)
         The 3 x 3 neighbourhood's significance at every rotation.
     """
+    variance = np.maximum(variance, 1.0)
     z_own = excess / np.sqrt(variance)
     pe, pv = _pooled(excess, shape), _pooled(variance, shape)
     z_pool = pe / np.sqrt(pv)

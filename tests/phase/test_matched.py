@@ -80,3 +80,18 @@ def test_bad_parameters():
         MatchedParams(min_own_z=0)
     with pytest.raises(InputError, match="max_beam_counts"):
         MatchedParams(max_beam_counts=float("nan"))
+
+
+def test_a_ring_off_the_detector_gives_no_evidence(kin, model, calibration):
+    """A 32 px detector cannot hold the rings: no label, no division by zero."""
+    rng = np.random.default_rng(4)
+    grid = rng.poisson(0.5, size=(3, 4, 32, 32)).astype(np.float32)
+    grid[..., 16, 16] += 500
+    seeded = np.zeros(12, np.uint8)
+    seeded[0] = 1
+    ex, var = hexagon_scan(grid[0], np.full((4, 2), 16.0), 200.0, calibration)
+    assert not ex.any() and np.all(var == 1)
+    out = label_sparse_patterns(
+        grid, seeded, np.zeros(12), np.full((12, 2), 16.0), calibration, model
+    )
+    assert not out[2].any()
