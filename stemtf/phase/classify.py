@@ -31,9 +31,16 @@ from stemtf.phase.model import (
     LABEL_UNASSIGNED,
     PhaseModel,
 )
-from stemtf.phase.ringfit import hexagon_radius_fine
+from stemtf.phase.ringfit import hexagon_radius_fine, radius_sigma_px
 
-__all__ = ["HEXAGON_DTYPE", "MAX_SHARE_SD", "ClassifyParams", "Classification", "classify"]
+__all__ = [
+    "HEXAGON_DTYPE",
+    "MAX_SHARE_SD",
+    "ClassifyParams",
+    "Classification",
+    "classify",
+    "hexagon_rows",
+]
 
 #: A share measured less precisely than this (shot noise, in units of the two lattices'
 #: separation) is not used: the marker decides.
@@ -204,6 +211,30 @@ def best_per_ring(hx, ring_i, ok, n_dp: int, n_rings: int) -> np.ndarray:
     return best
 
 
+def hexagon_rows(hx, radius_invA, ring_i, ok, ring_phase, reference_radius_invA) -> np.ndarray:
+    """The :data:`HEXAGON_DTYPE` table of a batch's hexagons (``radius_fine_invA`` NaN).
+
+    ``phase`` is 1 + the phase index of the ring each hexagon was assigned to (``ok``), else 0;
+    ``radius_norm`` the radius over ``reference_radius_invA``.
+    """
+    out = np.zeros(hx.size, HEXAGON_DTYPE)
+    for name in (
+        "dp_index",
+        "rotation_deg",
+        "residual_px",
+        "center_y",
+        "center_x",
+        "intensity",
+        "inliers",
+    ):
+        out[name] = hx[name]
+    out["radius_invA"] = radius_invA
+    out["radius_norm"] = radius_invA / reference_radius_invA
+    out["phase"] = np.where(ok, ring_phase[ring_i] + 1, 0) if hx.size else 0
+    out["radius_fine_invA"] = np.nan
+    return out
+
+
 # -- 2. lattice --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Lattice:
@@ -361,8 +392,7 @@ def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams):
     if r1 > 0 and abs(prm.lattice_ratio - 1) > 1e-4:
         gap_px = r1 * (prm.lattice_ratio - 1) / q
         share = (r_invA - r1) / (r1 * (prm.lattice_ratio - 1))
-        with np.errstate(divide="ignore"):
-            share_sd = 0.5 * prm.disk_radius_px / np.sqrt(signal) / gap_px
+        share_sd = radius_sigma_px(signal, prm.disk_radius_px) / gap_px
         share = np.where(share_sd <= MAX_SHARE_SD, share, np.nan)
     else:  # the two phases' shared rings coincide: the radius says nothing
         share = np.full(n, np.nan)
@@ -395,24 +425,9 @@ def classify(
     n_dp : int
         Patterns in the batch.
     """
-    q = prm.q_sampling_invA
-    rad = hx["radius_px"] * q
+    rad = hx["radius_px"] * prm.q_sampling_invA
     ring_i, ok = assign_rings(rad, prm)
-    out = np.zeros(hx.size, HEXAGON_DTYPE)
-    for name in (
-        "dp_index",
-        "rotation_deg",
-        "residual_px",
-        "center_y",
-        "center_x",
-        "intensity",
-        "inliers",
-    ):
-        out[name] = hx[name]
-    out["radius_invA"] = rad
-    out["radius_norm"] = rad / prm.reference_radius_invA
-    out["phase"] = np.where(ok, prm.ring_phase[ring_i] + 1, 0) if hx.size else 0
-    out["radius_fine_invA"] = np.nan
+    out = hexagon_rows(hx, rad, ring_i, ok, prm.ring_phase, prm.reference_radius_invA)
     labels = np.zeros(n_dp, np.uint8)
     conf = np.ones(n_dp, np.float32)
     frac = np.zeros(n_dp, np.float32)

@@ -38,17 +38,17 @@ from scipy.special import ndtr
 
 from stemtf.phase.calibration import Calibration
 from stemtf.phase.classify import (
-    HEXAGON_DTYPE,
     Classification,
     Lattice,
     assign_rings,
+    hexagon_rows,
     primary_lattice,
     template_response,
 )
 from stemtf.phase.dog import disk_response
 from stemtf.phase.family_model import FamilyModel
 from stemtf.phase.lattice import wrap60
-from stemtf.phase.ringfit import hexagon_radius_fine
+from stemtf.phase.ringfit import hexagon_radius_fine, radius_sigma_px
 
 __all__ = ["FamilyParams", "classify_family"]
 
@@ -290,10 +290,7 @@ def main_ring_radius(dps, hx, lat, centers, seen_best: np.ndarray, prm: FamilyPa
         ellipticity_ratio=prm.ellipticity_ratio,
         ellipticity_angle_deg=prm.ellipticity_angle_deg,
     )
-    # shot-noise precision of the radius: a uniform disk's centroid scatters by R / 2 per
-    # axis for one count; six disks' counts together
-    with np.errstate(divide="ignore"):
-        sigma_px = np.where(signal > 0, prm.disk_radius_px / (2 * np.sqrt(signal)), np.inf)
+    sigma_px = radius_sigma_px(signal, prm.disk_radius_px)
     return r_px * q, np.where(on_marker, -1, p_hex), sigma_px * q
 
 
@@ -393,21 +390,7 @@ def classify_family(
     q = prm.q_sampling_invA
     rad = hx["radius_px"] * q
     ring_i, ok = assign_rings(rad, prm)
-    out = np.zeros(hx.size, HEXAGON_DTYPE)
-    for name in (
-        "dp_index",
-        "rotation_deg",
-        "residual_px",
-        "center_y",
-        "center_x",
-        "intensity",
-        "inliers",
-    ):
-        out[name] = hx[name]
-    out["radius_invA"] = rad
-    out["radius_norm"] = rad / prm.ring_radius_invA[prm.main_ring[0]]
-    out["phase"] = np.where(ok, prm.ring_phase[ring_i] + 1, 0) if hx.size else 0
-    out["radius_fine_invA"] = np.nan
+    out = hexagon_rows(hx, rad, ring_i, ok, prm.ring_phase, prm.ring_radius_invA[prm.main_ring[0]])
     labels = np.zeros(n_dp, np.uint8)
     conf = np.ones(n_dp, np.float32)
     frac = np.zeros(n_dp, np.float32)

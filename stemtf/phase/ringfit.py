@@ -31,7 +31,7 @@ import numpy as np
 from stemtf.errors import InputError
 from stemtf.phase.calibration import correct_ellipticity, hexagon_on_detector
 
-__all__ = ["hexagon_radius_fine", "FINE_METHODS", "EDGE_SIGMA_PX"]
+__all__ = ["hexagon_radius_fine", "radius_sigma_px", "FINE_METHODS", "EDGE_SIGMA_PX"]
 
 #: Estimators of the disk positions: count centroid, or Poisson maximum-likelihood disk fit.
 FINE_METHODS = ("centroid", "ml")
@@ -151,6 +151,17 @@ def hexagon_radius_fine(
         r_vert = (vr * vw).sum(axis=1) / vw.sum(axis=1)
     radius = np.where(pw.sum(axis=1) > 0, r_pair, r_vert)
     return radius, np.where(good, signal, 0.0).sum(axis=1)
+
+
+def radius_sigma_px(signal: np.ndarray, disk_radius_px: float) -> np.ndarray:
+    """Shot-noise precision [px] of a ring radius from its disks' ``signal`` counts.
+
+    A uniform disk of radius R located from S counts scatters by about R / 2 / sqrt(S) per
+    axis (its centroid's spread); the six disks' counts together. ``inf`` where S is 0.
+    """
+    s = np.asarray(signal, float)
+    with np.errstate(divide="ignore"):
+        return np.where(s > 0, disk_radius_px / (2.0 * np.sqrt(np.maximum(s, 0.0))), np.inf)
 
 
 def _ml_disk_positions(vals, yy, xx, inside, py, px, disk_radius_px: float):
