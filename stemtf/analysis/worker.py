@@ -142,10 +142,11 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     result = identify_phases(
         dps, task.calibration, task.model, seed=chunk_seed(task.seed, c.index), return_spots=True
     )
+    grid = dps.reshape((rows, cols) + dps.shape[1:])  # a view, in scan order
     # patterns too sparse for a lattice of their own: their scan neighbourhood, confirmed by
     # their own counts (stemtf.phase.context)
     labels, confidence, _ = label_from_neighbours(
-        dps.reshape((rows, cols) + dps.shape[1:]),
+        grid,
         result.labels,
         result.confidence,
         task.calibration,
@@ -155,7 +156,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     # low-dose patterns where spot finding saw nothing: a matched filter on the raw counts of
     # the marker and shared rings, own or confirmed by the neighbourhood
     labels, confidence, _ = label_sparse_patterns(
-        dps.reshape((rows, cols) + dps.shape[1:]),
+        grid,
         labels,
         confidence,
         result.centers_yx,
@@ -165,7 +166,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     # regions enclosed by labelled patterns and too faint pattern by pattern (a particle's
     # core near an extinction thickness): their pooled counts must show the lattice around them
     labels, confidence, _ = label_faint_regions(
-        dps.reshape((rows, cols) + dps.shape[1:]),
+        grid,
         labels,
         confidence,
         result.hexagons,
