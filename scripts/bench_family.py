@@ -38,8 +38,6 @@ import argparse
 import importlib.util
 import json
 import logging
-import os
-import platform
 import shutil
 import time
 from dataclasses import replace
@@ -293,7 +291,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("numba", "h5py", "matplotlib", "stemtf", "distributed", "abtem"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from stemtf.fileio import atomic_path, ensure_writable_dir, write_json_atomic
+    from stemtf.fileio import ensure_writable_dir
 
     split = SPLITS[args.split]
     seeds = args.seeds or list(split["seeds"])
@@ -358,20 +356,12 @@ def main(argv=None):
         },
         "library": lib.info(),
         "library_s": lib_s,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": BF.machine_info(),
         "runs": rows,
         "summary": aggregate(rows),
         "wall_s": time.perf_counter() - t0,
     }
-    write_json_atomic(out / "bench_family.json", result)
-    md = markdown(result)
-    with atomic_path(out / "bench_family.md") as tmp:
-        tmp.write_text(md)
-    print(md)
+    BF.write_outputs(out, "bench_family", result, markdown)
     print(f"run time {result['wall_s']:.0f} s (library {lib_s:.0f} s)")
 
 

@@ -294,6 +294,28 @@ def markdown(result: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def machine_info() -> dict:
+    """CPU count, Python and platform of this run (recorded with the results)."""
+    return {
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def write_outputs(out: Path, stem: str, result: dict, markdown_fn) -> str:
+    """``out/stem.json`` and ``out/stem.md`` (``markdown_fn(result)``), atomically; prints the
+    markdown and returns it."""
+    from stemtf.fileio import atomic_path, write_json_atomic
+
+    write_json_atomic(out / f"{stem}.json", result)
+    md = markdown_fn(result)
+    with atomic_path(out / f"{stem}.md") as tmp:
+        tmp.write_text(md)
+    print(md)
+    return md
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, required=True)
@@ -318,7 +340,7 @@ def main(argv=None):
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("numba", "h5py", "matplotlib", "stemtf", "distributed", "abtem"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    from stemtf.fileio import atomic_path, ensure_writable_dir, write_json_atomic
+    from stemtf.fileio import ensure_writable_dir
 
     split = SPLITS[args.split]
     doses = args.doses or list(QUICK_DOSES_E if args.quick else DOSES_E)
@@ -373,20 +395,12 @@ def main(argv=None):
             "fields": {n: {"detector": conds[n][0], **conds[n][1].to_dict()} for n in names},
         },
         "libraries": {k: v.info() for k, v in libs.items()},
-        "machine": {
-            "cpus": os.cpu_count(),
-            "python": platform.python_version(),
-            "platform": platform.platform(),
-        },
+        "machine": machine_info(),
         "runs": rows,
         "summary": aggregate(rows),
         "wall_s": time.perf_counter() - t0,
     }
-    write_json_atomic(out / "bench_field.json", result)
-    md = markdown(result)
-    with atomic_path(out / "bench_field.md") as tmp:
-        tmp.write_text(md)
-    print(md)
+    write_outputs(out, "bench_field", result, markdown)
     print(f"run time {result['wall_s']:.0f} s")
 
 
