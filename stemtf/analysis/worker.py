@@ -107,7 +107,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     """
     from stemtf.phase import identify_phases
     from stemtf.phase.context import label_faint_regions, label_from_neighbours
-    from stemtf.phase.matched import label_sparse_patterns
+    from stemtf.phase.matched import check_marker_on_counts, label_sparse_patterns
 
     c, (x0, x1) = task.chunk, task.roi[2:]
     path = task.scan.path
@@ -171,6 +171,17 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         confidence,
         result.hexagons,
         task.calibration,
+    )
+    # O3 vs O3+O1 where the pattern's lattice fixes the marker's disks: their counts against
+    # the shot noise, own and neighbourhood (the spot finder's test fails on sparse patterns)
+    labels, confidence, _ = check_marker_on_counts(
+        grid,
+        labels,
+        confidence,
+        result.hexagons,
+        result.centers_yx,
+        task.calibration,
+        task.model,
     )
     t4 = time.perf_counter()
     bf, adf = task.virtual.apply(dps)

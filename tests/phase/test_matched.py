@@ -8,7 +8,13 @@ import pytest
 
 from stemtf.errors import InputError
 from stemtf.phase import identify_phases
-from stemtf.phase.matched import MatchedParams, hexagon_scan, label_sparse_patterns
+from stemtf.phase.matched import (
+    MarkerCheckParams,
+    MatchedParams,
+    check_marker_on_counts,
+    hexagon_scan,
+    label_sparse_patterns,
+)
 
 
 def _scan(kin, model, rng, kinds, dose, rotation=21.0):
@@ -95,3 +101,45 @@ def test_a_ring_off_the_detector_gives_no_evidence(kin, model, calibration):
         grid, seeded, np.zeros(12), np.full((12, 2), 16.0), calibration, model
     )
     assert not out[2].any()
+
+
+def test_marker_counts_at_the_lattice_rotation_decide_o3_versus_both(kin, model, calibration):
+    """O3 and O3+O1 (30 % O1) halves of a scan at 3000 counts per pattern: the spot finder's
+    lattices fix where O1's {100} disks lie; wrong calls either way (O3 said both, both said
+    O3) are put right by the counts there, right calls are kept, pure O1 is left alone."""
+    rng = np.random.default_rng(5)
+    kinds = np.ones((6, 6), int)
+    kinds[:, 3:] = 3
+    grid = _scan(kin, model, rng, kinds, dose=3000.0)
+    res = identify_phases(grid.reshape(-1, 128, 128), calibration, model)
+    truth = kinds.ravel()
+    has_lattice = np.isin(np.arange(36), res.hexagons["dp_index"])
+    assert has_lattice.mean() > 0.9
+    # every call wrong: O3 said both, both said O3
+    wrong = np.where(truth == 1, 3, 1).astype(np.uint8)
+    out, conf, changed = check_marker_on_counts(
+        grid, wrong, np.ones(36), res.hexagons, res.centers_yx, calibration, model
+    )
+    # away from the boundary (where the pooled neighbourhood mixes both kinds) all are right
+    inner = has_lattice & np.isin(np.arange(36) % 6, (0, 1, 4, 5))
+    assert np.array_equal(out[inner], truth[inner])
+    assert (out[has_lattice] == truth[has_lattice]).mean() >= 0.8
+    assert np.all(conf[changed] == 0.5) and np.all(changed <= has_lattice)
+    # right calls are kept
+    right, _, changed = check_marker_on_counts(
+        grid, truth.astype(np.uint8), np.ones(36), res.hexagons, res.centers_yx, calibration, model
+    )
+    assert (right == truth).mean() >= 0.95
+    # pure O1 and none are not re-decided
+    other = np.where(truth == 1, 2, 0).astype(np.uint8)
+    same, _, changed = check_marker_on_counts(
+        grid, other, np.ones(36), res.hexagons, res.centers_yx, calibration, model
+    )
+    assert not changed.any() and np.array_equal(same, other)
+
+
+def test_marker_check_parameters():
+    with pytest.raises(InputError, match="add_own_z"):
+        MarkerCheckParams(add_own_z=1.0)
+    with pytest.raises(InputError, match="keep_pooled_z"):
+        MarkerCheckParams(keep_pooled_z=float("inf"))
