@@ -136,13 +136,16 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         if callable(task.denoise)
         else cached_denoiser(task.denoise, task.denoise_batch)
     )
+    raw = dps
     dps = np.asarray(denoise(dps), np.float32)
     np.maximum(dps, 0.0, out=dps)  # a denoiser may undershoot zero; counts cannot
     t3 = time.perf_counter()
     result = identify_phases(
         dps, task.calibration, task.model, seed=chunk_seed(task.seed, c.index), return_spots=True
     )
-    grid = dps.reshape((rows, cols) + dps.shape[1:])  # a view, in scan order
+    # the scan-context steps test counts against their shot noise: the raw counts, whatever
+    # the denoiser did (its output is not Poisson); views, in scan order
+    grid = raw.reshape((rows, cols) + raw.shape[1:])
     # patterns too sparse for a lattice of their own: their scan neighbourhood, confirmed by
     # their own counts (stemtf.phase.context)
     labels, confidence, _ = label_from_neighbours(
@@ -172,8 +175,9 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         result.hexagons,
         task.calibration,
     )
-    # O3 vs O3+O1 where the pattern's lattice fixes the marker's disks: their counts against
-    # the shot noise, own and neighbourhood (the spot finder's test fails on sparse patterns)
+    # an O3+O1 call stands only where the marker's counts, at the disks the pattern's lattice
+    # fixes, stand above the shot noise, own or neighbourhood (the spot finder's test cannot
+    # weigh a few stray counts on a sparse pattern)
     labels, confidence, _ = check_marker_on_counts(
         grid,
         labels,

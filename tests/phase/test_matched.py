@@ -103,10 +103,11 @@ def test_a_ring_off_the_detector_gives_no_evidence(kin, model, calibration):
     assert not out[2].any()
 
 
-def test_marker_counts_at_the_lattice_rotation_decide_o3_versus_both(kin, model, calibration):
+def test_a_mixed_call_stands_only_where_the_marker_counts_show(kin, model, calibration):
     """O3 and O3+O1 (30 % O1) halves of a scan at 3000 counts per pattern: the spot finder's
-    lattices fix where O1's {100} disks lie; wrong calls either way (O3 said both, both said
-    O3) are put right by the counts there, right calls are kept, pure O1 is left alone."""
+    lattices fix where O1's {100} disks lie. O3 patterns called both are put right by the
+    counts there, true mixed calls are kept; the check never adds a mixed call, and pure O1
+    and none are left alone."""
     rng = np.random.default_rng(5)
     kinds = np.ones((6, 6), int)
     kinds[:, 3:] = 3
@@ -115,22 +116,30 @@ def test_marker_counts_at_the_lattice_rotation_decide_o3_versus_both(kin, model,
     truth = kinds.ravel()
     has_lattice = np.isin(np.arange(36), res.hexagons["dp_index"])
     assert has_lattice.mean() > 0.9
-    # every call wrong: O3 said both, both said O3
-    wrong = np.where(truth == 1, 3, 1).astype(np.uint8)
+    # every pattern called both: the O3 half goes back to O3 away from the boundary (where
+    # the pooled neighbourhood holds both kinds), the mixed half stays
     out, conf, changed = check_marker_on_counts(
-        grid, wrong, np.ones(36), res.hexagons, res.centers_yx, calibration, model
+        grid,
+        np.full(36, 3, np.uint8),
+        np.ones(36),
+        res.hexagons,
+        res.centers_yx,
+        calibration,
+        model,
     )
-    # away from the boundary (where the pooled neighbourhood mixes both kinds) all are right
     inner = has_lattice & np.isin(np.arange(36) % 6, (0, 1, 4, 5))
     assert np.array_equal(out[inner], truth[inner])
-    assert (out[has_lattice] == truth[has_lattice]).mean() >= 0.8
+    assert np.all(out[truth == 3] == 3)
     assert np.all(conf[changed] == 0.5) and np.all(changed <= has_lattice)
-    # right calls are kept
+    # never adds: the mixed half called O3 stays O3; right calls are kept
+    o3 = np.ones(36, np.uint8)
+    assert not check_marker_on_counts(
+        grid, o3, np.ones(36), res.hexagons, res.centers_yx, calibration, model
+    )[2].any()
     right, _, changed = check_marker_on_counts(
         grid, truth.astype(np.uint8), np.ones(36), res.hexagons, res.centers_yx, calibration, model
     )
-    assert (right == truth).mean() >= 0.95
-    # pure O1 and none are not re-decided
+    assert np.array_equal(right, truth) and not changed.any()
     other = np.where(truth == 1, 2, 0).astype(np.uint8)
     same, _, changed = check_marker_on_counts(
         grid, other, np.ones(36), res.hexagons, res.centers_yx, calibration, model
@@ -139,7 +148,7 @@ def test_marker_counts_at_the_lattice_rotation_decide_o3_versus_both(kin, model,
 
 
 def test_marker_check_parameters():
-    with pytest.raises(InputError, match="add_own_z"):
-        MarkerCheckParams(add_own_z=1.0)
+    with pytest.raises(InputError, match="keep_own_z"):
+        MarkerCheckParams(keep_own_z=float("nan"))
     with pytest.raises(InputError, match="keep_pooled_z"):
         MarkerCheckParams(keep_pooled_z=float("inf"))
