@@ -7,6 +7,7 @@ import pytest
 
 from stemtf.errors import InputError
 from stemtf.phase import HEXAGON_DTYPE, Calibration, identify_phases
+from stemtf.phase.model import LABEL_UNASSIGNED
 
 
 def _batch(kin, model, labels, rng, dose=1e4, **kw):
@@ -246,3 +247,32 @@ def test_o1_with_a_faint_shared_ring_is_o1_not_both(kin, model, calibration):
     )
     res = identify_phases(dps, calibration, model)
     assert np.mean(res.labels == 2) >= 0.95, res.labels
+
+
+def test_a_sparse_systematic_row_off_the_rings_is_unassigned(model):
+    """An O3 grain along [1-10] on a 256 px camera (7.7 px disks): a systematic row of spots at
+    +-0.30, +-0.60 1/A (off every phase ring), 100-150 counts each. Located by their count
+    centroids the Friedel pairs show a crystal no phase fits ('unassigned'); a grain whose only
+    pairs lie on the O3 {110} ring is a known phase's incomplete lattice, not 'unassigned'."""
+    cal = Calibration(
+        q_sampling_invA=0.0078, energy_eV=200e3, semiangle_mrad=1.5, center_yx=(128.0, 128.0)
+    )
+    rng = np.random.default_rng(8)
+    yy, xx = np.mgrid[:256, :256]
+    r = cal.disk_radius_px
+
+    def pattern(spots):
+        img = 0.004 + 1500.0 * (np.hypot(yy - 128, xx - 128) <= r) / (np.pi * r * r)
+        for g, ang, counts in spots:
+            for s in (1, -1):
+                py = 128 + s * g / 0.0078 * np.sin(np.radians(ang))
+                px = 128 + s * g / 0.0078 * np.cos(np.radians(ang))
+                disk = np.hypot(yy - py, xx - px) <= r
+                img = img + counts * disk / disk.sum()
+        return rng.poisson(img).astype(np.float32)
+
+    row = [pattern([(0.30, a, 150.0), (0.60, a, 100.0)]) for a in rng.uniform(0, 180, 8)]
+    on_ring = [pattern([(0.690, a, 150.0), (0.690, a + 60, 150.0)]) for a in rng.uniform(0, 60, 4)]
+    res = identify_phases(np.stack(row + on_ring), cal, model)
+    assert (res.labels[:8] == LABEL_UNASSIGNED).mean() >= 0.75, res.labels
+    assert not np.any(res.labels[8:] == LABEL_UNASSIGNED), res.labels

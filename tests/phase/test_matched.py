@@ -152,3 +152,5 @@ def test_marker_check_parameters():
         MarkerCheckParams(keep_own_z=float("nan"))
     with pytest.raises(InputError, match="keep_pooled_z"):
         MarkerCheckParams(keep_pooled_z=float("inf"))
+    with pytest.raises(InputError, match="max_excess_variance"):
+        MarkerCheckParams(max_excess_variance=0.5)
