@@ -34,6 +34,10 @@ __all__ = ["HEXAGON_DTYPE", "PhaseResult", "identify_phases"]
 #: Friedel pairs' midpoints may lie this far from the beam centre [px] (spots located by their
 #: count centroids; see :func:`_crystal_pairs`).
 FRIEDEL_TOLERANCE_PX = 2.5
+#: h^2 + hk + k^2 of a hexagonal net's points (radius / smallest radius squared), up to 7^2.
+_HEX_NET_NORMS = np.unique(
+    [h * h + h * k + k * k for h in range(8) for k in range(8) if 0 < h * h + h * k + k * k <= 49]
+)
 
 log = logging.getLogger(__name__)
 
@@ -346,8 +350,10 @@ def _crystal_pairs(arr, table, centers, significant, cal, model, sigma, min_radi
 
     Crystal evidence for ``unassigned``: pairs of significant spots symmetric about the beam
     centre (:func:`stemtf.phase.center.friedel_pair_count`), counted only where at least one
-    pair lies off every phase ring (relative radius tolerance of the model's ring assignment).
-    A pattern whose pairs all sit on the phases' rings is a known phase whose lattice was not
+    pair lies off every phase ring (by more than the model's unrefined ring tolerance; the
+    rings are every point of each model ring's hexagonal zone net, so a known phase's
+    outer reflections, such as O1 {200}, are on a ring). A pattern whose pairs all sit on the
+    phases' rings is a known phase whose lattice was not
     completed (a faint or tilted grain), not a crystal no phase fits.
 
     The spots are located by their count centroids (:func:`aperture_centroids`), not the
@@ -371,7 +377,12 @@ def _crystal_pairs(arr, table, centers, significant, cal, model, sigma, min_radi
     c = centers[pos.dp_index]
     r_spot = np.hypot(pos.y - c[:, 0], pos.x - c[:, 1]) * cal.q_sampling_invA
     radii = np.array([r.radius_invA for r in model.rings])
-    tol = getattr(model, "assign_tolerance", getattr(model, "ring_tolerance", 0.04))
+    # every reflection of the phases' hexagonal zone nets, not only the rings the decision
+    # uses (e.g. O1 {200} at 0.81 1/A): each ring's radius times sqrt(h^2 + hk + k^2)
+    radii = np.unique(np.outer(radii, np.sqrt(_HEX_NET_NORMS)))
+    # the unrefined assignment tolerance (6 %): a known phase's spots scatter a few % about its
+    # learned rings where the ellipticity or the centre is not quite right
+    tol = max(getattr(model, "ring_tolerance", 0.06), getattr(model, "assign_tolerance", 0.0))
     off_ring = np.abs(r_spot[:, None] / radii[None, :] - 1.0).min(axis=1) > tol
     kw = dict(
         tolerance_px=max(FRIEDEL_TOLERANCE_PX, 0.5 * sigma),

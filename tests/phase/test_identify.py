@@ -253,7 +253,8 @@ def test_a_sparse_systematic_row_off_the_rings_is_unassigned(model):
     """An O3 grain along [1-10] on a 256 px camera (7.7 px disks): a systematic row of spots at
     +-0.30, +-0.60 1/A (off every phase ring), 100-150 counts each. Located by their count
     centroids the Friedel pairs show a crystal no phase fits ('unassigned'); a grain whose only
-    pairs lie on the O3 {110} ring is a known phase's incomplete lattice, not 'unassigned'."""
+    pairs lie on the O3 {110} ring (or O1's {200}) is a known phase's incomplete lattice, not
+    'unassigned'."""
     cal = Calibration(
         q_sampling_invA=0.0078, energy_eV=200e3, semiangle_mrad=1.5, center_yx=(128.0, 128.0)
     )
@@ -273,6 +274,8 @@ def test_a_sparse_systematic_row_off_the_rings_is_unassigned(model):
 
     row = [pattern([(0.30, a, 150.0), (0.60, a, 100.0)]) for a in rng.uniform(0, 180, 8)]
     on_ring = [pattern([(0.690, a, 150.0), (0.690, a + 60, 150.0)]) for a in rng.uniform(0, 60, 4)]
+    # O1 {200} (0.81 1/A, outside the decision's rings but on O1's zone net)
+    on_ring += [pattern([(0.812, a, 150.0), (0.812, a + 60, 150.0)]) for a in rng.uniform(0, 60, 2)]
     res = identify_phases(np.stack(row + on_ring), cal, model)
     assert (res.labels[:8] == LABEL_UNASSIGNED).mean() >= 0.75, res.labels
     assert not np.any(res.labels[8:] == LABEL_UNASSIGNED), res.labels
