@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from stemtf.analysis.plan import Chunk
+from stemtf.analysis.plan import RELABEL_STEPS, Chunk
 from stemtf.analysis.workdir import WorkDir
 from stemtf.fileio import atomic_path
 
@@ -66,7 +66,8 @@ def write_results(
     Returns
     -------
     dict
-        ``label_counts`` {name: n}, ``n_hexagons``, ``zero_patterns``, summed stage
+        ``label_counts`` {name: n}, ``n_hexagons``, ``zero_patterns``, ``relabelled_by_step``
+        {step: patterns it labelled or re-labelled}, summed stage
         ``timings_s``, and the ``examples`` (patterns, spots, hexagons) for the report.
     """
     import h5py
@@ -77,6 +78,7 @@ def write_results(
     counts = np.zeros(len(names), np.int64)
     timings = {"read": 0.0, "denoise": 0.0, "identify": 0.0, "virtual": 0.0}
     zero = 0
+    relabelled = np.zeros(len(RELABEL_STEPS), np.int64)
     examples: dict[int, dict[str, Any]] = {}
     with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
         f.attrs["format"] = "stemtf-analyze"
@@ -117,6 +119,7 @@ def write_results(
             adf[rows] = d["adf"]
             counts += np.bincount(d["labels"].ravel(), minlength=len(names))[: len(names)]
             zero += int(d["zero_count"])
+            relabelled += np.asarray(d.get("relabelled", np.zeros(len(RELABEL_STEPS))), np.int64)
             for key in ("denoise", "identify", "virtual"):
                 timings[key] += float(d[f"t_{key}"])
             if hexes is not None and len(d["hexagons"]):
@@ -138,6 +141,7 @@ def write_results(
         "label_counts": {names[k]: int(counts[k]) for k in names},
         "n_hexagons": n_hex,
         "zero_patterns": zero,
+        "relabelled_by_step": {k: int(v) for k, v in zip(RELABEL_STEPS, relabelled, strict=True)},
         "timings_s": timings,
         "examples": [examples[k] for k in sorted(examples)],
     }

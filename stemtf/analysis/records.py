@@ -53,7 +53,8 @@ def build_summary(plan: RunPlan, counts: dict[str, Any], timings: RunTimings) ->
         The run.
     counts : dict
         What :func:`stemtf.analysis.assemble.write_results` returned: ``label_counts``
-        {name: n} for every label, ``zero_patterns``, ``n_hexagons``, stage ``timings_s``.
+        {name: n} for every label, ``zero_patterns``, ``n_hexagons``, stage ``timings_s``,
+        ``relabelled_by_step`` (patterns each scan-context step labelled or re-labelled).
     timings : RunTimings
         Stage times of this run.
 
@@ -81,6 +82,7 @@ def build_summary(plan: RunPlan, counts: dict[str, Any], timings: RunTimings) ->
         "phase_fractions": {k: v / n_dp for k, v in label_counts.items()},
         "phase_counts": label_counts,
         "zero_patterns": counts["zero_patterns"],
+        "relabelled_by_step": counts.get("relabelled_by_step"),
         "hexagons": counts["n_hexagons"],
         "calibration": plan.calibration.to_dict(),
         "denoiser": plan.denoiser_info,

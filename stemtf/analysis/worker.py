@@ -13,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from stemtf.analysis.plan import Chunk
+from stemtf.analysis.plan import RELABEL_STEPS, Chunk
 from stemtf.analysis.virtual import VirtualDetectors
 from stemtf.io.scan import Scan
 from stemtf.io.validate import check_counts
@@ -102,7 +102,8 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     dict
         ``overview_bf`` (rows, Rx) for every chunk; for analysed chunks also ``labels``,
         ``confidence``, ``spot_count``, ``bf``, ``adf`` (rows, roi width), ``hexagons``,
-        example patterns, ``zero_count`` and stage timings ``t_read``, ``t_denoise``,
+        example patterns, ``zero_count``, ``relabelled`` (patterns whose label each scan-context
+        step set or changed, in the order of :data:`RELABEL_STEPS`) and stage timings ``t_read``, ``t_denoise``,
         ``t_identify``, ``t_virtual`` [s].
     """
     from stemtf.phase import identify_phases
@@ -148,7 +149,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     grid = raw.reshape((rows, cols) + raw.shape[1:])
     # patterns too sparse for a lattice of their own: their scan neighbourhood, confirmed by
     # their own counts (stemtf.phase.context)
-    labels, confidence, _ = label_from_neighbours(
+    labels, confidence, by_context = label_from_neighbours(
         grid,
         result.labels,
         result.confidence,
@@ -158,7 +159,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     )
     # low-dose patterns where spot finding saw nothing: a matched filter on the raw counts of
     # the marker and shared rings, own or confirmed by the neighbourhood
-    labels, confidence, _ = label_sparse_patterns(
+    labels, confidence, by_matched = label_sparse_patterns(
         grid,
         labels,
         confidence,
@@ -168,7 +169,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     )
     # regions enclosed by labelled patterns and too faint pattern by pattern (a particle's
     # core near an extinction thickness): their pooled counts must show the lattice around them
-    labels, confidence, _ = label_faint_regions(
+    labels, confidence, by_faint = label_faint_regions(
         grid,
         labels,
         confidence,
@@ -178,7 +179,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     # an O3+O1 call stands only where the marker's counts, at the disks the pattern's lattice
     # fixes, stand above the shot noise, own or neighbourhood (the spot finder's test cannot
     # weigh a few stray counts on a sparse pattern)
-    labels, confidence, _ = check_marker_on_counts(
+    labels, confidence, by_marker = check_marker_on_counts(
         grid,
         labels,
         confidence,
@@ -188,6 +189,12 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         task.model,
     )
     t4 = time.perf_counter()
+    steps = {
+        "scan_context": by_context,
+        "matched_filter": by_matched,
+        "faint_regions": by_faint,
+        "marker_check": by_marker,
+    }
     bf, adf = task.virtual.apply(dps)
     labels = np.asarray(labels, np.uint8)
     confidence = np.asarray(confidence, np.float32)
@@ -200,6 +207,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         adf=adf.reshape(rows, cols),
         hexagons=hexagons,
         zero_count=np.int64((counts == 0).sum()),
+        relabelled=np.array([np.count_nonzero(steps[k]) for k in RELABEL_STEPS], np.int64),
         t_read=np.float64(t_read),
         t_denoise=np.float64(t3 - t2),
         t_identify=np.float64(t4 - t3),
