@@ -74,6 +74,10 @@ def write_figures_and_report(
         "patterns analysed": summary["patterns"],
         **{f"fraction {k}": f"{100 * v:.2f} %" for k, v in summary["phase_fractions"].items()},
         "hexagons found": summary["hexagons"],
+        **{
+            f"labelled by {k.replace('_', ' ')}": v
+            for k, v in (summary.get("relabelled_by_step") or {}).items()
+        },
         "throughput [DP/s]": summary["dps_per_s"],
         "denoiser": summary["denoiser"].get("model"),
     }

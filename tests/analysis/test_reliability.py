@@ -229,3 +229,5 @@ def test_summary_counts_the_patterns_each_scan_context_step_labelled(tmp_path):
     missed = o3_grain & (alone == 0)
     assert missed.any() and np.all(final[missed] == 1)  # the context gave them their grain's O3
     assert np.all(final[np.tile(np.arange(9) == 4, 9)] == 0)  # the vacuum column stays none
+    html = (out / "report.html").read_text()
+    assert f"<th>labelled by scan context</th><td>{steps['scan_context']}</td>" in html
