@@ -364,6 +364,7 @@ def _crystal_pairs(arr, table, centers, significant, cal, model, sigma, min_radi
     all-conditions scene at 2 x 10^3 e-/DP 0.61 -> 0.85, off-zone 0.90 -> 0.94, no other scene
     changed its labels by more than one vacuum pattern.
     """
+    table = table.subset(significant)  # only these take part: locate only these
     pos = aperture_centroids(arr, table, cal.disk_radius_px)
     if cal.ellipticity_ratio != 1.0:
         yc, xc = correct_ellipticity(
@@ -388,6 +389,6 @@ def _crystal_pairs(arr, table, centers, significant, cal, model, sigma, min_radi
         tolerance_px=max(FRIEDEL_TOLERANCE_PX, 0.5 * sigma),
         min_separation_px=2 * min_radius_px,
     )
-    pairs = friedel_pair_count(pos, centers, keep=significant, **kw)
-    pairs_off = friedel_pair_count(pos, centers, keep=significant & off_ring, **kw)
+    pairs = friedel_pair_count(pos, centers, **kw)
+    pairs_off = friedel_pair_count(pos, centers, keep=off_ring, **kw)
     return np.where(pairs_off >= 1, pairs, 0)
