@@ -50,7 +50,26 @@ def _spot_fields(t: SpotTable):
     return t.y, t.x, t.intensity, t.snr
 
 
-def _unassigned_code(model) -> int | None:
+def scan_step_start(grid, labels, confidence):
+    """Inputs of a scan-context step: the (Ry, Rx, H, W) grid, output copies, a change mask.
+
+    Returns
+    -------
+    grid : ndarray (Ry, Rx, H, W)
+    labels, confidence : ndarray (Ry * Rx,)
+        Copies to update (confidence float32).
+    changed : bool ndarray (Ry * Rx,)
+        All False.
+    """
+    g = np.asarray(grid)
+    if g.ndim != 4:
+        raise InputError(f"grid must be (Ry, Rx, H, W), got shape {g.shape}")
+    labels = np.asarray(labels).copy()
+    confidence = np.asarray(confidence, np.float32).copy()
+    return g, labels, confidence, np.zeros(labels.size, bool)
+
+
+def unassigned_code(model) -> int | None:
     """The label code of ``unassigned`` in ``model``'s label names, if it has one."""
     names = tuple(model.label_names)
     return names.index("unassigned") if "unassigned" in names else None
@@ -110,15 +129,10 @@ def label_from_neighbours(
     """
     from stemtf.phase.identify import identify_phases
 
-    g = np.asarray(grid)
-    if g.ndim != 4:
-        raise InputError(f"grid must be (Ry, Rx, H, W), got shape {g.shape}")
+    g, labels, confidence, relabelled = scan_step_start(grid, labels, confidence)
     if radius < 1:
         raise InputError(f"radius={radius!r} is not allowed: it must be >= 1")
     ry, rx = g.shape[:2]
-    labels = np.asarray(labels).copy()
-    confidence = np.asarray(confidence, np.float32).copy()
-    relabelled = np.zeros(labels.size, bool)
     target = np.flatnonzero(labels == LABEL_NONE)
     if target.size == 0 or ry * rx < 2:
         return labels, confidence, relabelled
@@ -136,7 +150,7 @@ def label_from_neighbours(
     tables = [_hexagon_table(centers, hx["radius_invA"] / q, hx["rotation_deg"], calibration)]
     tables[0] = SpotTable(k_hex[tables[0].dp_index], *_spot_fields(tables[0]))
     # ... and where a sum is a crystal no phase fits, its spots significant above shot noise
-    unassigned = _unassigned_code(model)
+    unassigned = unassigned_code(model)
     if unassigned is not None and res.spots is not None and len(res.spots):
         sp = res.spots.subset(res.labels[res.spots.dp_index] == unassigned)
         if len(sp):
@@ -224,9 +238,7 @@ def label_faint_regions(
     """
     from scipy import ndimage
 
-    g = np.asarray(grid)
-    if g.ndim != 4:
-        raise InputError(f"grid must be (Ry, Rx, H, W), got shape {g.shape}")
+    g, labels, confidence, relabelled = scan_step_start(grid, labels, confidence)
     if min_z <= 0 or min_control_z <= 0:
         raise InputError(
             f"min_z={min_z!r}, min_control_z={min_control_z!r} are not allowed: both must be > 0"
@@ -237,9 +249,6 @@ def label_faint_regions(
             "15-45 deg (mod 60) from the lattice"
         )
     ry, rx = g.shape[:2]
-    labels = np.asarray(labels).copy()
-    confidence = np.asarray(confidence, np.float32).copy()
-    relabelled = np.zeros(labels.size, bool)
     hx = np.asarray(hexagons)
     # holes: none patterns enclosed by labelled ones (no path of none patterns, diagonal steps
     # included, to the scan's edge); vacuum around a particle, and anything joined to it, is

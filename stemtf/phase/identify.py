@@ -303,16 +303,7 @@ def _identify_block(
         use = (n_pairs >= 3) & ((off > 2.0) | blocked)
         centers = np.where(use[:, None], fc, centers)
         centers = np.where((blocked & (n_pairs < 3))[:, None], np.asarray(gc, float), centers)
-    hex_table = table
-    if cal.ellipticity_ratio != 1.0:
-        yc, xc = correct_ellipticity(
-            table.y,
-            table.x,
-            centers[table.dp_index],
-            cal.ellipticity_ratio,
-            cal.ellipticity_angle_deg,
-        )
-        hex_table = SpotTable(table.dp_index, yc, xc, table.intensity, table.snr)
+    hex_table = _undistorted(table, centers, cal)
     ref_px = model.reference_radius_invA / cal.q_sampling_invA
     tol = tolerance_px if tolerance_px is not None else max(2.0, 0.04 * ref_px)
     kw = dict(
@@ -345,6 +336,20 @@ def _identify_block(
     )
 
 
+def _undistorted(table: SpotTable, centers: np.ndarray, cal: Calibration) -> SpotTable:
+    """Spot positions with the detector's elliptical distortion removed (about each centre)."""
+    if cal.ellipticity_ratio == 1.0:
+        return table
+    yc, xc = correct_ellipticity(
+        table.y,
+        table.x,
+        centers[table.dp_index],
+        cal.ellipticity_ratio,
+        cal.ellipticity_angle_deg,
+    )
+    return SpotTable(table.dp_index, yc, xc, table.intensity, table.snr)
+
+
 def _crystal_pairs(arr, table, centers, significant, cal, model, sigma, min_radius_px):
     """Friedel pairs per pattern that show a crystal no phase ring explains.
 
@@ -365,16 +370,7 @@ def _crystal_pairs(arr, table, centers, significant, cal, model, sigma, min_radi
     changed its labels by more than one vacuum pattern.
     """
     table = table.subset(significant)  # only these take part: locate only these
-    pos = aperture_centroids(arr, table, cal.disk_radius_px)
-    if cal.ellipticity_ratio != 1.0:
-        yc, xc = correct_ellipticity(
-            pos.y,
-            pos.x,
-            centers[table.dp_index],
-            cal.ellipticity_ratio,
-            cal.ellipticity_angle_deg,
-        )
-        pos = SpotTable(table.dp_index, yc, xc, table.intensity, table.snr)
+    pos = _undistorted(aperture_centroids(arr, table, cal.disk_radius_px), centers, cal)
     c = centers[pos.dp_index]
     r_spot = np.hypot(pos.y - c[:, 0], pos.x - c[:, 1]) * cal.q_sampling_invA
     radii = np.array([r.radius_invA for r in model.rings])

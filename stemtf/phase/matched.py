@@ -37,6 +37,7 @@ import numpy as np
 
 from stemtf.errors import InputError
 from stemtf.phase.calibration import Calibration, correct_ellipticity
+from stemtf.phase.context import scan_step_start, unassigned_code
 from stemtf.phase.dog import suppress_hot_pixels
 from stemtf.phase.model import LABEL_BOTH, LABEL_FIRST, LABEL_NONE, LABEL_SECOND, PhaseModel
 from stemtf.phase.spots import SpotTable, aperture_counts
@@ -101,6 +102,13 @@ class MatchedParams:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise InputError(f"{name}={v!r} is not allowed: it must be a number > 0")
+
+
+def _marker_and_shared_rings(model: PhaseModel):
+    """The second phase's marker ring and the first phase's shared ring (None, None if absent)."""
+    marker = [r for r in model.rings if r.marker and r.phase == 1]
+    shared = [r for r in model.rings if not r.marker and r.phase == 0]
+    return (marker[0], shared[0]) if marker and shared else (None, None)
 
 
 def hexagon_scan(
@@ -307,22 +315,16 @@ def label_sparse_patterns(
     relabelled : bool ndarray (Ry * Rx,)
     """
     prm = params or MatchedParams()
-    g = np.asarray(grid)
-    if g.ndim != 4:
-        raise InputError(f"grid must be (Ry, Rx, H, W), got shape {g.shape}")
+    g, labels, confidence, relabelled = scan_step_start(grid, labels, confidence)
     ry, rx = g.shape[:2]
-    labels = np.asarray(labels).copy()
-    confidence = np.asarray(confidence, np.float32).copy()
-    relabelled = np.zeros(labels.size, bool)
     none = labels == LABEL_NONE
     if type(model) is not PhaseModel or not none.any():
         return labels, confidence, relabelled
-    marker = [r for r in model.rings if r.marker and r.phase == 1]
-    shared = [r for r in model.rings if not r.marker and r.phase == 0]
-    if not marker or not shared:
+    marker, shared = _marker_and_shared_rings(model)
+    if marker is None:
         return labels, confidence, relabelled
     q = calibration.q_sampling_invA
-    r_first = model.shared_radius_invA or shared[0].radius_invA
+    r_first = model.shared_radius_invA or shared.radius_invA
     dps = g.reshape((ry * rx,) + g.shape[2:])
     cen = np.asarray(centers_yx, float).reshape(ry * rx, 2)
     # low-dose patterns only (counts in the transmitted disk above its surroundings)
@@ -339,7 +341,7 @@ def label_sparse_patterns(
     need = _pooled(none.astype(np.float64)[:, None], (ry, rx))[:, 0] > 0
     idx = np.flatnonzero(need)
     found, rot, zpool = {}, {}, {}
-    for name, radius in (("marker", marker[0].radius_invA), ("first", r_first)):
+    for name, radius in (("marker", marker.radius_invA), ("first", r_first)):
         ex = np.zeros((ry * rx, _N_BINS // 6))
         var = np.ones((ry * rx, _N_BINS // 6))
         ex[idx], var[idx] = hexagon_scan(
@@ -350,14 +352,14 @@ def label_sparse_patterns(
     # the structure fixes (O1 {100} and {110} 30 deg apart): pseudo-hexagons of off-zone grains
     # near the marker radius (0.42-0.45 1/A for O3 along [100]) have none
     n_rot = _N_BINS // 6
-    offset = (shared[0].rotation_deg - marker[0].rotation_deg) / BIN_DEG
+    offset = (shared.rotation_deg - marker.rotation_deg) / BIN_DEG
     expect = np.rint(rot["marker"] + offset).astype(np.int64)
     rows = np.arange(ry * rx)
     near = np.stack([zpool["first"][rows, (expect + k) % n_rot] for k in (-2, -1, 0, 1, 2)])
     found["marker"] &= near.max(axis=0) >= prm.min_lattice_z
     # beside a crystal no phase fits (off-zone grains: their pseudo-hexagons pass a filter
     # this coarse in radius), no phase is given from the raw counts
-    unassigned = model.label_names.index("unassigned")
+    unassigned = unassigned_code(model)
     odd = _pooled((labels == unassigned).astype(np.float64)[:, None], (ry, rx))[:, 0] > 0
     none &= ~odd
     # the filter extends a phase the spot finder saw: candidates join it through chains of
@@ -464,23 +466,17 @@ def check_marker_on_counts(
     changed : bool ndarray (Ry * Rx,)
     """
     prm = params or MarkerCheckParams()
-    g = np.asarray(grid)
-    if g.ndim != 4:
-        raise InputError(f"grid must be (Ry, Rx, H, W), got shape {g.shape}")
+    g, labels, confidence, changed = scan_step_start(grid, labels, confidence)
     ry, rx = g.shape[:2]
     n = ry * rx
-    labels = np.asarray(labels).copy()
-    confidence = np.asarray(confidence, np.float32).copy()
-    changed = np.zeros(n, bool)
     if type(model) is not PhaseModel or len(hexagons) == 0:
         return labels, confidence, changed
-    marker = [r for r in model.rings if r.marker and r.phase == 1]
-    shared = [r for r in model.rings if not r.marker and r.phase == 0]
-    if not marker or not shared:
+    marker, shared = _marker_and_shared_rings(model)
+    if marker is None:
         return labels, confidence, changed
     # each pattern's lattice rotation: its shared-ring hexagon (either phase's, 1.8 % apart)
     # with the most matched vertices
-    r1 = model.shared_radius_invA or shared[0].radius_invA
+    r1 = model.shared_radius_invA or shared.radius_invA
     hx = np.asarray(hexagons)
     on_ring = np.abs(hx["radius_invA"] / r1 - 1.0) <= 0.03
     hx = hx[on_ring]
@@ -493,7 +489,7 @@ def check_marker_on_counts(
     if not (lattice & (labels == LABEL_BOTH)).any():
         return labels, confidence, changed
     n_rot = _N_BINS // 6
-    mark = (rotation + marker[0].rotation_deg - shared[0].rotation_deg) % 60.0
+    mark = (rotation + marker.rotation_deg - shared.rotation_deg) % 60.0
     b = np.rint(np.where(lattice, mark, 0.0) / BIN_DEG).astype(np.int64) % n_rot
     # only lattices beside (or at) a mixed call need scoring
     near = _pooled((lattice & (labels == LABEL_BOTH)).astype(np.float64)[:, None], (ry, rx))
@@ -506,7 +502,7 @@ def check_marker_on_counts(
     ex[idx], var[idx], shot[idx] = hexagon_scan(
         dps[idx],
         cen[idx],
-        marker[0].radius_invA / calibration.q_sampling_invA,
+        marker.radius_invA / calibration.q_sampling_invA,
         calibration,
         return_shot_variance=True,
     )
