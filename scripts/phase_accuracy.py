@@ -22,7 +22,7 @@ import numpy as np
 
 from stemtf.fileio import atomic_path, ensure_writable_dir, write_json_atomic
 from stemtf.phase import PhaseModel, calibrate, identify_phases
-from stemtf.phase.learn import refine_on_sample
+from stemtf.phase.learn import refine_ellipticity, refine_on_sample
 from stemtf.phase.metrics import format_metrics, phase_metrics
 from stemtf.scenes import SceneRenderer, build_library, make_layout, scan_noise_params
 
@@ -53,6 +53,7 @@ def analyse(dps, library, seed, n_sample=256):
         semiangle_mrad=library.semiangle_mrad,
     )
     model = PhaseModel.from_materials(list(library.material_ids), cal)
+    cal = refine_ellipticity(sample, cal, model)
     model = refine_on_sample(sample, cal, model)
     t0 = time.perf_counter()
     res = identify_phases(dps, cal, model)

@@ -110,7 +110,7 @@ def _check_given_q(scan, config: AnalyzeConfig, md) -> None:
 def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, Any, float]:
     """Calibrate and learn the ring radii on a seeded sample; deterministic for a seed."""
     from stemtf.phase import HEXAGON_DTYPE, PhaseModel, calibrate
-    from stemtf.phase.learn import refine_on_sample
+    from stemtf.phase.learn import refine_ellipticity, refine_on_sample
 
     t0 = time.perf_counter()
     rows, cols = sample_positions(roi, config.sample_dps, config.seed)
@@ -126,7 +126,9 @@ def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, An
     except InputError as e:
         raise InputError(f"{scan.path}: calibration cannot be inferred: {e}") from None
     model = PhaseModel.from_materials(list(config.phases), calibration)
-    model = refine_on_sample(sample, calibration, model, seed=chunk_seed(config.seed, 2**31))
+    seed = chunk_seed(config.seed, 2**31)
+    calibration = refine_ellipticity(sample, calibration, model, seed=seed)
+    model = refine_on_sample(sample, calibration, model, seed=seed)
     return calibration, model, HEXAGON_DTYPE, time.perf_counter() - t0
 
 

@@ -23,6 +23,7 @@ __all__ = [
     "calibrate",
     "wavelength_A",
     "correct_ellipticity",
+    "fit_ellipticity",
     "hexagon_on_detector",
 ]
 
@@ -192,7 +193,7 @@ def _ring_spots(dps, centers, strength, sigma_px, tol_px, disk_radius_px=None):
     return np.concatenate(rel), np.concatenate(ang), np.asarray(radii), centers
 
 
-def _fit_ellipticity(
+def fit_ellipticity(
     offsets: np.ndarray, group: np.ndarray, *, iterations: int = 4
 ) -> tuple[float, float]:
     """Ellipticity (ratio, angle [deg]) of rings from spot offsets grouped by hexagon.
@@ -309,7 +310,7 @@ def calibrate(
                 100 * dev,
             )
     if estimate_ellipticity and len(rel) >= 12:
-        ratio, angle = _fit_ellipticity(rel, ang)
+        ratio, angle = fit_ellipticity(rel, ang)
     return Calibration(
         q_sampling_invA=float(q_sampling_invA),
         energy_eV=energy_eV,

@@ -31,7 +31,14 @@ import numpy as np
 from stemtf.errors import InputError
 from stemtf.phase.calibration import correct_ellipticity, hexagon_on_detector
 
-__all__ = ["hexagon_radius_fine", "radius_sigma_px", "FINE_METHODS", "EDGE_SIGMA_PX"]
+__all__ = [
+    "disk_centroids",
+    "disk_centroids_at",
+    "hexagon_radius_fine",
+    "radius_sigma_px",
+    "FINE_METHODS",
+    "EDGE_SIGMA_PX",
+]
 
 #: Estimators of the disk positions: count centroid, or Poisson maximum-likelihood disk fit.
 FINE_METHODS = ("centroid", "ml")
@@ -90,6 +97,64 @@ def hexagon_radius_fine(
     signal : ndarray (N,)
         Background-subtracted counts in the six disks.
     """
+    idx = np.asarray(index, np.int64).reshape(-1)
+    c = np.asarray(centers_yx, float).reshape(idx.size, 2)
+    py, px, signal = disk_centroids(
+        dps,
+        idx,
+        c,
+        radius_px,
+        rotation_deg,
+        disk_radius_px=disk_radius_px,
+        ellipticity_ratio=ellipticity_ratio,
+        ellipticity_angle_deg=ellipticity_angle_deg,
+        method=method,
+    )
+    if idx.size == 0:
+        return np.zeros(0), np.zeros(0)
+    if ellipticity_ratio != 1.0:
+        py, px = correct_ellipticity(
+            py, px, c[:, None, :], ellipticity_ratio, ellipticity_angle_deg
+        )
+    good = signal >= min_counts
+    # Friedel pairs (k, k + 3): half the distance, weighted by the weaker disk of the pair
+    pr = 0.5 * np.hypot(py[:, :3] - py[:, 3:], px[:, :3] - px[:, 3:])
+    pw = np.where(good[:, :3] & good[:, 3:], np.minimum(signal[:, :3], signal[:, 3:]), 0.0)
+    # vertices about the beam centre (where no pair is complete)
+    vr = np.hypot(py - c[:, 0:1], px - c[:, 1:2])
+    vw = np.where(good, signal, 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r_pair = (pr * pw).sum(axis=1) / pw.sum(axis=1)
+        r_vert = (vr * vw).sum(axis=1) / vw.sum(axis=1)
+    radius = np.where(pw.sum(axis=1) > 0, r_pair, r_vert)
+    return radius, np.where(good, signal, 0.0).sum(axis=1)
+
+
+def disk_centroids(
+    dps: np.ndarray,
+    index: np.ndarray,
+    centers_yx: np.ndarray,
+    radius_px: np.ndarray,
+    rotation_deg: np.ndarray,
+    *,
+    disk_radius_px: float,
+    ellipticity_ratio: float = 1.0,
+    ellipticity_angle_deg: float = 0.0,
+    method: str = "centroid",
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Positions [px, detector frame] and counts of the six disks of one hexagon per row.
+
+    The disks are looked for where the hexagon (undistorted frame, distortion applied) puts
+    them, then located by their background-subtracted count centroids (re-centred
+    :data:`_ITERATIONS` times), with ``method="ml"`` refined by the disk fit.
+
+    Returns
+    -------
+    py, px : ndarray (N, 6)
+        Disk centres on the detector [px] (distortion not removed).
+    signal : ndarray (N, 6)
+        Background-subtracted counts in each disk.
+    """
     arr = np.asarray(dps)
     if arr.ndim != 3:
         raise InputError(f"dps must be a (B, H, W) batch, got shape {arr.shape}")
@@ -100,8 +165,7 @@ def hexagon_radius_fine(
     idx = np.asarray(index, np.int64).reshape(-1)
     n = idx.size
     if n == 0:
-        return np.zeros(0), np.zeros(0)
-    h, w = arr.shape[1:]
+        return np.zeros((0, 6)), np.zeros((0, 6)), np.zeros((0, 6))
     c = np.asarray(centers_yx, float).reshape(n, 2)
     vy, vx = hexagon_on_detector(
         c,
@@ -110,6 +174,35 @@ def hexagon_radius_fine(
         ellipticity_ratio,
         ellipticity_angle_deg,
     )
+    py, px, signal, (vals, yy, xx, inside) = _centroids(arr, idx, vy, vx, disk_radius_px)
+    if method == "ml":
+        py, px = _ml_disk_positions(vals, yy, xx, inside, py, px, disk_radius_px)
+    return py, px, signal
+
+
+def disk_centroids_at(
+    dps: np.ndarray, index: np.ndarray, y: np.ndarray, x: np.ndarray, disk_radius_px: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Count centroids [px] and background-subtracted counts of disks starting at ``(y, x)``.
+
+    ``y``, ``x`` (N, K): K disks of pattern ``index[n]`` each; the window is re-centred
+    :data:`_ITERATIONS` times (see :func:`disk_centroids`).
+    """
+    arr = np.asarray(dps)
+    if arr.ndim != 3:
+        raise InputError(f"dps must be a (B, H, W) batch, got shape {arr.shape}")
+    if not disk_radius_px > 0:
+        raise InputError(f"disk_radius_px={disk_radius_px!r} is not allowed: it must be > 0")
+    idx = np.asarray(index, np.int64).reshape(-1)
+    vy = np.asarray(y, float).reshape(idx.size, -1)
+    vx = np.asarray(x, float).reshape(idx.size, -1)
+    py, px, signal, _ = _centroids(arr, idx, vy, vx, disk_radius_px)
+    return py, px, signal
+
+
+def _centroids(arr, idx, vy, vx, disk_radius_px: float):
+    """Re-centred count centroids of windows at (vy, vx), each (N, K), and the windows."""
+    h, w = arr.shape[1:]
     half = int(math.ceil(disk_radius_px + _BG_TO_PX + 1.0))
     off = np.arange(-half, half + 1)
     by = np.rint(vy).astype(np.int64)[..., None, None] + off[:, None]  # (N, 6, P, 1)
@@ -133,24 +226,7 @@ def hexagon_radius_fine(
         s = np.where(ok, signal, 1.0)
         py = np.where(ok, (wgt * yy).sum(axis=(-1, -2)) / s, py)
         px = np.where(ok, (wgt * xx).sum(axis=(-1, -2)) / s, px)
-    if method == "ml":
-        py, px = _ml_disk_positions(vals, yy, xx, inside, py, px, disk_radius_px)
-    if ellipticity_ratio != 1.0:
-        py, px = correct_ellipticity(
-            py, px, c[:, None, :], ellipticity_ratio, ellipticity_angle_deg
-        )
-    good = signal >= min_counts
-    # Friedel pairs (k, k + 3): half the distance, weighted by the weaker disk of the pair
-    pr = 0.5 * np.hypot(py[:, :3] - py[:, 3:], px[:, :3] - px[:, 3:])
-    pw = np.where(good[:, :3] & good[:, 3:], np.minimum(signal[:, :3], signal[:, 3:]), 0.0)
-    # vertices about the beam centre (where no pair is complete)
-    vr = np.hypot(py - c[:, 0:1], px - c[:, 1:2])
-    vw = np.where(good, signal, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r_pair = (pr * pw).sum(axis=1) / pw.sum(axis=1)
-        r_vert = (vr * vw).sum(axis=1) / vw.sum(axis=1)
-    radius = np.where(pw.sum(axis=1) > 0, r_pair, r_vert)
-    return radius, np.where(good, signal, 0.0).sum(axis=1)
+    return py, px, signal, (vals, yy, xx, inside)
 
 
 def radius_sigma_px(signal: np.ndarray, disk_radius_px: float) -> np.ndarray:
