@@ -212,12 +212,11 @@ def refine_beam_centers(dps: np.ndarray, centers: np.ndarray, disk_radius_px: fl
     """Beam centres [px] refined to the count centroid of the transmitted disk.
 
     The DoG peak of a disk several pixels wide is flat-topped, and its argmax wanders by about
-    a pixel with shot noise; the background-subtracted count centroid of the disk (window of
-    the disk radius + 1 px, local background from an annulus, re-centred twice:
-    :func:`stemtf.phase.ringfit.disk_centroids_at`) uses every count. Patterns whose disk
-    holds fewer than :data:`REFINE_MIN_COUNTS` keep their centre. Dead pixels should be filled
-    first (:func:`stemtf.phase.dog.fill_dead_pixels`): a dead column through the disk pulls its
-    centroid.
+    a pixel with shot noise; the background-subtracted count centroid of the disk (the
+    aperture of :func:`stemtf.phase.spots.aperture_centroids`, re-centred twice) uses every
+    count. Patterns whose disk holds fewer than :data:`REFINE_MIN_COUNTS` keep their centre.
+    Dead pixels should be filled first (:func:`stemtf.phase.dog.fill_dead_pixels`): a dead
+    column through the disk pulls its centroid.
 
     Parameters
     ----------
@@ -228,14 +227,15 @@ def refine_beam_centers(dps: np.ndarray, centers: np.ndarray, disk_radius_px: fl
     disk_radius_px : float
         Radius of the transmitted disk [px].
     """
-    from stemtf.phase.ringfit import disk_centroids_at
+    from stemtf.phase.spots import SpotTable, aperture_centroids, aperture_counts
 
     c = np.asarray(centers, float).reshape(-1, 2).copy()
     if c.shape[0] == 0:
         return c
-    cy, cx, signal = disk_centroids_at(
-        dps, np.arange(c.shape[0]), c[:, 0:1], c[:, 1:2], disk_radius_px
-    )
-    ok = signal[:, 0] >= REFINE_MIN_COUNTS
-    c[ok, 0], c[ok, 1] = cy[ok, 0], cx[ok, 0]
+    zeros = np.zeros(c.shape[0])
+    start = SpotTable(np.arange(c.shape[0]), c[:, 0], c[:, 1], zeros, zeros)
+    found = aperture_centroids(dps, start, disk_radius_px, iterations=2)
+    excess, _ = aperture_counts(dps, found, disk_radius_px)
+    ok = excess >= REFINE_MIN_COUNTS
+    c[ok, 0], c[ok, 1] = found.y[ok], found.x[ok]
     return c

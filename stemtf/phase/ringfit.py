@@ -33,7 +33,7 @@ from stemtf.phase.calibration import correct_ellipticity, hexagon_on_detector
 
 __all__ = [
     "disk_centroids",
-    "disk_centroids_at",
+    "count_centroids",
     "hexagon_radius_fine",
     "radius_sigma_px",
     "FINE_METHODS",
@@ -174,34 +174,40 @@ def disk_centroids(
         ellipticity_ratio,
         ellipticity_angle_deg,
     )
-    py, px, signal, (vals, yy, xx, inside) = _centroids(arr, idx, vy, vx, disk_radius_px)
+    py, px, signal, (vals, by, bx, inside) = count_centroids(arr, idx, vy, vx, disk_radius_px)
     if method == "ml":
+        yy = np.broadcast_to(by, vals.shape).astype(np.float64)
+        xx = np.broadcast_to(bx, vals.shape).astype(np.float64)
         py, px = _ml_disk_positions(vals, yy, xx, inside, py, px, disk_radius_px)
     return py, px, signal
 
 
-def disk_centroids_at(
-    dps: np.ndarray, index: np.ndarray, y: np.ndarray, x: np.ndarray, disk_radius_px: float
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Count centroids [px] and background-subtracted counts of disks starting at ``(y, x)``.
+def count_centroids(arr, idx, vy, vx, disk_radius_px: float, iterations: int = _ITERATIONS):
+    """Re-centred background-subtracted count centroids of disks starting at (vy, vx).
 
-    ``y``, ``x`` (N, K): K disks of pattern ``index[n]`` each; the window is re-centred
-    :data:`_ITERATIONS` times (see :func:`disk_centroids`).
+    Parameters
+    ----------
+    arr : ndarray (B, H, W)
+        Patterns in counts.
+    idx : int ndarray (N,)
+        Pattern of each row.
+    vy, vx : ndarray (N, K)
+        Starting positions [px] of K disks per row.
+    disk_radius_px : float
+    iterations : int
+        Re-centring passes: the window (disk radius + 1 px, exact distances from the current
+        sub-pixel centre) and its background annulus (1.5-3 px beyond the radius) follow the
+        centroid; a window off the disk's centre cuts it and pulls the centroid to the start.
+
+    Returns
+    -------
+    py, px : ndarray (N, K)
+        Centroids [px]; the start where a window held no positive excess.
+    signal : ndarray (N, K)
+        Background-subtracted counts (negative excess clipped per pixel).
+    windows : tuple
+        ``(vals, by, bx, inside)``: the windows' counts and pixel coordinates.
     """
-    arr = np.asarray(dps)
-    if arr.ndim != 3:
-        raise InputError(f"dps must be a (B, H, W) batch, got shape {arr.shape}")
-    if not disk_radius_px > 0:
-        raise InputError(f"disk_radius_px={disk_radius_px!r} is not allowed: it must be > 0")
-    idx = np.asarray(index, np.int64).reshape(-1)
-    vy = np.asarray(y, float).reshape(idx.size, -1)
-    vx = np.asarray(x, float).reshape(idx.size, -1)
-    py, px, signal, _ = _centroids(arr, idx, vy, vx, disk_radius_px)
-    return py, px, signal
-
-
-def _centroids(arr, idx, vy, vx, disk_radius_px: float):
-    """Re-centred count centroids of windows at (vy, vx), each (N, K), and the windows."""
     h, w = arr.shape[1:]
     half = int(math.ceil(disk_radius_px + _BG_TO_PX + 1.0))
     off = np.arange(-half, half + 1)
@@ -210,23 +216,23 @@ def _centroids(arr, idx, vy, vx, disk_radius_px: float):
     inside = (by >= 0) & (by < h) & (bx >= 0) & (bx < w)
     vals = arr[idx[:, None, None, None], np.clip(by, 0, h - 1), np.clip(bx, 0, w - 1)]
     vals = np.where(inside, vals, 0.0).astype(np.float64)
-    yy = np.broadcast_to(by, vals.shape).astype(np.float64)
-    xx = np.broadcast_to(bx, vals.shape).astype(np.float64)
     py, px = vy.copy(), vx.copy()
-    r_in = disk_radius_px + _INNER_PAD_PX
+    r_in2 = (disk_radius_px + _INNER_PAD_PX) ** 2
+    bg_from2, bg_to2 = (disk_radius_px + _BG_FROM_PX) ** 2, (disk_radius_px + _BG_TO_PX) ** 2
     signal = np.zeros(vy.shape)
-    for _ in range(_ITERATIONS):
-        d = np.hypot(yy - py[..., None, None], xx - px[..., None, None])
-        ring = inside & (d > disk_radius_px + _BG_FROM_PX) & (d <= disk_radius_px + _BG_TO_PX)
+    for _ in range(max(1, int(iterations))):
+        # squared distances, separable: (y - py)^2 over rows plus (x - px)^2 over columns
+        d2 = (by - py[..., None, None]) ** 2 + (bx - px[..., None, None]) ** 2
+        ring = inside & (d2 > bg_from2) & (d2 <= bg_to2)
         n_ring = ring.sum(axis=(-1, -2))
         bg = np.where(n_ring > 0, (vals * ring).sum(axis=(-1, -2)) / np.maximum(n_ring, 1), 0.0)
-        wgt = np.where(inside & (d <= r_in), np.maximum(vals - bg[..., None, None], 0.0), 0.0)
+        wgt = np.where(inside & (d2 <= r_in2), np.maximum(vals - bg[..., None, None], 0.0), 0.0)
         signal = wgt.sum(axis=(-1, -2))
         ok = signal > 0
         s = np.where(ok, signal, 1.0)
-        py = np.where(ok, (wgt * yy).sum(axis=(-1, -2)) / s, py)
-        px = np.where(ok, (wgt * xx).sum(axis=(-1, -2)) / s, px)
-    return py, px, signal, (vals, yy, xx, inside)
+        py = np.where(ok, (wgt.sum(axis=-1) * by[..., 0]).sum(axis=-1) / s, py)
+        px = np.where(ok, (wgt.sum(axis=-2) * bx[..., 0, :]).sum(axis=-1) / s, px)
+    return py, px, signal, (vals, by, bx, inside)
 
 
 def radius_sigma_px(signal: np.ndarray, disk_radius_px: float) -> np.ndarray:

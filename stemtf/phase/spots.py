@@ -204,10 +204,9 @@ def aperture_centroids(
 
     A Difference-of-Gaussians peak on a flat Bragg disk of a few tens of counts can sit
     anywhere on the disk (several px off for a 7-8 px disk); the centroid of the disk's
-    background-subtracted counts (the aperture of :func:`aperture_counts`) is located to about
-    ``R / 2 / sqrt(counts)`` px. The aperture is re-centred on the centroid ``iterations``
-    times (an aperture off the disk's centre cuts it and pulls the centroid towards the
-    start). Spots without positive excess keep their position.
+    background-subtracted counts is located to about ``R / 2 / sqrt(counts)`` px
+    (:func:`stemtf.phase.ringfit.count_centroids`: the window re-centred on the sub-pixel
+    centroid ``iterations`` times). Spots without positive excess keep their position.
 
     Parameters
     ----------
@@ -226,17 +225,17 @@ def aperture_centroids(
     """
     if len(table) == 0:
         return table
-    y, x = np.asarray(table.y, float), np.asarray(table.x, float)
-    for _ in range(max(1, int(iterations))):
-        cur = SpotTable(table.dp_index, y, x, table.intensity, table.snr)
-        disk, ring, (yy, xx) = _apertures(dps, cur, disk_radius_px)
-        bg = ring.mean(axis=1, dtype=np.float64)[:, None]
-        wgt = np.maximum(disk - bg, 0.0)
-        s = wgt.sum(axis=1)
-        ok = s > 0
-        safe = np.where(ok, s, 1.0)
-        y = np.where(ok, (wgt * yy).sum(axis=1) / safe, y)
-        x = np.where(ok, (wgt * xx).sum(axis=1) / safe, x)
+    from stemtf.phase.ringfit import count_centroids
+
+    y, x, _, _ = count_centroids(
+        np.asarray(dps),
+        np.asarray(table.dp_index, np.int64),
+        np.asarray(table.y, float)[:, None],
+        np.asarray(table.x, float)[:, None],
+        disk_radius_px,
+        iterations,
+    )
+    y, x = y[:, 0], x[:, 0]
     return SpotTable(table.dp_index, y, x, table.intensity, table.snr)
 
 
