@@ -14,7 +14,13 @@ __all__ = ["Chunk", "plan_chunks", "RELABEL_STEPS", "RunPlan", "RunTimings"]
 #: The scan-context steps after the per-pattern identification, in the order ``analyze`` runs
 #: them (:func:`stemtf.analysis.worker.run_chunk`); ``summary.json`` counts the patterns each
 #: one labelled or re-labelled.
-RELABEL_STEPS = ("scan_context", "matched_filter", "faint_regions", "marker_check")
+RELABEL_STEPS = (
+    "scan_context",
+    "matched_filter",
+    "faint_regions",
+    "marker_check",
+    "mixed_vote",
+)
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,11 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         ``t_identify``, ``t_virtual`` [s].
     """
     from stemtf.phase import identify_phases
-    from stemtf.phase.context import label_faint_regions, label_from_neighbours
+    from stemtf.phase.context import (
+        label_faint_regions,
+        label_from_neighbours,
+        vote_on_mixed_calls,
+    )
     from stemtf.phase.matched import check_marker_on_counts, label_sparse_patterns
 
     c, (x0, x1) = task.chunk, task.roi[2:]
@@ -188,12 +192,24 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         task.calibration,
         task.model,
     )
+    # second phase alone or both: a shared-ring share scattered by shot noise speckles a
+    # grain; each such call is re-taken with its same-grain neighbours' vote
+    labels, confidence, by_vote = vote_on_mixed_calls(
+        grid,
+        labels,
+        confidence,
+        result.share,
+        result.share_sd,
+        result.lattice_rotation_deg,
+        task.model,
+    )
     t4 = time.perf_counter()
     steps = {
         "scan_context": by_context,
         "matched_filter": by_matched,
         "faint_regions": by_faint,
         "marker_check": by_marker,
+        "mixed_vote": by_vote,
     }
     bf, adf = task.virtual.apply(dps)
     labels = np.asarray(labels, np.uint8)

@@ -175,12 +175,20 @@ class ClassifyParams:
 
 @dataclass(frozen=True)
 class Classification:
-    """Per-pattern outcome of :func:`classify` (arrays of length B, table of hexagons)."""
+    """Per-pattern outcome of :func:`classify` (arrays of length B, table of hexagons).
+
+    ``share`` / ``share_sd``: the second phase's share of the shared ring and its shot-noise
+    uncertainty (NaN where not measured); ``rotation_deg``: the primary lattice's rotation
+    (NaN without a lattice). ``None`` where the classifier does not measure them.
+    """
 
     labels: np.ndarray
     confidence: np.ndarray
     fraction: np.ndarray
     hexagons: np.ndarray
+    share: np.ndarray | None = None
+    share_sd: np.ndarray | None = None
+    rotation_deg: np.ndarray | None = None
 
 
 # -- 1. rings ----------------------------------------------------------------------------------
@@ -442,8 +450,11 @@ def classify(
     conf[crystal] = np.clip(
         0.5 + 0.25 * (friedel_pairs[crystal] - prm.unassigned_min_pairs), 0.5, 1.0
     )
+    share_all = np.full(n_dp, np.nan, np.float32)
+    sd_all = np.full(n_dp, np.nan, np.float32)
+    rot_all = np.full(n_dp, np.nan, np.float32)
     if lat.idx.size == 0:
-        return Classification(labels, conf, frac, out)
+        return Classification(labels, conf, frac, out, share_all, sd_all, rot_all)
     mk = marker_evidence(hx, lat, resp, noise, centers, prm)
     share, r_fine, shared_hex, share_sd = shared_ring_share(dps, hx, lat, centers, prm)
     has_sh = shared_hex >= 0
@@ -480,4 +491,7 @@ def classify(
         0.0,
         np.where(fin, np.clip(share, 0, 1), np.where(lab == LABEL_SECOND, 1.0, 0.5)),
     )
-    return Classification(labels, conf, frac, out)
+    share_all[lat.idx] = share
+    sd_all[lat.idx] = share_sd
+    rot_all[lat.idx] = lat.rotation_deg
+    return Classification(labels, conf, frac, out, share_all, sd_all, rot_all)

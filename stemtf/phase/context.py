@@ -13,15 +13,23 @@ half its confidence.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from stemtf.errors import InputError
 from stemtf.phase.calibration import Calibration, hexagon_on_detector
 from stemtf.phase.dog import suppress_hot_pixels
-from stemtf.phase.model import LABEL_NONE, LABEL_UNASSIGNED, PhaseModel
+from stemtf.phase.model import (
+    LABEL_BOTH,
+    LABEL_NONE,
+    LABEL_SECOND,
+    LABEL_UNASSIGNED,
+    PhaseModel,
+)
 from stemtf.phase.spots import SpotTable, aperture_counts
 
-__all__ = ["label_from_neighbours", "label_faint_regions"]
+__all__ = ["label_from_neighbours", "label_faint_regions", "vote_on_mixed_calls", "VoteParams"]
 
 #: Per-disk excess beyond this many shot-noise sigmas is clipped in the pooled region test.
 _DISK_CLIP_Z = 4.0
@@ -320,3 +328,128 @@ def label_faint_regions(
     confidence[idx] = 0.25 * confidence[source[ok]]
     relabelled[idx] = True
     return labels, confidence, relabelled
+
+
+@dataclass(frozen=True)
+class VoteParams:
+    """Settings of :func:`vote_on_mixed_calls` (set on the ``tune`` split, seeds 0 and 1).
+
+    Attributes
+    ----------
+    beta : float
+        Weight of one neighbour's vote, in units of the pattern's own evidence (its share's
+        distance from the threshold over its uncertainty).
+    max_evidence : float
+        The own evidence is clipped to this many sigmas: eight agreeing neighbours
+        (8 x ``beta`` = 3.2) outweigh any single measurement, so one pattern cannot hold a
+        label against a whole neighbourhood through an outlier share.
+    share_sd_floor : float
+        Added in quadrature to the shot-noise uncertainty of a share: the scatter of pure
+        O1's share beyond shot noise at 1e4 e-/pattern (about 0.1).
+    max_rotation_deg : float
+        Neighbours count only with a lattice rotation within this of the pattern's (the same
+        grain).
+    iterations : int
+        Passes (each re-decides every pattern from the previous pass's labels).
+    """
+
+    beta: float = 0.4
+    max_evidence: float = 3.0
+    share_sd_floor: float = 0.1
+    max_rotation_deg: float = 3.0
+    iterations: int = 5
+
+    def __post_init__(self) -> None:
+        for name in ("beta", "max_evidence", "share_sd_floor", "max_rotation_deg"):
+            v = getattr(self, name)
+            if not (np.isfinite(v) and v >= 0):
+                raise InputError(f"{name}={v!r} is not allowed: it must be finite and >= 0")
+        if self.iterations < 1:
+            raise InputError(f"iterations={self.iterations!r} is not allowed: it must be >= 1")
+
+
+def vote_on_mixed_calls(
+    grid: np.ndarray,
+    labels: np.ndarray,
+    confidence: np.ndarray,
+    share: np.ndarray | None,
+    share_sd: np.ndarray | None,
+    rotation_deg: np.ndarray | None,
+    model: PhaseModel,
+    params: VoteParams = VoteParams(),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Second phase alone or both: each such call re-taken with its grain neighbours' vote.
+
+    Which of the two a pattern is rests on its shared ring's precise radius (the second
+    phase's share, :func:`stemtf.phase.classify.shared_ring_share`), which shot noise scatters
+    by 0.1-0.3 of the two lattices' separation at 2e3 e-/pattern: a pure-O1 grain comes out
+    speckled with O3+O1 calls. Degradation domains are many probe positions wide, so each
+    pattern labelled second phase or both whose share was measured is decided by
+    ``z + beta * (n_second - n_both)``: ``z`` its own evidence (share minus the model's
+    threshold, over its uncertainty, clipped to ``max_evidence``), ``n_*`` its 8-neighbours
+    with that label and a lattice rotated alike (same grain). Passes repeat until no label
+    changes (at most ``iterations``). Only these two labels are exchanged; a precise share
+    (|z| > 8 beta) always keeps its own call.
+
+    Parameters
+    ----------
+    grid : ndarray (Ry, Rx, H, W)
+        The patterns in scan order (for the scan shape).
+    labels, confidence : ndarray (Ry * Rx,)
+        Labels so far (after the other scan-context steps).
+    share, share_sd, rotation_deg : ndarray (Ry * Rx,) or None
+        From :func:`stemtf.phase.identify_phases` (``PhaseResult.share``, ``share_sd``,
+        ``lattice_rotation_deg``); ``None`` (a classifier without shares): nothing changes.
+    model : PhaseModel
+        Its ``share_threshold`` separates the two calls.
+    params : VoteParams
+
+    Returns
+    -------
+    labels, confidence : ndarray
+        Updated copies (a changed call gets the confidence of the vote's margin, at most 0.75).
+    relabelled : bool ndarray
+        Patterns whose label changed.
+    """
+    g, labels, confidence, changed = scan_step_start(grid, labels, confidence)
+    if share is None or share_sd is None or rotation_deg is None:
+        return labels, confidence, changed
+    ry, rx = g.shape[:2]
+    n = ry * rx
+    share = np.asarray(share, float).reshape(n)
+    sd = np.asarray(share_sd, float).reshape(n)
+    rot = np.asarray(rotation_deg, float).reshape(n)
+    prm = params
+    lab = labels.reshape(ry, rx)
+    z = (share - model.share_threshold) / np.sqrt(sd**2 + prm.share_sd_floor**2)
+    z = np.clip(z, -prm.max_evidence, prm.max_evidence).reshape(ry, rx)
+    active = np.isin(lab, (LABEL_SECOND, LABEL_BOTH)) & np.isfinite(z)
+    if not active.any():
+        return labels, confidence, changed
+    r = rot.reshape(ry, rx)
+    # each pattern's 8 neighbours of the same grain (lattice rotation alike), fixed once
+    pad_r = np.pad(r, 1, constant_values=np.nan)
+    offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+    same = []
+    for dy, dx in offsets:
+        nb = pad_r[1 + dy : 1 + dy + ry, 1 + dx : 1 + dx + rx]
+        d = np.abs((nb - r + 30.0) % 60.0 - 30.0)
+        same.append(np.where(np.isfinite(d), d <= prm.max_rotation_deg, False))
+    cur = lab.copy()
+    margin = np.zeros((ry, rx))
+    for _ in range(prm.iterations):
+        pad_l = np.pad(cur, 1, constant_values=LABEL_NONE)
+        vote = np.zeros((ry, rx))
+        for (dy, dx), ok in zip(offsets, same, strict=True):
+            nb = pad_l[1 + dy : 1 + dy + ry, 1 + dx : 1 + dx + rx]
+            vote += ok * ((nb == LABEL_SECOND).astype(float) - (nb == LABEL_BOTH))
+        margin = z + prm.beta * vote
+        new = np.where(active, np.where(margin > 0, LABEL_SECOND, LABEL_BOTH), cur)
+        if np.array_equal(new, cur):
+            break
+        cur = new
+    flip = (cur != lab).ravel()
+    labels[flip] = cur.ravel()[flip]
+    confidence[flip] = np.minimum(0.75, 0.5 + 0.1 * np.abs(margin.ravel()[flip]))
+    changed[flip] = True
+    return labels, confidence, changed

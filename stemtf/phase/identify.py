@@ -76,6 +76,11 @@ class PhaseResult:
         phase's lattice, 1 at the pure second phase's; 0 without the marker.
     spots : SpotTable or None
         The spots (when asked for), positions in detector pixels.
+    share, share_sd : float32 (B,) or None
+        The second phase's share of the shared ring, unclipped, and its shot-noise
+        uncertainty; NaN where not measured (``None`` for classifiers that do not measure it).
+    lattice_rotation_deg : float32 (B,) or None
+        Rotation of the pattern's primary lattice [deg] (NaN without one).
     """
 
     labels: np.ndarray
@@ -85,6 +90,9 @@ class PhaseResult:
     centers_yx: np.ndarray
     fraction: np.ndarray
     spots: SpotTable | None = None
+    share: np.ndarray | None = None
+    share_sd: np.ndarray | None = None
+    lattice_rotation_deg: np.ndarray | None = None
 
 
 def _hexagons_per_dp_ransac(table: SpotTable, centers, n_dp, seed, **kw) -> np.ndarray:
@@ -218,12 +226,19 @@ def identify_phases(
                 for f in ("dp_index", "y", "x", "intensity", "snr")
             )
         )
+    optional = {
+        f: None
+        if any(getattr(p, f) is None for p in parts)
+        else np.concatenate([getattr(p, f) for p in parts])
+        for f in ("share", "share_sd", "lattice_rotation_deg")
+    }
     return PhaseResult(
         *(
             np.concatenate([getattr(p, f) for p in parts])
             for f in ("labels", "confidence", "spot_count", "hexagons", "centers_yx", "fraction")
         ),
         spots,
+        **optional,
     )
 
 
@@ -342,6 +357,9 @@ def _identify_block(
         centers.astype(np.float32),
         out.fraction,
         table if return_spots else None,
+        out.share,
+        out.share_sd,
+        out.rotation_deg,
     )
 
 

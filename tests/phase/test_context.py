@@ -9,7 +9,13 @@ import pytest
 
 from stemtf.errors import InputError
 from stemtf.phase import identify_phases
-from stemtf.phase.context import label_faint_regions, label_from_neighbours
+from stemtf.phase.context import (
+    VoteParams,
+    label_faint_regions,
+    label_from_neighbours,
+    vote_on_mixed_calls,
+)
+from stemtf.phase.model import LABEL_BOTH, LABEL_SECOND
 
 
 def _grid(kin, model, rng, dose):
@@ -149,3 +155,60 @@ def test_sparse_off_zone_grain_is_unassigned_from_its_neighbourhood(kin, model, 
     labels, _, rel = label_from_neighbours(grid, res.labels, res.confidence, calibration, model)
     assert (labels[truth == 4] == 4).mean() >= 0.8
     assert np.all(labels[truth == 0] == 0)
+
+
+def _two_domains(rng, sd, rot_right=20.0):
+    """A 16 x 16 scan: pure second phase (share 1) on the left half, both (share 0.3) on the
+    right; shares measured with noise ``sd``; labels from the threshold as the classifier
+    decides them."""
+    ry = rx = 16
+    truth = np.full((ry, rx), LABEL_SECOND, np.uint8)
+    truth[:, rx // 2 :] = LABEL_BOTH
+    true_share = np.where(truth == LABEL_SECOND, 1.0, 0.3)
+    share = true_share + rng.normal(0.0, sd, truth.shape)
+    labels = np.where(share >= 0.65, LABEL_SECOND, LABEL_BOTH).astype(np.uint8)
+    rot = np.full(truth.shape, 10.0)
+    rot[:, rx // 2 :] = rot_right
+    return truth.ravel(), labels.ravel(), share.ravel(), np.full(ry * rx, sd), rot.ravel()
+
+
+def test_vote_on_mixed_calls_removes_speckle_and_keeps_the_domain_boundary(model):
+    grid = np.zeros((16, 16, 4, 4), np.float32)  # only its shape is used
+    truth, labels, share, sd, rot = _two_domains(np.random.default_rng(0), 0.3)
+    conf = np.ones(labels.size, np.float32)
+    before = int((labels != truth).sum())
+    out, out_conf, changed = vote_on_mixed_calls(grid, labels, conf, share, sd, rot, model)
+    after = int((out != truth).sum())
+    assert before >= 20 and after <= before // 3
+    assert np.array_equal(changed, out != labels) and np.all(out_conf[changed] <= 0.75)
+    # one grain: the vote may not carry the boundary across (both half stays mostly both)
+    right = truth == LABEL_BOTH
+    assert (out[right] == LABEL_BOTH).mean() >= 0.9
+    # precise shares (|z| far beyond eight neighbours' votes) keep their own calls
+    truth2, labels2, share2, _, rot2 = _two_domains(np.random.default_rng(1), 0.02)
+    precise = np.full(share2.size, 0.02)
+    share2[5] = 0.2  # a genuine both column inside the pure domain
+    labels2[5] = LABEL_BOTH
+    out2, _, _ = vote_on_mixed_calls(grid, labels2, conf, share2, precise, rot2, model)
+    assert out2[5] == LABEL_BOTH and np.array_equal(out2, labels2)
+    # no shares measured (a classifier without them): nothing changes
+    out3, _, changed3 = vote_on_mixed_calls(grid, labels, conf, None, None, None, model)
+    assert np.array_equal(out3, labels) and not changed3.any()
+
+
+def test_vote_counts_only_neighbours_of_the_same_grain(model):
+    grid = np.zeros((3, 3, 4, 4), np.float32)
+    labels = np.full(9, LABEL_BOTH, np.uint8)
+    labels[4] = LABEL_SECOND
+    share = np.full(9, 0.3)
+    share[4] = 0.9  # z = +0.25 / sqrt(0.3^2 + 0.1^2) ~ 0.8: eight both neighbours overrule it
+    sd = np.full(9, 0.3)
+    conf = np.ones(9, np.float32)
+    out, _, _ = vote_on_mixed_calls(grid, labels, conf, share, sd, np.full(9, 12.0), model)
+    assert out[4] == LABEL_BOTH
+    other_grain = np.full(9, 40.0)
+    other_grain[4] = 12.0
+    out, _, _ = vote_on_mixed_calls(grid, labels, conf, share, sd, other_grain, model)
+    assert out[4] == LABEL_SECOND
+    with pytest.raises(InputError, match="beta"):
+        VoteParams(beta=-1.0)
