@@ -209,29 +209,54 @@ def count_centroids(arr, idx, vy, vx, disk_radius_px: float, iterations: int = _
         ``(vals, by, bx, inside)``: the windows' counts and pixel coordinates.
     """
     h, w = arr.shape[1:]
+    vy, vx = np.asarray(vy, float), np.asarray(vx, float)
+    shape = vy.shape
     half = int(math.ceil(disk_radius_px + _BG_TO_PX + 1.0))
     off = np.arange(-half, half + 1)
-    by = np.rint(vy).astype(np.int64)[..., None, None] + off[:, None]  # (N, 6, P, 1)
-    bx = np.rint(vx).astype(np.int64)[..., None, None] + off[None, :]  # (N, 6, 1, P)
+    iy = np.rint(vy).astype(np.int64)
+    ix = np.rint(vx).astype(np.int64)
+    by = iy[..., None, None] + off[:, None]  # (N, K, P, 1)
+    bx = ix[..., None, None] + off[None, :]  # (N, K, 1, P)
     inside = (by >= 0) & (by < h) & (bx >= 0) & (bx < w)
-    vals = arr[idx[:, None, None, None], np.clip(by, 0, h - 1), np.clip(bx, 0, w - 1)]
-    vals = np.where(inside, vals, 0.0).astype(np.float64)
-    py, px = vy.copy(), vx.copy()
-    r_in2 = (disk_radius_px + _INNER_PAD_PX) ** 2
-    bg_from2, bg_to2 = (disk_radius_px + _BG_FROM_PX) ** 2, (disk_radius_px + _BG_TO_PX) ** 2
-    signal = np.zeros(vy.shape)
+    vals = arr[
+        idx.reshape((-1,) + (1,) * (vy.ndim + 1)), np.clip(by, 0, h - 1), np.clip(bx, 0, w - 1)
+    ]
+    vals = np.where(inside, vals, 0.0).astype(np.float32)
+    # flat windows (M, P, P), float32, coordinates relative to each window's centre pixel
+    m = int(np.prod(shape))
+    p = off.size
+    v = vals.reshape(m, p, p)
+    edge = None if inside.all() else np.broadcast_to(inside, vals.shape).reshape(m, p, p)
+    o = off.astype(np.float32)
+    cy = (vy - iy).reshape(m).astype(np.float32)
+    cx = (vx - ix).reshape(m).astype(np.float32)
+    r_in2 = np.float32((disk_radius_px + _INNER_PAD_PX) ** 2)
+    bg_from2 = np.float32((disk_radius_px + _BG_FROM_PX) ** 2)
+    bg_to2 = np.float32((disk_radius_px + _BG_TO_PX) ** 2)
+    signal = np.zeros(m, np.float32)
     for _ in range(max(1, int(iterations))):
-        # squared distances, separable: (y - py)^2 over rows plus (x - px)^2 over columns
-        d2 = (by - py[..., None, None]) ** 2 + (bx - px[..., None, None]) ** 2
-        ring = inside & (d2 > bg_from2) & (d2 <= bg_to2)
-        n_ring = ring.sum(axis=(-1, -2))
-        bg = np.where(n_ring > 0, (vals * ring).sum(axis=(-1, -2)) / np.maximum(n_ring, 1), 0.0)
-        wgt = np.where(inside & (d2 <= r_in2), np.maximum(vals - bg[..., None, None], 0.0), 0.0)
-        signal = wgt.sum(axis=(-1, -2))
+        # squared distances from the current sub-pixel centre, separable in y and x
+        d2 = (o[None, :, None] - cy[:, None, None]) ** 2 + (
+            o[None, None, :] - cx[:, None, None]
+        ) ** 2
+        ring = (d2 > bg_from2) & (d2 <= bg_to2)
+        disk = d2 <= r_in2
+        if edge is not None:
+            ring &= edge
+            disk &= edge
+        n_ring = ring.sum(axis=(1, 2))
+        bg = np.where(n_ring > 0, np.einsum("mij,mij->m", v, ring.astype(np.float32)), 0.0)
+        bg = (bg / np.maximum(n_ring, 1)).astype(np.float32)
+        wgt = np.maximum(v - bg[:, None, None], 0.0) * disk
+        signal = wgt.sum(axis=(1, 2))
         ok = signal > 0
         s = np.where(ok, signal, 1.0)
-        py = np.where(ok, (wgt.sum(axis=-1) * by[..., 0]).sum(axis=-1) / s, py)
-        px = np.where(ok, (wgt.sum(axis=-2) * bx[..., 0, :]).sum(axis=-1) / s, px)
+        cy = np.where(ok, wgt.sum(axis=2) @ o / s, cy)
+        cx = np.where(ok, wgt.sum(axis=1) @ o / s, cx)
+    py = (iy + cy.reshape(shape)).astype(float)
+    px = (ix + cx.reshape(shape)).astype(float)
+    signal = signal.reshape(shape).astype(float)
+    vals = vals.astype(np.float64)
     return py, px, signal, (vals, by, bx, inside)
 
 
