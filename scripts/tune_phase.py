@@ -1,0 +1,136 @@
+"""Tuning harness: the phase map of ``analyze`` on the field benchmark's ``tune`` scenes.
+
+The same steps as ``stemtf analyze --denoise none`` in the same order — calibrate and refine on a
+seeded sample (:func:`phase_accuracy.analyse`), identify, then the scan-context steps
+(neighbourhood, matched filter, faint regions, marker check, neighbour vote) — but on the whole
+scan at once instead of per chunk, and without writing results, so a threshold can be tried on
+many scenes quickly. Scenes are those of ``scripts/bench_field.py`` (its conditions, ``tune``
+libraries) at 40 x 40 probe positions, simulated once into ``--scenes`` and reused.
+
+    STEMTF_CACHE=... python scripts/tune_phase.py --scenes /tmp/tune --seeds 0 1 --doses 2e3 1e4
+
+prints one line per scene (O1-present F1, macro-F1, per-class F1 of O1 and both) and the mean per
+dose. Quote numbers from ``scripts/bench_field.py --split report``, not from this.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import bench_field as bf  # noqa: E402
+from phase_accuracy import analyse  # noqa: E402
+
+SHAPE = (40, 40)
+
+
+def o1_present_f1(pred: np.ndarray, truth: np.ndarray) -> float:
+    """F1 of 'O1 present' (O1 or both) against the truth."""
+    a, b = np.isin(truth, (2, 3)), np.isin(pred, (2, 3))
+    return float(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
+
+
+def label_scene(raw: np.ndarray, q_sampling_invA: float, library, seed: int) -> np.ndarray:
+    """Labels of a (Ry, Rx, H, W) scan through identification and every scan-context step."""
+    from stemtf.phase.context import label_faint_regions, label_from_neighbours
+    from stemtf.phase.matched import check_marker_on_counts, label_sparse_patterns
+
+    try:  # absent before the neighbour vote existed (comparisons with older checkouts)
+        from stemtf.phase.context import vote_on_mixed_calls
+    except ImportError:
+        vote_on_mixed_calls = None
+
+    dps = raw.reshape((-1,) + raw.shape[2:])
+    given = type(
+        "Given",
+        (),
+        {
+            "q_sampling_invA": q_sampling_invA,
+            "energy_eV": library.energy_eV,
+            "semiangle_mrad": library.semiangle_mrad,
+            "material_ids": library.material_ids,
+        },
+    )
+    res, cal, model, _ = analyse(dps, given, seed)
+    lab, conf, _ = label_from_neighbours(raw, res.labels, res.confidence, cal, model)
+    lab, conf, _ = label_sparse_patterns(raw, lab, conf, res.centers_yx, cal, model)
+    lab, conf, _ = label_faint_regions(raw, lab, conf, res.hexagons, cal)
+    lab, conf, _ = check_marker_on_counts(raw, lab, conf, res.hexagons, res.centers_yx, cal, model)
+    if vote_on_mixed_calls is not None:
+        lab, conf, _ = vote_on_mixed_calls(
+            raw, lab, conf, res.share, res.share_sd, res.lattice_rotation_deg, model
+        )
+    return np.asarray(lab)
+
+
+def main(argv=None) -> None:
+    import h5py
+
+    from stemtf.phase.metrics import phase_metrics
+    from stemtf.scenes import simulate_scan
+
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scenes", type=Path, required=True, help="folder for the simulated scenes")
+    ap.add_argument("--conditions", nargs="*", default=None, help="default: all of bench_field")
+    ap.add_argument("--doses", nargs="+", type=float, default=[2e3, 1e4])
+    ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    ap.add_argument("--prefix", default="", help="file-name prefix of the scenes in --scenes")
+    ap.add_argument(
+        "--analysis-seed", type=int, default=0, help="pass-1 sample seed (analyze's --seed)"
+    )
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.ERROR)
+    args.scenes.mkdir(parents=True, exist_ok=True)
+    conditions = bf.conditions()
+    names = args.conditions or list(conditions)
+    unknown = sorted(set(names) - set(conditions))
+    if unknown:
+        raise SystemExit(f"--conditions {unknown} not known; choose from {sorted(conditions)}")
+    libs = bf.libraries(bf.SPLITS["tune"], None)
+    per_dose: dict[float, list[tuple[float, float]]] = {}
+    for name in names:
+        det, field = conditions[name]
+        for dose in args.doses:
+            for seed in args.seeds:
+                path = args.scenes / f"{args.prefix}{name}_{dose:g}_{seed}.npy"
+                truth_path = path.with_name(path.stem + "_truth.h5")
+                if not (path.exists() and truth_path.exists()):
+                    simulate_scan(
+                        path,
+                        shape=SHAPE,
+                        dose_e=dose,
+                        seed=seed,
+                        library=libs[det],
+                        field=field,
+                        n_grains=bf.N_GRAINS,
+                    )
+                raw = np.load(path).astype(np.float32)
+                with h5py.File(truth_path, "r") as f:
+                    truth = np.asarray(f["labels"]).ravel()
+                    q = float(f.attrs["q_sampling_invA"])
+                pred = label_scene(raw, q, libs[det], args.analysis_seed)
+                m = phase_metrics(pred, truth)
+                o1p = o1_present_f1(pred, truth)
+                per_dose.setdefault(dose, []).append((o1p, m["macro_f1"]))
+                c = m["classes"]
+                print(
+                    f"{name:22s} {dose:7g} {seed}  O1-present {o1p:.3f}  macro {m['macro_f1']:.3f}"
+                    f"  O1 {c['O1']['f1']:.3f}  both {c['both']['f1']:.3f}",
+                    flush=True,
+                )
+    for dose, rows in sorted(per_dose.items()):
+        a = np.array(rows)
+        print(
+            f"dose {dose:g}: {len(a)} scenes, mean O1-present {a[:, 0].mean():.4f}, "
+            f"mean macro-F1 {a[:, 1].mean():.4f}"
+        )
+
+
+if __name__ == "__main__":
+    main()
