@@ -178,6 +178,7 @@ def disk_centroids(
     if method == "ml":
         yy = np.broadcast_to(by, vals.shape).astype(np.float64)
         xx = np.broadcast_to(bx, vals.shape).astype(np.float64)
+        vals = vals.astype(np.float64)
         py, px = _ml_disk_positions(vals, yy, xx, inside, py, px, disk_radius_px)
     return py, px, signal
 
@@ -206,7 +207,7 @@ def count_centroids(arr, idx, vy, vx, disk_radius_px: float, iterations: int = _
     signal : ndarray (N, K)
         Background-subtracted counts (negative excess clipped per pixel).
     windows : tuple
-        ``(vals, by, bx, inside)``: the windows' counts and pixel coordinates.
+        ``(vals, by, bx, inside)``: the windows' counts (float32) and pixel coordinates.
     """
     h, w = arr.shape[1:]
     vy, vx = np.asarray(vy, float), np.asarray(vx, float)
@@ -256,7 +257,6 @@ def count_centroids(arr, idx, vy, vx, disk_radius_px: float, iterations: int = _
     py = (iy + cy.reshape(shape)).astype(float)
     px = (ix + cx.reshape(shape)).astype(float)
     signal = signal.reshape(shape).astype(float)
-    vals = vals.astype(np.float64)
     return py, px, signal, (vals, by, bx, inside)
 
 
