@@ -44,6 +44,7 @@ def load(
     shuffle: bool = True,
     augment: bool = True,
     renoise: bool = False,
+    dose_range_e: tuple[float, float] | None = None,
     seed: int = 0,
     repeat: bool = False,
 ) -> Any:
@@ -68,6 +69,9 @@ def load(
     renoise : bool
         Replace the stored noisy frame by fresh noise on every pass
         (:func:`stemtf.data.renoise.renoise_pair`, the builder's noise model).
+    dose_range_e : (float, float), optional
+        With ``renoise``: draw each example's total dose log-uniformly from this range
+        [e-/DP] instead of the dataset's.
     seed : int
         Seeds shuffling, augmentation and re-noising: the same seed gives the same batches.
     repeat : bool
@@ -112,6 +116,12 @@ def load(
         spec = builder.info.metadata.get("spec", {}) if builder.info.metadata else {}
         noise_cfg = renoise_config(
             NoiseConfig.from_dict(spec["noise"]) if "noise" in spec else NoiseConfig()
+        )
+        if dose_range_e is not None:
+            noise_cfg = noise_cfg.replace(dose_range_e=tuple(float(d) for d in dose_range_e))
+    elif dose_range_e is not None:
+        raise InputError(
+            f"dose_range_e={dose_range_e!r} needs renoise=True (the stored pairs have their doses)"
         )
 
     def _renoise(target: Any, s: Any, q: Any) -> tuple[Any, Any]:

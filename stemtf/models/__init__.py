@@ -18,6 +18,7 @@ from stemtf.models.normalization import (
 )
 from stemtf.models.padding import CropToMatch, PadToMultiple
 from stemtf.models.rdunet import RDUNet, rdunet_param_count
+from stemtf.models.rearrange import DepthToSpace, SpaceToDepth
 
 __all__ = [
     "RDUNet",
@@ -31,6 +32,8 @@ __all__ = [
     "StabilizedToCounts",
     "PadToMultiple",
     "CropToMatch",
+    "SpaceToDepth",
+    "DepthToSpace",
     "stabilize",
     "unstabilize",
 ]

@@ -2,15 +2,18 @@
 
 Graph (``levels`` resolution levels, ``blocks`` denoising blocks per level and side)::
 
-    counts -> CountsToStabilized -> PadToMultiple -> InputBlock(w)
+    counts -> CountsToStabilized -> PadToMultiple -> [SpaceToDepth(s)] -> InputBlock(w)
       encoder level i < levels-1: blocks x DenoisingBlock(w 2^i) -> skip_i -> Downsample(w 2^(i+1))
       bottleneck (level levels-1): blocks x DenoisingBlock(w 2^(levels-1))
       decoder level i = levels-2 .. 0: Upsample([x, skip_i]) -> blocks x DenoisingBlock(w 2^i)
-    -> OutputBlock(w, channels) -> CropToMatch -> + stabilised input (global residual)
+    -> OutputBlock(w, channels s^2) -> [DepthToSpace(s)] -> CropToMatch
+    -> + stabilised input (global residual)
     -> StabilizedToCounts -> denoised counts
 
 At ``width=128, levels=4, channels=1, blocks=2`` this has 166,370,562 parameters, the count of
-the official PyTorch model.
+the official PyTorch model. ``space_to_depth=s > 1`` (not in the paper) folds each ``s x s``
+pixel block into channels before the U-Net and unfolds the output: the same network on ``s^2``
+times fewer positions, for CPU inference (see :mod:`stemtf.models.rearrange`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from stemtf.models.blocks import (
 )
 from stemtf.models.normalization import CountsToStabilized, StabilizedToCounts
 from stemtf.models.padding import CropToMatch, PadToMultiple
+from stemtf.models.rearrange import DepthToSpace, SpaceToDepth
 
 __all__ = ["RDUNet", "rdunet_param_count"]
 
@@ -53,6 +57,10 @@ class RDUNet(keras.Model):
         Denoising blocks per level on each side (the paper: 2).
     norm_scale : float
         Scale of the internal Anscombe transform (noise std in the network domain).
+    space_to_depth : int
+        Fold ``s x s`` pixel blocks into channels before the U-Net and back after it
+        (1: full resolution, the paper). Inputs are then padded to a multiple of
+        ``s * 2**(levels - 1)``.
     """
 
     def __init__(
@@ -62,19 +70,23 @@ class RDUNet(keras.Model):
         channels: int = 1,
         blocks: int = 2,
         norm_scale: float = 0.1,
+        space_to_depth: int = 1,
         **kwargs,
     ):
         width = _check_int("width", width, 2, 4096)
         levels = _check_int("levels", levels, 1, 8)
         channels = _check_int("channels", channels, 1, 64)
         blocks = _check_int("blocks", blocks, 1, 16)
+        s2d = _check_int("space_to_depth", space_to_depth, 1, 8)
         if not norm_scale > 0:
             raise ValueError(f"norm_scale={norm_scale!r} is not allowed: it must be > 0")
         kwargs.setdefault("name", "rdunet")
 
         counts = keras.Input(shape=(None, None, channels), dtype="float32", name="counts")
         x_in = CountsToStabilized(norm_scale, dtype="float32", name="stabilize")(counts)
-        x = PadToMultiple(2 ** (levels - 1), name="pad")(x_in)
+        x = PadToMultiple(s2d * 2 ** (levels - 1), name="pad")(x_in)
+        if s2d > 1:
+            x = SpaceToDepth(s2d, name="fold")(x)
         x = InputBlock(width, name="input_block")(x)
         skips = []
         for level in range(levels):
@@ -89,7 +101,9 @@ class RDUNet(keras.Model):
             x = UpsampleBlock(f, name=f"up{level}")([x, skips[level]])
             for b in range(blocks):
                 x = DenoisingBlock(f, name=f"dec{level}_block{b}")(x)
-        x = OutputBlock(width, channels, name="output_block")(x)
+        x = OutputBlock(width, channels * s2d * s2d, name="output_block")(x)
+        if s2d > 1:
+            x = DepthToSpace(s2d, name="unfold")(x)
         x = CropToMatch(name="crop")([x, x_in])
         x = keras.layers.Add(dtype="float32", name="global_residual")([x, x_in])
         out = StabilizedToCounts(norm_scale, dtype="float32", name="unstabilize")(x)
@@ -99,11 +113,12 @@ class RDUNet(keras.Model):
         self.channels = channels
         self.blocks = blocks
         self.norm_scale = float(norm_scale)
+        self.space_to_depth = s2d
 
     @property
     def size_multiple(self) -> int:
-        """The internal padding multiple ``2**(levels - 1)``."""
-        return 2 ** (self.levels - 1)
+        """The internal padding multiple ``space_to_depth * 2**(levels - 1)``."""
+        return self.space_to_depth * 2 ** (self.levels - 1)
 
     def get_config(self):
         return {
@@ -112,6 +127,7 @@ class RDUNet(keras.Model):
             "channels": self.channels,
             "blocks": self.blocks,
             "norm_scale": self.norm_scale,
+            "space_to_depth": self.space_to_depth,
             "name": self.name,
             "trainable": self.trainable,
         }
@@ -125,8 +141,12 @@ class RDUNet(keras.Model):
         return model
 
 
-def rdunet_param_count(width: int, levels: int = 4, channels: int = 1, blocks: int = 2) -> int:
+def rdunet_param_count(
+    width: int, levels: int = 4, channels: int = 1, blocks: int = 2, space_to_depth: int = 1
+) -> int:
     """Parameter count of :class:`RDUNet` by closed-form arithmetic (PyTorch layer by layer).
+
+    With ``space_to_depth = s`` the U-Net sees ``channels * s**2`` channels in and out.
 
     ``conv(i, o, k) = i*o*k*k + o`` and a PReLU has one slope per channel.
     """
@@ -139,6 +159,7 @@ def rdunet_param_count(width: int, levels: int = 4, channels: int = 1, blocks: i
         convs = conv(f, h, 3) + conv(f + h, h, 3) + conv(f + 2 * h, h, 3) + conv(f + 3 * h, f, 3)
         return convs + 3 * h + f
 
+    channels = channels * space_to_depth**2
     fs = [width * 2**i for i in range(levels)]
     n = conv(channels, width, 3) + width + conv(width, width, 3) + width
     for i, f in enumerate(fs):

@@ -15,7 +15,7 @@ LOSSES = ("l1", "poisson")
 SCHEDULES = ("cosine", "constant")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16")
 #: Fields that define the network architecture (a checkpoint only fits the same values).
-MODEL_KEYS = ("width", "levels", "blocks", "norm_scale")
+MODEL_KEYS = ("width", "levels", "blocks", "norm_scale", "space_to_depth")
 
 # The paper's optimiser settings (Gurrola-Ramos et al. 2021): AdamW, lr 1e-4, weight decay 1e-5.
 PAPER_LEARNING_RATE = 1e-4
@@ -33,12 +33,17 @@ class TrainConfig:
 
     Parameters
     ----------
-    width, levels, blocks, norm_scale
+    width, levels, blocks, norm_scale, space_to_depth
         RDUNet architecture (see :class:`stemtf.models.RDUNet`).
     data_dir : str or None
         Dataset folder for :func:`stemtf.data.load`; ``None`` with ``synthetic > 0``.
     dataset_config : str
         Dataset builder config name (``small``, ...).
+    renoise_dose_range_e : (float, float) or None
+        Draw fresh detector noise for every training example at a total dose log-uniform in
+        this range [e-/DP] (the dataset's noise model otherwise unchanged; the stored noisy
+        frames are not used). ``None``: train on the stored pairs. Validation always uses the
+        stored pairs.
     synthetic : int
         Train on this many in-memory synthetic spot-lattice pairs instead of ``data_dir``.
     patch_px : int
@@ -75,8 +80,10 @@ class TrainConfig:
     levels: int = 4
     blocks: int = 2
     norm_scale: float = 0.1
+    space_to_depth: int = 1
     data_dir: str | None = None
     dataset_config: str = "small"
+    renoise_dose_range_e: tuple[float, float] | None = None
     synthetic: int = 0
     patch_px: int = 64
     batch_size: int = 8
@@ -101,6 +108,20 @@ class TrainConfig:
         check_range("levels", self.levels, 1, 8)
         check_range("blocks", self.blocks, 1, 16)
         check_positive("norm_scale", self.norm_scale)
+        check_range("space_to_depth", self.space_to_depth, 1, 8)
+        if self.renoise_dose_range_e is not None:
+            lo_hi = tuple(float(v) for v in self.renoise_dose_range_e)
+            if len(lo_hi) != 2 or not 1.0 <= lo_hi[0] <= lo_hi[1] <= 1e9:
+                raise InputError(
+                    f"renoise_dose_range_e={self.renoise_dose_range_e!r} is not allowed: "
+                    "two doses [e-/DP], 1 <= low <= high <= 1e9"
+                )
+            object.__setattr__(self, "renoise_dose_range_e", lo_hi)
+            if self.synthetic:
+                raise InputError(
+                    "renoise_dose_range_e needs a dataset (--data-dir); synthetic pairs have no "
+                    "stored target to re-noise"
+                )
         check_range("synthetic", self.synthetic, 0, 10_000_000)
         if self.data_dir is None and self.synthetic == 0:
             raise InputError(
@@ -138,6 +159,7 @@ class TrainConfig:
             "channels": 1,
             "blocks": self.blocks,
             "norm_scale": self.norm_scale,
+            "space_to_depth": self.space_to_depth,
         }
 
     def to_dict(self) -> dict[str, Any]:

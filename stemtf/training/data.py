@@ -76,6 +76,8 @@ def make_datasets(config: TrainConfig, global_batch: int, *, step_offset: int = 
         patch_px=config.patch_px,
         shuffle=True,
         augment=True,
+        renoise=config.renoise_dose_range_e is not None,
+        dose_range_e=config.renoise_dose_range_e,
         seed=config.seed + step_offset,
         repeat=True,
     )

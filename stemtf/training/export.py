@@ -186,6 +186,7 @@ def training_domain(train_cfg: dict[str, Any] | None) -> dict[str, Any] | None:
         return None
     spec = SPECS[name]
     noise = spec.noise.to_dict()
+    doses = (train_cfg or {}).get("renoise_dose_range_e") or spec.noise.dose_range_e
     conditions = tuple(k for k, v in noise.items() if v is True) + tuple(
         f"thickness_A={t:g}" for t in spec.thicknesses_A
     )
@@ -194,7 +195,7 @@ def training_domain(train_cfg: dict[str, Any] | None) -> dict[str, Any] | None:
         spec.q_sampling_invA,
         spec.energy_eV,
         spec.semiangle_mrad,
-        tuple(spec.noise.dose_range_e),
+        tuple(float(d) for d in doses),
         conditions,
     ).to_dict()
 
@@ -229,7 +230,7 @@ def _card(model, name: str, version: int, run_dir: str | Path | None) -> dict[st
         "signature": SIGNATURE,
         "normalization": (
             "inside the model: y = s (2 sqrt(x + 3/8) - 2 sqrt(3/8)) of counts x, network, exact "
-            f"inverse; s = norm_scale; H, W padded to a multiple of {2 ** (model.get_config().get('levels', 1) - 1)} and cropped back"
+            f"inverse; s = norm_scale; H, W padded to a multiple of {getattr(model, 'size_multiple', 1)} and cropped back"
         ),
         "dataset_version": (run_cfg or {}).get("dataset_version"),
         "domain": training_domain((run_cfg or {}).get("train")),

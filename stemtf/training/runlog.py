@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import platform
 import time
@@ -43,10 +44,12 @@ def check_same_architecture(run_dir: str | Path, config: TrainConfig) -> None:
     old = read_run_config(run_dir)
     if old is None or "train" not in old:
         return
+    # a key missing from an older run's config had its present default then
+    defaults = {f.name: f.default for f in dataclasses.fields(TrainConfig)}
     diffs = [
-        f"{k}={old['train'].get(k)!r} (now {getattr(config, k)!r})"
+        f"{k}={old['train'].get(k, defaults[k])!r} (now {getattr(config, k)!r})"
         for k in MODEL_KEYS
-        if old["train"].get(k) != getattr(config, k)
+        if old["train"].get(k, defaults[k]) != getattr(config, k)
     ]
     if diffs:
         raise InputError(

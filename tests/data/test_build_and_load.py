@@ -176,6 +176,22 @@ def test_renoise_draws_fresh_noise_deterministically(built):
             np.testing.assert_allclose(b / b.sum(), a / a.sum(), atol=1e-6)
 
 
+def test_renoise_at_a_chosen_dose_range(built):
+    data, _ = built
+    kw = dict(batch_size=8, shuffle=False, augment=False, renoise=True, seed=5)
+    low = next(iter(load(data, "test", dose_range_e=(40.0, 60.0), **kw)))
+    high = next(iter(load(data, "test", dose_range_e=(4e4, 6e4), **kw)))
+    # the target holds the scattered electrons of the drawn dose (minus blocked and background)
+    t_low, t_high = low[1].numpy().sum(axis=(1, 2, 3)), high[1].numpy().sum(axis=(1, 2, 3))
+    assert np.all(t_low <= 60.0) and np.all(t_low > 10.0)
+    assert np.all(t_high <= 6e4) and np.all(t_high > 1e4)
+    noisy = low[0].numpy()
+    # shot noise at ~50 e-: tens of counts, besides the noise model's saturated hot pixels
+    assert np.median(np.where(noisy < 1000, noisy, 0).sum(axis=(1, 2, 3))) < 150.0
+    with pytest.raises(InputError, match="needs renoise=True"):
+        load(data, "test", batch_size=2, dose_range_e=(50.0, 100.0))
+
+
 def test_load_errors_name_the_problem(built, tmp_path):
     data, _ = built
     with pytest.raises(InputError, match="no built dataset 'default'"):

@@ -7,11 +7,13 @@ from stemtf.models import (  # noqa: E402
     CountsToStabilized,
     CropToMatch,
     DenoisingBlock,
+    DepthToSpace,
     DownsampleBlock,
     InputBlock,
     OutputBlock,
     PadToMultiple,
     RDUNet,
+    SpaceToDepth,
     StabilizedToCounts,
     UpsampleBlock,
     rdunet_param_count,
@@ -40,6 +42,8 @@ def _img(*shape):
         (StabilizedToCounts(0.1), _img(2, 6, 6, 1)),
         (PadToMultiple(4), _img(2, 5, 7, 1)),
         (CropToMatch(), [_img(2, 8, 8, 3), _img(2, 5, 7, 1)]),
+        (SpaceToDepth(2), _img(2, 6, 8, 3)),
+        (DepthToSpace(2), _img(2, 3, 4, 12)),
     ],
     ids=lambda v: type(v).__name__ if isinstance(v, keras.layers.Layer) else "",
 )
@@ -95,3 +99,32 @@ def test_bad_constructor_arguments():
         RDUNet(width=0)
     with pytest.raises(ValueError, match="levels"):
         RDUNet(width=4, levels=1.5)
+
+
+def test_space_to_depth_folds_blocks_into_channels_and_back():
+    x = np.arange(2 * 4 * 6 * 3, dtype="float32").reshape(2, 4, 6, 3)
+    y = keras.ops.convert_to_numpy(SpaceToDepth(2)(x))
+    assert y.shape == (2, 2, 3, 12)
+    # output pixel (i, j) holds the block x[2i:2i+2, 2j:2j+2, :], row-major (row, column, channel)
+    for i in range(2):
+        for j in range(3):
+            np.testing.assert_array_equal(
+                y[:, i, j], x[:, 2 * i : 2 * i + 2, 2 * j : 2 * j + 2].reshape(2, 12)
+            )
+    back = keras.ops.convert_to_numpy(DepthToSpace(2)(y))
+    np.testing.assert_array_equal(back, x)
+    with pytest.raises(ValueError, match="block"):
+        SpaceToDepth(0)
+
+
+@pytest.mark.parametrize("s2d", [2, 4])
+def test_space_to_depth_model_any_size_and_param_count(s2d, tmp_path):
+    model = RDUNet(width=4, levels=2, blocks=1, space_to_depth=s2d)
+    assert model.size_multiple == 2 * s2d
+    assert model.count_params() == rdunet_param_count(4, levels=2, blocks=1, space_to_depth=s2d)
+    assert model.count_params() > RDUNet(width=4, levels=2, blocks=1).count_params()
+    x = RNG.poisson(5.0, size=(2, 13, 18, 1)).astype("float32")  # not a multiple of 2 * s2d
+    y = keras.ops.convert_to_numpy(model(x))
+    assert y.shape == x.shape and np.all(y >= 0)
+    loaded = check_model(model, x, tmp_path)
+    assert loaded.get_config()["space_to_depth"] == s2d

@@ -44,6 +44,10 @@ def test_config_defaults_follow_the_paper():
     c = TrainConfig(synthetic=8)
     assert c.learning_rate == 1e-4 and c.weight_decay == 1e-5 and c.loss == "l1"
     assert TrainConfig.from_dict(c.to_dict()) == c
+    r = TrainConfig(data_dir="d", renoise_dose_range_e=[50, 1e5], space_to_depth=2)
+    assert r.renoise_dose_range_e == (50.0, 1e5)
+    assert TrainConfig.from_dict(json.loads(json.dumps(r.to_dict()))) == r
+    assert r.model_config()["space_to_depth"] == 2
 
 
 @pytest.mark.parametrize(
@@ -55,6 +59,10 @@ def test_config_defaults_follow_the_paper():
         ({"synthetic": 8, "loss": "l2"}, "loss='l2'"),
         ({"synthetic": 8, "batch_size": 0}, "batch_size=0"),
         ({"synthetic": 8, "width": 1}, "width=1"),
+        ({"synthetic": 8, "space_to_depth": 0}, "space_to_depth=0"),
+        ({"data_dir": "d", "renoise_dose_range_e": (100.0, 10.0)}, "renoise_dose_range_e"),
+        ({"data_dir": "d", "renoise_dose_range_e": (0.0, 10.0)}, "renoise_dose_range_e"),
+        ({"synthetic": 8, "renoise_dose_range_e": (10.0, 100.0)}, "needs a dataset"),
     ],
 )
 def test_bad_config(kwargs, fragment):

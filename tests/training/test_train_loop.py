@@ -163,3 +163,13 @@ def test_killed_process_resumes(tmp_path, tiny_cli, stemtf_cmd):
     assert f"resumed from {saved}" in r.stdout
     steps = [int(row["step"]) for row in csv.DictReader((tmp_path / "log.csv").open())]
     assert steps[-1] == 40 and steps == sorted(set(steps))
+
+
+def test_run_of_an_older_version_without_space_to_depth_is_the_same_architecture(tmp_path, tiny):
+    from stemtf.training.runlog import check_same_architecture
+
+    old = {k: v for k, v in TrainConfig(**tiny).to_dict().items() if k != "space_to_depth"}
+    (tmp_path / "config.json").write_text(json.dumps({"train": old}))
+    check_same_architecture(tmp_path, TrainConfig(**tiny))  # the key's default then: 1
+    with pytest.raises(InputError, match="space_to_depth=1 .now 2."):
+        check_same_architecture(tmp_path, TrainConfig(**{**tiny, "space_to_depth": 2}))
