@@ -23,13 +23,20 @@ def _check_block(block) -> int:
     return int(block)
 
 
-@keras.saving.register_keras_serializable(package="stemtf")
-class SpaceToDepth(keras.layers.Layer):
-    """``(B, H, W, C)`` -> ``(B, H/s, W/s, s*s*C)``; H and W must be multiples of ``block``."""
+class _Fold(keras.layers.Layer):
+    """Common part: the block size ``s`` and its config."""
 
     def __init__(self, block: int = 2, **kwargs):
         super().__init__(**kwargs)
         self.block = _check_block(block)
+
+    def get_config(self):
+        return {**super().get_config(), "block": self.block}
+
+
+@keras.saving.register_keras_serializable(package="stemtf")
+class SpaceToDepth(_Fold):
+    """``(B, H, W, C)`` -> ``(B, H/s, W/s, s*s*C)``; H and W must be multiples of ``block``."""
 
     def call(self, x):
         s = self.block
@@ -51,17 +58,10 @@ class SpaceToDepth(keras.layers.Layer):
             None if c is None else c * s * s,
         )
 
-    def get_config(self):
-        return {**super().get_config(), "block": self.block}
-
 
 @keras.saving.register_keras_serializable(package="stemtf")
-class DepthToSpace(keras.layers.Layer):
+class DepthToSpace(_Fold):
     """``(B, h, w, s*s*C)`` -> ``(B, h*s, w*s, C)``, the inverse of :class:`SpaceToDepth`."""
-
-    def __init__(self, block: int = 2, **kwargs):
-        super().__init__(**kwargs)
-        self.block = _check_block(block)
 
     def call(self, x):
         s = self.block
@@ -83,6 +83,3 @@ class DepthToSpace(keras.layers.Layer):
             None if w is None else w * s,
             None if c is None else c // (s * s),
         )
-
-    def get_config(self):
-        return {**super().get_config(), "block": self.block}
