@@ -223,8 +223,8 @@ def markdown(result: dict) -> str:
     s = result["settings"]
     lines = [
         f"Denoiser benchmark (scenes of scripts/bench_field.py, split `{s['split']}`, seeds "
-        f"{s['seeds']}, {s['shape'][0]} x {s['shape'][1]} scans; model {MODEL.name} of "
-        f"saved_models/rdunet). O1-present F1 / macro-F1:",
+        f"{s['seeds']}, {s['shape'][0]} x {s['shape'][1]} scans; model {s.get('model', MODEL)}). "
+        "O1-present F1 / macro-F1:",
         "",
         "| condition | dose | raw | auto | model forced | auto used | self-check deviance "
         "model / classical / raw | network counts kept |",
@@ -265,6 +265,7 @@ def markdown(result: dict) -> str:
 
 
 def main(argv=None):
+    global MODEL
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, required=True)
     ap.add_argument("--split", default="report", choices=("tune", "report"))
@@ -281,7 +282,15 @@ def main(argv=None):
     ap.add_argument("--speed-conditions", nargs="*", default=list(CONDITIONS))
     ap.add_argument("--speed-shape", type=int, nargs=2, default=(32, 32))
     ap.add_argument("--cache-dir", type=Path, default=None, help="clean-library cache")
+    ap.add_argument(
+        "--model",
+        type=Path,
+        default=MODEL,
+        help="SavedModel version folder to compare (default: the bundled one); `auto` uses it too",
+    )
     args = ap.parse_args(argv)
+    MODEL = args.model.resolve()
+    os.environ["STEMTF_MODEL_DIR"] = str(MODEL)  # what --denoise auto picks up
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("numba", "h5py", "matplotlib", "stemtf", "distributed", "abtem", "tensorflow"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
@@ -303,6 +312,7 @@ def main(argv=None):
             "shape": list(args.shape),
             "speed_conditions": args.speed_conditions,
             "speed_shape": list(args.speed_shape),
+            "model": str(MODEL),
         },
         "machine": {
             "cpus": os.cpu_count(),

@@ -4,6 +4,7 @@
     python scripts/bench_model.py                       # widths 16 32 64, 128^2 and 256^2
     python scripts/bench_model.py --data-dir DATA --dataset-config small   # + the real pipeline
     python scripts/bench_model.py --json bench_model.json
+    python scripts/bench_model.py --widths 8 --levels 3 --blocks 1 --space-to-depth 1 2 4 --sizes 128 --infer-batch 32 --infer-reps 6
 
 Training: the custom step of ``stemtf train`` (L1 on the stabilised scale, AdamW) on
 ``--patch-px`` patches, global batch ``--batch-size``, default strategy. Pipeline: batches/s of
@@ -31,7 +32,7 @@ def _timed(fn, reps: int, warmup: int = 1) -> float:
     return (time.perf_counter() - t0) / reps
 
 
-def bench_training(width: int, args) -> float:
+def bench_training(width: int, s2d: int, args) -> float:
     import numpy as np
     import tensorflow as tf
 
@@ -40,7 +41,15 @@ def bench_training(width: int, args) -> float:
     from stemtf.training.loop import build_optimizer
     from stemtf.training.losses import make_loss
 
-    cfg = TrainConfig(width=width, synthetic=1, patch_px=args.patch_px, batch_size=args.batch_size)
+    cfg = TrainConfig(
+        width=width,
+        levels=args.levels,
+        blocks=args.blocks,
+        space_to_depth=s2d,
+        synthetic=1,
+        patch_px=args.patch_px,
+        batch_size=args.batch_size,
+    )
     model = RDUNet(**cfg.model_config())
     opt = build_optimizer(cfg)
     loss_fn = make_loss("l1", cfg.norm_scale)
@@ -70,16 +79,16 @@ def bench_pipeline(ds, batches: int, batch_size: int) -> float:
     return batches * batch_size / (time.perf_counter() - t0)
 
 
-def bench_inference(width: int, size: int, batch: int, reps: int) -> float:
+def bench_inference(width: int, s2d: int, size: int, batch: int, args) -> float:
     import numpy as np
     import tensorflow as tf
 
     from stemtf.models import RDUNet
 
-    model = RDUNet(width=width)
+    model = RDUNet(width=width, levels=args.levels, blocks=args.blocks, space_to_depth=s2d)
     x = tf.constant(np.random.default_rng(0).poisson(5.0, (batch, size, size, 1)).astype("float32"))
     f = tf.function(lambda a: model(a, training=False))
-    return batch / _timed(lambda: f(x).numpy(), reps)
+    return batch / _timed(lambda: f(x).numpy(), args.infer_reps)
 
 
 def main() -> None:
@@ -87,6 +96,11 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     p.add_argument("--widths", type=int, nargs="+", default=[16, 32, 64])
+    p.add_argument("--levels", type=int, default=4, help="RDUNet levels (all widths)")
+    p.add_argument("--blocks", type=int, default=2, help="denoising blocks per level and side")
+    p.add_argument(
+        "--space-to-depth", type=int, nargs="+", default=[1], help="fold factors to compare"
+    )
     p.add_argument("--sizes", type=int, nargs="+", default=[128, 256])
     p.add_argument("--patch-px", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=8)
@@ -139,22 +153,28 @@ def main() -> None:
             ds, args.pipeline_batches, args.batch_size
         )
     for w in args.widths:
-        sps = bench_training(w, args)
-        res["train_steps_per_s"][str(w)] = sps
-        print(
-            f"train width {w:3d}: {sps:7.3f} steps/s = {sps * args.batch_size:7.1f} pairs/s "
-            f"(batch {args.batch_size}, {args.patch_px}^2)",
-            flush=True,
-        )
-        for s in args.sizes:
-            batch = (
-                max(1, args.infer_batch * (128 // s) ** 2)
-                if s <= 128
-                else max(1, args.infer_batch // 4)
+        for s2d in args.space_to_depth:
+            key = str(w) if s2d == 1 else f"{w}/s2d{s2d}"
+            sps = bench_training(w, s2d, args)
+            res["train_steps_per_s"][key] = sps
+            print(
+                f"train width {w:3d} space_to_depth {s2d}: {sps:7.3f} steps/s = "
+                f"{sps * args.batch_size:7.1f} pairs/s (batch {args.batch_size}, {args.patch_px}^2)",
+                flush=True,
             )
-            dps = bench_inference(w, s, batch, args.infer_reps)
-            res["inference_dps_per_s"][f"{w}@{s}"] = dps
-            print(f"infer width {w:3d} at {s}^2: {dps:8.2f} DPs/s", flush=True)
+            for s in args.sizes:
+                batch = (
+                    max(1, args.infer_batch * (128 // s) ** 2)
+                    if s <= 128
+                    else max(1, args.infer_batch // 4)
+                )
+                dps = bench_inference(w, s2d, s, batch, args)
+                res["inference_dps_per_s"][f"{key}@{s}"] = dps
+                print(
+                    f"infer width {w:3d} space_to_depth {s2d} at {s}^2: {dps:8.2f} DPs/s "
+                    f"({1e3 / dps:.2f} ms/DP)",
+                    flush=True,
+                )
     for k, v in res["pipeline_pairs_per_s"].items():
         print(f"pipeline {k}: {v:9.1f} pairs/s")
     if args.json:

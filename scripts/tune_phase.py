@@ -66,6 +66,12 @@ def label_scene(raw: np.ndarray, q_sampling_invA: float, library, seed: int) -> 
         lab, conf, _ = vote_on_mixed_calls(
             raw, lab, conf, res.share, res.share_sd, res.lattice_rotation_deg, model
         )
+    try:  # absent before this step existed
+        from stemtf.phase.context import unassign_isolated_calls
+    except ImportError:
+        pass
+    else:
+        lab, conf, _ = unassign_isolated_calls(raw, lab, conf, model)
     return np.asarray(lab)
 
 

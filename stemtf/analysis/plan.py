@@ -20,6 +20,7 @@ RELABEL_STEPS = (
     "faint_regions",
     "marker_check",
     "mixed_vote",
+    "isolated_calls",
 )
 
 

@@ -110,6 +110,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     from stemtf.phase.context import (
         label_faint_regions,
         label_from_neighbours,
+        unassign_isolated_calls,
         vote_on_mixed_calls,
     )
     from stemtf.phase.matched import check_marker_on_counts, label_sparse_patterns
@@ -203,6 +204,8 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         result.lattice_rotation_deg,
         task.model,
     )
+    # a lone O1/both call inside an off-zone grain is that grain's pseudo-hexagon
+    labels, confidence, by_isolation = unassign_isolated_calls(grid, labels, confidence, task.model)
     t4 = time.perf_counter()
     steps = {
         "scan_context": by_context,
@@ -210,6 +213,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         "faint_regions": by_faint,
         "marker_check": by_marker,
         "mixed_vote": by_vote,
+        "isolated_calls": by_isolation,
     }
     bf, adf = task.virtual.apply(dps)
     labels = np.asarray(labels, np.uint8)

@@ -13,9 +13,10 @@ from stemtf.phase.context import (
     VoteParams,
     label_faint_regions,
     label_from_neighbours,
+    unassign_isolated_calls,
     vote_on_mixed_calls,
 )
-from stemtf.phase.model import LABEL_BOTH, LABEL_SECOND
+from stemtf.phase.model import LABEL_BOTH, LABEL_FIRST, LABEL_NONE, LABEL_SECOND, LABEL_UNASSIGNED
 
 
 def _grid(kin, model, rng, dose):
@@ -212,3 +213,27 @@ def test_vote_counts_only_neighbours_of_the_same_grain(model):
     assert out[4] == LABEL_SECOND
     with pytest.raises(InputError, match="beta"):
         VoteParams(beta=-1.0)
+
+
+def test_lone_calls_inside_an_off_zone_grain_become_unassigned(model):
+    U, O3, O1, B, V = LABEL_UNASSIGNED, LABEL_FIRST, LABEL_SECOND, LABEL_BOTH, LABEL_NONE
+    lab = np.full((8, 8), U, np.uint8)  # an off-zone grain
+    lab[:, 6:] = O3  # a zone-axis O3 grain beside it
+    lab[2, 1] = O1  # pseudo-hexagons read as O1 / both inside the off-zone grain
+    lab[5, 5] = B  # at the grain boundary: 5 unassigned neighbours
+    lab[7, :4] = O1  # a lamella along the grain's edge: its calls neighbour each other
+    lab[0, 6] = O1  # a lone O1 call in the O3 grain (2 unassigned neighbours): left alone
+    lab[0, 0] = V
+    grid = np.zeros((8, 8, 2, 2), np.float32)
+    conf = np.full(64, 0.3, np.float32)
+    out, out_conf, changed = unassign_isolated_calls(grid, lab.ravel(), conf, model)
+    want = lab.copy()
+    want[2, 1] = want[5, 5] = U
+    assert np.array_equal(out.reshape(8, 8), want)
+    assert np.array_equal(changed, out != lab.ravel()) and changed.sum() == 2
+    assert np.array_equal(out_conf, conf)
+    # fewer unassigned neighbours than asked: nothing changes
+    out2, _, changed2 = unassign_isolated_calls(grid, lab.ravel(), conf, model, min_unassigned=8)
+    assert changed2.sum() == 1 and out2.reshape(8, 8)[2, 1] == U  # (2, 1) has 8 of 8
+    with pytest.raises(InputError, match="min_unassigned"):
+        unassign_isolated_calls(grid, lab.ravel(), conf, model, min_unassigned=0)
