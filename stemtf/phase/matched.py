@@ -80,7 +80,17 @@ class MatchedParams:
         fixed-pattern residuals grow with the counts.
     min_lattice_z : float
         A marker hexagon counts only where the neighbourhood's shared-ring hexagon stands this
-        many sigmas at the rotation the structure fixes relative to the marker (within 1 deg).
+        many sigmas at the rotation the structure fixes relative to the marker (within 1 deg)
+        ...
+    min_sixfold_vertices : int
+        ... or where at least this many of its six vertices stand ``vertex_z`` sigmas on their
+        own in the 3 x 3 neighbourhood (a zone-axis hexagon: the O1 {110} that would confirm the
+        lattice holds as little as 5 % of the counts at some thicknesses, while an off-zone
+        grain's pseudo-hexagon near the marker radius is mostly one Friedel pair: on the
+        ``tune`` split at 3e2-1e3, 6 of 6 vertices in zone-axis O1, 2 in off-zone grains, >= 5 in
+        0.5-2.3 % of them). 7 disables it.
+    vertex_z : float
+        Pooled significance of one vertex for :attr:`min_sixfold_vertices`.
     """
 
     min_own_z: float = 3.5
@@ -89,8 +99,15 @@ class MatchedParams:
     clip_z: float = 3.0
     max_beam_counts: float = 400.0
     min_lattice_z: float = 3.0
+    min_sixfold_vertices: int = 5
+    vertex_z: float = 1.0
 
     def __post_init__(self) -> None:
+        if self.min_sixfold_vertices not in range(1, 8):
+            raise InputError(
+                f"min_sixfold_vertices={self.min_sixfold_vertices!r} is not allowed: 1 to 7 "
+                "(7: off)"
+            )
         for name in (
             "min_own_z",
             "min_pooled_z",
@@ -98,6 +115,7 @@ class MatchedParams:
             "clip_z",
             "max_beam_counts",
             "min_lattice_z",
+            "vertex_z",
         ):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
@@ -120,6 +138,7 @@ def hexagon_scan(
     clip_z: float = 3.0,
     chunk: int = 128,
     return_shot_variance: bool = False,
+    return_vertices: bool = False,
 ) -> tuple[np.ndarray, ...]:
     """Excess counts and variance of a hexagon of disks at ``radius_px`` at every rotation.
 
@@ -140,6 +159,9 @@ def hexagon_scan(
     return_shot_variance : bool
         Also return the shot-noise variance alone (without the floor set by the spread over
         rotations).
+    return_vertices : bool
+        Also return each vertex's excess and shot-noise variance, ``(N, 6, 120)`` each (the
+        excess relative to the median rotation, like the hexagon's).
 
     Returns
     -------
@@ -169,9 +191,16 @@ def hexagon_scan(
     py, px = yy[sel].astype(float), xx[sel].astype(float)
     pix = np.flatnonzero(sel.ravel())
     shot_var = np.ones_like(variance)
+    v_ex = np.zeros((n, 6, n_rot)) if return_vertices else None
+    v_var = np.ones((n, 6, n_rot)) if return_vertices else None
+
+    def _out(*base):
+        extra = (shot_var,) if return_shot_variance else ()
+        extra += (v_ex, v_var) if return_vertices else ()
+        return (*base, *extra)
+
     if pix.size == 0:  # the ring lies off the detector: no evidence
-        out = excess, np.ones_like(variance)
-        return (*out, shot_var) if return_shot_variance else out
+        return _out(excess, np.ones_like(variance))
     for s in range(0, n, chunk):
         e = min(s + chunk, n)
         m = e - s
@@ -198,6 +227,10 @@ def hexagon_scan(
         var = d + bg * scale**2 + 1.0
         lim = clip_z * np.sqrt(var)
         ex = np.clip(ex, -lim, lim)
+        if return_vertices:
+            v = ex.reshape(m, 6, n_rot)
+            v_ex[s:e] = v - np.median(v, axis=2, keepdims=True)
+            v_var[s:e] = var.reshape(m, 6, n_rot)
         hexa = ex.reshape(m, 6, n_rot).sum(axis=1)
         # an azimuthally uniform excess (the probe's tails, a halo or an amorphous ring that the
         # flat bands do not quite remove) is no hexagon: measure against the median rotation
@@ -209,7 +242,7 @@ def hexagon_scan(
         excess[s:e] = hexa
         shot_var[s:e] = var.reshape(m, 6, n_rot).sum(axis=1)
         variance[s:e] = np.maximum(shot_var[s:e], spread)
-    return (excess, variance, shot_var) if return_shot_variance else (excess, variance)
+    return _out(excess, variance)
 
 
 def _binned(bins: np.ndarray, mask: np.ndarray, weights, m: int, half: int) -> np.ndarray:
@@ -341,22 +374,36 @@ def label_sparse_patterns(
     need = _pooled(none.astype(np.float64)[:, None], (ry, rx))[:, 0] > 0
     idx = np.flatnonzero(need)
     found, rot, zpool = {}, {}, {}
+    n_rot = _N_BINS // 6
+    v_ex = np.zeros((ry * rx, 6, n_rot))
+    v_var = np.ones((ry * rx, 6, n_rot))
     for name, radius in (("marker", marker.radius_invA), ("first", r_first)):
-        ex = np.zeros((ry * rx, _N_BINS // 6))
-        var = np.ones((ry * rx, _N_BINS // 6))
-        ex[idx], var[idx] = hexagon_scan(
-            dps[idx], cen[idx], radius / q, calibration, clip_z=prm.clip_z
-        )
+        ex = np.zeros((ry * rx, n_rot))
+        var = np.ones((ry * rx, n_rot))
+        if name == "marker":
+            ex[idx], var[idx], v_ex[idx], v_var[idx] = hexagon_scan(
+                dps[idx], cen[idx], radius / q, calibration, clip_z=prm.clip_z, return_vertices=True
+            )
+        else:
+            ex[idx], var[idx] = hexagon_scan(
+                dps[idx], cen[idx], radius / q, calibration, clip_z=prm.clip_z
+            )
         found[name], rot[name], zpool[name] = ring_evidence(ex, var, (ry, rx), prm)
     # the marker belongs to a lattice only with that lattice's {110} hexagon at the rotation
     # the structure fixes (O1 {100} and {110} 30 deg apart): pseudo-hexagons of off-zone grains
-    # near the marker radius (0.42-0.45 1/A for O3 along [100]) have none
-    n_rot = _N_BINS // 6
+    # near the marker radius (0.42-0.45 1/A for O3 along [100]) have none; or a six-fold
+    # marker hexagon (most of its vertices significant in the neighbourhood): those
+    # pseudo-hexagons are mostly one Friedel pair
     offset = (shared.rotation_deg - marker.rotation_deg) / BIN_DEG
     expect = np.rint(rot["marker"] + offset).astype(np.int64)
     rows = np.arange(ry * rx)
     near = np.stack([zpool["first"][rows, (expect + k) % n_rot] for k in (-2, -1, 0, 1, 2)])
-    found["marker"] &= near.max(axis=0) >= prm.min_lattice_z
+    pv_ex = _pooled(v_ex.reshape(ry * rx, -1), (ry, rx)).reshape(v_ex.shape)
+    pv_var = _pooled(v_var.reshape(ry * rx, -1), (ry, rx)).reshape(v_var.shape)
+    at = rot["marker"]
+    vz = pv_ex[rows, :, at] / np.sqrt(np.maximum(pv_var[rows, :, at], 1.0))
+    sixfold = (vz >= prm.vertex_z).sum(axis=1) >= prm.min_sixfold_vertices
+    found["marker"] &= (near.max(axis=0) >= prm.min_lattice_z) | sixfold
     # beside a crystal no phase fits (off-zone grains: their pseudo-hexagons pass a filter
     # this coarse in radius), no phase is given from the raw counts
     unassigned = unassigned_code(model)

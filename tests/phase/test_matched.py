@@ -154,3 +154,43 @@ def test_marker_check_parameters():
         MarkerCheckParams(keep_pooled_z=float("inf"))
     with pytest.raises(InputError, match="max_excess_variance"):
         MarkerCheckParams(max_excess_variance=0.5)
+
+
+def _marker_scan(kin, model, calibration, rng, vertices, counts_per_disk=12.0, n=3):
+    """(n, n) patterns: a transmitted disk and disks at ``vertices`` (indices 0-5) of the O1
+    marker hexagon only (no {110} ring: O1 at a thickness where it is near extinction)."""
+    marker = [r for r in model.rings if r.marker][0]
+    yy, xx = np.mgrid[:128, :128]
+    cy, cx = calibration.center_yx
+    r = marker.radius_invA / calibration.q_sampling_invA
+    img = np.zeros((128, 128))
+    for k in vertices:
+        a = np.deg2rad(marker.rotation_deg + 21.0 + 60 * k)
+        d = np.hypot(yy - (cy + r * np.sin(a)), xx - (cx + r * np.cos(a)))
+        img += np.clip(3.2 + 0.5 - d, 0, 1)
+    img *= counts_per_disk / img.sum() * len(vertices)
+    img += 150.0 * np.clip(3.7 - np.hypot(yy - cy, xx - cx), 0, 1) / 43.0
+    return rng.poisson(np.broadcast_to(img + 0.02, (n, n, 128, 128))).astype(np.float32)
+
+
+def test_a_six_fold_marker_hexagon_needs_no_110_ring_and_a_friedel_pair_is_not_one(
+    kin, model, calibration
+):
+    rng = np.random.default_rng(7)
+    seeded = np.zeros(9, np.uint8)
+    seeded[0] = 2  # the spot finder saw O1 at one position
+    centers = np.tile(calibration.center_yx, (9, 1))
+    hexagon = _marker_scan(kin, model, calibration, rng, range(6))
+    got, _, rel = label_sparse_patterns(hexagon, seeded, np.zeros(9), centers, calibration, model)
+    assert (got == 2).sum() >= 7  # six-fold in the neighbourhood: O1 without its {110}
+    off = MatchedParams(min_sixfold_vertices=7)  # only the {110}-lattice test
+    got7, _, _ = label_sparse_patterns(
+        hexagon, seeded, np.zeros(9), centers, calibration, model, off
+    )
+    assert (got7 == 2).sum() == 1
+    # an off-zone grain's pseudo-hexagon: one Friedel pair near the marker radius, as strong
+    pair = _marker_scan(kin, model, calibration, rng, (0, 3), counts_per_disk=12.0)
+    got_pair, _, _ = label_sparse_patterns(pair, seeded, np.zeros(9), centers, calibration, model)
+    assert (got_pair == 2).sum() == 1
+    with pytest.raises(InputError, match="min_sixfold_vertices"):
+        MatchedParams(min_sixfold_vertices=0)
