@@ -183,7 +183,7 @@ def test_a_six_fold_marker_hexagon_needs_no_110_ring_and_a_friedel_pair_is_not_o
     hexagon = _marker_scan(kin, model, calibration, rng, range(6))
     got, _, rel = label_sparse_patterns(hexagon, seeded, np.zeros(9), centers, calibration, model)
     assert (got == 2).sum() >= 7  # six-fold in the neighbourhood: O1 without its {110}
-    off = MatchedParams(min_sixfold_vertices=7)  # only the {110}-lattice test
+    off = MatchedParams(min_sixfold_vertices=7, min_arc_vertices=7)  # only the {110} test
     got7, _, _ = label_sparse_patterns(
         hexagon, seeded, np.zeros(9), centers, calibration, model, off
     )
@@ -192,5 +192,16 @@ def test_a_six_fold_marker_hexagon_needs_no_110_ring_and_a_friedel_pair_is_not_o
     pair = _marker_scan(kin, model, calibration, rng, (0, 3), counts_per_disk=12.0)
     got_pair, _, _ = label_sparse_patterns(pair, seeded, np.zeros(9), centers, calibration, model)
     assert (got_pair == 2).sum() == 1
+    # a mistilted grain: the Laue circle lights three adjacent vertices
+    arc = _marker_scan(kin, model, calibration, rng, (1, 2, 3), counts_per_disk=12.0)
+    got_arc, _, _ = label_sparse_patterns(arc, seeded, np.zeros(9), centers, calibration, model)
+    assert (got_arc == 2).sum() >= 7
+    no_arc = MatchedParams(min_arc_vertices=7)
+    got_no, _, _ = label_sparse_patterns(
+        arc, seeded, np.zeros(9), centers, calibration, model, no_arc
+    )
+    assert (got_no == 2).sum() == 1
     with pytest.raises(InputError, match="min_sixfold_vertices"):
         MatchedParams(min_sixfold_vertices=0)
+    with pytest.raises(InputError, match="min_arc_vertices"):
+        MatchedParams(min_arc_vertices=8)
