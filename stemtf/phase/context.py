@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.ndimage import convolve
 
 from stemtf.errors import InputError
 from stemtf.phase.calibration import Calibration, hexagon_on_detector
@@ -513,15 +514,10 @@ def unassign_isolated_calls(
     mixed = np.isin(lab, (LABEL_SECOND, LABEL_BOTH))
     if not mixed.any():
         return labels, confidence, changed
-    pad_m = np.pad(mixed, 1, constant_values=False)
-    pad_u = np.pad(lab == code, 1, constant_values=False)
-    n_mixed = np.zeros((ry, rx), int)
-    n_unassigned = np.zeros((ry, rx), int)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy or dx:
-                n_mixed += pad_m[1 + dy : 1 + dy + ry, 1 + dx : 1 + dx + rx]
-                n_unassigned += pad_u[1 + dy : 1 + dy + ry, 1 + dx : 1 + dx + rx]
+    ring = np.ones((3, 3), int)
+    ring[1, 1] = 0  # the 8 neighbours within the scan
+    n_mixed = convolve(mixed.astype(int), ring, mode="constant")
+    n_unassigned = convolve((lab == code).astype(int), ring, mode="constant")
     flip = (mixed & (n_mixed == 0) & (n_unassigned >= int(min_unassigned))).ravel()
     labels[flip] = code
     changed[flip] = True

@@ -413,10 +413,9 @@ def label_sparse_patterns(
     sixfold = sig.sum(axis=1) >= prm.min_sixfold_vertices
     # a tilted grain's Laue circle lights a contiguous arc of the hexagon (adjacent vertices);
     # a pseudo-hexagon's Friedel pair sits on opposite ones
-    arc = np.zeros(len(sig), bool)
-    for start in range(6 if prm.min_arc_vertices < 7 else 0):
-        arc |= np.all([sig[:, (start + j) % 6] for j in range(prm.min_arc_vertices)], axis=0)
-    sixfold |= arc
+    if prm.min_arc_vertices < 7:
+        runs = np.all([np.roll(sig, -j, axis=1) for j in range(prm.min_arc_vertices)], axis=0)
+        sixfold |= runs.any(axis=1)
     found["marker"] &= (near.max(axis=0) >= prm.min_lattice_z) | sixfold
     # beside a crystal no phase fits (off-zone grains: their pseudo-hexagons pass a filter
     # this coarse in radius), no phase is given from the raw counts
