@@ -15,12 +15,21 @@ from typing import Any
 
 from stemtf.errors import InputError, check_positive
 
-__all__ = ["DataGeometry", "ModelDomain", "DISK_RADIUS_TOLERANCE", "mismatch_line"]
+__all__ = [
+    "DataGeometry",
+    "ModelDomain",
+    "DISK_RADIUS_TOLERANCE",
+    "DOSE_TOLERANCE_FACTOR",
+    "dose_in_domain",
+    "mismatch_line",
+]
 
 #: A data disk radius within this relative distance of the model's counts as in domain.
 DISK_RADIUS_TOLERANCE = 0.25
 #: Relative tolerance of the q-sampling for "same frame".
 Q_SAMPLING_TOLERANCE = 0.05
+#: A scan's dose counts as inside a model's trained range within this factor of its ends.
+DOSE_TOLERANCE_FACTOR = 2.0
 
 
 def _wavelength_A(energy_eV: float) -> float:
@@ -181,6 +190,17 @@ class ModelDomain:
         )
 
 
+def dose_in_domain(domain: ModelDomain | None, dose_e: float | None) -> bool:
+    """Whether ``dose_e`` [e-/DP] lies in ``domain``'s trained dose range.
+
+    Within a factor :data:`DOSE_TOLERANCE_FACTOR` of its ends; True when either is unknown.
+    """
+    if domain is None or dose_e is None or not dose_e > 0:
+        return True
+    lo, hi = domain.dose_range_e
+    return lo / DOSE_TOLERANCE_FACTOR <= dose_e <= hi * DOSE_TOLERANCE_FACTOR
+
+
 def mismatch_line(
     name: str,
     data: DataGeometry,
@@ -216,8 +236,7 @@ def mismatch_line(
         problems.append("disk radius")
     if abs(data.q_sampling_invA / zoom / domain.q_sampling_invA - 1.0) > Q_SAMPLING_TOLERANCE:
         problems.append("q-sampling")
-    lo, hi = domain.dose_range_e
-    if dose_e is not None and dose_e > 0 and not lo / 2 <= dose_e <= hi * 2:
+    if not dose_in_domain(domain, dose_e):
         problems.append("dose")
     if not problems:
         return None

@@ -17,7 +17,10 @@ wins when it beats raw and the classical filter by :data:`WIN_Z` paired standard
 the patterns. Detector defects are not Poisson: a hot pixel is hot in both halves, so pixels
 that stand out as isolated spikes of their pattern (:func:`hot_pixel_mask`) are left out of
 every score.
-:func:`choose_denoiser` turns the scores into ``--denoise auto``'s decision.
+:func:`choose_denoiser` turns the scores into ``--denoise auto``'s decision. ``auto`` also
+keeps the raw counts when the scan's dose lies outside the dose range the model was trained on
+(its card's domain, within a factor 2): there the deviance, dominated by the diffuse background
+of the annulus, was measured to favour a model that erases the weak spots the phase map needs.
 """
 
 from __future__ import annotations
@@ -288,7 +291,12 @@ def choose_denoiser(
         The denoiser to use on every pattern (with an ``info`` dict holding ``decision``,
         ``self_check`` and ``domain``), and warning lines.
     """
-    from stemtf.denoise.domain import ModelDomain, mismatch_line
+    from stemtf.denoise.domain import (
+        DOSE_TOLERANCE_FACTOR,
+        ModelDomain,
+        dose_in_domain,
+        mismatch_line,
+    )
     from stemtf.denoise.frame import Frame, FramedDenoiser
 
     info = dict(getattr(denoiser, "info", {"kind": "custom", "model": requested}))
@@ -337,9 +345,31 @@ def choose_denoiser(
         f"Poisson deviance per pattern: model {d['model']:.1f}, classical "
         f"{d['classical']:.1f}, raw {d['raw']:.1f}"
     )
-    if check.model_wins:
+    in_dose = dose_in_domain(domain, dose_e)
+    if check.model_wins and (in_dose or not auto):
         decision = "model"
         reason = f"self-check: the denoiser {name} wins on this scan ({numbers})"
+        if not in_dose:
+            decision = "model (forced: named explicitly)"
+            reason += (
+                f"; used because it was named explicitly, although the scan's dose "
+                f"({dose_e:.3g} e-/DP) is outside the range it was trained on"
+            )
+            warnings.append(reason)
+    elif check.model_wins:
+        # Below (or above) the trained dose range the deviance was measured blind to what
+        # decides the phase map: the model wins on the diffuse background of the ring annulus
+        # while it erases weak O1 {100} spots (bench_denoise, 128 px, 1e2-3e2 e-/DP). So auto
+        # keeps the raw counts there; naming the model still forces it.
+        lo, hi = domain.dose_range_e
+        decision = "none"
+        reason = (
+            f"self-check: the denoiser {name} wins on this scan ({numbers}), but the scan's "
+            f"dose ({dose_e:.3g} e-/DP) is outside the range it was trained on "
+            f"({lo:.3g}-{hi:.3g} e-/DP, x{DOSE_TOLERANCE_FACTOR:g} tolerance); --denoise auto "
+            f"analyses WITHOUT denoising (name the model to force it)"
+        )
+        warnings.append(reason)
     elif auto:
         decision = "none"
         reason = (

@@ -137,6 +137,31 @@ def test_auto_uses_a_winning_model_and_records_why():
     assert "self_check" not in key and key["decision"] == "model"
 
 
+def test_auto_keeps_raw_counts_below_the_trained_dose_range():
+    class HighDose(Oracle):
+        info = {
+            "kind": "test",
+            "model": "highdose",
+            "version": "1",
+            "card": {"domain": ModelDomain.from_spec(N, 0.025, 200e3, 1.9, (1e3, 1e5)).to_dict()},
+        }
+
+    s = _sample(3e2)  # wins the self-check, but 3e2 < 1e3 / 2
+    geometry = DataGeometry((N, N), 0.025, 200e3, 1.9)
+    chosen, warnings = choose_denoiser("auto", HighDose(), s, geometry, seed=0)
+    assert isinstance(chosen, IdentityDenoiser) and chosen.info["decision"] == "none"
+    assert chosen.info["self_check"]["model_wins"] is True
+    assert any("outside its training domain (dose)" in w for w in warnings)
+    assert any("trained on (1e+03-1e+05 e-/DP" in w and "WITHOUT" in w for w in warnings)
+    forced, warnings = choose_denoiser("/models/highdose", HighDose(), s, geometry, seed=0)
+    assert isinstance(forced, FramedDenoiser)
+    assert forced.info["decision"] == "model (forced: named explicitly)"
+    assert any("named explicitly" in w for w in warnings)
+    # at 6e2 (within the factor-2 tolerance of 1e3) the self-check decides alone
+    inside, warnings = choose_denoiser("auto", HighDose(), _sample(6e2), geometry, seed=0)
+    assert inside.info["decision"] == "model" and warnings == []
+
+
 def test_unknown_domain_warns_and_is_not_resampled():
     class NoCard(Oracle):
         info = {"kind": "test", "model": "nocard", "version": "1", "card": None}
