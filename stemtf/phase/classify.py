@@ -45,6 +45,10 @@ __all__ = [
 #: A share measured less precisely than this (shot noise, in units of the two lattices'
 #: separation) is not used: the marker decides.
 MAX_SHARE_SD = 0.35
+#: A lattice shown by the marker ring alone (no hexagon on any other ring) needs its six disks'
+#: counts above their local backgrounds by at least this many Poisson standard deviations,
+#: pooled over the six (:func:`drop_faint_marker_lattices`).
+MARKER_LATTICE_MIN_Z = 3.0
 #: One accepted hexagon of a pattern (the per-DP hexagon table of the analysis results).
 HEXAGON_DTYPE = np.dtype(
     [
@@ -126,6 +130,7 @@ class ClassifyParams:
     ellipticity_ratio: float
     ellipticity_angle_deg: float
     fine_method: str = "centroid"
+    min_marker_lattice_z: float = MARKER_LATTICE_MIN_Z
 
     @classmethod
     def from_model(
@@ -170,6 +175,7 @@ class ClassifyParams:
             ellipticity_ratio=cal.ellipticity_ratio,
             ellipticity_angle_deg=cal.ellipticity_angle_deg,
             fine_method=model.fine_method,
+            min_marker_lattice_z=MARKER_LATTICE_MIN_Z,
         )
 
 
@@ -278,6 +284,48 @@ def primary_lattice(hx, rad_invA, ring_i, ok, prm: ClassifyParams, n_dp: int) ->
     scale = rad_invA[p] / prm.ring_radius_invA[pr]
     rot = hx["rotation_deg"][p] - prm.ring_rotation_deg[pr]
     return Lattice(idx, bsub, pr, p, scale, rot)
+
+
+def drop_faint_marker_lattices(dps, hx, lat: Lattice, centers, prm: ClassifyParams) -> Lattice:
+    """Lattices that rest on a marker hexagon alone must hold counts, not stray electrons.
+
+    In a sparse pattern (vacuum, or a thin grain far from its zone) the robust noise level of
+    the DoG response is zero, so any three clusters of 3-5 counts make "spots", and three of
+    them fall on a hexagon at the marker radius by chance often enough to call vacuum O1 (tune
+    split, 10^4 e-/DP: 8 vacuum positions in 6 scenes). Measured on the counts instead: the six
+    vertex disks' background-subtracted counts pooled (aperture photometry,
+    :func:`stemtf.phase.spots.aperture_counts`) stand at z <= 2.5 for those, at z >= 2.8 for
+    real O1 marker-only lattices from 10^3 e-/DP up. A lattice whose primary ring is the marker
+    ring, with no hexagon on any other ring, is kept only with pooled z >=
+    :data:`MARKER_LATTICE_MIN_Z` (``prm.min_marker_lattice_z``).
+    """
+    j = prm.marker_ring
+    if j < 0 or lat.idx.size == 0 or not np.isfinite(prm.min_marker_lattice_z):
+        return lat
+    others = np.delete(lat.best, j, axis=1) if lat.best.shape[1] > 1 else lat.best[:, :0]
+    alone = (lat.primary_ring == j) & ~(others >= 0).any(axis=1)
+    if not alone.any():
+        return lat
+    from stemtf.phase.spots import SpotTable, aperture_counts
+
+    rows = np.flatnonzero(alone)
+    p = lat.primary_hex[rows]
+    vy, vx = hexagon_on_detector(
+        centers[lat.idx[rows]],
+        hx["radius_px"][p],
+        hx["rotation_deg"][p],
+        prm.ellipticity_ratio,
+        prm.ellipticity_angle_deg,
+    )
+    # the batch's own pattern indices (aperture_counts indexes dps by dp_index)
+    b = np.repeat(lat.idx[rows], 6)
+    zeros = np.zeros(b.size)
+    table = SpotTable(b, vy.ravel(), vx.ravel(), zeros, zeros)
+    excess, _, var = aperture_counts(dps, table, prm.disk_radius_px, return_variance=True)
+    z = excess.reshape(-1, 6).sum(axis=1) / np.sqrt(var.reshape(-1, 6).sum(axis=1))
+    keep = np.ones(lat.idx.size, bool)
+    keep[rows] = z >= prm.min_marker_lattice_z
+    return Lattice(*(getattr(lat, f)[keep] for f in Lattice.__dataclass_fields__))
 
 
 def template_response(resp, idx, centers_yx, radius_px, rotation_deg, prm: ClassifyParams):
@@ -440,6 +488,7 @@ def classify(
     conf = np.ones(n_dp, np.float32)
     frac = np.zeros(n_dp, np.float32)
     lat = primary_lattice(hx, rad, ring_i, ok, prm, n_dp)
+    lat = drop_faint_marker_lattices(dps, hx, lat, centers, prm)
     # no lattice of a known phase: none, or unassigned where a crystal diffracts
     crystal = friedel_pairs >= prm.unassigned_min_pairs
     if hx.size:

@@ -279,3 +279,52 @@ def test_a_sparse_systematic_row_off_the_rings_is_unassigned(model):
     res = identify_phases(np.stack(row + on_ring), cal, model)
     assert (res.labels[:8] == LABEL_UNASSIGNED).mean() >= 0.75, res.labels
     assert not np.any(res.labels[8:] == LABEL_UNASSIGNED), res.labels
+
+
+def test_marker_only_lattice_needs_counts_not_stray_electrons(model):
+    """A lattice resting on a 3-vertex marker hexagon alone is kept only where its six disks
+    hold counts above their local backgrounds (pooled Poisson z >= 3): three disks of a few
+    stray electrons on a sparse background (vacuum at high dose on a 256 px camera) are
+    dropped, three real Bragg disks (a mistilted grain's arc) are kept, and a lattice with a
+    hexagon on another ring is never touched."""
+    from stemtf.phase.calibration import hexagon_on_detector
+    from stemtf.phase.classify import ClassifyParams, Lattice, drop_faint_marker_lattices
+    from stemtf.phase.hexagons import HEXAGON_PX_DTYPE
+
+    cal = Calibration(
+        q_sampling_invA=0.0078, energy_eV=200e3, semiangle_mrad=1.5, center_yx=(128.0, 128.0)
+    )
+    prm = ClassifyParams.from_model(model, cal, min_lattice_matches=3)
+    j = prm.marker_ring
+    r_px = prm.ring_radius_invA[j] / cal.q_sampling_invA
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[:256, :256]
+    vy, vx = hexagon_on_detector(np.array([128.0, 128.0]), r_px, 10.0, 1.0, 0.0)
+    dps = []
+    for per_disk in (4, 4, 40, 40, 4):  # counts in each of three lit disks
+        dp = rng.poisson(0.05, (256, 256)).astype(np.float32)  # sparse background
+        for k in (0, 1, 2):  # three adjacent vertices lit (Laue-circle arc)
+            inside = np.flatnonzero(np.hypot(yy - vy[k], xx - vx[k]).ravel() <= cal.disk_radius_px)
+            np.add.at(dp.ravel(), rng.choice(inside, per_disk), 1.0)
+        dps.append(dp)
+    dps = np.stack(dps)
+    n = len(dps)
+    hx = np.zeros(n + 1, HEXAGON_PX_DTYPE)
+    hx["dp_index"][:n] = np.arange(n)
+    hx["radius_px"], hx["rotation_deg"], hx["inliers"] = r_px, 10.0, 3
+    hx[n] = (
+        4,
+        prm.ring_radius_invA[prm.shared_first] / cal.q_sampling_invA,
+        10.0,
+        3,
+        1,
+        128,
+        128,
+        1,
+    )
+    best = np.full((n, prm.ring_radius_invA.size), -1)
+    best[:, j] = np.arange(n)
+    best[4, prm.shared_first] = n  # pattern 4 also has a shared-ring hexagon
+    lat = Lattice(np.arange(n), best, np.full(n, j), np.arange(n), np.ones(n), np.full(n, 10.0))
+    kept = drop_faint_marker_lattices(dps, hx, lat, np.full((n, 2), 128.0), prm)
+    assert kept.idx.tolist() == [2, 3, 4]
