@@ -9,8 +9,11 @@ libraries) at 40 x 40 probe positions, simulated once into ``--scenes`` and reus
 
     STEMTF_CACHE=... python scripts/tune_phase.py --scenes /tmp/tune --seeds 0 1 --doses 2e3 1e4
 
-prints one line per scene (O1-present F1, macro-F1, per-class F1 of O1 and both) and the mean per
-dose. Quote numbers from ``scripts/bench_field.py --split report``, not from this.
+prints one line per scene (O1-present F1, macro-F1, per-class F1 of O1 and both, patterns falsely
+called O1/both and O1/both missed) and the means per dose. ``--marker-lattice-min-z -inf`` turns
+the identification's count test of marker-only lattices off, ``--skip-steps lone_calls`` the
+last scan-context step (to measure what each adds). Quote numbers from
+``scripts/bench_field.py --split report``, not from this.
 """
 
 from __future__ import annotations
@@ -36,7 +39,9 @@ def o1_present_f1(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
 
 
-def label_scene(raw: np.ndarray, q_sampling_invA: float, library, seed: int) -> np.ndarray:
+def label_scene(
+    raw: np.ndarray, q_sampling_invA: float, library, seed: int, skip: tuple[str, ...] = ()
+) -> np.ndarray:
     """Labels of a (Ry, Rx, H, W) scan through identification and every scan-context step."""
     from stemtf.phase.context import label_faint_regions, label_from_neighbours
     from stemtf.phase.matched import check_marker_on_counts, label_sparse_patterns
@@ -72,6 +77,13 @@ def label_scene(raw: np.ndarray, q_sampling_invA: float, library, seed: int) -> 
         pass
     else:
         lab, conf, _ = unassign_isolated_calls(raw, lab, conf, model)
+    try:  # absent before this step existed
+        from stemtf.phase.context import first_phase_for_lone_calls
+    except ImportError:
+        pass
+    else:
+        if "lone_calls" not in skip:
+            lab, conf, _ = first_phase_for_lone_calls(raw, lab, conf, model)
     return np.asarray(lab)
 
 
@@ -90,8 +102,25 @@ def main(argv=None) -> None:
     ap.add_argument(
         "--analysis-seed", type=int, default=0, help="pass-1 sample seed (analyze's --seed)"
     )
+    ap.add_argument(
+        "--marker-lattice-min-z",
+        type=float,
+        default=None,
+        help="override classify.MARKER_LATTICE_MIN_Z (-inf: the marker-only count test off)",
+    )
+    ap.add_argument(
+        "--skip-steps",
+        nargs="*",
+        default=[],
+        choices=["lone_calls"],
+        help="scan-context steps left out",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
+    if args.marker_lattice_min_z is not None:
+        import stemtf.phase.classify as classify
+
+        classify.MARKER_LATTICE_MIN_Z = args.marker_lattice_min_z
     args.scenes.mkdir(parents=True, exist_ok=True)
     conditions = bf.conditions()
     names = args.conditions or list(conditions)
@@ -120,21 +149,28 @@ def main(argv=None) -> None:
                 with h5py.File(truth_path, "r") as f:
                     truth = np.asarray(f["labels"]).ravel()
                     q = float(f.attrs["q_sampling_invA"])
-                pred = label_scene(raw, q, libs[det], args.analysis_seed)
+                pred = label_scene(
+                    raw, q, libs[det], args.analysis_seed, skip=tuple(args.skip_steps)
+                )
                 m = phase_metrics(pred, truth)
                 o1p = o1_present_f1(pred, truth)
-                per_dose.setdefault(dose, []).append((o1p, m["macro_f1"]))
+                o1_called, o1_true = np.isin(pred, (2, 3)), np.isin(truth, (2, 3))
+                false_o1 = int((o1_called & ~o1_true).sum())
+                missed = int((~o1_called & o1_true).sum())
+                per_dose.setdefault(dose, []).append((o1p, m["macro_f1"], false_o1, missed))
                 c = m["classes"]
                 print(
                     f"{name:22s} {dose:7g} {seed}  O1-present {o1p:.3f}  macro {m['macro_f1']:.3f}"
-                    f"  O1 {c['O1']['f1']:.3f}  both {c['both']['f1']:.3f}",
+                    f"  O1 {c['O1']['f1']:.3f}  both {c['both']['f1']:.3f}  false O1/both "
+                    f"{false_o1}  missed {missed}",
                     flush=True,
                 )
     for dose, rows in sorted(per_dose.items()):
         a = np.array(rows)
         print(
             f"dose {dose:g}: {len(a)} scenes, mean O1-present {a[:, 0].mean():.4f}, "
-            f"mean macro-F1 {a[:, 1].mean():.4f}"
+            f"mean macro-F1 {a[:, 1].mean():.4f}, false O1/both {int(a[:, 2].sum())}, "
+            f"missed O1/both {int(a[:, 3].sum())}"
         )
 
 

@@ -21,6 +21,7 @@ RELABEL_STEPS = (
     "marker_check",
     "mixed_vote",
     "isolated_calls",
+    "lone_calls",
 )
 
 

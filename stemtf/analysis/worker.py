@@ -108,6 +108,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     """
     from stemtf.phase import identify_phases
     from stemtf.phase.context import (
+        first_phase_for_lone_calls,
         label_faint_regions,
         label_from_neighbours,
         unassign_isolated_calls,
@@ -206,6 +207,8 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     )
     # a lone O1/both call inside an off-zone grain is that grain's pseudo-hexagon
     labels, confidence, by_isolation = unassign_isolated_calls(grid, labels, confidence, task.model)
+    # a lone O1/both call inside an O3 grain is O3's thickness-dependent {100} reflections
+    labels, confidence, by_lone = first_phase_for_lone_calls(grid, labels, confidence, task.model)
     t4 = time.perf_counter()
     steps = {
         "scan_context": by_context,
@@ -214,6 +217,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         "marker_check": by_marker,
         "mixed_vote": by_vote,
         "isolated_calls": by_isolation,
+        "lone_calls": by_lone,
     }
     bf, adf = task.virtual.apply(dps)
     labels = np.asarray(labels, np.uint8)

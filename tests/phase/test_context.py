@@ -237,3 +237,34 @@ def test_lone_calls_inside_an_off_zone_grain_become_unassigned(model):
     assert changed2.sum() == 1 and out2.reshape(8, 8)[2, 1] == U  # (2, 1) has 8 of 8
     with pytest.raises(InputError, match="min_unassigned"):
         unassign_isolated_calls(grid, lab.ravel(), conf, model, min_unassigned=0)
+
+
+def test_lone_o1_or_both_calls_inside_an_o3_grain_become_o3(model):
+    from stemtf.phase.context import first_phase_for_lone_calls
+
+    O3, O1, B, V = LABEL_FIRST, LABEL_SECOND, LABEL_BOTH, LABEL_NONE
+    lab = np.full((8, 8), O3, np.uint8)
+    lab[2, 2] = B  # all 8 neighbours O3: O3's thickness {100}, not a degraded column
+    lab[4, 5] = O1  # likewise
+    lab[6:, 1] = O1  # a lamella one position wide (2 rows): its calls neighbour each other
+    lab[0, 7] = B  # a corner: 3 neighbours only (fewer than 5): left alone
+    lab[3, 7] = B  # on the edge: 5 neighbours, all O3
+    lab[0, 4] = B  # beside vacuum: left alone
+    lab[0, 3] = V
+    grid = np.zeros((8, 8, 2, 2), np.float32)
+    conf = np.full(64, 0.8, np.float32)
+    out, out_conf, changed = first_phase_for_lone_calls(grid, lab.ravel(), conf, model)
+    want = lab.copy()
+    want[2, 2] = want[4, 5] = want[3, 7] = O3
+    assert np.array_equal(out.reshape(8, 8), want)
+    assert changed.sum() == 3 and np.all(out_conf[changed] == 0.5)
+    assert np.all(out_conf[~changed] == 0.8)
+    # a family model's codes 2 and 3 are other phases (here H3 and O3+O1...): nothing changes
+    from stemtf.phase import PhaseModel
+
+    family = PhaseModel.from_materials(["nmc811-o3", "nmc811-o1", "nmc811-h3"])
+    assert family.label_names[3] != "both"
+    same, _, none_changed = first_phase_for_lone_calls(grid, lab.ravel(), conf, family)
+    assert not none_changed.any() and np.array_equal(same, lab.ravel())
+    with pytest.raises(InputError, match="min_neighbours"):
+        first_phase_for_lone_calls(grid, lab.ravel(), conf, model, min_neighbours=2)
