@@ -472,6 +472,13 @@ def vote_on_mixed_calls(
 ISOLATED_MIN_UNASSIGNED = 3
 
 
+def _neighbour_counts(*masks: np.ndarray) -> tuple[np.ndarray, ...]:
+    """For each (Ry, Rx) bool mask: how many of each position's 8 scan neighbours it holds."""
+    ring = np.ones((3, 3), int)
+    ring[1, 1] = 0  # the 8 neighbours within the scan
+    return tuple(convolve(m.astype(int), ring, mode="constant") for m in masks)
+
+
 def unassign_isolated_calls(
     grid: np.ndarray,
     labels: np.ndarray,
@@ -512,15 +519,11 @@ def unassign_isolated_calls(
     code = unassigned_code(model)
     if code is None:
         return labels, confidence, changed
-    ry, rx = g.shape[:2]
-    lab = labels.reshape(ry, rx)
+    lab = labels.reshape(g.shape[:2])
     mixed = np.isin(lab, (LABEL_SECOND, LABEL_BOTH))
     if not mixed.any():
         return labels, confidence, changed
-    ring = np.ones((3, 3), int)
-    ring[1, 1] = 0  # the 8 neighbours within the scan
-    n_mixed = convolve(mixed.astype(int), ring, mode="constant")
-    n_unassigned = convolve((lab == code).astype(int), ring, mode="constant")
+    n_mixed, n_unassigned = _neighbour_counts(mixed, lab == code)
     flip = (mixed & (n_mixed == 0) & (n_unassigned >= int(min_unassigned))).ravel()
     labels[flip] = code
     changed[flip] = True
@@ -577,15 +580,11 @@ def first_phase_for_lone_calls(
     g, labels, confidence, changed = scan_step_start(grid, labels, confidence)
     if tuple(model.label_names)[LABEL_BOTH] != "both":
         return labels, confidence, changed
-    ry, rx = g.shape[:2]
-    lab = labels.reshape(ry, rx)
+    lab = labels.reshape(g.shape[:2])
     mixed = np.isin(lab, (LABEL_SECOND, LABEL_BOTH))
     if not mixed.any():
         return labels, confidence, changed
-    ring = np.ones((3, 3), int)
-    ring[1, 1] = 0  # the 8 neighbours within the scan
-    n_first = convolve((lab == LABEL_FIRST).astype(int), ring, mode="constant")
-    n_all = convolve(np.ones((ry, rx), int), ring, mode="constant")
+    n_first, n_all = _neighbour_counts(lab == LABEL_FIRST, np.ones(lab.shape, bool))
     flip = (mixed & (n_first == n_all) & (n_all >= int(min_neighbours))).ravel()
     labels[flip] = LABEL_FIRST
     confidence[flip] = np.minimum(confidence[flip], 0.5)
