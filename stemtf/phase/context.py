@@ -578,7 +578,8 @@ def first_phase_for_lone_calls(
     if not 3 <= int(min_neighbours) <= 8:
         raise InputError(f"min_neighbours={min_neighbours!r} is not allowed: 3 to 8 neighbours")
     g, labels, confidence, changed = scan_step_start(grid, labels, confidence)
-    if tuple(model.label_names)[LABEL_BOTH] != "both":
+    names = tuple(model.label_names)
+    if len(names) <= LABEL_BOTH or names[LABEL_BOTH] != "both":  # one phase, or a family
         return labels, confidence, changed
     lab = labels.reshape(g.shape[:2])
     mixed = np.isin(lab, (LABEL_SECOND, LABEL_BOTH))

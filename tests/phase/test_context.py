@@ -266,5 +266,8 @@ def test_lone_o1_or_both_calls_inside_an_o3_grain_become_o3(model):
     assert family.label_names[3] != "both"
     same, _, none_changed = first_phase_for_lone_calls(grid, lab.ravel(), conf, family)
     assert not none_changed.any() and np.array_equal(same, lab.ravel())
+    one = PhaseModel.from_materials(["nmc811-o3"])  # labels none, O3, unassigned
+    same, _, none_changed = first_phase_for_lone_calls(grid, lab.ravel(), conf, one)
+    assert not none_changed.any()
     with pytest.raises(InputError, match="min_neighbours"):
         first_phase_for_lone_calls(grid, lab.ravel(), conf, model, min_neighbours=2)
