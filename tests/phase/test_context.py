@@ -249,15 +249,17 @@ def test_lone_o1_or_both_calls_inside_an_o3_grain_become_o3(model):
     lab[6:, 1] = O1  # a lamella one position wide (2 rows): its calls neighbour each other
     lab[0, 7] = B  # a corner: 3 neighbours only (fewer than 5): left alone
     lab[3, 7] = B  # on the edge: 5 neighbours, all O3
-    lab[0, 4] = B  # beside vacuum: left alone
-    lab[0, 3] = V
+    lab[0, 4] = B  # beside vacuum (2 of 5 neighbours): left alone
+    lab[0, 3] = lab[1, 4] = V
+    lab[5, 3] = B  # one vacuum neighbour of 8 (a faint position): O3
+    lab[4, 2] = V
     grid = np.zeros((8, 8, 2, 2), np.float32)
     conf = np.full(64, 0.8, np.float32)
     out, out_conf, changed = first_phase_for_lone_calls(grid, lab.ravel(), conf, model)
     want = lab.copy()
-    want[2, 2] = want[4, 5] = want[3, 7] = O3
+    want[2, 2] = want[4, 5] = want[3, 7] = want[5, 3] = O3
     assert np.array_equal(out.reshape(8, 8), want)
-    assert changed.sum() == 3 and np.all(out_conf[changed] == 0.5)
+    assert changed.sum() == 4 and np.all(out_conf[changed] == 0.5)
     assert np.all(out_conf[~changed] == 0.8)
     # a family model's codes 2 and 3 are other phases (here H3 and O3+O1...): nothing changes
     from stemtf.phase import PhaseModel
@@ -269,5 +271,9 @@ def test_lone_o1_or_both_calls_inside_an_o3_grain_become_o3(model):
     one = PhaseModel.from_materials(["nmc811-o3"])  # labels none, O3, unassigned
     same, _, none_changed = first_phase_for_lone_calls(grid, lab.ravel(), conf, one)
     assert not none_changed.any()
+    strict, _, changed0 = first_phase_for_lone_calls(grid, lab.ravel(), conf, model, max_other=0)
+    assert changed0.sum() == 3 and strict.reshape(8, 8)[5, 3] == B
     with pytest.raises(InputError, match="min_neighbours"):
         first_phase_for_lone_calls(grid, lab.ravel(), conf, model, min_neighbours=2)
+    with pytest.raises(InputError, match="max_other"):
+        first_phase_for_lone_calls(grid, lab.ravel(), conf, model, max_other=3)
