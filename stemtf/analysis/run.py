@@ -25,7 +25,7 @@ from stemtf.analysis.checksum import check_unchanged, file_sha256, file_stamp
 from stemtf.analysis.config import AnalyzeConfig
 from stemtf.analysis.executor import choose_scheduler, run_tasks
 from stemtf.analysis.geometry import check_q_sampling
-from stemtf.analysis.plan import RunPlan, RunTimings, plan_chunks
+from stemtf.analysis.plan import RELABEL_STEPS, RunPlan, RunTimings, plan_chunks
 from stemtf.analysis.publish import (
     OUTPUT_FILES,
     files_record,
@@ -183,6 +183,10 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
         "calibration": calibration.to_dict(),
         "phase_model": model.to_dict(),
         "denoiser": resume_key(denoiser_info),
+        # chunks of a version with other scan-context steps hold other labels (and another
+        # length of per-step counts): never resumed into this run
+        "stemtf_version": __version__,
+        "relabel_steps": list(RELABEL_STEPS),
     }
     resumed = work.start(key) is not None  # another run's chunks are discarded, never reused
     work.save_state({"key": key, "input": {"stamp": stamp, "sha256": sha}})

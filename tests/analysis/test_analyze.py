@@ -161,6 +161,25 @@ def test_resume_skips_done_chunks(odd_scan, odd_result, tmp_path):
     assert json.loads((out / "summary.json").read_text())["resumed"] is False
 
 
+def test_chunks_of_a_version_with_other_steps_are_not_resumed(odd_scan, odd_result, tmp_path):
+    """Chunks written by a stemtf with other scan-context steps hold other labels (and per-step
+    counts of another length): the run starts over instead of mixing them in."""
+    import shutil
+
+    out = tmp_path / "old"
+    shutil.copytree(odd_result, out)
+    state_path = out / ".stemtf-work" / "state.json"
+    state = json.loads(state_path.read_text())
+    assert state["key"]["relabel_steps"][-1] == "lone_calls"
+    state["key"]["relabel_steps"] = state["key"]["relabel_steps"][:-1]  # an older version
+    state_path.write_text(json.dumps(state))
+    for name in OUTPUTS:
+        (out / name).unlink()
+    result = _run(odd_scan[0], "--out", out, *CAL, "--chunk", 40)
+    assert result.exit_code == 0, result.output
+    assert json.loads((out / "summary.json").read_text())["resumed"] is False
+
+
 def test_failure_mid_run_leaves_no_final_files(odd_scan, tmp_path):
     data = np.load(odd_scan[0]).astype(np.float32)
     data[7, 4, 10, 11] = np.nan
