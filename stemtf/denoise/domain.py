@@ -249,8 +249,13 @@ def mismatch_line(
         )
     )
     dose = f", {dose_e:.3g} e-/DP" if dose_e is not None else ""
+    verdict = (
+        "--denoise auto keeps the raw counts (outside the trained dose range; name the model "
+        "to force it)"
+        if "dose" in problems
+        else "the self-check on this scan decides"
+    )
     return (
         f"denoiser {name} outside its training domain ({', '.join(problems)}): data "
-        f"{data.describe()}{dose}; model {domain.describe()}{resampled}; the self-check on "
-        f"this scan decides"
+        f"{data.describe()}{dose}; model {domain.describe()}{resampled}; {verdict}"
     )

@@ -151,7 +151,10 @@ def test_auto_keeps_raw_counts_below_the_trained_dose_range():
     chosen, warnings = choose_denoiser("auto", HighDose(), s, geometry, seed=0)
     assert isinstance(chosen, IdentityDenoiser) and chosen.info["decision"] == "none"
     assert chosen.info["self_check"]["model_wins"] is True
-    assert any("outside its training domain (dose)" in w for w in warnings)
+    assert any(
+        "outside its training domain (dose)" in w and "auto keeps the raw counts" in w
+        for w in warnings
+    )
     assert any("trained on (1e+03-1e+05 e-/DP" in w and "WITHOUT" in w for w in warnings)
     forced, warnings = choose_denoiser("/models/highdose", HighDose(), s, geometry, seed=0)
     assert isinstance(forced, FramedDenoiser)
