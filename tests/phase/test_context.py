@@ -246,7 +246,8 @@ def test_lone_o1_or_both_calls_inside_an_o3_grain_become_o3(model):
     lab = np.full((8, 8), O3, np.uint8)
     lab[2, 2] = B  # all 8 neighbours O3: O3's thickness {100}, not a degraded column
     lab[4, 5] = O1  # likewise
-    lab[6:, 1] = O1  # a lamella one position wide (2 rows): its calls neighbour each other
+    lab[5:, 1] = O1  # a lamella one position wide, 3 long: kept
+    lab[6, 5] = lab[6, 6] = B  # a touching pair inside the grain: O3
     lab[0, 7] = B  # a corner: 3 neighbours only (fewer than 5): left alone
     lab[3, 7] = B  # on the edge: 5 neighbours, all O3
     lab[0, 4] = B  # beside vacuum (2 of 5 neighbours): left alone
@@ -257,9 +258,9 @@ def test_lone_o1_or_both_calls_inside_an_o3_grain_become_o3(model):
     conf = np.full(64, 0.8, np.float32)
     out, out_conf, changed = first_phase_for_lone_calls(grid, lab.ravel(), conf, model)
     want = lab.copy()
-    want[2, 2] = want[4, 5] = want[3, 7] = want[5, 3] = O3
+    want[2, 2] = want[4, 5] = want[3, 7] = want[5, 3] = want[6, 5] = want[6, 6] = O3
     assert np.array_equal(out.reshape(8, 8), want)
-    assert changed.sum() == 4 and np.all(out_conf[changed] == 0.5)
+    assert changed.sum() == 6 and np.all(out_conf[changed] == 0.5)
     assert np.all(out_conf[~changed] == 0.8)
     # a family model's codes 2 and 3 are other phases (here H3 and O3+O1...): nothing changes
     from stemtf.phase import PhaseModel
@@ -272,7 +273,9 @@ def test_lone_o1_or_both_calls_inside_an_o3_grain_become_o3(model):
     same, _, none_changed = first_phase_for_lone_calls(grid, lab.ravel(), conf, one)
     assert not none_changed.any()
     strict, _, changed0 = first_phase_for_lone_calls(grid, lab.ravel(), conf, model, max_other=0)
-    assert changed0.sum() == 3 and strict.reshape(8, 8)[5, 3] == B
+    assert changed0.sum() == 5 and strict.reshape(8, 8)[5, 3] == B
+    single, _, changed1 = first_phase_for_lone_calls(grid, lab.ravel(), conf, model, max_size=1)
+    assert changed1.sum() == 4 and single.reshape(8, 8)[6, 5] == B
     with pytest.raises(InputError, match="min_neighbours"):
         first_phase_for_lone_calls(grid, lab.ravel(), conf, model, min_neighbours=2)
     with pytest.raises(InputError, match="max_other"):
