@@ -346,17 +346,10 @@ def choose_denoiser(
         f"{d['classical']:.1f}, raw {d['raw']:.1f}"
     )
     in_dose = dose_in_domain(domain, dose_e)
-    if check.model_wins and (in_dose or not auto):
+    if check.model_wins and in_dose:
         decision = "model"
         reason = f"self-check: the denoiser {name} wins on this scan ({numbers})"
-        if not in_dose:
-            decision = "model (forced: named explicitly)"
-            reason += (
-                f"; used because it was named explicitly, although the scan's dose "
-                f"({dose_e:.3g} e-/DP) is outside the range it was trained on"
-            )
-            warnings.append(reason)
-    elif check.model_wins:
+    elif check.model_wins and auto:
         # Below (or above) the trained dose range the deviance was measured blind to what
         # decides the phase map: the model wins on the diffuse background of the ring annulus
         # while it erases weak O1 {100} spots (bench_denoise, 128 px, 1e2-3e2 e-/DP). So auto
@@ -377,10 +370,14 @@ def choose_denoiser(
             f"--denoise auto analyses WITHOUT denoising"
         )
         warnings.append(reason)
-    else:
+    else:  # named explicitly: forced, with what speaks against it
         decision = "model (forced: named explicitly)"
         reason = (
-            f"self-check: the denoiser {name} does not win on this scan ({numbers}); "
+            f"self-check: the denoiser {name} wins on this scan ({numbers}); used because it "
+            f"was named explicitly, although the scan's dose ({dose_e:.3g} e-/DP) is outside "
+            f"the range it was trained on"
+            if check.model_wins
+            else f"self-check: the denoiser {name} does not win on this scan ({numbers}); "
             f"used because it was named explicitly"
         )
         warnings.append(reason)

@@ -302,7 +302,7 @@ def drop_faint_marker_lattices(dps, hx, lat: Lattice, centers, prm: ClassifyPara
     j = prm.marker_ring
     if j < 0 or lat.idx.size == 0 or not np.isfinite(prm.min_marker_lattice_z):
         return lat
-    others = np.delete(lat.best, j, axis=1) if lat.best.shape[1] > 1 else lat.best[:, :0]
+    others = np.delete(lat.best, j, axis=1)
     alone = (lat.primary_ring == j) & ~(others >= 0).any(axis=1)
     if not alone.any():
         return lat

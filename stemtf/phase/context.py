@@ -559,8 +559,8 @@ def first_phase_for_lone_calls(
     several probe positions wide, while the thickness artefact flickers on and off inside an
     O3 grain. A group of up to ``max_size`` O1/both calls (8-connected; one call, or two
     touching) whose surrounding scan positions (at least ``min_neighbours``) are all O3 but at
-    most ``max_other`` becomes O3. For single calls: On the ``tune`` split (eight
-    field conditions, seeds 0 and 1, 40 x 40 scans) such calls were O3 in truth in 46 of 46
+    most ``max_other`` becomes O3. On the ``tune`` split (eight field conditions, seeds 0
+    and 1, 40 x 40 scans) single calls so surrounded were O3 in truth in 46 of 46
     cases at 2 x 10^3 e-/DP, 9 of 9 at 10^4, 26 of 26 at 10^3 and 21 of 23 at 3 x 10^2 (with
     every neighbour O3 required: 37, 8, 18 and 18 of 20); pairs so surrounded (after the
     single calls were re-labelled) were O3 in 14 of 14 positions at 2 x 10^3, 6 of 6 at 10^3,
@@ -577,7 +577,8 @@ def first_phase_for_lone_calls(
         A two-phase model (codes none, first, second, both, ...); a family model's codes mean
         other things, and nothing changes.
     min_neighbours : int
-        Scan neighbours a call needs to be re-labelled, 3 to 8.
+        Scan positions around a group (8 around a single call inside the scan) it needs to be
+        re-labelled, 3 to 8.
     max_other : int
         Of them, at most this many may be other than first phase (none or unassigned), 0 to 2.
     max_size : int
