@@ -12,7 +12,8 @@ libraries) at 40 x 40 probe positions, simulated once into ``--scenes`` and reus
 prints one line per scene (O1-present F1, macro-F1, per-class F1 of O1 and both, patterns falsely
 called O1/both and O1/both missed) and the means per dose. ``--marker-lattice-min-z -inf`` turns
 the identification's count test of marker-only lattices off, ``--skip-steps lone_calls`` the
-last scan-context step (to measure what each adds). Quote numbers from
+last scan-context step (to measure what each adds), ``--matched min_pooled_z=5`` a threshold of
+the low-dose matched filter. Quote numbers from
 ``scripts/bench_field.py --split report``, not from this.
 """
 
@@ -40,11 +41,19 @@ def o1_present_f1(pred: np.ndarray, truth: np.ndarray) -> float:
 
 
 def label_scene(
-    raw: np.ndarray, q_sampling_invA: float, library, seed: int, skip: tuple[str, ...] = ()
+    raw: np.ndarray,
+    q_sampling_invA: float,
+    library,
+    seed: int,
+    skip: tuple[str, ...] = (),
+    matched: dict[str, float] | None = None,
 ) -> np.ndarray:
-    """Labels of a (Ry, Rx, H, W) scan through identification and every scan-context step."""
+    """Labels of a (Ry, Rx, H, W) scan through identification and every scan-context step.
+
+    ``matched`` overrides fields of the matched filter's :class:`MatchedParams`.
+    """
     from stemtf.phase.context import label_faint_regions, label_from_neighbours
-    from stemtf.phase.matched import check_marker_on_counts, label_sparse_patterns
+    from stemtf.phase.matched import MatchedParams, check_marker_on_counts, label_sparse_patterns
 
     try:  # absent before the neighbour vote existed (comparisons with older checkouts)
         from stemtf.phase.context import vote_on_mixed_calls
@@ -64,7 +73,8 @@ def label_scene(
     )
     res, cal, model, _ = analyse(dps, given, seed)
     lab, conf, _ = label_from_neighbours(raw, res.labels, res.confidence, cal, model)
-    lab, conf, _ = label_sparse_patterns(raw, lab, conf, res.centers_yx, cal, model)
+    prm = MatchedParams(**(matched or {}))
+    lab, conf, _ = label_sparse_patterns(raw, lab, conf, res.centers_yx, cal, model, prm)
     lab, conf, _ = label_faint_regions(raw, lab, conf, res.hexagons, cal)
     lab, conf, _ = check_marker_on_counts(raw, lab, conf, res.hexagons, res.centers_yx, cal, model)
     if vote_on_mixed_calls is not None:
@@ -115,7 +125,26 @@ def main(argv=None) -> None:
         choices=["lone_calls"],
         help="scan-context steps left out",
     )
+    ap.add_argument(
+        "--matched",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override matched-filter thresholds (stemtf.phase.matched.MatchedParams fields)",
+    )
     args = ap.parse_args(argv)
+    matched = {}
+    for item in args.matched:
+        name, _, value = item.partition("=")
+        if not value:
+            raise SystemExit(f"--matched {item!r}: expected NAME=VALUE")
+        matched[name] = int(value) if name.endswith("vertices") else float(value)
+    from stemtf.phase.matched import MatchedParams
+
+    try:
+        MatchedParams(**matched)
+    except TypeError as exc:
+        raise SystemExit(f"--matched {args.matched}: {exc}") from None
     logging.basicConfig(level=logging.ERROR)
     if args.marker_lattice_min_z is not None:
         import stemtf.phase.classify as classify
@@ -150,7 +179,12 @@ def main(argv=None) -> None:
                     truth = np.asarray(f["labels"]).ravel()
                     q = float(f.attrs["q_sampling_invA"])
                 pred = label_scene(
-                    raw, q, libs[det], args.analysis_seed, skip=tuple(args.skip_steps)
+                    raw,
+                    q,
+                    libs[det],
+                    args.analysis_seed,
+                    skip=tuple(args.skip_steps),
+                    matched=matched,
                 )
                 m = phase_metrics(pred, truth)
                 o1p = o1_present_f1(pred, truth)
