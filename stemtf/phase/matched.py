@@ -38,6 +38,7 @@ import numpy as np
 
 from stemtf.errors import InputError
 from stemtf.phase.calibration import Calibration, correct_ellipticity
+from stemtf.phase.center import scan_smoothed_centers
 from stemtf.phase.context import scan_step_start, unassigned_code
 from stemtf.phase.dog import suppress_hot_pixels
 from stemtf.phase.model import LABEL_BOTH, LABEL_FIRST, LABEL_NONE, LABEL_SECOND, PhaseModel
@@ -349,7 +350,9 @@ def label_sparse_patterns(
     labels, confidence : ndarray, shape (Ry * Rx,)
         The per-pattern result (:func:`stemtf.phase.identify_phases`).
     centers_yx : ndarray, shape (Ry * Rx, 2)
-        Beam centres of the identification [px].
+        Beam centres of the identification [px]; where low-dose patterns are scored, they
+        are first weighed against the scan neighbourhood's
+        (:func:`stemtf.phase.center.scan_smoothed_centers`).
     calibration : Calibration
     model : PhaseModel
         A two-phase model; its marker ring (second phase) and first-phase shared ring, with
@@ -386,6 +389,9 @@ def label_sparse_patterns(
     none[cand[beam > prm.max_beam_counts]] = False
     if not none.any():
         return labels, confidence, relabelled
+    # at a few tens of counts in the transmitted disk a pattern's own centre wanders by px,
+    # smearing the disks summed below; the descan moves it smoothly across the scan
+    cen = scan_smoothed_centers(g, cen, calibration.disk_radius_px)
     # patterns whose neighbourhood holds a target: only those need scoring
     need = _pooled(none.astype(np.float64)[:, None], (ry, rx))[:, 0] > 0
     idx = np.flatnonzero(need)
