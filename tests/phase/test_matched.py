@@ -81,11 +81,34 @@ def test_the_filter_extends_a_seen_phase_and_leaves_bright_patterns(kin, model, 
     assert not alone[2].any()
 
 
+def test_no_phase_is_given_near_an_unassigned_pattern(kin, model, calibration):
+    """A faint O1 row beside a crystal no phase fits: within two positions of the
+    ``unassigned`` pattern nothing is given from the raw counts (off-zone pseudo-hexagons),
+    farther away the filter extends the phase as usual."""
+    rng = np.random.default_rng(5)
+    kinds = np.full((3, 7), 2)
+    grid = _scan(kin, model, rng, kinds, dose=150.0)
+    seeded = np.zeros(21, np.uint8)
+    seeded[6] = 2  # the spot finder saw the grain at the far end
+    seeded[0] = 4  # and an off-zone crystal at the other
+    centers = np.tile(calibration.center_yx, (21, 1))
+    labels, _, _ = label_sparse_patterns(grid, seeded, np.zeros(21), centers, calibration, model)
+    cols = np.arange(21) % 7
+    assert not np.any(labels[cols <= 2] == 2)
+    assert np.all(labels[cols >= 4] == 2)
+    near, _, _ = label_sparse_patterns(
+        grid, seeded, np.zeros(21), centers, calibration, model, MatchedParams(unassigned_reach=1)
+    )
+    assert np.all(near[(cols == 2)] == 2)
+
+
 def test_bad_parameters():
     with pytest.raises(InputError, match="min_own_z"):
         MatchedParams(min_own_z=0)
     with pytest.raises(InputError, match="max_beam_counts"):
         MatchedParams(max_beam_counts=float("nan"))
+    with pytest.raises(InputError, match="unassigned_reach=-1"):
+        MatchedParams(unassigned_reach=-1)
 
 
 def test_a_ring_off_the_detector_gives_no_evidence(kin, model, calibration):
