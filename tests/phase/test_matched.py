@@ -74,11 +74,22 @@ def test_the_filter_extends_a_seen_phase_and_leaves_bright_patterns(kin, model, 
         grid, seeded, np.zeros(9), centers, calibration, model, MatchedParams(max_beam_counts=1.0)
     )
     assert low[2].sum() >= 6 and not high[2].any()
-    # without a position the spot finder saw, the filter starts no phase
+    # where the spot finder saw the phase nowhere, the filter's own candidates start it ...
     alone = label_sparse_patterns(
         grid, np.zeros(9, np.uint8), np.zeros(9), centers, calibration, model
     )
-    assert not alone[2].any()
+    assert alone[2].sum() >= 6 and np.all(np.isin(alone[0], (0, 2)))
+    # ... unless told to extend only what the spot finder saw
+    strict = label_sparse_patterns(
+        grid,
+        np.zeros(9, np.uint8),
+        np.zeros(9),
+        centers,
+        calibration,
+        model,
+        MatchedParams(start_where_unseen=False),
+    )
+    assert not strict[2].any()
 
 
 def test_no_phase_is_given_near_an_unassigned_pattern(kin, model, calibration):
@@ -109,6 +120,8 @@ def test_bad_parameters():
         MatchedParams(max_beam_counts=float("nan"))
     with pytest.raises(InputError, match="unassigned_reach=-1"):
         MatchedParams(unassigned_reach=-1)
+    with pytest.raises(InputError, match="start_where_unseen='yes'"):
+        MatchedParams(start_where_unseen="yes")
 
 
 def test_a_ring_off_the_detector_gives_no_evidence(kin, model, calibration):
