@@ -267,7 +267,7 @@ def _local_plane(values: np.ndarray, weights: np.ndarray, half: int) -> np.ndarr
     yy, xx = np.mgrid[:ry, :rx].astype(np.float64)
     yy -= ry / 2.0
     xx -= rx / 2.0
-    w = weights
+    w = np.asarray(weights, np.float64)
     basis = np.stack([np.ones_like(yy), yy, xx], axis=-1)  # (Ry, Rx, 3)
     outer = basis[..., :, None] * basis[..., None, :] * w[..., None, None]  # (Ry, Rx, 3, 3)
     rhs = basis[..., :, None] * (values * w[..., None])[..., None, :]  # (Ry, Rx, 3, D)

@@ -469,11 +469,10 @@ def label_sparse_patterns(
     none &= ~odd
 
     # the filter extends a phase the spot finder saw: candidates join it through chains of
-    # candidates at most two probe positions apart; it never starts one (a lone pseudo-hexagon
-    # of an off-zone grain is not O1)
-    # ... unless the spot finder saw that phase nowhere in the scan (too few counts per disk
-    # anywhere): then the filter's own candidates, behind the same lattice tests, are all the
-    # evidence there is
+    # candidates at most two probe positions apart (a lone pseudo-hexagon of an off-zone grain
+    # is not O1); only where the spot finder saw that phase nowhere in this grid (too few
+    # counts per disk anywhere) do the filter's own candidates, behind the same lattice tests,
+    # seed it: they are all the evidence there is
     def _seeds(codes, cand):
         seen = np.isin(labels, codes)
         return seen if (seen.any() or not prm.start_where_unseen) else cand
