@@ -280,3 +280,46 @@ def test_lone_o1_or_both_calls_inside_an_o3_grain_become_o3(model):
         first_phase_for_lone_calls(grid, lab.ravel(), conf, model, min_neighbours=2)
     with pytest.raises(InputError, match="max_other"):
         first_phase_for_lone_calls(grid, lab.ravel(), conf, model, max_other=3)
+
+
+def test_remove_hot_pixels_keeps_every_count_shot_noise_can_explain():
+    from stemtf.phase.dog import remove_hot_pixels, suppress_hot_pixels
+
+    rng = np.random.default_rng(3)
+    sparse = rng.poisson(0.02, (8, 128, 128)).astype(np.float32)  # ~330 counts per pattern
+    hot = sparse.copy()
+    ys, xs = rng.integers(2, 126, (2, 40))
+    hot[0, ys, xs] = 4095.0
+    kept = remove_hot_pixels(sparse)
+    np.testing.assert_array_equal(kept, sparse)  # no count of a Poisson pattern is touched
+    assert suppress_hot_pixels(sparse).sum() < 0.2 * sparse.sum()  # the clip removes most
+    cleaned = remove_hot_pixels(hot)
+    assert cleaned.max() < 20 and np.array_equal(cleaned[1:], sparse[1:])
+    # a bright disk keeps its shape (shot-noise peaks inside it are not hot)
+    yy, xx = np.mgrid[:32, :32]
+    disk = rng.poisson(np.where(np.hypot(yy - 16, xx - 16) <= 4, 400.0, 1.0)).astype(np.float32)
+    np.testing.assert_array_equal(remove_hot_pixels(disk), disk)
+
+
+def test_hot_pixels_side_by_side_in_neighbouring_patterns_make_no_spot(kin, model, calibration):
+    """Two patterns' saturated pixels next to each other become a two-pixel cluster in their
+    neighbourhood sum that no neighbour clip removes; each pattern is cleaned before summing."""
+    rng = np.random.default_rng(5)
+    grid = _grid(kin, model, rng, dose=200.0)
+    truth = np.tile([1, 1, 1, 0, 0], 4)
+    flat = grid.reshape(-1, *grid.shape[2:])
+    res = identify_phases(flat, calibration, model)
+    clean, _, _ = label_from_neighbours(grid, res.labels, res.confidence, calibration, model)
+    hot = grid.copy()
+    for y in range(4):
+        for x in range(5):
+            py, px = rng.integers(3, 125, (2, 15))
+            hot[y, x, py, px] = 4095.0
+            if x > 0:  # and 8 right beside hot pixels of the pattern to the left
+                qy, qx = rng.integers(3, 124, (2, 8))
+                hot[y, x, qy, qx + 1] = 4095.0
+                hot[y, x - 1, qy, qx] = 4095.0
+    labels, _, _ = label_from_neighbours(hot, res.labels, res.confidence, calibration, model)
+    assert (labels[truth == 1] == 1).mean() >= 0.8
+    assert np.all(labels[truth == 0] == 0)
+    np.testing.assert_array_equal(labels, clean)
