@@ -121,8 +121,10 @@ def remove_hot_pixels(dps: np.ndarray) -> np.ndarray:
     removes most isolated single counts of a sparse low-dose pattern (57 % of the counts of a
     256 px pattern at 300 e-, most of them in diffracted disks), this keeps every count a
     Poisson draw could give: a pixel is hot where it exceeds its largest 8-neighbour ``m`` by
-    more than :data:`HOT_SIGMAS` ``* sqrt(m + 1) +`` :data:`HOT_MARGIN_COUNTS`. Meant for
-    patterns that are summed afterwards (scan neighbourhoods): there the hot pixels of different
+    more than :data:`HOT_SIGMAS` ``* sqrt(m + 1) +`` :data:`HOT_MARGIN_COUNTS`. For tests on
+    the counts themselves (the low-dose matched filter, :mod:`stemtf.phase.matched`, whose
+    shot-noise variances assume every electron is kept) and for patterns that are summed
+    afterwards (scan neighbourhoods), where the hot pixels of different
     patterns fall side by side often enough (about ten pairs in a 3 x 3 sum of 256 px patterns
     with 44 hot pixels each) to make bright two-pixel "spots" that no neighbour clip removes.
     Returns a float32 copy.

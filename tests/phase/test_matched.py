@@ -241,3 +241,28 @@ def test_a_six_fold_marker_hexagon_needs_no_110_ring_and_a_friedel_pair_is_not_o
         MatchedParams(min_sixfold_vertices=0)
     with pytest.raises(InputError, match="min_arc_vertices"):
         MatchedParams(min_arc_vertices=8)
+
+
+def test_the_filter_counts_every_electron_of_a_sparse_hexagon(kin, model, calibration):
+    """Single electrons in the six disks (no two side by side, as at 10^2 e-/DP) are all counted,
+    while saturated hot pixels elsewhere add nothing: the neighbour clip of the spot finder
+    would have erased every one of those electrons."""
+    rng = np.random.default_rng(4)
+    marker = [r for r in model.rings if r.marker][0]
+    r_px = marker.radius_invA / calibration.q_sampling_invA
+    cy, cx = calibration.center_yx
+    dp = np.zeros((128, 128), np.float32)
+    per_disk = 3
+    for k in range(6):
+        a = np.radians(37.0 + 60.0 * k)
+        y0, x0 = cy + r_px * np.sin(a), cx + r_px * np.cos(a)
+        for j in range(per_disk):  # isolated single counts within the disk
+            dy, dx = (np.array([-1.5, 0.0, 1.5])[j], np.array([1.5, -1.5, 1.5])[j])
+            dp[int(round(y0 + dy)), int(round(x0 + dx))] = 1.0
+    hot = rng.integers(5, 123, (2, 30))
+    far = np.abs(np.hypot(hot[0] - cy, hot[1] - cx) - r_px) > 10
+    dp[hot[0][far], hot[1][far]] = 4095.0
+    ex, var = hexagon_scan(dp[None], np.array([[cy, cx]]), r_px, calibration)
+    best = int(np.argmax(ex[0]))
+    assert abs(best * 0.5 - 37.0) <= 3.0  # a disk-wide window: a plateau, not a peak
+    assert ex[0, 74] == pytest.approx(6 * per_disk, abs=1.0)  # at the true 37 deg
