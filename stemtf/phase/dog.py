@@ -93,6 +93,19 @@ def dog_filter(dps: np.ndarray, sigma_px: float, *, ratio: float = DOG_SIGMA_RAT
 _RING_3X3 = np.array([[1, 1, 1], [1, 0, 1], [1, 1, 1]], np.uint8)
 
 
+def _with_neighbour_max(dps: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
+    """The patterns as one tall float32 image ``(B * H, W)``, each pixel's largest 8-neighbour.
+
+    One OpenCV call for the batch, so a pattern's first and last rows see one row of the
+    previous and next pattern in the batch. Returns the tall image, the neighbour maxima (same
+    layout) and the ``(B, H, W)`` shape.
+    """
+    stack = _as_stack(dps)
+    b, h, w = stack.shape
+    tall = stack.reshape(b * h, w)
+    return tall, cv2.dilate(tall, _RING_3X3, borderType=cv2.BORDER_REPLICATE), (b, h, w)
+
+
 def suppress_hot_pixels(dps: np.ndarray) -> np.ndarray:
     """Clip every pixel to the largest of its 8 neighbours (float32 copy).
 
@@ -100,13 +113,9 @@ def suppress_hot_pixels(dps: np.ndarray) -> np.ndarray:
     disk several pixels wide is left almost unchanged (only single-pixel shot-noise peaks are
     shaved). Without this one saturated pixel outshines every reflection in a low-dose pattern.
     """
-    single = np.ndim(dps) == 2
-    stack = _as_stack(dps)
-    b, h, w = stack.shape
-    tall = stack.reshape(b * h, w)
-    nbr = cv2.dilate(tall, _RING_3X3, borderType=cv2.BORDER_REPLICATE)
-    out = np.minimum(tall, nbr).reshape(b, h, w)
-    return out[0] if single else out
+    tall, nbr, shape = _with_neighbour_max(dps)
+    out = np.minimum(tall, nbr).reshape(shape)
+    return out[0] if np.ndim(dps) == 2 else out
 
 
 #: :func:`remove_hot_pixels`: a pixel is hot where it stands above its largest 8-neighbour ``m``
@@ -129,14 +138,10 @@ def remove_hot_pixels(dps: np.ndarray) -> np.ndarray:
     with 44 hot pixels each) to make bright two-pixel "spots" that no neighbour clip removes.
     Returns a float32 copy.
     """
-    single = np.ndim(dps) == 2
-    stack = _as_stack(dps).astype(np.float32, copy=False)
-    b, h, w = stack.shape
-    tall = stack.reshape(b * h, w)
-    nbr = cv2.dilate(tall, _RING_3X3, borderType=cv2.BORDER_REPLICATE)
+    tall, nbr, shape = _with_neighbour_max(dps)
     limit = nbr + HOT_SIGMAS * np.sqrt(np.maximum(nbr, 0.0) + 1.0) + HOT_MARGIN_COUNTS
-    out = np.where(tall > limit, nbr, tall).astype(np.float32).reshape(b, h, w)
-    return out[0] if single else out
+    out = np.where(tall > limit, nbr, tall).astype(np.float32, copy=False).reshape(shape)
+    return out[0] if np.ndim(dps) == 2 else out
 
 
 #: A pixel is dead where it holds no counts in a whole batch while its live 8-neighbours hold
