@@ -216,7 +216,7 @@ def label_faint_regions(
     hexagons: np.ndarray,
     calibration: Calibration,
     *,
-    min_z: float = 5.0,
+    min_z: float = 3.5,
     min_control_z: float = 4.0,
     control_deg: tuple[float, ...] = (15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -230,7 +230,11 @@ def label_faint_regions(
     (a hole in the map, not joined to the scan's edge through other ``none`` patterns), every
     pattern is scored at the primary hexagon of its nearest labelled pattern (the six disks'
     background-subtracted counts, :func:`stemtf.phase.spots.aperture_counts`, each clipped at
-    a few sigmas so one hot-pixel cluster cannot dominate) and, as controls, at the same
+    a few sigmas so one hot-pixel cluster cannot dominate; hot pixels removed first by
+    :func:`stemtf.phase.dog.remove_hot_pixels`, which keeps single electrons: near 200 Å O3
+    sends ~0.2 % of the beam into its six {110} disks, a few electrons per pattern at
+    2·10³ e⁻/DP, and a clip against the neighbours' maximum erased most of them) and, as
+    controls, at the same
     hexagon rotated by each of ``control_deg`` (same radius, off the lattice). The patterns of
     one region take the most common label around it only where their pooled excess
     stands above the controls' mean both by ``min_z`` shot-noise sigmas and by
@@ -251,7 +255,9 @@ def label_faint_regions(
         into the flattened grid).
     calibration : Calibration
     min_z : float
-        Shot-noise significance the pooled excess of a region needs.
+        Shot-noise significance the pooled excess of a region needs (3.5, chosen over 5.0 on
+        the ``tune`` split of ``scripts/bench_field.py``; few regions are tested per scan, and
+        the control test below guards against fixed-pattern effects).
     min_control_z : float
         ... and its distance from the controls' mean in their standard deviations.
     control_deg : tuple of float
@@ -320,7 +326,7 @@ def label_faint_regions(
     h = hx[row_of[source]]
     q = calibration.q_sampling_invA
     centers = np.column_stack([h["center_y"], h["center_x"]]).astype(float)
-    own = suppress_hot_pixels(g.reshape((ry * rx,) + g.shape[2:])[target])
+    own = remove_hot_pixels(g.reshape((ry * rx,) + g.shape[2:])[target])
     keys, inv = np.unique(region.ravel()[target], return_inverse=True)
     pooled, pooled_var = [], []
     for extra in (0.0, *control_deg):
