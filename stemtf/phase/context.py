@@ -45,6 +45,51 @@ __all__ = [
 #: Per-disk excess beyond this many shot-noise sigmas is clipped in the pooled region test.
 _DISK_CLIP_Z = 4.0
 
+#: A hexagon of at least :data:`INNER_MIN_VERTICES` vertices inside this fraction of the
+#: innermost phase ring's radius shows a crystal off the phases' zone axis
+#: (:func:`inner_lattice`).
+INNER_MAX_FRACTION = 0.75
+INNER_MIN_VERTICES = 3
+#: ... and its spots at least this fraction as strong as those of the pattern's strongest
+#: phase hexagon (tune split: the (003) hexagons of off-zone grains at 0.55-1.9 of the
+#: marker-like hexagon, chance three-spot hexagons in O1 sums at 0.09-0.13).
+INNER_MIN_RELATIVE_INTENSITY = 0.3
+
+
+def inner_lattice(hexagons: np.ndarray, model: PhaseModel, n_dp: int) -> np.ndarray:
+    """Patterns holding a hexagon well inside every phase ring: a crystal off the zone axis.
+
+    Along [001] neither O3 nor O1 NMC811 has a reflection inside O1's {100} ring at 0.41 Å⁻¹,
+    but a layered crystal seen from the side has its (003) row at 0.21 Å⁻¹ (c = 14.2 Å), and
+    its (006) and (01l) reflections near 0.42-0.45 Å⁻¹ make a pseudo-hexagon that can pass for
+    O1's {100}. A hexagon of at least :data:`INNER_MIN_VERTICES` vertices at under
+    :data:`INNER_MAX_FRACTION` of the innermost ring's radius, as strong as a phase hexagon of
+    the same pattern (:data:`INNER_MIN_RELATIVE_INTENSITY`), is no phase's reflection; only
+    patterns with a phase hexagon are flagged.
+    Measured on the neighbourhood sums of ``none`` patterns (tune split of
+    ``scripts/bench_field.py``, 3e2-1e3 e-/DP, 12 scans): in 11 of 46 sums over off-zone grains
+    called O1, in none of 1,098 sums over O1 called O1 and in 1 of 605 over O1 called both.
+
+    Returns a bool array (n_dp,).
+    """
+    out = np.zeros(n_dp, bool)
+    hx = np.asarray(hexagons)
+    if hx.size == 0 or not model.rings:
+        return out
+    r_min = min(r.radius_invA for r in model.rings)
+    phase = hx["phase"] > 0
+    strongest = np.zeros(n_dp)
+    np.maximum.at(strongest, hx["dp_index"][phase], hx["intensity"][phase])
+    inner = (
+        ~phase
+        & (hx["inliers"] >= INNER_MIN_VERTICES)
+        & (hx["radius_invA"] < INNER_MAX_FRACTION * r_min)
+        & (hx["intensity"] >= INNER_MIN_RELATIVE_INTENSITY * strongest[hx["dp_index"]])
+        & (strongest[hx["dp_index"]] > 0)
+    )
+    out[hx["dp_index"][inner]] = True
+    return out
+
 
 def _hexagon_table(centers, radius_px, rotation_deg, calibration: Calibration) -> SpotTable:
     """The six disks of one hexagon per row (on the detector, ellipticity applied) as spots."""
@@ -130,6 +175,13 @@ def label_from_neighbours(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Labels of ``none`` patterns from their scan neighbourhood, confirmed by their own counts.
 
+    Each ``none`` pattern's neighbourhood sum (hot pixels removed first) is identified like a
+    pattern; an O1 or both call of a sum that also holds a lattice inside every phase ring
+    (:func:`inner_lattice`: an off-zone crystal whose pseudo-hexagon imitates the marker) is
+    taken as ``unassigned``. The pattern takes the sum's label where its own counts at the
+    sum's hexagon (or, for ``unassigned``, its significant spots) pass ``min_z`` and
+    ``min_share``.
+
     Parameters
     ----------
     grid : ndarray, shape (Ry, Rx, H, W)
@@ -166,9 +218,16 @@ def label_from_neighbours(
     rows, cols = np.divmod(target, rx)
     sums, n_sum = _neighbourhood_sums(g, rows, cols, radius)
     res = identify_phases(sums, calibration, model, seed=seed, return_spots=True)
+    unassigned = unassigned_code(model)
+    sum_labels = np.asarray(res.labels).copy()
+    if unassigned is not None and type(model) is PhaseModel:
+        # a marker-ring call whose sum also holds a lattice inside every phase ring is an
+        # off-zone crystal imitating the marker: no phase fits it
+        off_axis = inner_lattice(res.hexagons, model, len(sums))
+        sum_labels[off_axis & np.isin(sum_labels, (LABEL_SECOND, LABEL_BOTH))] = unassigned
     # templates: the primary (most vertices) phase hexagon of each sum that shows a lattice
     hx = res.hexagons
-    hx = hx[(res.labels[hx["dp_index"]] != LABEL_NONE) & (hx["phase"] > 0)]
+    hx = hx[(sum_labels[hx["dp_index"]] != LABEL_NONE) & (hx["phase"] > 0)]
     hx = hx[np.lexsort((-hx["intensity"], -hx["inliers"].astype(int), hx["dp_index"]))]
     hx = hx[np.r_[True, hx["dp_index"][1:] != hx["dp_index"][:-1]]] if hx.size else hx
     q = calibration.q_sampling_invA
@@ -177,9 +236,8 @@ def label_from_neighbours(
     tables = [_hexagon_table(centers, hx["radius_invA"] / q, hx["rotation_deg"], calibration)]
     tables[0] = SpotTable(k_hex[tables[0].dp_index], *_spot_fields(tables[0]))
     # ... and where a sum is a crystal no phase fits, its spots significant above shot noise
-    unassigned = unassigned_code(model)
     if unassigned is not None and res.spots is not None and len(res.spots):
-        sp = res.spots.subset(res.labels[res.spots.dp_index] == unassigned)
+        sp = res.spots.subset(sum_labels[res.spots.dp_index] == unassigned)
         if len(sp):
             ex, zz = aperture_counts(suppress_hot_pixels(sums), sp, calibration.disk_radius_px)
             tables.append(sp.subset((zz >= _SPOT_Z) & (ex >= _SPOT_COUNTS)))
@@ -203,7 +261,7 @@ def label_from_neighbours(
     share = own_excess / np.maximum(per_pattern, 1e-9)
     ok = (z >= min_z) & (share >= min_share)
     idx = target[k[ok]]
-    labels[idx] = res.labels[k[ok]]
+    labels[idx] = sum_labels[k[ok]]
     confidence[idx] = 0.5 * res.confidence[k[ok]]
     relabelled[idx] = True
     return labels, confidence, relabelled

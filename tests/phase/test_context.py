@@ -329,3 +329,42 @@ def test_hot_pixels_side_by_side_in_neighbouring_patterns_make_no_spot(kin, mode
     assert (labels[truth == 1] == 1).mean() >= 0.8
     assert np.all(labels[truth == 0] == 0)
     np.testing.assert_array_equal(labels, clean)
+
+
+@pytest.mark.parametrize("inner", [False, True])
+def test_an_off_axis_crystal_imitating_the_marker_is_unassigned(kin, model, calibration, inner):
+    """A sparse grain (150 e-/DP) whose only hexagon sits on O1's {100} ring reads as O1 from
+    its neighbourhood; the same grain with a hexagon at 0.21 1/A too (a layered crystal seen
+    from the side: its (003) row), which no phase has along [001], is unassigned instead."""
+    rng = np.random.default_rng(9)
+    marker = [r for r in model.rings if r.marker][0]
+    spots = [(marker.radius_invA, marker.rotation_deg + 7.0, 1.0)]
+    if inner:
+        spots.append((0.21, 7.0, 0.8))
+    yy, xx = np.mgrid[:128, :128]
+    halo = np.exp(-np.hypot(yy - 64, xx - 64) / 30.0)
+    halo /= halo.sum()
+    crystal = kin.render_pattern(spots)
+    crystal /= crystal.sum()
+    vac = kin.render_pattern([])
+    vac /= vac.sum()
+    grid = np.stack(
+        [
+            np.stack(
+                [
+                    rng.poisson((0.6 * (crystal if ix < 3 else vac) + 0.4 * halo) * 150.0)
+                    for ix in range(5)
+                ]
+            )
+            for _ in range(4)
+        ]
+    ).astype(np.float32)
+    grain = np.tile([True, True, True, False, False], 4)
+    res = identify_phases(grid.reshape(-1, 128, 128), calibration, model)
+    labels, _, rel = label_from_neighbours(grid, res.labels, res.confidence, calibration, model)
+    assert rel[grain].sum() >= 6  # most of the grain is too sparse on its own
+    if inner:
+        assert (labels[rel] == LABEL_UNASSIGNED).all()
+    else:
+        assert (labels[rel] == LABEL_SECOND).all()
+    assert np.all(labels[~grain] == LABEL_NONE)
