@@ -132,30 +132,35 @@ def test_faint_regions_bad_input(calibration):
         label_faint_regions(grid, np.zeros(4), np.ones(4), empty, calibration, control_deg=(5.0,))
 
 
+def _grain_beside_vacuum(kin, rng, spots, dose):
+    """4 x 5 probe positions: a grain with hexagons ``spots`` in columns 0-2, vacuum in 3-4;
+    40 % of every pattern's counts in a broad halo."""
+    yy, xx = np.mgrid[:128, :128]
+    halo = np.exp(-np.hypot(yy - 64, xx - 64) / 30.0)
+    halo /= halo.sum()
+    crystal = kin.render_pattern(spots)
+    crystal /= crystal.sum()
+    vac = kin.render_pattern([])
+    vac /= vac.sum()
+    rows = [
+        np.stack(
+            [
+                rng.poisson((0.6 * (crystal if ix < 3 else vac) + 0.4 * halo) * dose)
+                for ix in range(5)
+            ]
+        )
+        for _ in range(4)
+    ]
+    return np.stack(rows).astype(np.float32)
+
+
 def test_sparse_off_zone_grain_is_unassigned_from_its_neighbourhood(kin, model, calibration):
     """A grain no phase fits (hexagons at 0.55 and 0.95 1/A, at 400 e-/DP): its
     neighbourhood sum shows significant Friedel pairs, the patterns' own counts at those spots
     confirm them -> unassigned; vacuum beside it stays none."""
     rng = np.random.default_rng(9)
     off = [(0.55, 11.0, 1.0), (0.55 * 3**0.5, 41.0, 0.6)]
-    yy, xx = np.mgrid[:128, :128]
-    halo = np.exp(-np.hypot(yy - 64, xx - 64) / 30.0)
-    halo /= halo.sum()
-    crystal = kin.render_pattern(off)
-    crystal /= crystal.sum()
-    vac = kin.render_pattern([])
-    vac /= vac.sum()
-    grid = np.stack(
-        [
-            np.stack(
-                [
-                    rng.poisson((0.6 * (crystal if ix < 3 else vac) + 0.4 * halo) * 400.0)
-                    for ix in range(5)
-                ]
-            )
-            for _ in range(4)
-        ]
-    ).astype(np.float32)
+    grid = _grain_beside_vacuum(kin, rng, off, 400.0)
     truth = np.tile([4, 4, 4, 0, 0], 4)
     res = identify_phases(grid.reshape(-1, 128, 128), calibration, model)
     assert not np.any(res.labels[truth == 4] == 4)  # too sparse on their own
@@ -341,24 +346,7 @@ def test_an_off_axis_crystal_imitating_the_marker_is_unassigned(kin, model, cali
     spots = [(marker.radius_invA, marker.rotation_deg + 7.0, 1.0)]
     if inner:
         spots.append((0.21, 7.0, 0.8))
-    yy, xx = np.mgrid[:128, :128]
-    halo = np.exp(-np.hypot(yy - 64, xx - 64) / 30.0)
-    halo /= halo.sum()
-    crystal = kin.render_pattern(spots)
-    crystal /= crystal.sum()
-    vac = kin.render_pattern([])
-    vac /= vac.sum()
-    grid = np.stack(
-        [
-            np.stack(
-                [
-                    rng.poisson((0.6 * (crystal if ix < 3 else vac) + 0.4 * halo) * 150.0)
-                    for ix in range(5)
-                ]
-            )
-            for _ in range(4)
-        ]
-    ).astype(np.float32)
+    grid = _grain_beside_vacuum(kin, rng, spots, 150.0)
     grain = np.tile([True, True, True, False, False], 4)
     res = identify_phases(grid.reshape(-1, 128, 128), calibration, model)
     labels, _, rel = label_from_neighbours(grid, res.labels, res.confidence, calibration, model)
