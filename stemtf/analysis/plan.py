@@ -22,6 +22,7 @@ RELABEL_STEPS = (
     "mixed_vote",
     "isolated_calls",
     "lone_calls",
+    "vacuum_calls",
 )
 
 

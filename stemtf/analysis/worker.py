@@ -111,6 +111,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         first_phase_for_lone_calls,
         label_faint_regions,
         label_from_neighbours,
+        none_for_lone_calls_in_vacuum,
         unassign_isolated_calls,
         vote_on_mixed_calls,
     )
@@ -209,6 +210,10 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     labels, confidence, by_isolation = unassign_isolated_calls(grid, labels, confidence, task.model)
     # a lone O1/both call inside an O3 grain is O3's thickness-dependent {100} reflections
     labels, confidence, by_lone = first_phase_for_lone_calls(grid, labels, confidence, task.model)
+    # a call on a pattern's own three-vertex hexagon with only vacuum around is a chance hexagon
+    labels, confidence, by_vacuum = none_for_lone_calls_in_vacuum(
+        grid, labels, confidence, result.hexagons, task.model
+    )
     t4 = time.perf_counter()
     steps = {
         "scan_context": by_context,
@@ -218,6 +223,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         "mixed_vote": by_vote,
         "isolated_calls": by_isolation,
         "lone_calls": by_lone,
+        "vacuum_calls": by_vacuum,
     }
     bf, adf = task.virtual.apply(dps)
     labels = np.asarray(labels, np.uint8)

@@ -40,6 +40,7 @@ __all__ = [
     "ISOLATED_MIN_UNASSIGNED",
     "first_phase_for_lone_calls",
     "LONE_MIN_NEIGHBOURS",
+    "none_for_lone_calls_in_vacuum",
 ]
 
 #: Per-disk excess beyond this many shot-noise sigmas is clipped in the pooled region test.
@@ -698,4 +699,90 @@ def first_phase_for_lone_calls(
     labels[flip] = LABEL_FIRST
     confidence[flip] = np.minimum(confidence[flip], 0.5)
     changed[flip] = True
+    return labels, confidence, changed
+
+
+#: :func:`none_for_lone_calls_in_vacuum`: calls resting on a hexagon of at most this many
+#: vertices can be withdrawn.
+VACUUM_MAX_VERTICES = 3
+#: ... where at least this many scan neighbours exist (3 in a corner) and all are ``none``.
+VACUUM_MIN_NEIGHBOURS = 3
+
+
+def none_for_lone_calls_in_vacuum(
+    grid: np.ndarray,
+    labels: np.ndarray,
+    confidence: np.ndarray,
+    hexagons: np.ndarray,
+    model: PhaseModel,
+    max_vertices: int = VACUUM_MAX_VERTICES,
+    min_neighbours: int = VACUUM_MIN_NEIGHBOURS,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A phase call on a pattern's own three-vertex hexagon, alone in vacuum, becomes ``none``.
+
+    Three of six vertices are the least the spot finder accepts, and among the thousands of
+    vacuum patterns of a scan at 10^4 e-/DP a few hold three noise or hot-pixel peaks that
+    fall on a hexagon at a phase ring (O1's {100} at 0.41 1/Å most often: the marker-only
+    lattice) and pass the count test by chance. A crystal is larger than one probe position,
+    so a call whose every scan neighbour (at least ``min_neighbours`` of them) stayed ``none``
+    after the other context steps, and whose own best phase hexagon has at most
+    ``max_vertices`` vertices, is such a chance hexagon. On the ``tune`` split of
+    ``scripts/bench_field.py`` (104 scenes of 40 x 40, 10^2-10^4 e-/DP) such calls were vacuum
+    in 5 of 5 cases (four O1 at 10^4, one O3 at 2 x 10^3); calls alone in vacuum that the
+    context steps made (no hexagon of their own) are left alone (6 of 17 there were crystal).
+
+    Parameters
+    ----------
+    grid : ndarray (Ry, Rx, H, W)
+        The patterns in scan order (for the scan shape).
+    labels, confidence : ndarray (Ry * Rx,)
+    hexagons : structured ndarray
+        The identification's hexagon table (``dp_index``, ``phase``, ``inliers``).
+    model : PhaseModel
+        A two-phase model; a family model's codes mean other things, and nothing changes.
+    max_vertices : int
+        Largest vertex count of the pattern's best phase hexagon for the call to go, 3 to 6.
+    min_neighbours : int
+        Scan neighbours the pattern needs (1 to 8).
+
+    Returns
+    -------
+    labels, confidence : ndarray
+        Updated copies (a withdrawn call gets confidence 0.5).
+    relabelled : bool ndarray
+    """
+    if not 3 <= int(max_vertices) <= 6:
+        raise InputError(f"max_vertices={max_vertices!r} is not allowed: 3 to 6 vertices")
+    if not 1 <= int(min_neighbours) <= 8:
+        raise InputError(f"min_neighbours={min_neighbours!r} is not allowed: 1 to 8 neighbours")
+    g, labels, confidence, changed = scan_step_start(grid, labels, confidence)
+    hx = np.asarray(hexagons)
+    if type(model) is not PhaseModel or hx.size == 0:
+        return labels, confidence, changed
+    ry, rx = g.shape[:2]
+    n = ry * rx
+    phase = (hx["phase"] > 0) & (hx["dp_index"] < n)
+    best = np.zeros(n, np.int64)
+    np.maximum.at(best, hx["dp_index"][phase], hx["inliers"][phase].astype(np.int64))
+    lab = labels.reshape(ry, rx)
+    occupied = np.pad(lab != LABEL_NONE, 1).astype(np.int64)
+    inside = np.pad(np.ones((ry, rx), np.int64), 1)
+    n_occ = np.zeros((ry, rx), np.int64)
+    n_in = np.zeros((ry, rx), np.int64)
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy or dx:
+                n_occ += occupied[1 + dy : 1 + dy + ry, 1 + dx : 1 + dx + rx]
+                n_in += inside[1 + dy : 1 + dy + ry, 1 + dx : 1 + dx + rx]
+    call = np.isin(labels, (LABEL_FIRST, LABEL_SECOND, LABEL_BOTH))
+    go = (
+        call
+        & (best >= 1)
+        & (best <= max_vertices)
+        & (n_occ.ravel() == 0)
+        & (n_in.ravel() >= min_neighbours)
+    )
+    labels[go] = LABEL_NONE
+    confidence[go] = 0.5
+    changed[go] = True
     return labels, confidence, changed

@@ -356,3 +356,29 @@ def test_an_off_axis_crystal_imitating_the_marker_is_unassigned(kin, model, cali
     else:
         assert (labels[rel] == LABEL_SECOND).all()
     assert np.all(labels[~grain] == LABEL_NONE)
+
+
+def test_a_three_vertex_call_alone_in_vacuum_becomes_none(model):
+    from stemtf.phase.classify import HEXAGON_DTYPE
+    from stemtf.phase.context import none_for_lone_calls_in_vacuum
+
+    grid = np.zeros((6, 6, 4, 4), np.float32)
+    lab = np.zeros((6, 6), np.uint8)
+    lab[1, 1] = LABEL_SECOND  # alone in vacuum, three vertices: a chance hexagon
+    lab[4, 4] = LABEL_SECOND  # alone in vacuum, five vertices: kept
+    lab[0, 4] = LABEL_FIRST  # three vertices beside an O3 call: kept
+    lab[0, 5] = LABEL_FIRST
+    lab[3, 0] = LABEL_SECOND  # alone, no hexagon of its own (a context step's call): kept
+    hx = np.zeros(4, HEXAGON_DTYPE)
+    hx["dp_index"] = [1 * 6 + 1, 4 * 6 + 4, 0 * 6 + 4, 0 * 6 + 5]
+    hx["phase"] = [2, 2, 1, 1]
+    hx["inliers"] = [3, 5, 3, 3]
+    conf = np.ones(36, np.float32)
+    out, out_conf, changed = none_for_lone_calls_in_vacuum(grid, lab.ravel(), conf, hx, model)
+    assert np.flatnonzero(changed).tolist() == [1 * 6 + 1]
+    assert out[1 * 6 + 1] == LABEL_NONE and out_conf[1 * 6 + 1] == 0.5
+    keep = np.ones(36, bool)
+    keep[1 * 6 + 1] = False
+    np.testing.assert_array_equal(out[keep], lab.ravel()[keep])
+    with pytest.raises(InputError, match="max_vertices"):
+        none_for_lone_calls_in_vacuum(grid, lab.ravel(), conf, hx, model, max_vertices=2)
