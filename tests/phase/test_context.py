@@ -382,3 +382,40 @@ def test_a_three_vertex_call_alone_in_vacuum_becomes_none(model):
     np.testing.assert_array_equal(out[keep], lab.ravel()[keep])
     with pytest.raises(InputError, match="max_vertices"):
         none_for_lone_calls_in_vacuum(grid, lab.ravel(), conf, hx, model, max_vertices=2)
+
+
+def test_a_mixed_call_from_the_neighbourhood_needs_the_patterns_own_marker(kin, model, calibration):
+    """At 300 e-/DP (half in a flat background) an O3 grain (columns 0-3) meets an O1 lamella
+    (columns 4-7): the 3 x 3 sums along the boundary hold both lattices and read "both". An O3
+    pattern there has no counts at the marker disks and takes O3; an O1 pattern keeps its O1
+    call (O1 or both)."""
+    rng = np.random.default_rng(31)
+    o3 = kin.make_pattern(model, 1, rng, dose=None, rotation_deg=17.0)
+    o1 = kin.make_pattern(model, 2, rng, dose=None, rotation_deg=17.0)
+    o3, o1 = o3 / o3.sum(), o1 / o1.sum()
+    flat = np.full(o3.shape, 1.0 / o3.size)
+    truth = np.tile(np.r_[np.ones(4, np.uint8), np.full(4, 2, np.uint8)], 6)
+    grid = np.stack(
+        [
+            np.stack(
+                [
+                    rng.poisson((0.5 * (o3 if c < 4 else o1) + (1 - 0.5) * flat) * 300.0)
+                    for c in range(8)
+                ]
+            )
+            for _ in range(6)
+        ]
+    ).astype(np.float32)
+    res = identify_phases(grid.reshape(-1, *grid.shape[2:]), calibration, model)
+    outs = {}
+    for mz in (2.0, -np.inf):
+        outs[mz] = label_from_neighbours(
+            grid, res.labels, res.confidence, calibration, model, min_marker_z=mz
+        )
+    lab, _, rel = outs[2.0]
+    old, _, old_rel = outs[-np.inf]
+    o3_from_nbr = rel & (truth == 1)
+    assert np.isin(old[old_rel & (truth == 1)], (LABEL_BOTH,)).any()  # the boundary sums read both
+    assert not np.isin(lab[o3_from_nbr], (LABEL_SECOND, LABEL_BOTH)).any()
+    o1_from_nbr = rel & (truth == 2)
+    assert np.isin(lab[o1_from_nbr], (LABEL_SECOND, LABEL_BOTH)).all()
