@@ -223,6 +223,10 @@ def label_from_neighbours(
     g, labels, confidence, relabelled = scan_step_start(grid, labels, confidence)
     if radius < 1:
         raise InputError(f"radius={radius!r} is not allowed: it must be >= 1")
+    if np.isnan(min_marker_z) or min_marker_z == np.inf:
+        raise InputError(
+            f"min_marker_z={min_marker_z!r} is not allowed: a number of sigmas, or -inf (off)"
+        )
     ry, rx = g.shape[:2]
     target = np.flatnonzero(labels == LABEL_NONE)
     if target.size == 0 or ry * rx < 2:

@@ -59,6 +59,10 @@ def test_nothing_to_do_and_bad_input(kin, model, calibration):
         label_from_neighbours(grid[0], np.zeros(2), np.ones(2), calibration, model)
     with pytest.raises(InputError, match="radius"):
         label_from_neighbours(grid, np.zeros(4), np.ones(4), calibration, model, radius=0)
+    with pytest.raises(InputError, match="min_marker_z"):
+        label_from_neighbours(
+            grid, np.zeros(4), np.ones(4), calibration, model, min_marker_z=float("nan")
+        )
 
 
 def _particle(kin, model, rng, *, core_diffracted, dose=2000.0, vacuum_core=False):
