@@ -353,8 +353,8 @@ def label_faint_regions(
     :func:`stemtf.phase.dog.remove_hot_pixels`, which keeps single electrons: near 200 Å O3
     sends ~0.2 % of the beam into its six {110} disks, a few electrons per pattern at
     2·10³ e⁻/DP, and a clip against the neighbours' maximum erased most of them) and, as
-    controls, at the same
-    hexagon rotated by each of ``control_deg`` (same radius, off the lattice). The patterns of
+    controls, at the same hexagon rotated by each of ``control_deg`` (same radius, off the
+    lattice). The patterns of
     one region take the most common label around it only where their pooled excess
     stands above the controls' mean both by ``min_z`` shot-noise sigmas and by
     ``min_control_z`` standard deviations of the controls themselves (fixed-pattern effects
@@ -824,16 +824,7 @@ def none_for_lone_calls_in_vacuum(
     phase = (hx["phase"] > 0) & (hx["dp_index"] < n)
     best = np.zeros(n, np.int64)
     np.maximum.at(best, hx["dp_index"][phase], hx["inliers"][phase].astype(np.int64))
-    lab = labels.reshape(ry, rx)
-    occupied = np.pad(lab != LABEL_NONE, 1).astype(np.int64)
-    inside = np.pad(np.ones((ry, rx), np.int64), 1)
-    n_occ = np.zeros((ry, rx), np.int64)
-    n_in = np.zeros((ry, rx), np.int64)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy or dx:
-                n_occ += occupied[1 + dy : 1 + dy + ry, 1 + dx : 1 + dx + rx]
-                n_in += inside[1 + dy : 1 + dy + ry, 1 + dx : 1 + dx + rx]
+    n_occ, n_in = _neighbour_counts(labels.reshape(ry, rx) != LABEL_NONE, np.ones((ry, rx), bool))
     call = np.isin(labels, (LABEL_FIRST, LABEL_SECOND, LABEL_BOTH))
     go = (
         call
