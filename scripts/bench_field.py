@@ -31,7 +31,9 @@ unassigned), and the share of off-zone positions called O1 or both (and 'unassig
 Tuning and reporting are separated: ``--split tune`` uses library rotations 3, 13, 24, 33, 44,
 52 deg, simulation seed 0, tilt azimuths 10/40 deg and scene seeds 0, 1; ``--split report``
 uses rotations 8, 19, 29, 38, 49, 57 deg, simulation seed 1, tilt azimuths 25/55 deg and scene
-seeds 100, 101. Tune thresholds on ``tune``, quote ``report``.
+seeds 100, 101. Tune thresholds on ``tune``, quote ``report``. ``--split check`` (rotations 5,
+16, 27, 36, 46, 55 deg, simulation seed 2, azimuths 0/70 deg, seeds 200, 201) is a second
+tuning split: a choice made on ``tune`` is checked there before ``report`` is run.
 
     python scripts/bench_field.py --out runs/bench_field_report --split report      # full
     python scripts/bench_field.py --out /tmp/bf --split tune --quick                  # dev
@@ -70,6 +72,14 @@ SPLITS = {
         "library_seed": 1,
         "tilt_azimuths_deg": (25.0, 55.0),
         "seeds": (100, 101),
+    },
+    # a second tuning split: a choice made on ``tune`` is checked here (other rotations,
+    # simulation seed and tilt azimuths) before anything is run on ``report``
+    "check": {
+        "rotations_deg": (5.0, 16.0, 27.0, 36.0, 46.0, 55.0),
+        "library_seed": 2,
+        "tilt_azimuths_deg": (0.0, 70.0),
+        "seeds": (200, 201),
     },
 }
 DETECTORS = {
@@ -323,7 +333,8 @@ def main(argv=None):
         "--split",
         choices=sorted(SPLITS),
         required=True,
-        help="tune: seeds/rotations to tune on; report: disjoint ones to quote",
+        help="tune: seeds/rotations to tune on; check: a second tuning split; report: disjoint "
+        "ones to quote",
     )
     ap.add_argument("--quick", action="store_true", help="doses 2e3 1e4, one seed, 32 x 32 scans")
     ap.add_argument("--doses", type=float, nargs="+", default=None)

@@ -117,6 +117,12 @@ def main(argv=None) -> None:
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     ap.add_argument("--prefix", default="", help="file-name prefix of the scenes in --scenes")
     ap.add_argument(
+        "--split",
+        choices=["tune", "check"],
+        default="tune",
+        help="bench_field split whose libraries make the scenes (never report)",
+    )
+    ap.add_argument(
         "--analysis-seed", type=int, default=0, help="pass-1 sample seed (analyze's --seed)"
     )
     ap.add_argument(
@@ -163,7 +169,7 @@ def main(argv=None) -> None:
     unknown = sorted(set(names) - set(conditions))
     if unknown:
         raise SystemExit(f"--conditions {unknown} not known; choose from {sorted(conditions)}")
-    libs = bf.libraries(bf.SPLITS["tune"], None)
+    libs = bf.libraries(bf.SPLITS[args.split], None)
     per_dose: dict[float, list[tuple[float, float]]] = {}
     for name in names:
         det, field = conditions[name]

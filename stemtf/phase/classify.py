@@ -31,7 +31,7 @@ from stemtf.phase.model import (
     LABEL_UNASSIGNED,
     PhaseModel,
 )
-from stemtf.phase.ringfit import hexagon_radius_fine, radius_sigma_px
+from stemtf.phase.ringfit import count_centroids, hexagon_radius_fine, radius_sigma_px
 
 __all__ = [
     "HEXAGON_DTYPE",
@@ -49,6 +49,12 @@ MAX_SHARE_SD = 0.35
 #: counts above their local backgrounds by at least this many Poisson standard deviations,
 #: pooled over the six (:func:`drop_faint_marker_lattices`).
 MARKER_LATTICE_MIN_Z = 3.0
+#: The shared ring's precise radius is a circle fit of its disks with the centre held to the
+#: transmitted beam (:func:`stemtf.phase.ringfit.circle_radius_with_beam`) within the beam
+#: centroid's shot noise and this floor [px] (descan jitter within a pattern, the dynamical
+#: contrast inside a thick crystal's transmitted disk); ``inf`` measures it from Friedel pairs
+#: alone (the estimator before; under a 10-20 mrad mistilt its share scatters ~1.5x more).
+BEAM_SD_FLOOR_PX = 0.1
 #: One accepted hexagon of a pattern (the per-DP hexagon table of the analysis results).
 HEXAGON_DTYPE = np.dtype(
     [
@@ -131,6 +137,7 @@ class ClassifyParams:
     ellipticity_angle_deg: float
     fine_method: str = "centroid"
     min_marker_lattice_z: float = MARKER_LATTICE_MIN_Z
+    beam_sd_floor_px: float = BEAM_SD_FLOOR_PX
 
     @classmethod
     def from_model(
@@ -176,6 +183,7 @@ class ClassifyParams:
             ellipticity_angle_deg=cal.ellipticity_angle_deg,
             fine_method=model.fine_method,
             min_marker_lattice_z=MARKER_LATTICE_MIN_Z,
+            beam_sd_floor_px=BEAM_SD_FLOOR_PX,
         )
 
 
@@ -399,7 +407,9 @@ def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams):
     """Second phase's share of the shared ring per lattice pattern, and the precise radius.
 
     The shared ring's hexagon (best of the two phases' shared rings), or where it was not found
-    the template the lattice predicts, is refined on the counts (:func:`hexagon_radius_fine`);
+    the template the lattice predicts, is refined on the counts (:func:`hexagon_radius_fine`:
+    each disk's centroid, then a circle fit whose centre is held to the pattern's beam centre
+    within the beam centroid's shot noise and :data:`BEAM_SD_FLOOR_PX`);
     share = (r - r1) / (r1 (ratio - 1)) with r1 the first phase's learned shared radius.
 
     The share's shot-noise uncertainty: a disk of radius R holding S counts is located to
@@ -432,6 +442,17 @@ def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams):
     )
     cy = np.where(have, hx["center_y"][hi], centers[lat.idx, 0])
     cx = np.where(have, hx["center_x"][hi], centers[lat.idx, 1])
+    beam = beam_sd = None
+    if np.isfinite(prm.beam_sd_floor_px):
+        beam = np.asarray(centers, float)[lat.idx]
+        # the transmitted disk's counts set how well its centroid locates the centre
+        _, _, s_beam, _ = count_centroids(
+            np.asarray(dps), lat.idx, beam[:, :1], beam[:, 1:], prm.disk_radius_px, iterations=1
+        )
+        beam_sd = np.sqrt(
+            prm.beam_sd_floor_px**2
+            + radius_sigma_px(np.maximum(s_beam[:, 0], 1.0), prm.disk_radius_px) ** 2
+        )
     r_px, signal = hexagon_radius_fine(
         dps,
         lat.idx,
@@ -442,6 +463,8 @@ def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams):
         ellipticity_ratio=prm.ellipticity_ratio,
         ellipticity_angle_deg=prm.ellipticity_angle_deg,
         method=prm.fine_method,
+        beam_yx=beam,
+        beam_sd_px=beam_sd,
     )
     r_invA = r_px * q
     r1 = prm.shared_radius_invA

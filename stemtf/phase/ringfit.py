@@ -12,7 +12,9 @@ centroid inside a disk-sized window (re-centred twice); the radius from Friedel 
 distance between opposite disks: free of the beam-centre position, and with the linear
 ellipticity correction applied to the pair vector, free of the distortion), or, where no
 opposite pair is bright enough (mistilt dims half of a hexagon), from the vertices' distance
-to the beam centre.
+to the beam centre. Given the transmitted beam's measured position and its uncertainty
+(``beam_yx``, ``beam_sd_px``), a circle fit of all six disks with the centre held to the beam
+instead (:func:`circle_radius_with_beam`): what :mod:`stemtf.phase.classify` uses.
 
 ``method="ml"`` refines each centroid by a Poisson maximum-likelihood fit of a flat-topped disk
 (radius ``disk_radius_px``, edges blurred by :data:`EDGE_SIGMA_PX`) on a flat background:
@@ -36,6 +38,7 @@ __all__ = [
     "count_centroids",
     "hexagon_radius_fine",
     "radius_sigma_px",
+    "circle_radius_with_beam",
     "FINE_METHODS",
     "EDGE_SIGMA_PX",
 ]
@@ -68,6 +71,8 @@ def hexagon_radius_fine(
     ellipticity_angle_deg: float = 0.0,
     min_counts: float = 10.0,
     method: str = "centroid",
+    beam_yx: np.ndarray | None = None,
+    beam_sd_px: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Radius [px, undistorted frame] of one hexagon per row from its disks' count centroids.
 
@@ -89,6 +94,11 @@ def hexagon_radius_fine(
         A disk takes part only with at least this many background-subtracted counts.
     method : {"centroid", "ml"}
         Disk positions from count centroids, or refined by a maximum-likelihood disk fit.
+    beam_yx, beam_sd_px : ndarray (N, 2) and (N,), optional
+        The transmitted beam's measured position [px, detector frame] and its uncertainty
+        [px]. Given, the radius is a weighted circle fit of every disk (weight: its counts) whose
+        centre is held to the beam within that uncertainty (:func:`circle_radius_with_beam`)
+        instead of the Friedel-pair estimate; see there for why.
 
     Returns
     -------
@@ -117,6 +127,18 @@ def hexagon_radius_fine(
             py, px, c[:, None, :], ellipticity_ratio, ellipticity_angle_deg
         )
     good = signal >= min_counts
+    if beam_yx is not None:
+        if beam_sd_px is None:
+            raise InputError("beam_yx needs beam_sd_px (the beam position's uncertainty [px])")
+        b = np.asarray(beam_yx, float).reshape(idx.size, 2)
+        if ellipticity_ratio != 1.0:
+            by, bx = correct_ellipticity(
+                b[:, 0], b[:, 1], c, ellipticity_ratio, ellipticity_angle_deg
+            )
+            b = np.column_stack([by, bx])
+        w = np.where(good, 4.0 * signal / disk_radius_px**2, 0.0)
+        radius = circle_radius_with_beam(py, px, w, b, np.asarray(beam_sd_px, float))
+        return radius, np.where(good, signal, 0.0).sum(axis=1)
     # Friedel pairs (k, k + 3): half the distance, weighted by the weaker disk of the pair
     pr = 0.5 * np.hypot(py[:, :3] - py[:, 3:], px[:, :3] - px[:, 3:])
     pw = np.where(good[:, :3] & good[:, 3:], np.minimum(signal[:, :3], signal[:, 3:]), 0.0)
@@ -128,6 +150,78 @@ def hexagon_radius_fine(
         r_vert = (vr * vw).sum(axis=1) / vw.sum(axis=1)
     radius = np.where(pw.sum(axis=1) > 0, r_pair, r_vert)
     return radius, np.where(good, signal, 0.0).sum(axis=1)
+
+
+#: Gauss-Newton steps of :func:`circle_radius_with_beam`.
+_CIRCLE_ITERATIONS = 4
+
+
+def circle_radius_with_beam(py, px, weight, beam_yx, beam_sd_px) -> np.ndarray:
+    """Radius [px] of disks on a circle whose centre is the measured beam, within its error.
+
+    Minimises ``sum_k w_k (|p_k - c| - r)^2 + |c - b|^2 / s^2`` over the centre ``c`` and
+    radius ``r`` (Gauss-Newton from ``c = b``): the disks' radial residuals weighted by their
+    precision ``w_k`` (1 / variance per axis: 4 S / R^2 for a disk of radius R holding S
+    counts), the centre held to the transmitted beam ``b`` with uncertainty ``s``.
+
+    Why not the Friedel pairs alone: a pair's half-distance is as precise as its weaker disk,
+    and under a mistilt of 10-20 mrad the excitation error dims one side of the hexagon, so
+    most pairs hold one strong and one faint disk. The transmitted disk holds most of the
+    pattern's counts and locates the centre to ~0.1 px, so each strong disk then measures the
+    radius by itself. On the field library's clean O3 patterns under Poisson noise, with the
+    beam located by its own counts, the share's scatter (radius in units of the O3-O1 gap)
+    at 2e3 e-/pattern falls from 0.24-0.33 to 0.15-0.27 at 7-20 mrad and stays at 0.14
+    untilted (``scripts/bench_ringfit.py --split check``). With the beam uncertainty large it
+    reduces to a free-centre circle fit.
+
+    Parameters
+    ----------
+    py, px : ndarray (N, K)
+        Disk positions [px], undistorted frame.
+    weight : ndarray (N, K)
+        Precision of each disk position [1/px^2]; 0 leaves a disk out.
+    beam_yx : ndarray (N, 2)
+        Beam position [px], same frame.
+    beam_sd_px : ndarray (N,) or float
+        Its uncertainty [px] (> 0).
+
+    Returns
+    -------
+    ndarray (N,)
+        NaN where no disk has weight.
+    """
+    py, px = np.asarray(py, float), np.asarray(px, float)
+    w = np.asarray(weight, float)
+    n = py.shape[0]
+    b = np.asarray(beam_yx, float).reshape(n, 2)
+    sd = np.broadcast_to(np.asarray(beam_sd_px, float), (n,))
+    if not (np.all(np.isfinite(sd)) and np.all(sd > 0)):
+        raise InputError("beam_sd_px must be finite and > 0 for every row")
+    prior = 1.0 / sd**2
+    wsum = w.sum(axis=1)
+    c = b.copy()
+    for _ in range(_CIRCLE_ITERATIONS):
+        dy, dx = py - c[:, :1], px - c[:, 1:]
+        d = np.maximum(np.hypot(dy, dx), 1e-9)
+        uy, ux = dy / d, dx / d
+        with np.errstate(invalid="ignore", divide="ignore"):
+            r = (w * d).sum(axis=1) / wsum
+        e = d - r[:, None]
+        # normal equations of (dcy, dcx, dr): residual derivative (-uy, -ux, -1) per disk
+        jac = np.stack([-uy, -ux, -np.ones_like(uy)], axis=-1)  # (N, K, 3)
+        a = np.einsum("nki,nk,nkj->nij", jac, w, jac)
+        g = -np.einsum("nki,nk,nk->ni", jac, w, e)
+        a[:, 0, 0] += prior
+        a[:, 1, 1] += prior
+        g[:, 0] -= prior * (c[:, 0] - b[:, 0])
+        g[:, 1] -= prior * (c[:, 1] - b[:, 1])
+        ok = (wsum > 0) & (np.abs(np.linalg.det(a)) > 1e-12)
+        step = np.zeros((n, 3))
+        step[ok] = np.linalg.solve(a[ok], g[ok][..., None])[..., 0]
+        c += step[:, :2]
+    d = np.hypot(py - c[:, :1], px - c[:, 1:])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(wsum > 0, (w * d).sum(axis=1) / wsum, np.nan)
 
 
 def disk_centroids(

@@ -151,3 +151,66 @@ def test_disk_fit_of_a_two_lattice_blend_moves_with_the_share():
 def test_unknown_method_is_refused():
     with pytest.raises(InputError, match="method"):
         _fit(np.zeros((127, 131), np.float32), 50.0, method="gauss")
+
+
+def _tilted_hexagon(radius_px, disk, *, center=(127.3, 128.6), bright=300.0, faint=15.0):
+    """A mistilted grain: three neighbouring disks bright, the opposite three faint, plus the
+    transmitted disk (5,000 counts) at ``center``; expected counts."""
+    clean = _big_disks(radius_px, disk, center=center)
+    yy, xx = np.mgrid[:256, :256]
+    lit = np.arctan2(yy - center[0], xx - center[1]) < 0
+    per_disk = clean / clean.sum() * 6
+    beam = render_pattern([], shape=(256, 256), center_yx=center, disk_radius_px=disk, central=1.0)
+    return per_disk * np.where(lit, bright, faint) + 5e3 * beam / beam.sum() + 0.02
+
+
+def _fit_tilted(imgs, start, disk, **kw):
+    c = (127.3, 128.6)
+    return hexagon_radius_fine(
+        np.asarray(imgs, np.float32),
+        np.arange(len(imgs)),
+        np.tile(c, (len(imgs), 1)),
+        np.full(len(imgs), start),
+        np.full(len(imgs), 23.0),
+        disk_radius_px=disk,
+        **kw,
+    )[0]
+
+
+def test_beam_held_circle_fit_is_more_precise_when_half_the_hexagon_is_dim():
+    """Under mistilt each Friedel pair has one faint disk: the circle fit with the centre held to
+    the transmitted beam (located by its own counts) measures the radius from the bright disks
+    and scatters much less than the pair estimate, without bias."""
+    from stemtf.phase.ringfit import count_centroids, radius_sigma_px
+
+    rng = np.random.default_rng(5)
+    true_r, disk = 90.3, 7.7
+    expected = _tilted_hexagon(true_r, disk)
+    imgs = np.array([rng.poisson(expected) for _ in range(60)], np.float32)
+    n = len(imgs)
+    # the beam located from each pattern's own transmitted disk, as identify does
+    by, bx, s, _ = count_centroids(
+        imgs, np.arange(n), np.full((n, 1), 127.0), np.full((n, 1), 129.0), disk, iterations=3
+    )
+    beam = np.column_stack([by[:, 0], bx[:, 0]])
+    sd = np.sqrt(0.1**2 + radius_sigma_px(s[:, 0], disk) ** 2)
+    r_pairs = _fit_tilted(imgs, true_r + 0.6, disk)
+    r_beam = _fit_tilted(imgs, true_r + 0.6, disk, beam_yx=beam, beam_sd_px=sd)
+    assert abs(np.mean(r_beam) - true_r) < 0.1, np.mean(r_beam)
+    assert np.std(r_beam) < 0.7 * np.std(r_pairs), (np.std(r_beam), np.std(r_pairs))
+    # a beam known only loosely: the fit frees the centre and stays on the known radius
+    r_free = _fit_tilted(imgs, true_r + 0.6, disk, beam_yx=beam + 3.0, beam_sd_px=np.full(n, 1e3))
+    assert abs(np.mean(r_free) - true_r) < 0.15, np.mean(r_free)
+
+
+def test_beam_held_circle_fit_equals_pairs_on_a_full_hexagon_and_refuses_bad_input():
+    true_r, disk = 90.3, 7.7
+    img = 2e4 * _big_disks(true_r, disk)
+    c = np.array([[127.3, 128.6]])
+    r_pairs = _fit_big([img], true_r + 0.6, disk, "centroid")[0]
+    r_beam = _fit_tilted([img], true_r + 0.6, disk, beam_yx=c, beam_sd_px=np.array([0.1]))[0]
+    assert abs(r_beam - true_r) < 0.03 and abs(r_beam - r_pairs) < 0.03, (r_beam, r_pairs)
+    with pytest.raises(InputError, match="beam_sd_px"):
+        _fit_tilted([img], true_r, disk, beam_yx=c)
+    with pytest.raises(InputError, match="beam_sd_px"):
+        _fit_tilted([img], true_r, disk, beam_yx=c, beam_sd_px=np.array([0.0]))
