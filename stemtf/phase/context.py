@@ -360,7 +360,9 @@ def label_faint_regions(
     ``min_control_z`` standard deviations of the controls themselves (fixed-pattern effects
     such as dead columns, the gain map or a carbon ring under the disks move the controls as
     much as the hexagon). Vacuum around a particle is not enclosed and stays ``none``; a real
-    void inside a particle shows no lattice and stays ``none`` too.
+    void inside a particle shows no lattice and stays ``none`` too; a hole whose labelled rim
+    holds at least as many ``unassigned`` patterns as phase calls lies in an off-zone grain
+    and is not pooled (its pseudo-hexagon would pass the count test as a phase).
     Confidence: a quarter of the nearest labelled pattern's.
 
     Parameters
@@ -425,9 +427,14 @@ def label_faint_regions(
     votes = np.zeros((n_regions + 1, int(labels.max()) + 1), np.int64)
     np.add.at(votes, (ring.ravel()[around], labels[around].astype(np.int64)), 1)
     votes[:, LABEL_NONE] = 0
+    n_unassigned = np.zeros(n_regions + 1, np.int64)
     if votes.shape[1] > LABEL_UNASSIGNED:
+        n_unassigned = votes[:, LABEL_UNASSIGNED].copy()
         votes[:, LABEL_UNASSIGNED] = 0
     region_label = votes.argmax(axis=1)
+    # a hole ringed mostly by unassigned patterns lies inside an off-zone grain, whose own
+    # pseudo-hexagon the pooled counts would confirm: not a faint core of a phase
+    region_label[votes.max(axis=1) <= n_unassigned] = LABEL_NONE
     target_label = region_label[region.ravel()[target]]
     # each pattern's template: the hexagon of the nearest pattern of its region's label
     source = np.full(target.size, -1, np.int64)

@@ -23,7 +23,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from stemtf.phase.calibration import Calibration, fit_ellipticity
+from stemtf.phase.calibration import Calibration, correct_ellipticity, fit_ellipticity
 from stemtf.phase.model import LABEL_BOTH, LABEL_FIRST, LABEL_SECOND, PhaseModel
 
 __all__ = ["refine_ellipticity", "refine_on_sample"]
@@ -36,6 +36,13 @@ ML_MIN_GAIN = 0.1
 #: hexagons with at least two such Friedel pairs, and replaces the calibration's estimate only
 #: with at least this many of them.
 ELLIPTICITY_MIN_DISK_COUNTS, ELLIPTICITY_MIN_HEXAGONS = 10.0, 12
+#: Where fewer hexagons keep two bright Friedel pairs, the refit uses single bright disks
+#: about their pattern's beam, and only with at least this many (at 10 counts a disk's radius
+#: is good to ~1 % of a 90 px ring, so 36 disks fit a 3 % distortion to ~0.3 %).
+ELLIPTICITY_MIN_DISKS = 36
+#: ... and only where the fitted distortion stands this many standard errors above their
+#: scatter (at 3e2 e-/pattern single disks otherwise "find" a 1-3 % distortion at a random angle).
+ELLIPTICITY_MIN_Z = 4.0
 #: Identify-and-refit passes (the second finds the disks where the first fit puts them).
 ELLIPTICITY_PASSES = 2
 
@@ -74,9 +81,8 @@ def _ellipticity_pass(dps, calibration: Calibration, model: PhaseModel, seed: in
     # hexagons on a phase's ring in patterns of a known phase: an off-zone grain's
     # pseudo-hexagon is not six-fold and would pull the fit
     known = np.isin(res.labels[hx["dp_index"]], (LABEL_FIRST, LABEL_SECOND, LABEL_BOTH))
-    hx = hx[(hx["inliers"] >= 4) & (hx["phase"] > 0) & known]
-    if hx.size < ELLIPTICITY_MIN_HEXAGONS:
-        return calibration
+    hx = hx[(hx["inliers"] >= 3) & (hx["phase"] > 0) & known]
+    beam = np.asarray(res.centers_yx, float)[hx["dp_index"]]
     py, px, signal = disk_centroids(
         suppress_hot_pixels(dps),
         hx["dp_index"],
@@ -89,25 +95,57 @@ def _ellipticity_pass(dps, calibration: Calibration, model: PhaseModel, seed: in
     )
     bright = signal >= ELLIPTICITY_MIN_DISK_COUNTS
     pair = bright[:, :3] & bright[:, 3:]
-    use = pair.sum(axis=1) >= 2
-    if use.sum() < ELLIPTICITY_MIN_HEXAGONS:
-        return calibration
-    half = 0.5 * np.stack([py[:, :3] - py[:, 3:], px[:, :3] - px[:, 3:]], axis=-1)
-    keep = pair & use[:, None]
-    group = np.broadcast_to(np.cumsum(use)[:, None] - 1, keep.shape)[keep]
-    ratio, angle = fit_ellipticity(half[keep], group)
+    use = (pair.sum(axis=1) >= 2) & (hx["inliers"] >= 4)
+    if use.sum() >= ELLIPTICITY_MIN_HEXAGONS:
+        half = 0.5 * np.stack([py[:, :3] - py[:, 3:], px[:, :3] - px[:, 3:]], axis=-1)
+        keep = pair & use[:, None]
+        group = np.broadcast_to(np.cumsum(use)[:, None] - 1, keep.shape)[keep]
+        offsets, how = half[keep], f"{int(use.sum())} hexagons' Friedel pairs"
+    else:
+        # Too few hexagons keep two bright Friedel pairs (a mistilt dims half of each): every
+        # bright disk's offset from its pattern's transmitted beam (located to ~0.1 px by its
+        # own counts), normalised per ring and label (all O3 patterns share one {110} radius)
+        radii = np.array([r.radius_invA for r in model.rings])
+        ring = np.argmin(np.abs(hx["radius_invA"][:, None] - radii[None, :]), axis=1)
+        key = ring.astype(np.int64) * 8 + res.labels[hx["dp_index"]].astype(np.int64)
+        if int(bright.sum()) < ELLIPTICITY_MIN_DISKS:
+            return calibration
+        offsets = np.stack([py - beam[:, :1], px - beam[:, 1:]], axis=-1)[bright]
+        _, group = np.unique(
+            np.broadcast_to(key[:, None], bright.shape)[bright], return_inverse=True
+        )
+        how = f"{offsets.shape[0]} disks of {hx.size} hexagons about their beam"
+    ratio, angle = fit_ellipticity(offsets, group)
     if (ratio, angle) == (1.0, 0.0):  # a distortion too large to believe: keep the first fit
         return calibration
+    if how.endswith("about their beam") and _ellipticity_z(offsets, group, ratio, angle) < (
+        ELLIPTICITY_MIN_Z
+    ):
+        return calibration  # single faint disks: a distortion not told from their scatter
     log.info(
-        "ellipticity from %d hexagons' Friedel pairs: ratio %.4f at %.1f deg (spot fit: %.4f "
-        "at %.1f deg)",
-        int(use.sum()),
+        "ellipticity from %s: ratio %.4f at %.1f deg (spot fit: %.4f at %.1f deg)",
+        how,
         ratio,
         angle,
         calibration.ellipticity_ratio,
         calibration.ellipticity_angle_deg,
     )
     return replace(calibration, ellipticity_ratio=ratio, ellipticity_angle_deg=angle)
+
+
+def _ellipticity_z(offsets, group, ratio: float, angle: float) -> float:
+    """The fitted distortion's amplitude over its uncertainty from the corrected radii's scatter.
+
+    After correction each offset's radius over its group's mean scatters by ``s``; the
+    amplitude of ``1 + e cos 2(theta - psi)`` fitted to N such radii is then known to about
+    ``s sqrt(2 / N)``.
+    """
+    y, x = correct_ellipticity(offsets[:, 0], offsets[:, 1], np.zeros(2), ratio, angle)
+    r = np.hypot(y, x)
+    rel = r / (np.bincount(group, r) / np.maximum(np.bincount(group), 1))[group]
+    eps = (ratio - 1.0) / (ratio + 1.0)
+    sd = float(np.std(rel - 1.0)) * np.sqrt(2.0 / max(len(rel), 1))
+    return eps / sd if sd > 0 else np.inf
 
 
 def refine_on_sample(

@@ -113,6 +113,28 @@ def test_faint_core_enclosed_by_a_grain_takes_its_label(kin, model, calibration,
     np.testing.assert_array_equal(again[0], out)
 
 
+def test_a_hole_ringed_by_unassigned_patterns_is_not_pooled(kin, model, calibration):
+    """Inside an off-zone grain (rim called unassigned) two stray phase calls must not make
+    the enclosed none patterns that phase: the pooled counts would confirm the grain's own
+    pseudo-hexagon. Here the counts hold a real lattice, so only the rim's votes can stop it."""
+    rng = np.random.default_rng(21)
+    grid, truth = _particle(kin, model, rng, core_diffracted=0.02, dose=3000.0)
+    res, labels, conf = _pipeline(grid, calibration, model)
+    rim = np.zeros((9, 9), bool)
+    rim[2:7, 2:7] = True
+    rim[3:6, 3:6] = False
+    rim = rim.ravel()
+    assert np.all(labels[rim] == 1)
+    off = labels.copy()
+    off[np.flatnonzero(rim)[2:]] = 4  # 14 of the 16 rim patterns unassigned, two O3 calls left
+    out, _, rel = label_faint_regions(grid, off, conf, res.hexagons, calibration)
+    assert not rel.any()
+    # half and half: still not a phase's faint core
+    half = labels.copy()
+    half[np.flatnonzero(rim)[8:]] = 4
+    assert not label_faint_regions(grid, half, conf, res.hexagons, calibration)[2].any()
+
+
 @pytest.mark.parametrize("dose", [3000.0, 1000.0])
 def test_a_void_inside_a_grain_stays_none(kin, model, calibration, dose):
     rng = np.random.default_rng(22)
