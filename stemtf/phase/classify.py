@@ -403,7 +403,7 @@ def marker_evidence(hx, lat: Lattice, resp, noise, centers, prm: ClassifyParams)
 
 
 # -- 4. shared ring ----------------------------------------------------------------------------
-def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams):
+def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams, beam_own=None):
     """Second phase's share of the shared ring per lattice pattern, and the precise radius.
 
     The shared ring's hexagon (best of the two phases' shared rings), or where it was not found
@@ -453,6 +453,8 @@ def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams):
             prm.beam_sd_floor_px**2
             + radius_sigma_px(np.maximum(s_beam[:, 0], 1.0), prm.disk_radius_px) ** 2
         )
+        if beam_own is not None:  # a centre from Friedel pairs of spots: the pairs decide
+            beam_sd = np.where(np.asarray(beam_own, bool)[lat.idx], beam_sd, np.inf)
     r_px, signal = hexagon_radius_fine(
         dps,
         lat.idx,
@@ -481,7 +483,16 @@ def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams):
 
 # -- 5. decision -------------------------------------------------------------------------------
 def classify(
-    hx, dps, resp, noise, centers, friedel_pairs, prm: ClassifyParams, n_dp: int
+    hx,
+    dps,
+    resp,
+    noise,
+    centers,
+    friedel_pairs,
+    prm: ClassifyParams,
+    n_dp: int,
+    *,
+    beam_own: np.ndarray | None = None,
 ) -> Classification:
     """Labels, confidences, second-phase shares and the hexagon table of one batch.
 
@@ -503,6 +514,10 @@ def classify(
     prm : ClassifyParams
     n_dp : int
         Patterns in the batch.
+    beam_own : bool ndarray (B,), optional
+        Where ``centers`` is the transmitted disk's own count centroid (not a centre from
+        Friedel pairs of spots or the scan's global one): only there the shared ring's radius
+        is fitted with the centre held to the beam. ``None``: every centre is such a centroid.
     """
     rad = hx["radius_px"] * prm.q_sampling_invA
     ring_i, ok = assign_rings(rad, prm)
@@ -528,7 +543,9 @@ def classify(
     if lat.idx.size == 0:
         return Classification(labels, conf, frac, out, share_all, sd_all, rot_all)
     mk = marker_evidence(hx, lat, resp, noise, centers, prm)
-    share, r_fine, shared_hex, share_sd = shared_ring_share(dps, hx, lat, centers, prm)
+    share, r_fine, shared_hex, share_sd = shared_ring_share(
+        dps, hx, lat, centers, prm, beam_own=beam_own
+    )
     has_sh = shared_hex >= 0
     out["radius_fine_invA"][shared_hex[has_sh]] = r_fine[has_sh]
     thr = prm.share_threshold

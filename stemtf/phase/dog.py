@@ -149,39 +149,54 @@ def remove_hot_pixels(dps: np.ndarray) -> np.ndarray:
 DEAD_MIN_NEIGHBOUR_COUNTS = 20.0
 #: ... in at least this many of its 8 neighbours (a dead column or row keeps 6 live ones).
 _DEAD_MIN_BRIGHT_NEIGHBOURS = 5
+#: :func:`fill_dead_pixels`: a pixel is stuck hot where its batch mean exceeds this factor times
+#: its 3 x 3 neighbourhood's median of batch means plus this many counts per pattern.
+STUCK_HOT_FACTOR, STUCK_HOT_MARGIN_COUNTS = 8.0, 5.0
 
 
 def fill_dead_pixels(dps: np.ndarray) -> np.ndarray:
-    """Dead pixels (rows, columns, single ones) replaced by the mean of their live neighbours.
+    """Dead and stuck-hot pixels replaced by the mean of their good neighbours, per pattern.
 
     A pixel is taken as dead where its sum over the batch is 0 while at least five of its
-    8-neighbours hold :data:`DEAD_MIN_NEIGHBOUR_COUNTS` each; in each pattern it gets the mean of its live
-    8-neighbours. Without this a dead column through a disk pulls the disk's centroid (and the
-    beam centre) by up to half a pixel. Returns a float32 copy (the input where none is dead).
+    8-neighbours hold :data:`DEAD_MIN_NEIGHBOUR_COUNTS` each. It is stuck hot where its mean
+    over the batch exceeds :data:`STUCK_HOT_FACTOR` times the median of its 3 x 3 neighbourhood's
+    means plus :data:`STUCK_HOT_MARGIN_COUNTS`: a detector defect bright in every pattern. A
+    lone hot pixel is clipped by :func:`suppress_hot_pixels`, but two or three touching ones
+    keep each other up there; such a cluster outshone the transmitted beam in every pattern of
+    a scan, which then counted as behind a beam stop (its centre taken from Friedel pairs of
+    spots). A Bragg disk or the transmitted beam (radius >= 2 px) stays within a factor of
+    about 2 of its neighbourhood median and is never taken. Each such pixel gets, in each
+    pattern, the mean of its good 8-neighbours. Without the dead-pixel fill a dead column
+    through a disk pulls the disk's centroid (and the beam centre) by up to half a pixel.
+    Returns a float32 copy (the input where none is found).
     """
     stack = _as_stack(dps).astype(np.float32, copy=False)
+    b = stack.shape[0]
     total = stack.sum(axis=0)
     bright = (total >= DEAD_MIN_NEIGHBOUR_COUNTS).astype(np.float32)
     kernel = _RING_3X3.astype(np.float32)
     n_bright = cv2.filter2D(bright, -1, kernel, borderType=cv2.BORDER_CONSTANT)
     dead = (total <= 0) & (n_bright >= _DEAD_MIN_BRIGHT_NEIGHBOURS)
-    if not dead.any():
+    mean = (total / max(b, 1)).astype(np.float32)
+    hot = mean > STUCK_HOT_FACTOR * cv2.medianBlur(mean, 3) + STUCK_HOT_MARGIN_COUNTS
+    bad = dead | hot
+    if not bad.any():
         return stack
-    live = (~dead).astype(np.float32)
+    good = (~bad).astype(np.float32)
     out = stack.copy()
-    b, h, w = out.shape
-    ys, xs = np.nonzero(dead)
+    _, h, w = out.shape
+    ys, xs = np.nonzero(bad)
     acc = np.zeros((b, ys.size), np.float32)
-    n_live = np.zeros(ys.size, np.float32)
+    n_good = np.zeros(ys.size, np.float32)
     for dy in (-1, 0, 1):
         for dx in (-1, 0, 1):
             yy, xx = ys + dy, xs + dx
             ok = (dy or dx) & (yy >= 0) & (yy < h) & (xx >= 0) & (xx < w)
             yy, xx = np.where(ok, yy, 0), np.where(ok, xx, 0)
-            wgt = live[yy, xx] * ok
+            wgt = good[yy, xx] * ok
             acc += out[:, yy, xx] * wgt
-            n_live += wgt
-    out[:, ys, xs] = acc / np.maximum(n_live, 1.0)
+            n_good += wgt
+    out[:, ys, xs] = acc / np.maximum(n_good, 1.0)
     return out
 
 

@@ -264,6 +264,7 @@ def _identify_block(
     arr = fill_dead_pixels(suppress_hot_pixels(arr))
     resp = dog_filter(arr, sigma)
     beam_strength = None
+    beam_own = np.zeros(n_dp, bool)  # centres given by the caller: provenance unknown
     if centers_yx is None:
         centers, beam_strength = beam_centers(
             arr,
@@ -327,6 +328,9 @@ def _identify_block(
         # instead of ~1 px on 7-8 px disks at 2e3 e-/pattern), where it is not blocked
         own = ~use & ~blocked
         centers[own] = refine_beam_centers(arr[own], centers[own], cal.disk_radius_px)
+        # only these centres are the transmitted disk's own centroid: the precise ring radius
+        # may lean on them (classify.shared_ring_share); Friedel or global centres may not
+        beam_own = own
     hex_table = _undistorted(table, centers, cal)
     ref_px = model.reference_radius_invA / cal.q_sampling_invA
     tol = tolerance_px if tolerance_px is not None else max(2.0, 0.04 * ref_px)
@@ -348,7 +352,7 @@ def _identify_block(
         out = classify_family(hx, arr, resp, noise, centers, pairs, fprm, n_dp)
     else:
         prm = ClassifyParams.from_model(model, cal, min_lattice_matches=need)
-        out = classify(hx, arr, resp, noise, centers, pairs, prm, n_dp)
+        out = classify(hx, arr, resp, noise, centers, pairs, prm, n_dp, beam_own=beam_own)
     return PhaseResult(
         out.labels,
         out.confidence,

@@ -98,7 +98,9 @@ def hexagon_radius_fine(
         The transmitted beam's measured position [px, detector frame] and its uncertainty
         [px]. Given, the radius is a weighted circle fit of every disk (weight: its counts) whose
         centre is held to the beam within that uncertainty (:func:`circle_radius_with_beam`)
-        instead of the Friedel-pair estimate; see there for why.
+        instead of the Friedel-pair estimate; see there for why. ``inf`` for a row: its beam
+        position is not trusted (e.g. taken from Friedel pairs of spots) and the row keeps the
+        Friedel-pair estimate.
 
     Returns
     -------
@@ -127,18 +129,8 @@ def hexagon_radius_fine(
             py, px, c[:, None, :], ellipticity_ratio, ellipticity_angle_deg
         )
     good = signal >= min_counts
-    if beam_yx is not None:
-        if beam_sd_px is None:
-            raise InputError("beam_yx needs beam_sd_px (the beam position's uncertainty [px])")
-        b = np.asarray(beam_yx, float).reshape(idx.size, 2)
-        if ellipticity_ratio != 1.0:
-            by, bx = correct_ellipticity(
-                b[:, 0], b[:, 1], c, ellipticity_ratio, ellipticity_angle_deg
-            )
-            b = np.column_stack([by, bx])
-        w = np.where(good, 4.0 * signal / disk_radius_px**2, 0.0)
-        radius = circle_radius_with_beam(py, px, w, b, np.asarray(beam_sd_px, float))
-        return radius, np.where(good, signal, 0.0).sum(axis=1)
+    if beam_yx is not None and beam_sd_px is None:
+        raise InputError("beam_yx needs beam_sd_px (the beam position's uncertainty [px])")
     # Friedel pairs (k, k + 3): half the distance, weighted by the weaker disk of the pair
     pr = 0.5 * np.hypot(py[:, :3] - py[:, 3:], px[:, :3] - px[:, 3:])
     pw = np.where(good[:, :3] & good[:, 3:], np.minimum(signal[:, :3], signal[:, 3:]), 0.0)
@@ -149,6 +141,21 @@ def hexagon_radius_fine(
         r_pair = (pr * pw).sum(axis=1) / pw.sum(axis=1)
         r_vert = (vr * vw).sum(axis=1) / vw.sum(axis=1)
     radius = np.where(pw.sum(axis=1) > 0, r_pair, r_vert)
+    if beam_yx is not None:
+        sd = np.broadcast_to(np.asarray(beam_sd_px, float), (idx.size,))
+        if np.any(np.isnan(sd)) or np.any(sd <= 0):
+            raise InputError("beam_sd_px must be > 0 (inf: no beam for that row)")
+        held = np.isfinite(sd)  # rows without a trusted beam keep the Friedel-pair radius
+        if held.any():
+            b = np.asarray(beam_yx, float).reshape(idx.size, 2)[held]
+            if ellipticity_ratio != 1.0:
+                by, bx = correct_ellipticity(
+                    b[:, 0], b[:, 1], c[held], ellipticity_ratio, ellipticity_angle_deg
+                )
+                b = np.column_stack([by, bx])
+            w = np.where(good[held], 4.0 * signal[held] / disk_radius_px**2, 0.0)
+            radius = radius.copy()
+            radius[held] = circle_radius_with_beam(py[held], px[held], w, b, sd[held])
     return radius, np.where(good, signal, 0.0).sum(axis=1)
 
 

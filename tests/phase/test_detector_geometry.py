@@ -143,3 +143,38 @@ def test_ellipticity_refit_from_single_disks_when_mistilt_leaves_no_friedel_pair
     assert abs(refine_ellipticity(round_dps, cal, pm).ellipticity_ratio - 1.0) < 0.004
     faint = _tilted_elliptic_sample(kin, model, rng, None, 150.0)
     assert refine_ellipticity(faint, cal, pm) == cal
+
+
+def test_a_stuck_hot_pixel_pair_is_filled_and_the_beam_keeps_its_own_centre(kin, model):
+    """Two touching pixels saturated in every pattern keep each other above the neighbour clip
+    of ``suppress_hot_pixels``; unfilled, the pair outshines the transmitted beam in every
+    pattern, every beam counts as blocked and its centre falls back to the scan's global one.
+    Filled (a batch statistic: bright in every pattern, far above its 3 x 3 median), each
+    pattern's beam is located by its own disk again."""
+    from stemtf.phase import identify_phases
+
+    rng = np.random.default_rng(4)
+    n = 48
+    centres = np.column_stack([64 + rng.uniform(-3, 3, n), 64 + rng.uniform(-3, 3, n)])
+    dps = np.stack(
+        [
+            kin.make_pattern(model, 1, rng, dose=2e3, rotation_deg=17.0, center_yx=tuple(c))
+            for c in centres
+        ]
+    ).astype(np.float32)
+    dps[:, 20, 100] = dps[:, 21, 101] = 4095.0  # a diagonal pair, stuck in every frame
+    filled = fill_dead_pixels(suppress_hot_pixels(dps))
+    assert filled[:, 20, 100].max() < 20 and filled[:, 21, 101].max() < 20
+    # everything else as before: disks and the beam are never taken for stuck pixels
+    rest = np.ones(dps.shape[1:], bool)
+    rest[20, 100] = rest[21, 101] = False
+    assert np.array_equal(filled[:, rest], suppress_hot_pixels(dps)[:, rest])
+    cal = Calibration(
+        q_sampling_invA=kin.Q_SAMPLING,
+        energy_eV=200e3,
+        semiangle_mrad=1.0,
+        center_yx=(64.0, 64.0),
+    )
+    res = identify_phases(dps, cal, PhaseModel.from_materials(["nmc811-o3", "nmc811-o1"], cal))
+    err = np.hypot(*(np.asarray(res.centers_yx, float) - centres).T)
+    assert np.median(err) < 0.3, np.median(err)
