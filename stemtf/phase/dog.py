@@ -149,8 +149,8 @@ def remove_hot_pixels(dps: np.ndarray) -> np.ndarray:
 DEAD_MIN_NEIGHBOUR_COUNTS = 20.0
 #: ... in at least this many of its 8 neighbours (a dead column or row keeps 6 live ones).
 _DEAD_MIN_BRIGHT_NEIGHBOURS = 5
-#: :func:`fill_dead_pixels`: a pixel is stuck hot where its batch mean exceeds this factor times
-#: its 3 x 3 neighbourhood's median of batch means plus this many counts per pattern.
+#: :func:`fill_dead_pixels`: a pixel is stuck hot where its minimum over the batch exceeds this
+#: factor times its 3 x 3 neighbourhood's median of batch minima plus this many counts.
 STUCK_HOT_FACTOR, STUCK_HOT_MARGIN_COUNTS = 8.0, 5.0
 
 
@@ -158,9 +158,10 @@ def fill_dead_pixels(dps: np.ndarray) -> np.ndarray:
     """Dead and stuck-hot pixels replaced by the mean of their good neighbours, per pattern.
 
     A pixel is taken as dead where its sum over the batch is 0 while at least five of its
-    8-neighbours hold :data:`DEAD_MIN_NEIGHBOUR_COUNTS` each. It is stuck hot where its mean
+    8-neighbours hold :data:`DEAD_MIN_NEIGHBOUR_COUNTS` each. It is stuck hot where its minimum
     over the batch exceeds :data:`STUCK_HOT_FACTOR` times the median of its 3 x 3 neighbourhood's
-    means plus :data:`STUCK_HOT_MARGIN_COUNTS`: a detector defect bright in every pattern. A
+    minima plus :data:`STUCK_HOT_MARGIN_COUNTS`: a detector defect bright in every pattern (a
+    pixel hot in a few frames only, as random hot pixels are, is left to the clip). A
     lone hot pixel is clipped by :func:`suppress_hot_pixels`, but two or three touching ones
     keep each other up there; such a cluster outshone the transmitted beam in every pattern of
     a scan, which then counted as behind a beam stop (its centre taken from Friedel pairs of
@@ -177,8 +178,9 @@ def fill_dead_pixels(dps: np.ndarray) -> np.ndarray:
     kernel = _RING_3X3.astype(np.float32)
     n_bright = cv2.filter2D(bright, -1, kernel, borderType=cv2.BORDER_CONSTANT)
     dead = (total <= 0) & (n_bright >= _DEAD_MIN_BRIGHT_NEIGHBOURS)
-    mean = (total / max(b, 1)).astype(np.float32)
-    hot = mean > STUCK_HOT_FACTOR * cv2.medianBlur(mean, 3) + STUCK_HOT_MARGIN_COUNTS
+    # stuck: bright in every pattern (the batch minimum; a pixel hot in one frame is not)
+    low = stack.min(axis=0)
+    hot = low > STUCK_HOT_FACTOR * cv2.medianBlur(low, 3) + STUCK_HOT_MARGIN_COUNTS
     bad = dead | hot
     if not bad.any():
         return stack
