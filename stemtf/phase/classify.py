@@ -55,6 +55,11 @@ MARKER_LATTICE_MIN_Z = 3.0
 #: contrast inside a thick crystal's transmitted disk); ``inf`` measures it from Friedel pairs
 #: alone (the estimator before; under a 10-20 mrad mistilt its share scatters ~1.5x more).
 BEAM_SD_FLOOR_PX = 0.1
+#: Where ``identify`` took a pattern's centre from Friedel pairs, the disk there counts as the
+#: beam for that fit when it holds this many background-subtracted counts (its centroid then
+#: good to ~0.3 px) and its centroid lies within this many px of the pairs' centre; ``inf``
+#: never.
+BEAM_REFIND_MIN_COUNTS, BEAM_REFIND_MAX_SHIFT_PX = 200.0, 1.5
 #: One accepted hexagon of a pattern (the per-DP hexagon table of the analysis results).
 HEXAGON_DTYPE = np.dtype(
     [
@@ -453,8 +458,25 @@ def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams, beam_
             prm.beam_sd_floor_px**2
             + radius_sigma_px(np.maximum(s_beam[:, 0], 1.0), prm.disk_radius_px) ** 2
         )
-        if beam_own is not None:  # a centre from Friedel pairs of spots: the pairs decide
-            beam_sd = np.where(np.asarray(beam_own, bool)[lat.idx], beam_sd, np.inf)
+        if beam_own is not None:
+            own = np.asarray(beam_own, bool)[lat.idx]
+            if (~own).any() and np.isfinite(BEAM_REFIND_MIN_COUNTS):
+                # a centre from Friedel pairs (the beam was not the brightest spot: a thick,
+                # tilted grain can send more into one Bragg disk, or a beam stop hides it):
+                # the disk there, re-centred on its own counts, is the beam where it holds
+                # enough counts and sits within BEAM_REFIND_MAX_SHIFT_PX of that centre
+                k = np.flatnonzero(~own)
+                fy, fx, fs, _ = count_centroids(
+                    np.asarray(dps), lat.idx[k], beam[k, :1], beam[k, 1:], prm.disk_radius_px
+                )
+                shift = np.hypot(fy[:, 0] - beam[k, 0], fx[:, 0] - beam[k, 1])
+                found = (fs[:, 0] >= BEAM_REFIND_MIN_COUNTS) & (shift <= BEAM_REFIND_MAX_SHIFT_PX)
+                beam[k[found], 0], beam[k[found], 1] = fy[found, 0], fx[found, 0]
+                beam_sd[k[found]] = np.sqrt(
+                    prm.beam_sd_floor_px**2 + radius_sigma_px(fs[found, 0], prm.disk_radius_px) ** 2
+                )
+                own[k[found]] = True
+            beam_sd = np.where(own, beam_sd, np.inf)
     r_px, signal = hexagon_radius_fine(
         dps,
         lat.idx,
