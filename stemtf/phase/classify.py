@@ -449,15 +449,19 @@ def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams, beam_
     cx = np.where(have, hx["center_x"][hi], centers[lat.idx, 1])
     beam = beam_sd = None
     if np.isfinite(prm.beam_sd_floor_px):
+        arr = np.asarray(dps)
+
+        def beam_sd_px(counts):
+            """The beam position's uncertainty: its centroid's shot noise and the floor."""
+            sigma = radius_sigma_px(np.maximum(counts, 1.0), prm.disk_radius_px)
+            return np.sqrt(prm.beam_sd_floor_px**2 + sigma**2)
+
         beam = np.asarray(centers, float)[lat.idx]
         # the transmitted disk's counts set how well its centroid locates the centre
         _, _, s_beam, _ = count_centroids(
-            np.asarray(dps), lat.idx, beam[:, :1], beam[:, 1:], prm.disk_radius_px, iterations=1
+            arr, lat.idx, beam[:, :1], beam[:, 1:], prm.disk_radius_px, iterations=1
         )
-        beam_sd = np.sqrt(
-            prm.beam_sd_floor_px**2
-            + radius_sigma_px(np.maximum(s_beam[:, 0], 1.0), prm.disk_radius_px) ** 2
-        )
+        beam_sd = beam_sd_px(s_beam[:, 0])
         if beam_own is not None:
             own = np.asarray(beam_own, bool)[lat.idx]
             if (~own).any() and np.isfinite(BEAM_REFIND_MIN_COUNTS):
@@ -467,14 +471,12 @@ def shared_ring_share(dps, hx, lat: Lattice, centers, prm: ClassifyParams, beam_
                 # enough counts and sits within BEAM_REFIND_MAX_SHIFT_PX of that centre
                 k = np.flatnonzero(~own)
                 fy, fx, fs, _ = count_centroids(
-                    np.asarray(dps), lat.idx[k], beam[k, :1], beam[k, 1:], prm.disk_radius_px
+                    arr, lat.idx[k], beam[k, :1], beam[k, 1:], prm.disk_radius_px
                 )
                 shift = np.hypot(fy[:, 0] - beam[k, 0], fx[:, 0] - beam[k, 1])
                 found = (fs[:, 0] >= BEAM_REFIND_MIN_COUNTS) & (shift <= BEAM_REFIND_MAX_SHIFT_PX)
                 beam[k[found], 0], beam[k[found], 1] = fy[found, 0], fx[found, 0]
-                beam_sd[k[found]] = np.sqrt(
-                    prm.beam_sd_floor_px**2 + radius_sigma_px(fs[found, 0], prm.disk_radius_px) ** 2
-                )
+                beam_sd[k[found]] = beam_sd_px(fs[found, 0])
                 own[k[found]] = True
             beam_sd = np.where(own, beam_sd, np.inf)
     r_px, signal = hexagon_radius_fine(

@@ -82,7 +82,6 @@ def _ellipticity_pass(dps, calibration: Calibration, model: PhaseModel, seed: in
     # pseudo-hexagon is not six-fold and would pull the fit
     known = np.isin(res.labels[hx["dp_index"]], (LABEL_FIRST, LABEL_SECOND, LABEL_BOTH))
     hx = hx[(hx["inliers"] >= 3) & (hx["phase"] > 0) & known]
-    beam = np.asarray(res.centers_yx, float)[hx["dp_index"]]
     py, px, signal = disk_centroids(
         suppress_hot_pixels(dps),
         hx["dp_index"],
@@ -96,7 +95,8 @@ def _ellipticity_pass(dps, calibration: Calibration, model: PhaseModel, seed: in
     bright = signal >= ELLIPTICITY_MIN_DISK_COUNTS
     pair = bright[:, :3] & bright[:, 3:]
     use = (pair.sum(axis=1) >= 2) & (hx["inliers"] >= 4)
-    if use.sum() >= ELLIPTICITY_MIN_HEXAGONS:
+    single_disks = use.sum() < ELLIPTICITY_MIN_HEXAGONS
+    if not single_disks:
         half = 0.5 * np.stack([py[:, :3] - py[:, 3:], px[:, :3] - px[:, 3:]], axis=-1)
         keep = pair & use[:, None]
         group = np.broadcast_to(np.cumsum(use)[:, None] - 1, keep.shape)[keep]
@@ -105,11 +105,12 @@ def _ellipticity_pass(dps, calibration: Calibration, model: PhaseModel, seed: in
         # Too few hexagons keep two bright Friedel pairs (a mistilt dims half of each): every
         # bright disk's offset from its pattern's transmitted beam (located to ~0.1 px by its
         # own counts), normalised per ring and label (all O3 patterns share one {110} radius)
+        if int(bright.sum()) < ELLIPTICITY_MIN_DISKS:
+            return calibration
         radii = np.array([r.radius_invA for r in model.rings])
         ring = np.argmin(np.abs(hx["radius_invA"][:, None] - radii[None, :]), axis=1)
         key = ring.astype(np.int64) * 8 + res.labels[hx["dp_index"]].astype(np.int64)
-        if int(bright.sum()) < ELLIPTICITY_MIN_DISKS:
-            return calibration
+        beam = np.asarray(res.centers_yx, float)[hx["dp_index"]]
         offsets = np.stack([py - beam[:, :1], px - beam[:, 1:]], axis=-1)[bright]
         _, group = np.unique(
             np.broadcast_to(key[:, None], bright.shape)[bright], return_inverse=True
@@ -118,9 +119,7 @@ def _ellipticity_pass(dps, calibration: Calibration, model: PhaseModel, seed: in
     ratio, angle = fit_ellipticity(offsets, group)
     if (ratio, angle) == (1.0, 0.0):  # a distortion too large to believe: keep the first fit
         return calibration
-    if how.endswith("about their beam") and _ellipticity_z(offsets, group, ratio, angle) < (
-        ELLIPTICITY_MIN_Z
-    ):
+    if single_disks and _ellipticity_z(offsets, group, ratio, angle) < ELLIPTICITY_MIN_Z:
         return calibration  # single faint disks: a distortion not told from their scatter
     log.info(
         "ellipticity from %s: ratio %.4f at %.1f deg (spot fit: %.4f at %.1f deg)",

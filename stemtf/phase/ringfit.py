@@ -154,7 +154,6 @@ def hexagon_radius_fine(
                 )
                 b = np.column_stack([by, bx])
             w = np.where(good[held], 4.0 * signal[held] / disk_radius_px**2, 0.0)
-            radius = radius.copy()
             radius[held] = circle_radius_with_beam(py[held], px[held], w, b, sd[held])
     return radius, np.where(good, signal, 0.0).sum(axis=1)
 
