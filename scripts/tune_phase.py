@@ -76,6 +76,13 @@ def label_scene(
     prm = MatchedParams(**(matched or {}))
     lab, conf, _ = label_sparse_patterns(raw, lab, conf, res.centers_yx, cal, model, prm)
     lab, conf, _ = label_faint_regions(raw, lab, conf, res.hexagons, cal)
+    try:  # absent before this step existed
+        from stemtf.phase.context import grow_grains
+    except ImportError:
+        pass
+    else:
+        if "grown_grains" not in skip:
+            lab, conf, _ = grow_grains(raw, lab, conf, res.hexagons, res.centers_yx, cal)
     lab, conf, _ = check_marker_on_counts(raw, lab, conf, res.hexagons, res.centers_yx, cal, model)
     if vote_on_mixed_calls is not None:
         lab, conf, _ = vote_on_mixed_calls(
@@ -135,7 +142,7 @@ def main(argv=None) -> None:
         "--skip-steps",
         nargs="*",
         default=[],
-        choices=["lone_calls", "vacuum_calls"],
+        choices=["grown_grains", "lone_calls", "vacuum_calls"],
         help="scan-context steps left out",
     )
     ap.add_argument(

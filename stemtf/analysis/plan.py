@@ -18,6 +18,7 @@ RELABEL_STEPS = (
     "scan_context",
     "matched_filter",
     "faint_regions",
+    "grown_grains",
     "marker_check",
     "mixed_vote",
     "isolated_calls",

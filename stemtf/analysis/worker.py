@@ -109,6 +109,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     from stemtf.phase import identify_phases
     from stemtf.phase.context import (
         first_phase_for_lone_calls,
+        grow_grains,
         label_faint_regions,
         label_from_neighbours,
         none_for_lone_calls_in_vacuum,
@@ -183,6 +184,16 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         result.hexagons,
         task.calibration,
     )
+    # a grain tilted so far that its patterns keep two disks of the hexagon: a none pattern
+    # beside it whose own counts show a labelled neighbour's hexagon takes its label
+    labels, confidence, by_grown = grow_grains(
+        grid,
+        labels,
+        confidence,
+        result.hexagons,
+        result.centers_yx,
+        task.calibration,
+    )
     # an O3+O1 call stands only where the marker's counts, at the disks the pattern's lattice
     # fixes, stand above the shot noise, own or neighbourhood (the spot finder's test cannot
     # weigh a few stray counts on a sparse pattern)
@@ -219,6 +230,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         "scan_context": by_context,
         "matched_filter": by_matched,
         "faint_regions": by_faint,
+        "grown_grains": by_grown,
         "marker_check": by_marker,
         "mixed_vote": by_vote,
         "isolated_calls": by_isolation,

@@ -34,6 +34,7 @@ from stemtf.phase.spots import SpotTable, aperture_counts
 __all__ = [
     "label_from_neighbours",
     "label_faint_regions",
+    "grow_grains",
     "vote_on_mixed_calls",
     "VoteParams",
     "unassign_isolated_calls",
@@ -478,6 +479,175 @@ def label_faint_regions(
     labels[idx] = target_label[ok]
     confidence[idx] = 0.25 * confidence[source[ok]]
     relabelled[idx] = True
+    return labels, confidence, relabelled
+
+
+#: :func:`grow_grains`: shot-noise significance the pattern's own counts at its labelled
+#: neighbour's hexagon need, how many of the six disks must each stand :data:`GROW_DISK_Z`
+#: sigmas, and how many growth passes run (set on the ``tune`` split of
+#: ``scripts/bench_field.py``).
+GROW_MIN_Z = 6.0
+GROW_MIN_DISKS = 2
+GROW_DISK_Z = 3.0
+GROW_PASSES = 4
+GROW_LEND_DISTANCE = 3.0
+
+_NEIGHBOUR_STEPS = ((-1, 0), (1, 0), (0, -1), (0, 1), (-1, -1), (-1, 1), (1, -1), (1, 1))
+
+
+def grow_grains(
+    grid: np.ndarray,
+    labels: np.ndarray,
+    confidence: np.ndarray,
+    hexagons: np.ndarray,
+    centers_yx: np.ndarray,
+    calibration: Calibration,
+    *,
+    min_z: float = GROW_MIN_Z,
+    min_disks: int = GROW_MIN_DISKS,
+    disk_z: float = GROW_DISK_Z,
+    passes: int = GROW_PASSES,
+    control_deg: tuple[float, ...] = (15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0),
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Label ``none`` patterns beside a grain whose own counts show that grain's hexagon.
+
+    A grain tilted 15-20 mrad off the zone axis keeps two or three of its six {110} disks on
+    the Laue circle: bright, but not a three-vertex hexagon, and its 3 x 3 neighbourhood sum
+    holds the same two disks, so neither the identification nor :func:`label_from_neighbours`
+    labels it, while the few patterns of the grain that catch a third disk are labelled. Each
+    ``none`` pattern next to (8-neighbourhood) a pattern labelled with a phase is scored at
+    that neighbour's primary hexagon -- its radius and rotation, about the pattern's own beam
+    centre -- and takes the neighbour's label where the six disks' background-subtracted
+    counts (:func:`stemtf.phase.spots.aperture_counts`, hot pixels removed first) stand
+    ``min_z`` shot-noise sigmas above zero, at least ``min_disks`` disks stand ``disk_z`` sigmas
+    each, and the hexagon holds more counts than the same hexagon rotated by each of
+    ``control_deg`` (off the lattice: a carbon ring or the diffuse halo fills the controls as
+    much as the hexagon). Vacuum beside a grain has no such disks and stays ``none``. Newly
+    labelled patterns lend their hexagon to their own neighbours in the next of ``passes``
+    passes. Confidence: half the neighbour's.
+
+    Parameters
+    ----------
+    grid : ndarray, shape (Ry, Rx, H, W)
+        The patterns in scan order (counts).
+    labels, confidence : ndarray, shape (Ry * Rx,)
+        Labels after the previous steps.
+    hexagons : structured ndarray
+        The per-pattern hexagon table of :func:`stemtf.phase.identify_phases`.
+    centers_yx : ndarray, shape (Ry * Rx, 2)
+        Each pattern's beam centre [px] (``PhaseResult.centers_yx``).
+    calibration : Calibration
+    min_z, min_disks, disk_z, passes, control_deg
+        As above.
+
+    Returns
+    -------
+    labels, confidence : ndarray (Ry * Rx,)
+        Updated copies.
+    relabelled : bool ndarray (Ry * Rx,)
+    """
+    g, labels, confidence, relabelled = scan_step_start(grid, labels, confidence)
+    if not (min_z > 0 and disk_z > 0 and 1 <= min_disks <= 6 and passes >= 1):
+        raise InputError(
+            f"min_z={min_z!r}, disk_z={disk_z!r}, min_disks={min_disks!r}, passes={passes!r} "
+            "are not allowed: sigmas > 0, 1-6 disks, >= 1 pass"
+        )
+    if len(control_deg) < 3 or any(not 15.0 <= float(a) % 60.0 <= 45.0 for a in control_deg):
+        raise InputError(
+            f"control_deg={tuple(control_deg)!r} is not allowed: give >= 3 rotations, each "
+            "15-45 deg (mod 60) from the lattice"
+        )
+    ry, rx = g.shape[:2]
+    n = ry * rx
+    hx = np.asarray(hexagons)
+    # single-phase grains only: a both call rests on the column's share of each lattice,
+    # which a pattern showing two disks cannot confirm (tune split: grown both calls were
+    # wrong in 6 of 6 cases, two of them in an off-zone grain)
+    phases = (LABEL_FIRST, LABEL_SECOND)
+    if hx.size == 0 or n < 2:
+        return labels, confidence, relabelled
+    hx = hx[(hx["phase"] > 0) & np.isin(labels[hx["dp_index"]], phases)]
+    if hx.size == 0:
+        return labels, confidence, relabelled
+    # each labelled pattern's primary hexagon (most vertices, then brightest)
+    hx = hx[np.lexsort((-hx["intensity"], -hx["inliers"].astype(int), hx["dp_index"]))]
+    hx = hx[np.r_[True, hx["dp_index"][1:] != hx["dp_index"][:-1]]]
+    radius = np.full(n, np.nan)
+    rotation = np.full(n, np.nan)
+    radius[hx["dp_index"]] = hx["radius_invA"] / calibration.q_sampling_invA
+    rotation[hx["dp_index"]] = hx["rotation_deg"]
+    # patterns labelled from their neighbourhood have no hexagon of their own: they lend the
+    # nearest one of their label (within GROW_LEND_DISTANCE positions)
+    from scipy import ndimage
+
+    for lab in phases:
+        has = (np.isfinite(radius) & (labels == lab)).reshape(ry, rx)
+        lend = (~np.isfinite(radius) & (labels == lab)).reshape(ry, rx)
+        if not (has.any() and lend.any()):
+            continue
+        dist, (ny, nx) = ndimage.distance_transform_edt(~has, return_indices=True)
+        take = np.flatnonzero((lend & (dist <= GROW_LEND_DISTANCE)).ravel())
+        src = (ny * rx + nx).ravel()[take]
+        radius[take], rotation[take] = radius[src], rotation[src]
+    centers = np.asarray(centers_yx, float).reshape(n, 2)
+    yy, xx = np.divmod(np.arange(n), rx)
+    flat = g.reshape((n,) + g.shape[2:])
+    tested = np.zeros(n, bool)
+    for _ in range(passes):
+        cand = np.flatnonzero((labels == LABEL_NONE) & ~tested)
+        if cand.size == 0:
+            break
+        tested[cand] = True
+        own = None
+        best_z = np.full(cand.size, -np.inf)
+        source = np.full(cand.size, -1, np.int64)
+        # every labelled neighbour's hexagon is tried (a pattern on a grain boundary belongs
+        # to one of two lattices); the most significant one that passes is kept
+        for dy, dx in _NEIGHBOUR_STEPS:
+            y, x = yy[cand] + dy, xx[cand] + dx
+            ok = (y >= 0) & (y < ry) & (x >= 0) & (x < rx)
+            nb = np.where(ok, y * rx + x, 0)
+            ok &= np.isfinite(radius[nb])
+            if not ok.any():
+                continue
+            if own is None:
+                own = remove_hot_pixels(flat[cand])
+            sel = np.flatnonzero(ok)
+            src = nb[sel]
+            totals = []
+            for extra in (0.0, *control_deg):
+                table = _hexagon_table(
+                    centers[cand[sel]], radius[src], rotation[src] + extra, calibration
+                )
+                excess, z, var = aperture_counts(
+                    own[sel], table, calibration.disk_radius_px, return_variance=True
+                )
+                excess = excess.reshape(-1, 6)
+                if extra == 0.0:
+                    n_disks = (z.reshape(-1, 6) >= disk_z).sum(axis=1)
+                    z_hex = excess.sum(axis=1) / np.sqrt(var.reshape(-1, 6).sum(axis=1))
+                totals.append(excess.sum(axis=1))
+            passes_test = (
+                (z_hex >= min_z)
+                & (n_disks >= min_disks)
+                & (totals[0] > np.max(totals[1:], axis=0))
+                & (z_hex > best_z[sel])
+            )
+            best_z[sel[passes_test]] = z_hex[passes_test]
+            source[sel[passes_test]] = src[passes_test]
+        ok = source >= 0
+        if not ok.any():
+            break
+        idx, src = cand[ok], source[ok]
+        labels[idx] = labels[src]
+        confidence[idx] = 0.5 * confidence[src]
+        radius[idx], rotation[idx] = radius[src], rotation[src]
+        relabelled[idx] = True
+        # the new labels give their still-none neighbours a hexagon to be tried against
+        grown = np.zeros((ry, rx), bool)
+        grown.flat[idx] = True
+        near = convolve(grown.astype(np.int8), np.ones((3, 3), np.int8), mode="constant") > 0
+        tested &= ~near.ravel()
     return labels, confidence, relabelled
 
 

@@ -11,6 +11,7 @@ from stemtf.errors import InputError
 from stemtf.phase import identify_phases
 from stemtf.phase.context import (
     VoteParams,
+    grow_grains,
     label_faint_regions,
     label_from_neighbours,
     unassign_isolated_calls,
@@ -445,3 +446,71 @@ def test_a_mixed_call_from_the_neighbourhood_needs_the_patterns_own_marker(kin, 
     assert not np.isin(lab[o3_from_nbr], (LABEL_SECOND, LABEL_BOTH)).any()
     o1_from_nbr = rel & (truth == 2)
     assert np.isin(lab[o1_from_nbr], (LABEL_SECOND, LABEL_BOTH)).all()
+
+
+def _laue_limited_grain(kin, model, rng, *, dose, rotation_deg=0.0, shared_rot=None):
+    """5 x 7 probe positions: a grain's full O3 hexagons in columns 0-1; in columns 2-4 the
+    same lattice (turned by ``rotation_deg``) with only two adjacent shared-ring disks left (a
+    grain tilted so far that the Laue circle keeps one sector); vacuum in columns 5-6."""
+    rings = kin.phase_rings(model, 0)
+    full = kin.render_pattern(rings)
+    part = kin.render_pattern(rings, rotation_deg=rotation_deg)
+    yy, xx = np.mgrid[:128, :128]
+    r = np.hypot(yy - 64, xx - 64)
+    rot = rings[0][1] + rotation_deg if shared_rot is None else shared_rot
+    ang = (np.degrees(np.arctan2(yy - 64, xx - 64)) - rot + 20.0) % 360.0
+    part = np.where((r < 6) | (ang < 100.0), part, 0.0)  # the beam and vertices 0, 1 only
+    part /= part.sum()
+    vac = kin.render_pattern([])
+    halo = np.exp(-r / 30.0)
+    halo /= halo.sum()
+    cols = [full, full, part, part, part, vac, vac]
+    return np.stack(
+        [np.stack([rng.poisson((0.7 * c + 0.3 * halo) * dose) for c in cols]) for _ in range(5)]
+    ).astype(np.float32)
+
+
+def test_tilted_grain_keeping_two_disks_takes_its_neighbours_label(kin, model, calibration):
+    rng = np.random.default_rng(31)
+    grid = _laue_limited_grain(kin, model, rng, dose=2000.0)
+    res, labels, conf = _pipeline(grid, calibration, model)
+    cols = np.tile(np.arange(7), 5)
+    assert np.all(labels[cols < 3] == LABEL_FIRST)  # column 2: its 3 x 3 sums hold column 1
+    assert np.all(labels[cols >= 3] == LABEL_NONE)  # two disks: no hexagon, own or summed
+    out, out_conf, rel = grow_grains(grid, labels, conf, res.hexagons, res.centers_yx, calibration)
+    part = (cols >= 3) & (cols < 5)
+    assert np.all(out[part] == LABEL_FIRST)  # column 4 in the second pass
+    assert np.all(out[cols >= 5] == LABEL_NONE)  # vacuum beside the grain
+    assert np.array_equal(rel, part)
+    assert np.all(out_conf[rel] <= 0.5 * conf.max())
+
+
+def test_both_calls_do_not_grow(kin, model, calibration):
+    """A both call rests on the column's share of each lattice; two disks cannot confirm it."""
+    rng = np.random.default_rng(31)
+    grid = _laue_limited_grain(kin, model, rng, dose=2000.0)
+    res, labels, conf = _pipeline(grid, calibration, model)
+    mixed = np.where(labels == LABEL_FIRST, LABEL_BOTH, labels).astype(labels.dtype)
+    out, _, rel = grow_grains(grid, mixed, conf, res.hexagons, res.centers_yx, calibration)
+    assert not rel.any()
+    np.testing.assert_array_equal(out, mixed)
+
+
+def test_two_disks_off_the_neighbours_lattice_stay_none(kin, model, calibration):
+    """The same two bright disks turned 25 deg off the grain's lattice are another crystal."""
+    rng = np.random.default_rng(32)
+    grid = _laue_limited_grain(kin, model, rng, dose=2000.0, rotation_deg=25.0)
+    res, labels, conf = _pipeline(grid, calibration, model)
+    out, _, rel = grow_grains(grid, labels, conf, res.hexagons, res.centers_yx, calibration)
+    assert not rel.any()
+    np.testing.assert_array_equal(out, labels)
+
+
+def test_grow_grains_bad_input(calibration):
+    grid = np.zeros((2, 2, 128, 128), np.float32)
+    empty = np.zeros(0, dtype=[("dp_index", np.int64), ("phase", np.uint8)])
+    centres = np.full((4, 2), 64.0)
+    with pytest.raises(InputError, match="min_z"):
+        grow_grains(grid, np.zeros(4), np.ones(4), empty, centres, calibration, min_z=0)
+    with pytest.raises(InputError, match="control_deg"):
+        grow_grains(grid, np.zeros(4), np.ones(4), empty, centres, calibration, control_deg=(5.0,))
