@@ -593,48 +593,66 @@ def grow_grains(
     yy, xx = np.divmod(np.arange(n), rx)
     flat = g.reshape((n,) + g.shape[2:])
     tested = np.zeros(n, bool)
+    cleaned: dict[int, np.ndarray] = {}  # hot pixels removed once per pattern
+    ones = np.ones((3, 3), np.int8)
     for _ in range(passes):
-        cand = np.flatnonzero((labels == LABEL_NONE) & ~tested)
+        # none patterns with a hexagon beside them (the rest of the vacuum is never read)
+        has_hex = np.isfinite(radius).reshape(ry, rx).astype(np.int8)
+        beside = convolve(has_hex, ones, mode="constant").ravel() > 0
+        cand = np.flatnonzero((labels == LABEL_NONE) & ~tested & beside)
         if cand.size == 0:
             break
         tested[cand] = True
-        own = None
-        best_z = np.full(cand.size, -np.inf)
-        source = np.full(cand.size, -1, np.int64)
-        # every labelled neighbour's hexagon is tried (a pattern on a grain boundary belongs
-        # to one of two lattices); the most significant one that passes is kept
+        # (candidate, neighbour) pairs; a quick look at the raw counts (no copy) drops pairs
+        # far from passing before hot pixels are removed: only the disks' positive
+        # significances count there, since a hot pixel in one disk's background ring sinks
+        # that disk's raw excess far below zero
+        pair_c, pair_s = [], []
         for dy, dx in _NEIGHBOUR_STEPS:
             y, x = yy[cand] + dy, xx[cand] + dx
             ok = (y >= 0) & (y < ry) & (x >= 0) & (x < rx)
             nb = np.where(ok, y * rx + x, 0)
             ok &= np.isfinite(radius[nb])
-            if not ok.any():
-                continue
-            if own is None:
-                own = remove_hot_pixels(flat[cand])
-            sel = np.flatnonzero(ok)
-            src = nb[sel]
+            pair_c.append(np.flatnonzero(ok))
+            pair_s.append(nb[ok])
+        pc, ps = np.concatenate(pair_c), np.concatenate(pair_s)
+        table = _hexagon_table(centers[cand[pc]], radius[ps], rotation[ps], calibration)
+        table = SpotTable(cand[pc][table.dp_index], *_spot_fields(table))
+        _, z_raw = aperture_counts(flat, table, calibration.disk_radius_px)
+        keep = np.maximum(z_raw, 0.0).reshape(-1, 6).sum(axis=1) >= 0.5 * min_z * np.sqrt(6.0)
+        pc, ps = pc[keep], ps[keep]
+        best_z = np.full(cand.size, -np.inf)
+        source = np.full(cand.size, -1, np.int64)
+        if pc.size:
+            rows = np.unique(pc)
+            new_ones = [int(i) for i in cand[rows] if int(i) not in cleaned]
+            if new_ones:
+                for i, img in zip(new_ones, remove_hot_pixels(flat[new_ones]), strict=True):
+                    cleaned[i] = img
+            own = np.stack([cleaned[int(i)] for i in cand[rows]])
+            at = np.searchsorted(rows, pc)  # row of each pair's pattern in ``own``
+            # every labelled neighbour's hexagon is tried (a pattern on a grain boundary
+            # belongs to one of two lattices); the most significant one that passes is kept
             totals = []
             for extra in (0.0, *control_deg):
                 table = _hexagon_table(
-                    centers[cand[sel]], radius[src], rotation[src] + extra, calibration
+                    centers[cand[pc]], radius[ps], rotation[ps] + extra, calibration
                 )
+                table = SpotTable(at[table.dp_index], *_spot_fields(table))
                 excess, z, var = aperture_counts(
-                    own[sel], table, calibration.disk_radius_px, return_variance=True
+                    own, table, calibration.disk_radius_px, return_variance=True
                 )
                 excess = excess.reshape(-1, 6)
                 if extra == 0.0:
                     n_disks = (z.reshape(-1, 6) >= disk_z).sum(axis=1)
                     z_hex = excess.sum(axis=1) / np.sqrt(var.reshape(-1, 6).sum(axis=1))
                 totals.append(excess.sum(axis=1))
-            passes_test = (
-                (z_hex >= min_z)
-                & (n_disks >= min_disks)
-                & (totals[0] > np.max(totals[1:], axis=0))
-                & (z_hex > best_z[sel])
+            good = (
+                (z_hex >= min_z) & (n_disks >= min_disks) & (totals[0] > np.max(totals[1:], axis=0))
             )
-            best_z[sel[passes_test]] = z_hex[passes_test]
-            source[sel[passes_test]] = src[passes_test]
+            for j in np.flatnonzero(good):
+                if z_hex[j] > best_z[pc[j]]:
+                    best_z[pc[j]], source[pc[j]] = z_hex[j], ps[j]
         ok = source >= 0
         if not ok.any():
             break
@@ -644,9 +662,9 @@ def grow_grains(
         radius[idx], rotation[idx] = radius[src], rotation[src]
         relabelled[idx] = True
         # the new labels give their still-none neighbours a hexagon to be tried against
-        grown = np.zeros((ry, rx), bool)
-        grown.flat[idx] = True
-        near = convolve(grown.astype(np.int8), np.ones((3, 3), np.int8), mode="constant") > 0
+        grown = np.zeros((ry, rx), np.int8)
+        grown.flat[idx] = 1
+        near = convolve(grown, ones, mode="constant") > 0
         tested &= ~near.ravel()
     return labels, confidence, relabelled
 
