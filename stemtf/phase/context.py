@@ -509,22 +509,24 @@ def grow_grains(
     passes: int = GROW_PASSES,
     control_deg: tuple[float, ...] = (15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Label ``none`` patterns beside a grain whose own counts show that grain's hexagon.
+    """Label ``none`` patterns beside an O3 grain whose own counts show that grain's hexagon.
 
     A grain tilted 15-20 mrad off the zone axis keeps two or three of its six {110} disks on
     the Laue circle: bright, but not a three-vertex hexagon, and its 3 x 3 neighbourhood sum
     holds the same two disks, so neither the identification nor :func:`label_from_neighbours`
     labels it, while the few patterns of the grain that catch a third disk are labelled. Each
-    ``none`` pattern next to (8-neighbourhood) a pattern labelled with a phase is scored at
-    that neighbour's primary hexagon -- its radius and rotation, about the pattern's own beam
-    centre -- and takes the neighbour's label where the six disks' background-subtracted
+    ``none`` pattern next to (8-neighbourhood) a pattern labelled with the first phase (O3)
+    is scored at that neighbour's primary hexagon -- its radius and rotation, about the
+    pattern's own beam centre -- and takes the neighbour's label where the six disks' background-subtracted
     counts (:func:`stemtf.phase.spots.aperture_counts`, hot pixels removed first) stand
     ``min_z`` shot-noise sigmas above zero, at least ``min_disks`` disks stand ``disk_z`` sigmas
     each, and the hexagon holds more counts than the same hexagon rotated by each of
     ``control_deg`` (off the lattice: a carbon ring or the diffuse halo fills the controls as
     much as the hexagon). Vacuum beside a grain has no such disks and stays ``none``. Newly
     labelled patterns lend their hexagon to their own neighbours in the next of ``passes``
-    passes. Confidence: half the neighbour's.
+    passes. Confidence: half the neighbour's. O1 and O3+O1 calls are not grown: they rest on
+    the marker ring (which an off-zone grain's pseudo-hexagon imitates) and on the column's
+    share of each lattice, which two disks of a hexagon confirm neither.
 
     Parameters
     ----------
@@ -560,10 +562,12 @@ def grow_grains(
     ry, rx = g.shape[:2]
     n = ry * rx
     hx = np.asarray(hexagons)
-    # single-phase grains only: a both call rests on the column's share of each lattice,
-    # which a pattern showing two disks cannot confirm (tune split: grown both calls were
-    # wrong in 6 of 6 cases, two of them in an off-zone grain)
-    phases = (LABEL_FIRST, LABEL_SECOND)
+    # the first phase only (O3: no marker needed). A both call rests on the column's share of
+    # each lattice and an O1 call on its marker ring, which an off-zone grain's
+    # pseudo-hexagon (0.42-0.45 1/A) imitates; two disks confirm neither (tune split: grown
+    # both calls wrong in 6 of 6; check split: grown O1 calls wrong in 9 of 18, 8 of them
+    # inside off-zone grains)
+    phases = (LABEL_FIRST,)
     if hx.size == 0 or n < 2:
         return labels, confidence, relabelled
     hx = hx[(hx["phase"] > 0) & np.isin(labels[hx["dp_index"]], phases)]

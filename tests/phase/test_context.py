@@ -485,15 +485,17 @@ def test_tilted_grain_keeping_two_disks_takes_its_neighbours_label(kin, model, c
     assert np.all(out_conf[rel] <= 0.5 * conf.max())
 
 
-def test_both_calls_do_not_grow(kin, model, calibration):
-    """A both call rests on the column's share of each lattice; two disks cannot confirm it."""
+@pytest.mark.parametrize("call", [LABEL_BOTH, LABEL_SECOND])
+def test_o1_and_both_calls_do_not_grow(kin, model, calibration, call):
+    """Both rests on the column's share of each lattice, O1 on its marker ring (which an
+    off-zone grain's pseudo-hexagon imitates): two disks confirm neither."""
     rng = np.random.default_rng(31)
     grid = _laue_limited_grain(kin, model, rng, dose=2000.0)
     res, labels, conf = _pipeline(grid, calibration, model)
-    mixed = np.where(labels == LABEL_FIRST, LABEL_BOTH, labels).astype(labels.dtype)
-    out, _, rel = grow_grains(grid, mixed, conf, res.hexagons, res.centers_yx, calibration)
+    other = np.where(labels == LABEL_FIRST, call, labels).astype(labels.dtype)
+    out, _, rel = grow_grains(grid, other, conf, res.hexagons, res.centers_yx, calibration)
     assert not rel.any()
-    np.testing.assert_array_equal(out, mixed)
+    np.testing.assert_array_equal(out, other)
 
 
 def test_two_disks_off_the_neighbours_lattice_stay_none(kin, model, calibration):
