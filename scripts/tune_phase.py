@@ -82,7 +82,7 @@ def label_scene(
         pass
     else:
         if "grown_grains" not in skip:
-            lab, conf, _ = grow_grains(raw, lab, conf, res.hexagons, res.centers_yx, cal)
+            lab, conf, _ = grow_grains(raw, lab, conf, res.hexagons, res.centers_yx, cal, model)
     lab, conf, _ = check_marker_on_counts(raw, lab, conf, res.hexagons, res.centers_yx, cal, model)
     if vote_on_mixed_calls is not None:
         lab, conf, _ = vote_on_mixed_calls(

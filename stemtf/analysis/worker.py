@@ -193,6 +193,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         result.hexagons,
         result.centers_yx,
         task.calibration,
+        task.model,
     )
     # an O3+O1 call stands only where the marker's counts, at the disks the pattern's lattice
     # fixes, stand above the shot noise, own or neighbourhood (the spot finder's test cannot

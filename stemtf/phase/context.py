@@ -502,6 +502,7 @@ def grow_grains(
     hexagons: np.ndarray,
     centers_yx: np.ndarray,
     calibration: Calibration,
+    model: PhaseModel,
     *,
     min_z: float = GROW_MIN_Z,
     min_disks: int = GROW_MIN_DISKS,
@@ -539,6 +540,9 @@ def grow_grains(
     centers_yx : ndarray, shape (Ry * Rx, 2)
         Each pattern's beam centre [px] (``PhaseResult.centers_yx``).
     calibration : Calibration
+    model : PhaseModel
+        A two-phase model (O3 first); a family model's codes mean other things, and nothing
+        changes.
     min_z, min_disks, disk_z, passes, control_deg
         As above.
 
@@ -568,7 +572,7 @@ def grow_grains(
     # both calls wrong in 6 of 6; check split: grown O1 calls wrong in 9 of 18, 8 of them
     # inside off-zone grains)
     phases = (LABEL_FIRST,)
-    if hx.size == 0 or n < 2:
+    if type(model) is not PhaseModel or hx.size == 0 or n < 2:
         return labels, confidence, relabelled
     hx = hx[(hx["phase"] > 0) & np.isin(labels[hx["dp_index"]], phases)]
     if hx.size == 0:

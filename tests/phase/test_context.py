@@ -477,7 +477,9 @@ def test_tilted_grain_keeping_two_disks_takes_its_neighbours_label(kin, model, c
     cols = np.tile(np.arange(7), 5)
     assert np.all(labels[cols < 3] == LABEL_FIRST)  # column 2: its 3 x 3 sums hold column 1
     assert np.all(labels[cols >= 3] == LABEL_NONE)  # two disks: no hexagon, own or summed
-    out, out_conf, rel = grow_grains(grid, labels, conf, res.hexagons, res.centers_yx, calibration)
+    out, out_conf, rel = grow_grains(
+        grid, labels, conf, res.hexagons, res.centers_yx, calibration, model
+    )
     part = (cols >= 3) & (cols < 5)
     assert np.all(out[part] == LABEL_FIRST)  # column 4 in the second pass
     assert np.all(out[cols >= 5] == LABEL_NONE)  # vacuum beside the grain
@@ -493,7 +495,7 @@ def test_o1_and_both_calls_do_not_grow(kin, model, calibration, call):
     grid = _laue_limited_grain(kin, model, rng, dose=2000.0)
     res, labels, conf = _pipeline(grid, calibration, model)
     other = np.where(labels == LABEL_FIRST, call, labels).astype(labels.dtype)
-    out, _, rel = grow_grains(grid, other, conf, res.hexagons, res.centers_yx, calibration)
+    out, _, rel = grow_grains(grid, other, conf, res.hexagons, res.centers_yx, calibration, model)
     assert not rel.any()
     np.testing.assert_array_equal(out, other)
 
@@ -503,16 +505,18 @@ def test_two_disks_off_the_neighbours_lattice_stay_none(kin, model, calibration)
     rng = np.random.default_rng(32)
     grid = _laue_limited_grain(kin, model, rng, dose=2000.0, rotation_deg=25.0)
     res, labels, conf = _pipeline(grid, calibration, model)
-    out, _, rel = grow_grains(grid, labels, conf, res.hexagons, res.centers_yx, calibration)
+    out, _, rel = grow_grains(grid, labels, conf, res.hexagons, res.centers_yx, calibration, model)
     assert not rel.any()
     np.testing.assert_array_equal(out, labels)
 
 
-def test_grow_grains_bad_input(calibration):
+def test_grow_grains_bad_input(model, calibration):
     grid = np.zeros((2, 2, 128, 128), np.float32)
     empty = np.zeros(0, dtype=[("dp_index", np.int64), ("phase", np.uint8)])
     centres = np.full((4, 2), 64.0)
     with pytest.raises(InputError, match="min_z"):
-        grow_grains(grid, np.zeros(4), np.ones(4), empty, centres, calibration, min_z=0)
+        grow_grains(grid, np.zeros(4), np.ones(4), empty, centres, calibration, model, min_z=0)
     with pytest.raises(InputError, match="control_deg"):
-        grow_grains(grid, np.zeros(4), np.ones(4), empty, centres, calibration, control_deg=(5.0,))
+        grow_grains(
+            grid, np.zeros(4), np.ones(4), empty, centres, calibration, model, control_deg=(5.0,)
+        )
