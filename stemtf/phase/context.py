@@ -510,15 +510,16 @@ def grow_grains(
     passes: int = GROW_PASSES,
     control_deg: tuple[float, ...] = (15.0, 20.0, 25.0, 30.0, 35.0, 40.0, 45.0),
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Label ``none`` patterns beside an O3 grain whose own counts show that grain's hexagon.
+    """Label ``none`` patterns beside a grain whose own counts show that grain's hexagon.
 
     A grain tilted 15-20 mrad off the zone axis keeps two or three of its six {110} disks on
     the Laue circle: bright, but not a three-vertex hexagon, and its 3 x 3 neighbourhood sum
     holds the same two disks, so neither the identification nor :func:`label_from_neighbours`
     labels it, while the few patterns of the grain that catch a third disk are labelled. Each
-    ``none`` pattern next to (8-neighbourhood) a pattern labelled with the first phase (O3)
-    is scored at that neighbour's primary hexagon -- its radius and rotation, about the
-    pattern's own beam centre -- and takes the neighbour's label where the six disks' background-subtracted
+    ``none`` pattern next to (8-neighbourhood) a pattern labelled with the first phase (O3), or
+    ``unassigned`` with a hexagon no phase ring fits (an off-zone grain's pseudo-hexagon), is
+    scored at that neighbour's primary hexagon -- its radius and rotation, about the pattern's
+    own beam centre -- and takes the neighbour's label where the six disks' background-subtracted
     counts (:func:`stemtf.phase.spots.aperture_counts`, hot pixels removed first) stand
     ``min_z`` shot-noise sigmas above zero, at least ``min_disks`` disks stand ``disk_z`` sigmas
     each, and the hexagon holds more counts than the same hexagon rotated by each of
@@ -566,15 +567,18 @@ def grow_grains(
     ry, rx = g.shape[:2]
     n = ry * rx
     hx = np.asarray(hexagons)
-    # the first phase only (O3: no marker needed). A both call rests on the column's share of
-    # each lattice and an O1 call on its marker ring, which an off-zone grain's
-    # pseudo-hexagon (0.42-0.45 1/A) imitates; two disks confirm neither (tune split: grown
-    # both calls wrong in 6 of 6; check split: grown O1 calls wrong in 9 of 18, 8 of them
-    # inside off-zone grains)
-    phases = (LABEL_FIRST,)
+    # O3 (no marker needed) and unassigned crystals (a hexagon no phase ring fits) only. A both
+    # call rests on the column's share of each lattice and an O1 call on its marker ring,
+    # which an off-zone grain's pseudo-hexagon (0.42-0.45 1/A) imitates; two disks confirm
+    # neither (tune split: grown both calls wrong in 6 of 6; check split: grown O1 calls wrong
+    # in 9 of 18, 8 of them inside off-zone grains)
     if type(model) is not PhaseModel or hx.size == 0 or n < 2:
         return labels, confidence, relabelled
-    hx = hx[(hx["phase"] > 0) & np.isin(labels[hx["dp_index"]], phases)]
+    unassigned = unassigned_code(model)
+    phases = (LABEL_FIRST,) if unassigned is None else (LABEL_FIRST, unassigned)
+    on = labels[hx["dp_index"]]
+    crystal = (hx["phase"] == 0) & (on == (-1 if unassigned is None else unassigned))
+    hx = hx[((hx["phase"] > 0) & (on == LABEL_FIRST)) | crystal]
     if hx.size == 0:
         return labels, confidence, relabelled
     # each labelled pattern's primary hexagon (most vertices, then brightest)

@@ -487,6 +487,24 @@ def test_tilted_grain_keeping_two_disks_takes_its_neighbours_label(kin, model, c
     assert np.all(out_conf[rel] <= 0.5 * conf.max())
 
 
+def test_unassigned_crystal_grows_with_its_own_hexagon(kin, model, calibration):
+    """An off-zone grain (unassigned, its hexagon fits no phase ring: phase 0 in the table)
+    grows into its two-disk neighbours as ``unassigned``, never as a phase."""
+    rng = np.random.default_rng(31)
+    grid = _laue_limited_grain(kin, model, rng, dose=2000.0)
+    res, labels, conf = _pipeline(grid, calibration, model)
+    crystal = np.where(labels == LABEL_FIRST, LABEL_UNASSIGNED, labels).astype(labels.dtype)
+    hexagons = np.asarray(res.hexagons).copy()
+    hexagons["phase"] = 0
+    out, _, rel = grow_grains(grid, crystal, conf, hexagons, res.centers_yx, calibration, model)
+    cols = np.tile(np.arange(7), 5)
+    assert np.array_equal(rel, (cols >= 3) & (cols < 5))
+    assert np.all(out[rel] == LABEL_UNASSIGNED) and np.all(out[cols >= 5] == LABEL_NONE)
+    # an unassigned pattern whose hexagon is a phase's lends nothing
+    out, _, rel = grow_grains(grid, crystal, conf, res.hexagons, res.centers_yx, calibration, model)
+    assert not rel.any()
+
+
 @pytest.mark.parametrize("call", [LABEL_BOTH, LABEL_SECOND])
 def test_o1_and_both_calls_do_not_grow(kin, model, calibration, call):
     """Both rests on the column's share of each lattice, O1 on its marker ring (which an
