@@ -116,6 +116,23 @@ def _spot_fields(t: SpotTable):
     return t.y, t.x, t.intensity, t.snr
 
 
+def _primary_hexagons(hx: np.ndarray) -> np.ndarray:
+    """Each pattern's primary hexagon (most vertices, then brightest), sorted by ``dp_index``."""
+    if hx.size == 0:
+        return hx
+    hx = hx[np.lexsort((-hx["intensity"], -hx["inliers"].astype(int), hx["dp_index"]))]
+    return hx[np.r_[True, hx["dp_index"][1:] != hx["dp_index"][:-1]]]
+
+
+def _check_control_deg(control_deg) -> None:
+    """Control hexagons: >= 3 rotations, each 15-45 deg (mod 60) off the lattice."""
+    if len(control_deg) < 3 or any(not 15.0 <= float(a) % 60.0 <= 45.0 for a in control_deg):
+        raise InputError(
+            f"control_deg={tuple(control_deg)!r} is not allowed: give >= 3 rotations, each "
+            "15-45 deg (mod 60) from the lattice"
+        )
+
+
 def scan_step_start(grid, labels, confidence):
     """Inputs of a scan-context step: the (Ry, Rx, H, W) grid, output copies, a change mask.
 
@@ -245,8 +262,7 @@ def label_from_neighbours(
     # templates: the primary (most vertices) phase hexagon of each sum that shows a lattice
     hx = res.hexagons
     hx = hx[(sum_labels[hx["dp_index"]] != LABEL_NONE) & (hx["phase"] > 0)]
-    hx = hx[np.lexsort((-hx["intensity"], -hx["inliers"].astype(int), hx["dp_index"]))]
-    hx = hx[np.r_[True, hx["dp_index"][1:] != hx["dp_index"][:-1]]] if hx.size else hx
+    hx = _primary_hexagons(hx)
     q = calibration.q_sampling_invA
     centers = np.column_stack([hx["center_y"], hx["center_x"]]).astype(float)
     k_hex = hx["dp_index"].astype(np.int64)
@@ -398,11 +414,7 @@ def label_faint_regions(
         raise InputError(
             f"min_z={min_z!r}, min_control_z={min_control_z!r} are not allowed: both must be > 0"
         )
-    if len(control_deg) < 3 or any(not 15.0 <= float(a) % 60.0 <= 45.0 for a in control_deg):
-        raise InputError(
-            f"control_deg={tuple(control_deg)!r} is not allowed: give >= 3 rotations, each "
-            "15-45 deg (mod 60) from the lattice"
-        )
+    _check_control_deg(control_deg)
     ry, rx = g.shape[:2]
     hx = np.asarray(hexagons)
     # holes: none patterns enclosed by labelled ones (no path of none patterns, diagonal steps
@@ -416,8 +428,7 @@ def label_faint_regions(
     hx = hx[(hx["phase"] > 0) & (labels[hx["dp_index"]] != LABEL_NONE)]
     if hx.size == 0:
         return labels, confidence, relabelled
-    hx = hx[np.lexsort((-hx["intensity"], -hx["inliers"].astype(int), hx["dp_index"]))]
-    hx = hx[np.r_[True, hx["dp_index"][1:] != hx["dp_index"][:-1]]]
+    hx = _primary_hexagons(hx)
     row_of = np.full(ry * rx, -1, np.int64)
     row_of[hx["dp_index"]] = np.arange(hx.size)
     target = np.flatnonzero(none.ravel())
@@ -559,11 +570,7 @@ def grow_grains(
             f"min_z={min_z!r}, disk_z={disk_z!r}, min_disks={min_disks!r}, passes={passes!r} "
             "are not allowed: sigmas > 0, 1-6 disks, >= 1 pass"
         )
-    if len(control_deg) < 3 or any(not 15.0 <= float(a) % 60.0 <= 45.0 for a in control_deg):
-        raise InputError(
-            f"control_deg={tuple(control_deg)!r} is not allowed: give >= 3 rotations, each "
-            "15-45 deg (mod 60) from the lattice"
-        )
+    _check_control_deg(control_deg)
     ry, rx = g.shape[:2]
     n = ry * rx
     hx = np.asarray(hexagons)
@@ -581,9 +588,7 @@ def grow_grains(
     hx = hx[((hx["phase"] > 0) & (on == LABEL_FIRST)) | crystal]
     if hx.size == 0:
         return labels, confidence, relabelled
-    # each labelled pattern's primary hexagon (most vertices, then brightest)
-    hx = hx[np.lexsort((-hx["intensity"], -hx["inliers"].astype(int), hx["dp_index"]))]
-    hx = hx[np.r_[True, hx["dp_index"][1:] != hx["dp_index"][:-1]]]
+    hx = _primary_hexagons(hx)
     radius = np.full(n, np.nan)
     rotation = np.full(n, np.nan)
     radius[hx["dp_index"]] = hx["radius_invA"] / calibration.q_sampling_invA
