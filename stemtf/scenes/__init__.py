@@ -12,7 +12,7 @@ from stemtf.scenes.field import FieldConditions
 from stemtf.scenes.layout import SceneLayout, make_layout
 from stemtf.scenes.library import CleanLibrary, build_library
 from stemtf.scenes.render import SceneRenderer, scan_noise_params
-from stemtf.scenes.scan import read_truth, simulate_scan, truth_path_for
+from stemtf.scenes.scan import build_scene, read_truth, simulate_scan, truth_path_for
 
 __all__ = [
     "CleanLibrary",
@@ -22,6 +22,7 @@ __all__ = [
     "build_library",
     "make_layout",
     "read_truth",
+    "build_scene",
     "scan_noise_params",
     "simulate_scan",
     "truth_path_for",

@@ -181,6 +181,16 @@ class SceneRenderer:
         return self.shape[0]
 
     def __getitem__(self, row: int) -> np.ndarray:
+        return self.render_row(row)
+
+    def render_row(self, row: int, *, targets: bool = False):
+        """Noisy counts of scan row ``row`` (Rx, H, W); with ``targets`` also the training targets.
+
+        The target of a pattern is what a denoiser should return (the noise model's
+        ``target``): the specimen's (and support film's) expected counts after the scan's
+        geometry, without the diffuse background, blur, gain, defects or shot noise.
+        Returns ``noisy`` or ``(noisy, target)`` (target float32).
+        """
         from stemtf.noise import apply_with_params
 
         if not isinstance(row, (int, np.integer)) or not 0 <= row < self.shape[0]:
@@ -188,12 +198,13 @@ class SceneRenderer:
         rng = np.random.default_rng([self.seed, 2, int(row)])
         lib = self.library
         out = np.empty(self.shape[1:], self.dtype)
+        tgt = np.empty(self.shape[1:], np.float32) if targets else None
         p = dict(self.params)
         hot_value = p["saturation_counts"] or 65535.0
         for ix in range(self.shape[1]):
             p["centre_shift_y_px"], p["centre_shift_x_px"] = self.centre_shift(row, ix)
             p["background_fraction"] = self.background_fraction(row, ix)
-            noisy = apply_with_params(
+            res = apply_with_params(
                 self.clean(row, ix),
                 p,
                 rng,
@@ -201,11 +212,14 @@ class SceneRenderer:
                 semiangle_mrad=lib.semiangle_mrad,
                 energy_eV=lib.energy_eV,
                 gain=self._gain,
-            ).noisy
+            )
+            noisy = res.noisy
             if self._dead is not None:
                 noisy[self._dead] = 0.0
                 noisy[self._hot] = hot_value
             if self.field.integer_counts:
                 noisy = np.clip(np.rint(noisy), 0, 65535)
             out[ix] = noisy
-        return out
+            if tgt is not None:
+                tgt[ix] = res.target
+        return (out, tgt) if targets else out

@@ -155,37 +155,19 @@ def simulate_scan(
             tilts_mrad=tilt_axis_mrad(field.max_tilt_mrad),
             offzone_axes=OFFZONE_AXES if field.offzone_grains else (),
         )
-    tilt_choices = tuple(
-        int(k) for k in np.flatnonzero(library.tilt_magnitudes_mrad <= field.max_tilt_mrad + 1e-9)
-    )
-    if field.offzone_grains and not library.offzone_axes:
-        raise InputError(
-            f"offzone_grains={field.offzone_grains} needs a library with off-zone "
-            "axes (build_library(offzone_axes=...))"
-        )
-    layout_kw = dict(
-        n_rotations=len(library.rotations_deg),
-        n_thicknesses=len(library.thicknesses_A),
+    scene = build_scene(
+        (ry, rx),
+        library,
+        dose_e=dose_e,
+        seed=seed,
+        noise=noise,
         n_grains=n_grains,
         n_domains=n_domains,
-        both_fraction=field.both_o1_fraction,
-        tilt_choices=tilt_choices,
-        offzone_grains=field.offzone_grains,
-        n_offzone_axes=len(library.offzone_axes),
+        field=field,
+        family=family,
     )
-    rng = np.random.default_rng([seed, 0])
-    if family is None:
-        layout = make_layout((ry, rx), rng, **layout_kw)
-    else:
-        if tuple(library.material_ids) != FAMILY_IDS:
-            raise InputError(
-                f"a family scene needs a library of {list(FAMILY_IDS)} in that order, "
-                f"not {list(library.material_ids)}"
-            )
-        layout = make_family_layout((ry, rx), rng, family=family, **layout_kw)
+    layout = scene.layout
     names = layout.label_names
-    params = scan_noise_params(dose_e, rng, noise=noise)
-    scene = SceneRenderer(layout, library, dose_e=dose_e, seed=seed, params=params, field=field)
     meta = {
         "library": library.info(),
         "dose_e": dose_e,
@@ -218,6 +200,59 @@ def simulate_scan(
         },
     )
     return out, truth
+
+
+def build_scene(
+    shape: tuple[int, int],
+    library: CleanLibrary,
+    *,
+    dose_e: float,
+    seed: int,
+    noise: bool = True,
+    n_grains: int = 5,
+    n_domains: int = 3,
+    field: FieldConditions | None = None,
+    family: FamilyScene | None = None,
+) -> SceneRenderer:
+    """The scene :func:`simulate_scan` writes (layout, noise draw, renderer), without writing it.
+
+    Same arguments and the same random draws as :func:`simulate_scan` (the layout from
+    ``(seed, 0)``, every pattern from ``(seed, 2, row)``), so ``build_scene(...)[row]`` is row
+    ``row`` of the scan that :func:`simulate_scan` writes with these settings; use
+    :meth:`SceneRenderer.render_row` with ``targets=True`` for denoiser training pairs.
+    """
+    ry, rx = (int(v) for v in shape)
+    field = field if field is not None else FieldConditions()
+    tilt_choices = tuple(
+        int(k) for k in np.flatnonzero(library.tilt_magnitudes_mrad <= field.max_tilt_mrad + 1e-9)
+    )
+    if field.offzone_grains and not library.offzone_axes:
+        raise InputError(
+            f"offzone_grains={field.offzone_grains} needs a library with off-zone "
+            "axes (build_library(offzone_axes=...))"
+        )
+    layout_kw = dict(
+        n_rotations=len(library.rotations_deg),
+        n_thicknesses=len(library.thicknesses_A),
+        n_grains=n_grains,
+        n_domains=n_domains,
+        both_fraction=field.both_o1_fraction,
+        tilt_choices=tilt_choices,
+        offzone_grains=field.offzone_grains,
+        n_offzone_axes=len(library.offzone_axes),
+    )
+    rng = np.random.default_rng([seed, 0])
+    if family is None:
+        layout = make_layout((ry, rx), rng, **layout_kw)
+    else:
+        if tuple(library.material_ids) != FAMILY_IDS:
+            raise InputError(
+                f"a family scene needs a library of {list(FAMILY_IDS)} in that order, "
+                f"not {list(library.material_ids)}"
+            )
+        layout = make_family_layout((ry, rx), rng, family=family, **layout_kw)
+    params = scan_noise_params(dose_e, rng, noise=noise)
+    return SceneRenderer(layout, library, dose_e=dose_e, seed=seed, params=params, field=field)
 
 
 def _write_scan(out: Path, scene: SceneRenderer, library: CleanLibrary) -> None:

@@ -174,13 +174,16 @@ def _write_warmup(version_dir: Path, name: str) -> None:
 def training_domain(train_cfg: dict[str, Any] | None) -> dict[str, Any] | None:
     """The model card's ``domain`` record from the training run's dataset config, or None.
 
-    Known only for the named dataset configs of :data:`stemtf.data.specs.SPECS` (detector,
+    The run's own ``domain`` record when it has one (``scripts/train_field_denoiser.py``);
+    else known only for the named dataset configs of :data:`stemtf.data.specs.SPECS` (detector,
     q-sampling, beam, dose range and noise-model conditions); otherwise the card records no
     domain and ``analyze`` treats the model as unknown domain.
     """
     from stemtf.data.specs import SPECS
     from stemtf.denoise.domain import ModelDomain
 
+    if (train_cfg or {}).get("domain"):  # a run that records its own domain (field pairs)
+        return ModelDomain.from_card({"domain": train_cfg["domain"]}).to_dict()
     name = (train_cfg or {}).get("dataset_config")
     if (train_cfg or {}).get("synthetic") or name not in SPECS:
         return None

@@ -1,0 +1,175 @@
+"""Denoiser training pairs from field scenes: the same scan as simulate_scan, targets, the frame."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stemtf.denoise.frame import hot_pixel_mask
+from stemtf.errors import InputError
+from stemtf.noise.optics import disk_radius_px
+from stemtf.scenes import FieldConditions, build_scene, simulate_scan
+from stemtf.scenes.pairs import PairSource, field_pairs
+
+FIELD = FieldConditions(
+    descan_px=4.0,
+    carbon_fraction=0.1,
+    gain_sigma=0.05,
+    hot_fraction=2e-3,
+    dead_cols=1,
+    integer_counts=True,
+    both_o1_fraction=(0.2, 0.8),
+)
+
+
+def test_build_scene_renders_the_scan_simulate_scan_writes(kinematic_library, tmp_path):
+    kw = dict(dose_e=800.0, seed=7, library=kinematic_library, field=FIELD, n_grains=3)
+    path, _ = simulate_scan(tmp_path / "s.npy", shape=(5, 6), **kw)
+    written = np.load(path)
+    scene = build_scene((5, 6), kw.pop("library"), **kw)
+    for row in range(5):
+        noisy, target = scene.render_row(row, targets=True)
+        np.testing.assert_array_equal(noisy, written[row])
+        np.testing.assert_array_equal(scene[row], written[row])
+        assert target.dtype == np.float32 and target.shape == noisy.shape
+
+
+def test_targets_hold_the_specimen_counts_without_background_or_defects(kinematic_library):
+    dose = 5000.0
+    scene = build_scene((4, 4), kinematic_library, dose_e=dose, seed=3, field=FIELD, n_grains=3)
+    noisy, target = scene.render_row(2, targets=True)
+    h, w = target.shape[1:]
+    for ix in range(4):
+        # at most the specimen's share of the dose (the noise model may dim reflections); the
+        # noisy counts (hot pixels out) hold the target and the diffuse background
+        f = scene.background_fraction(2, ix)
+        assert 0.4 * dose * (1 - f) <= target[ix].sum() <= 1.01 * dose * (1 - f)
+        kept = np.where(hot_pixel_mask(noisy[ix : ix + 1])[0], 0, noisy[ix])
+        assert kept.sum() == pytest.approx(target[ix].sum() + dose * f, rel=0.08)
+        # the beam (brightest disk of the target) sits at the scan's beam centre
+        dy, dx = scene.centre_shift(2, ix)
+        y, x = np.unravel_index(np.argmax(target[ix]), (h, w))
+        assert abs(y - (h // 2 + dy)) <= 2.5 and abs(x - (w // 2 + dx)) <= 2.5
+    # hot pixels and the dead column are in the noisy counts only
+    hot, dead = scene._hot, scene._dead
+    assert hot.any() and noisy[:, hot].min() > 5 * target.max()
+    assert dead.any() and np.all(noisy[:, dead] == 0) and target[:, dead].sum() > 0
+
+
+def test_field_pairs_are_deterministic_count_preserving_and_in_the_model_frame(kinematic_library):
+    lib = kinematic_library
+    r_data = disk_radius_px(lib.semiangle_mrad, lib.energy_eV, lib.q_sampling_invA)
+    src = [PairSource("kin", lib, FieldConditions(both_o1_fraction=(0.2, 0.8)), 3)]
+    kw = dict(n_scenes=3, model_disk_radius_px=0.5 * r_data, frame_px=48, dose_range_e=(1e3, 1e4))
+    noisy, target, recs = field_pairs(src, seed=1, **kw)
+    assert noisy.shape == target.shape == (3 * 2 * 6, 48, 48)
+    assert [r["pairs"] for r in recs] == [12, 12, 12]
+    assert all(r["zoom"] == pytest.approx(0.5, abs=0.05) for r in recs)
+    again = field_pairs(src, seed=1, **kw)
+    np.testing.assert_array_equal(noisy, again[0])
+    assert not np.array_equal(noisy, field_pairs(src, seed=2, **kw)[0])
+    # each record rebuilds its scene; shrinking by area keeps every pattern's counts
+    rec = recs[1]
+    scene = build_scene(
+        (12, 12), lib, dose_e=rec["dose_e"], seed=rec["scene_seed"], field=src[0].field, n_grains=3
+    )
+    data = [scene.render_row(int(r), targets=True) for r in rec["positions"]]
+    want_n = np.concatenate(
+        [n[c] for (n, _), c in zip(data, rec["positions"].values(), strict=True)]
+    )
+    want_t = np.concatenate(
+        [t[c] for (_, t), c in zip(data, rec["positions"].values(), strict=True)]
+    )
+    got_n, got_t = noisy[12:24], target[12:24]
+    np.testing.assert_allclose(got_t.sum(axis=(1, 2)), want_t.sum(axis=(1, 2)), rtol=1e-3)
+    np.testing.assert_allclose(got_n.sum(axis=(1, 2)), want_n.sum(axis=(1, 2)), rtol=1e-3)
+    # the beam lands at the frame's centre, a disk of about half the data's radius
+    c = 24
+    tgt = target.mean(axis=0)
+    y, x = np.unravel_index(np.argmax(tgt), tgt.shape)
+    assert abs(y - c) <= 2 and abs(x - c) <= 2
+
+
+def test_field_pairs_refuses_bad_settings(kinematic_library):
+    src = [PairSource("kin", kinematic_library, FieldConditions(), 3)]
+    with pytest.raises(InputError, match="dose_range_e"):
+        field_pairs(src, n_scenes=1, model_disk_radius_px=3.0, dose_range_e=(0.0, 10.0))
+    with pytest.raises(InputError, match="per_row"):
+        field_pairs(src, n_scenes=1, model_disk_radius_px=3.0, per_row=99)
+    with pytest.raises(InputError, match="PairSource"):
+        field_pairs([], n_scenes=1, model_disk_radius_px=3.0)
+
+
+# --- scripts/train_field_denoiser.py: train, resume, export with the recorded domain ----------
+
+_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train_field_denoiser.py"
+
+
+@pytest.fixture(scope="module")
+def trainer():
+    spec = importlib.util.spec_from_file_location("train_field_denoiser", _SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_train_script_trains_resumes_and_exports_its_domain(kinematic_library, trainer, tmp_path):
+    from stemtf.training.export import export_saved_model
+
+    src = [PairSource("kin", kinematic_library, FieldConditions(), 3)]
+    noisy, target, recs = field_pairs(src, n_scenes=2, model_disk_radius_px=2.0, frame_px=32)
+    meta = {
+        "model_disk_radius_px": 2.0,
+        "dose_range_e": [50.0, 1e5],
+        "conditions": ["kinematic"],
+        "scenes": recs,
+    }
+    data = tmp_path / "pairs.npz"
+    np.savez_compressed(
+        data,
+        noisy=noisy.astype(np.float16),
+        target=target.astype(np.float16),
+        meta=np.array(json.dumps(meta)),
+    )
+    run = tmp_path / "run"
+    common = [
+        "train",
+        "--data",
+        str(data),
+        "--out",
+        str(run),
+        "--init",
+        "",
+        "--width",
+        "4",
+        "--levels",
+        "2",
+        "--batch",
+        "4",
+        "--patch",
+        "16",
+        "--chunk",
+        "2",
+        "--eval-every",
+        "2",
+        "--no-jit",
+    ]
+    trainer.main([*common, "--steps", "4"])
+    state = json.loads((run / "state.json").read_text())
+    assert state["step"] == 4 and len(state["history"]) == 2
+    trainer.main([*common, "--steps", "6"])  # resumes at step 4
+    state = json.loads((run / "state.json").read_text())
+    assert state["step"] == 6 and [h["step"] for h in state["history"]] == [2, 4, 6]
+    assert all(np.isfinite(h["val_l1"]) for h in state["history"])
+    cfg = json.loads((run / "config.json").read_text())["train"]
+    assert cfg["steps_done"] == 6 and cfg["domain"]["disk_radius_px"] == 2.0
+    out = export_saved_model(
+        run / "model.keras", tmp_path / "sm", "field", 1, run_dir=run, warmup=False
+    )
+    card = json.loads((out / "model_card.json").read_text())
+    assert card["domain"]["dose_range_e"] == [50.0, 1e5]
+    assert card["domain"]["conditions"] == ["kinematic"]
