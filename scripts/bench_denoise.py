@@ -6,8 +6,8 @@ Scenes are the field benchmark's (``scripts/bench_field.py``: same conditions, c
 and scoring; split ``report`` by default), simulated by :func:`stemtf.scenes.simulate_scan` and
 phase-mapped by :func:`stemtf.analysis.analyze` (the ``stemtf analyze`` library call) three
 times: ``--denoise none`` (raw), ``--denoise auto`` (the bundled model where the self-check on
-the scan says it wins, else raw) and ``--denoise saved_models/rdunet/1`` (named: forced, in its
-frame). Per scan: O1-present F1 and macro-F1 of each, auto's decision and the self-check's
+the scan says it wins, else raw) and ``--denoise saved_models/rdunet/<highest version>``
+(named: forced, in its frame; ``--model`` another). Per scan: O1-present F1 and macro-F1 of each, auto's decision and the self-check's
 Poisson deviances (model / classical / raw), and the counts the network keeps in its frame
 before the rescale to the raw total (and after it, on 32 patterns).
 
@@ -37,7 +37,7 @@ import numpy as np
 
 log = logging.getLogger("bench_denoise")
 HERE = Path(__file__).resolve().parent
-MODEL = HERE.parent / "saved_models" / "rdunet" / "1"
+MODEL = HERE.parent / "saved_models" / "rdunet"  # its highest version: what auto bundles
 DOSES_E = (1e4, 2e3, 3e2)
 CONDITIONS = ("ideal-128", "detector-256")
 
@@ -286,10 +286,15 @@ def main(argv=None):
         "--model",
         type=Path,
         default=MODEL,
-        help="SavedModel version folder to compare (default: the bundled one); `auto` uses it too",
+        help="SavedModel (version folder, or a folder of versions: the highest) to compare "
+        "(default: the bundled one); `auto` uses it too",
     )
     args = ap.parse_args(argv)
-    MODEL = args.model.resolve()
+    from stemtf.denoise.savedmodel import find_version_dir
+
+    MODEL = find_version_dir(args.model.resolve())
+    if MODEL is None:
+        ap.error(f"--model {args.model}: no SavedModel there (nor a numeric version folder)")
     os.environ["STEMTF_MODEL_DIR"] = str(MODEL)  # what --denoise auto picks up
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     for noisy in ("numba", "h5py", "matplotlib", "stemtf", "distributed", "abtem", "tensorflow"):

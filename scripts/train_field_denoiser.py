@@ -234,6 +234,7 @@ def cmd_train(args) -> None:
             x[..., None], y[..., None], batch_size=args.batch, epochs=1, shuffle=False, verbose=0
         )
         state["step"] += steps
+        state["backend"] = keras.backend.backend()  # the backend that trained
         timing.append((state["step"], time.perf_counter()))
         if args.fit_steps_to_time and args.max_seconds and len(timing) == 3:
             # the schedule's length from the measured rate (chunks 2-3, compiled)
@@ -268,6 +269,8 @@ def cmd_train(args) -> None:
         "dose_range_e": [float(v) for v in data_meta["dose_range_e"]],
         "conditions": list(data_meta["conditions"]),
     }
+    if args.auto_dose_range:
+        domain["auto_dose_range_e"] = [float(v) for v in args.auto_dose_range]
     config = {
         "train": {
             "dataset_config": "field",
@@ -286,18 +289,30 @@ def cmd_train(args) -> None:
             "loss": "l1",
             "norm_scale": scale,
             "seed": args.seed,
-            "backend": keras.backend.backend(),
+            "backend": state.get("backend", keras.backend.backend()),
             "keras": keras.__version__,
             "domain": domain,
         }
     }
     (out / "config.json").write_text(json.dumps(config, indent=1))
     last = history[-1] if history else {}
-    (out / "metrics.json").write_text(
-        json.dumps(
-            {"final": last, "history": history, "data_sources": _source_counts(data_meta)}, indent=1
+    metrics = {
+        "val_l1": last.get("val_l1"),
+        "val_l1_raw_input": raw_l1,
+        "train_l1": last.get("train_l1"),
+        "steps_done": state["step"],
+        "train_seconds_last_session": last.get("seconds"),
+        "val_pairs": int(n_val),
+    }
+    if args.init:  # the starting model on the same validation patches
+        start = keras.saving.load_model(str(args.init), safe_mode=True, compile=False)
+        pred = np.concatenate([np.asarray(start(vx[i : i + 64])) for i in range(0, len(vx), 64)])
+        metrics["val_l1_init_model"] = float(
+            np.mean(np.abs(np.asarray(stabilize(vy, scale)) - np.asarray(stabilize(pred, scale))))
         )
-    )
+    metrics["history"] = history
+    metrics["data_sources"] = _source_counts(data_meta)
+    (out / "metrics.json").write_text(json.dumps(metrics, indent=1))
     log.info("done: %s", last)
 
 
@@ -338,6 +353,16 @@ def main(argv=None) -> None:
     )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-jit", action="store_true", help="no XLA compile (tiny test runs)")
+    t.add_argument(
+        "--auto-dose-range",
+        type=float,
+        nargs=2,
+        default=None,
+        metavar=("LO", "HI"),
+        help="doses [e-/DP] at which --denoise auto may use the model (the card's "
+        "domain.auto_dose_range_e: where it improved the phase map on the tune split); "
+        "rerun a finished run with it to record it",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     {"data": cmd_data, "train": cmd_train}[args.cmd](args)

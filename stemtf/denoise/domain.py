@@ -101,6 +101,10 @@ class ModelDomain:
         Doses of the training patterns [e-/DP].
     conditions : tuple of str
         Simulated conditions (noise-model components, field conditions).
+    auto_dose_range_e : (float, float) or None
+        Doses [e-/DP] at which ``--denoise auto`` may use the model, where the phase map was
+        measured to gain from it on scenes other than those quoted (e.g. the field benchmark's
+        ``tune`` split); None: the trained range within :data:`DOSE_TOLERANCE_FACTOR`.
     """
 
     q_sampling_invA: float
@@ -110,6 +114,7 @@ class ModelDomain:
     semiangle_mrad: float
     dose_range_e: tuple[float, float]
     conditions: tuple[str, ...] = ()
+    auto_dose_range_e: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         check_positive("domain q_sampling_invA", self.q_sampling_invA, "1/Å per px")
@@ -121,6 +126,14 @@ class ModelDomain:
                 f"domain dose_range_e={self.dose_range_e!r} is not allowed: 0 < low <= high e-/DP"
             )
         object.__setattr__(self, "dose_range_e", (lo, hi))
+        if self.auto_dose_range_e is not None:
+            a_lo, a_hi = (float(v) for v in self.auto_dose_range_e)
+            if not 0 < a_lo <= a_hi:
+                raise InputError(
+                    f"domain auto_dose_range_e={self.auto_dose_range_e!r} is not allowed: "
+                    "0 < low <= high e-/DP"
+                )
+            object.__setattr__(self, "auto_dose_range_e", (a_lo, a_hi))
         object.__setattr__(self, "conditions", tuple(str(c) for c in self.conditions))
 
     @classmethod
@@ -166,12 +179,13 @@ class ModelDomain:
                 float(rec["semiangle_mrad"]),
                 tuple(rec["dose_range_e"]),
                 tuple(rec.get("conditions", ())),
+                None if rec.get("auto_dose_range_e") is None else tuple(rec["auto_dose_range_e"]),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(
                 f"model card domain record {rec!r} is malformed ({e}); allowed: "
                 "q_sampling_invA, disk_radius_px, detector_px, energy_eV, "
-                "semiangle_mrad, dose_range_e [lo, hi], conditions"
+                "semiangle_mrad, dose_range_e [lo, hi], conditions, auto_dose_range_e [lo, hi]"
             ) from None
 
     def to_dict(self) -> dict[str, Any]:
@@ -179,7 +193,18 @@ class ModelDomain:
         d = asdict(self)
         d["dose_range_e"] = list(self.dose_range_e)
         d["conditions"] = list(self.conditions)
+        if self.auto_dose_range_e is None:
+            d.pop("auto_dose_range_e")
+        else:
+            d["auto_dose_range_e"] = list(self.auto_dose_range_e)
         return d
+
+    def auto_range_e(self) -> tuple[float, float]:
+        """Doses [e-/DP] at which ``--denoise auto`` may use the model (see the attribute)."""
+        if self.auto_dose_range_e is not None:
+            return self.auto_dose_range_e
+        lo, hi = self.dose_range_e
+        return lo / DOSE_TOLERANCE_FACTOR, hi * DOSE_TOLERANCE_FACTOR
 
     def describe(self) -> str:
         """One-line description (q-sampling, disk radius, detector, doses)."""
@@ -191,14 +216,15 @@ class ModelDomain:
 
 
 def dose_in_domain(domain: ModelDomain | None, dose_e: float | None) -> bool:
-    """Whether ``dose_e`` [e-/DP] lies in ``domain``'s trained dose range.
+    """Whether ``dose_e`` [e-/DP] lies where ``--denoise auto`` may use the model.
 
-    Within a factor :data:`DOSE_TOLERANCE_FACTOR` of its ends; True when either is unknown.
+    :meth:`ModelDomain.auto_range_e`: the card's ``auto_dose_range_e``, else the trained range
+    within a factor :data:`DOSE_TOLERANCE_FACTOR` of its ends; True when either is unknown.
     """
     if domain is None or dose_e is None or not dose_e > 0:
         return True
-    lo, hi = domain.dose_range_e
-    return lo / DOSE_TOLERANCE_FACTOR <= dose_e <= hi * DOSE_TOLERANCE_FACTOR
+    lo, hi = domain.auto_range_e()
+    return lo <= dose_e <= hi
 
 
 def mismatch_line(
@@ -250,8 +276,8 @@ def mismatch_line(
     )
     dose = f", {dose_e:.3g} e-/DP" if dose_e is not None else ""
     verdict = (
-        "--denoise auto keeps the raw counts (outside the trained dose range; name the model "
-        "to force it)"
+        "--denoise auto keeps the raw counts (outside the dose range in which auto uses it; "
+        "name the model to force it)"
         if "dose" in problems
         else "the self-check on this scan decides"
     )

@@ -292,7 +292,6 @@ def choose_denoiser(
         ``self_check`` and ``domain``), and warning lines.
     """
     from stemtf.denoise.domain import (
-        DOSE_TOLERANCE_FACTOR,
         ModelDomain,
         dose_in_domain,
         mismatch_line,
@@ -354,12 +353,12 @@ def choose_denoiser(
         # decides the phase map: the model wins on the diffuse background of the ring annulus
         # while it erases weak O1 {100} spots (bench_denoise, 128 px, 1e2-3e2 e-/DP). So auto
         # keeps the raw counts there; naming the model still forces it.
-        lo, hi = domain.dose_range_e
+        lo, hi = domain.auto_range_e()
         decision = "none"
         reason = (
             f"self-check: the denoiser {name} wins on this scan ({numbers}), but the scan's "
-            f"dose ({dose_e:.3g} e-/DP) is outside the range it was trained on "
-            f"({lo:.3g}-{hi:.3g} e-/DP, x{DOSE_TOLERANCE_FACTOR:g} tolerance); --denoise auto "
+            f"dose ({dose_e:.3g} e-/DP) is outside the range in which auto uses it "
+            f"({lo:.3g}-{hi:.3g} e-/DP: {_range_origin(domain)}); --denoise auto "
             f"analyses WITHOUT denoising (name the model to force it)"
         )
         warnings.append(reason)
@@ -406,6 +405,15 @@ def choose_denoiser(
         chosen = framed
         chosen.info = {**dict(getattr(framed, "info", info)), **extra}
     return chosen, warnings
+
+
+def _range_origin(domain) -> str:
+    """Where the dose range in which ``auto`` uses a model comes from (for the warning)."""
+    from stemtf.denoise.domain import DOSE_TOLERANCE_FACTOR
+
+    if domain.auto_dose_range_e is not None:
+        return "where the model improved the phase map, from its card"
+    return f"the trained range, x{DOSE_TOLERANCE_FACTOR:g} tolerance"
 
 
 def denoiser_for_scan(

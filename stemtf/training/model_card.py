@@ -146,6 +146,26 @@ def _reproduce_lines(card: dict[str, Any]) -> list[str]:
         else ""
     )
     cfg = t.get("dataset_config", "default")
+    if cfg == "field":  # scripts/train_field_denoiser.py: field-scene pairs, any Keras backend
+        auto = (t.get("domain") or {}).get("auto_dose_range_e")
+        init = "" if t.get("init") else " --init ''"
+        return [
+            "",
+            "## Reproduce",
+            "",
+            "```",
+            "STEMTF_CACHE=... python scripts/train_field_denoiser.py data --out PAIRS.npz "
+            "--scenes 400 --seed 0",
+            f"KERAS_BACKEND={t.get('backend', 'jax')} python scripts/train_field_denoiser.py "
+            f"train --data PAIRS.npz --out RUN{init} --steps {t.get('steps')} "
+            f"--batch {t.get('batch_size')} --patch {t.get('patch_px')} "
+            f"--lr {t.get('learning_rate')} --weight-decay {t.get('weight_decay')} "
+            f"--warmup {t.get('warmup_steps')} --seed {t.get('seed')}"
+            + (f" --auto-dose-range {auto[0]:g} {auto[1]:g}" if auto else ""),
+            f"stemtf export --run RUN --name {card['name']} --version {card['version']} "
+            "--out saved_models",
+            "```",
+        ]
     return [
         "",
         "## Reproduce",

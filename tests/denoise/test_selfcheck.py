@@ -21,6 +21,7 @@ from stemtf.denoise.selfcheck import (
     self_check,
     thin,
 )
+from stemtf.errors import InputError
 
 N, R = 64, 3.0
 CARD = {"domain": ModelDomain.from_spec(N, 0.025, 200e3, 1.9, (1e2, 1e5)).to_dict()}
@@ -137,6 +138,25 @@ def test_auto_uses_a_winning_model_and_records_why():
     assert "self_check" not in key and key["decision"] == "model"
 
 
+def test_auto_uses_a_model_only_in_the_dose_range_its_card_validated():
+    domain = ModelDomain.from_spec(N, 0.025, 200e3, 1.9, (50.0, 1e5))
+    card = {"domain": {**domain.to_dict(), "auto_dose_range_e": [2e2, 1e5]}}
+    assert ModelDomain.from_card(card).auto_range_e() == (2e2, 1e5)
+    assert ModelDomain.from_card({"domain": domain.to_dict()}).auto_range_e() == (25.0, 2e5)
+
+    class Validated(Oracle):
+        info = {"kind": "test", "model": "field", "version": "1", "card": card}
+
+    geometry = DataGeometry((N, N), 0.025, 200e3, 1.9)
+    low, warnings = choose_denoiser("auto", Validated(), _sample(1e2), geometry, seed=0)
+    assert isinstance(low, IdentityDenoiser) and low.info["self_check"]["model_wins"] is True
+    assert any("200-1e+05 e-/DP: where the model improved the phase map" in w for w in warnings)
+    used, _ = choose_denoiser("auto", Validated(), _sample(3e2), geometry, seed=0)
+    assert isinstance(used, FramedDenoiser) and used.info["decision"] == "model"
+    with pytest.raises(InputError, match="auto_dose_range_e"):
+        ModelDomain.from_card({"domain": {**domain.to_dict(), "auto_dose_range_e": [3, 1]}})
+
+
 def test_auto_keeps_raw_counts_below_the_trained_dose_range():
     class HighDose(Oracle):
         info = {
@@ -155,7 +175,10 @@ def test_auto_keeps_raw_counts_below_the_trained_dose_range():
         "outside its training domain (dose)" in w and "auto keeps the raw counts" in w
         for w in warnings
     )
-    assert any("trained on (1e+03-1e+05 e-/DP" in w and "WITHOUT" in w for w in warnings)
+    assert any(
+        "auto uses it (500-2e+05 e-/DP: the trained range, x2" in w and "WITHOUT" in w
+        for w in warnings
+    )
     forced, warnings = choose_denoiser("/models/highdose", HighDose(), s, geometry, seed=0)
     assert isinstance(forced, FramedDenoiser)
     assert forced.info["decision"] == "model (forced: named explicitly)"

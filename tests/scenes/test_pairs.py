@@ -161,7 +161,7 @@ def test_train_script_trains_resumes_and_exports_its_domain(kinematic_library, t
     trainer.main([*common, "--steps", "4"])
     state = json.loads((run / "state.json").read_text())
     assert state["step"] == 4 and len(state["history"]) == 2
-    trainer.main([*common, "--steps", "6"])  # resumes at step 4
+    trainer.main([*common, "--steps", "6", "--auto-dose-range", "200", "1e5"])  # resumes at 4
     state = json.loads((run / "state.json").read_text())
     assert state["step"] == 6 and [h["step"] for h in state["history"]] == [2, 4, 6]
     assert all(np.isfinite(h["val_l1"]) for h in state["history"])
@@ -172,4 +172,5 @@ def test_train_script_trains_resumes_and_exports_its_domain(kinematic_library, t
     )
     card = json.loads((out / "model_card.json").read_text())
     assert card["domain"]["dose_range_e"] == [50.0, 1e5]
+    assert card["domain"]["auto_dose_range_e"] == [200.0, 1e5]
     assert card["domain"]["conditions"] == ["kinematic"]
