@@ -170,13 +170,25 @@ def _neighbourhood_sums(grid: np.ndarray, rows: np.ndarray, cols: np.ndarray, ra
     ry, rx = grid.shape[:2]
     out = np.zeros((rows.size,) + grid.shape[2:], np.float32)
     n = np.zeros(rows.size, np.int64)
+    steps = []
+    need = np.zeros((ry, rx), bool)
     for dy in range(-radius, radius + 1):
         for dx in range(-radius, radius + 1):
             y, x = rows + dy, cols + dx
             ok = (y >= 0) & (y < ry) & (x >= 0) & (x < rx)
-            if ok.any():
-                out[ok] += remove_hot_pixels(np.asarray(grid[y[ok], x[ok]]))
-            n += ok
+            steps.append((y, x, ok))
+            need[y[ok], x[ok]] = True
+    if not need.any():
+        return out, n
+    # each pattern cleaned once, however many neighbourhoods it falls in (same sums)
+    ny, nx = np.nonzero(need)
+    where = np.full((ry, rx), -1, np.int64)
+    where[ny, nx] = np.arange(ny.size)
+    clean = remove_hot_pixels(np.asarray(grid[ny, nx]))
+    for y, x, ok in steps:
+        if ok.any():
+            out[ok] += clean[where[y[ok], x[ok]]]
+        n += ok
     return out, n
 
 

@@ -337,6 +337,20 @@ def test_remove_hot_pixels_keeps_every_count_shot_noise_can_explain():
     yy, xx = np.mgrid[:32, :32]
     disk = rng.poisson(np.where(np.hypot(yy - 16, xx - 16) <= 4, 400.0, 1.0)).astype(np.float32)
     np.testing.assert_array_equal(remove_hot_pixels(disk), disk)
+    # exactly the rule, at a dose where many pixels are local maxima: a pixel above its largest
+    # 8-neighbour m by more than 4 sqrt(m + 1) + 2 counts takes m, every other pixel is kept
+    from scipy.ndimage import maximum_filter
+
+    mid = rng.poisson(5.0, (4, 64, 64)).astype(np.float32)
+    mid[1, 10, 10], mid[2, 30, 31], mid[3, 5, 5] = 40.0, 60.0, 13.0
+    tall = mid.reshape(-1, 64)
+    ring = np.ones((3, 3), bool)
+    ring[1, 1] = False
+    m = maximum_filter(tall, footprint=ring, mode="nearest")
+    want = np.where(tall > m + 4.0 * np.sqrt(m + 1.0) + 2.0, m, tall).reshape(mid.shape)
+    got = remove_hot_pixels(mid)
+    np.testing.assert_array_equal(got, want)
+    assert got[1, 10, 10] < 40 and got[2, 30, 31] < 60
 
 
 def test_hot_pixels_side_by_side_in_neighbouring_patterns_make_no_spot(kin, model, calibration):
