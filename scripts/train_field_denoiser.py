@@ -131,16 +131,16 @@ def _augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
 
 
 def _patches(noisy, target, idx, patch, rng):
+    """Random ``patch`` px crops (the same place in both) of pairs ``idx``, float32."""
     n, h, w = noisy.shape
     ys = rng.integers(0, h - patch + 1, len(idx))
     xs = rng.integers(0, w - patch + 1, len(idx))
-    x = np.stack(
-        [noisy[i, a : a + patch, b : b + patch] for i, a, b in zip(idx, ys, xs, strict=True)]
-    )
-    y = np.stack(
-        [target[i, a : a + patch, b : b + patch] for i, a, b in zip(idx, ys, xs, strict=True)]
-    )
-    return x.astype(np.float32), y.astype(np.float32)
+    x = np.empty((len(idx), patch, patch), np.float32)
+    y = np.empty_like(x)
+    for k, (i, a, b) in enumerate(zip(idx, ys, xs, strict=True)):
+        x[k] = noisy[i, a : a + patch, b : b + patch]
+        y[k] = target[i, a : a + patch, b : b + patch]
+    return x, y
 
 
 def _source_counts(meta: dict) -> dict[str, int]:
@@ -205,9 +205,13 @@ def cmd_train(args) -> None:
     val_rng = np.random.default_rng([args.seed, 10**9])
     vx, vy = _patches(noisy, target, np.repeat(val_idx, 4), args.patch, val_rng)
     vx, vy = vx[..., None], vy[..., None]
-    raw_l1 = float(
-        np.mean(np.abs(np.asarray(stabilize(vy, scale)) - np.asarray(stabilize(vx, scale))))
-    )
+    vy_stable = np.asarray(stabilize(vy, scale))
+
+    def val_l1(pred) -> float:
+        """The loss on the validation patches, in NumPy (for inputs other than the model's)."""
+        return float(np.mean(np.abs(vy_stable - np.asarray(stabilize(pred, scale)))))
+
+    raw_l1 = val_l1(vx)
 
     def lr_at(step: int) -> float:
         if step < args.warmup:
@@ -307,9 +311,7 @@ def cmd_train(args) -> None:
     if args.init:  # the starting model on the same validation patches
         start = keras.saving.load_model(str(args.init), safe_mode=True, compile=False)
         pred = np.concatenate([np.asarray(start(vx[i : i + 64])) for i in range(0, len(vx), 64)])
-        metrics["val_l1_init_model"] = float(
-            np.mean(np.abs(np.asarray(stabilize(vy, scale)) - np.asarray(stabilize(pred, scale))))
-        )
+        metrics["val_l1_init_model"] = val_l1(pred)
     metrics["history"] = history
     metrics["data_sources"] = _source_counts(data_meta)
     (out / "metrics.json").write_text(json.dumps(metrics, indent=1))

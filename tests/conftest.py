@@ -27,6 +27,20 @@ def realdata() -> Path:
 
 
 @pytest.fixture(scope="session")
+def load_script():
+    """Import ``scripts/<name>.py`` (not a package) by path: ``load_script("bench_field")``."""
+    import importlib.util
+
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, REPO / "scripts" / f"{name}.py")
+        mod = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(mod)
+        return mod
+
+    return load
+
+
+@pytest.fixture(scope="session")
 def invoke():
     """Run the CLI in-process through ``StemtfApp.__call__`` (its one-line errors and exit
     codes), as the shell does; returns ``(exit code, stdout + stderr)``."""

@@ -2,24 +2,17 @@
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from stemtf.scenes.family import family_label_names
 
-_PATH = Path(__file__).resolve().parents[2] / "scripts" / "bench_family.py"
 TRUTH_NAMES = list(family_label_names())
 
 
 @pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_family", _PATH)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def bench(load_script):
+    return load_script("bench_family")
 
 
 def test_splits_are_bench_fields(bench):

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -106,15 +104,10 @@ def test_field_pairs_refuses_bad_settings(kinematic_library):
 
 # --- scripts/train_field_denoiser.py: train, resume, export with the recorded domain ----------
 
-_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "train_field_denoiser.py"
-
 
 @pytest.fixture(scope="module")
-def trainer():
-    spec = importlib.util.spec_from_file_location("train_field_denoiser", _SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+def trainer(load_script):
+    return load_script("train_field_denoiser")
 
 
 def test_train_script_trains_resumes_and_exports_its_domain(kinematic_library, trainer, tmp_path):

@@ -72,14 +72,8 @@ def test_grpc_urls():
             parse_grpc_url(bad)
 
 
-def test_bench_runs_on_a_tiny_case(capsys):
-    import importlib.util
-    from pathlib import Path
-
-    path = Path(__file__).resolve().parents[2] / "scripts" / "bench_serving.py"
-    spec = importlib.util.spec_from_file_location("bench_serving", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
+def test_bench_runs_on_a_tiny_case(capsys, load_script):
+    bench = load_script("bench_serving")
     rates = bench.main(["--px", "16", "--n", "8", "--batch", "4"])
     assert {"in-process", "rest columnar (local server)", "rest row (local server)"} <= set(rates)
     assert all(r > 0 for r in rates.values())
