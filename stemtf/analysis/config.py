@@ -53,6 +53,10 @@ class AnalyzeConfig:
         Patterns in the calibration / ring-radius learning sample (pass 1).
     denoise_batch : int
         Patterns per denoiser call.
+    detector_binning : int or None
+        Sum the detector in ``b x b`` blocks before anything else (counts preserved); None =
+        automatic (:func:`stemtf.io.binning.analysis_binning`: only where the Bragg disks are
+        wider than the spot finder's range, radius > ~8.9 px), 1 = never.
     """
 
     input_path: Path
@@ -70,6 +74,7 @@ class AnalyzeConfig:
     chunk_dps: int | None = None
     sample_dps: int = 256
     denoise_batch: int = 32
+    detector_binning: int | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_path", Path(self.input_path))
@@ -99,6 +104,8 @@ class AnalyzeConfig:
             check_range("--chunk", self.chunk_dps, 1, 10**7, "patterns")
         check_range("sample_dps", self.sample_dps, 1, 10**5, "patterns")
         check_range("denoise_batch", self.denoise_batch, 1, 4096, "patterns")
+        if self.detector_binning is not None:
+            check_range("--bin", self.detector_binning, 1, 16, "px per binned px (a side)")
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable settings."""

@@ -100,6 +100,10 @@ class RunPlan:
         Warnings for the user, repeated in summary.json and the report.
     stemtf_version : str
         Version of the package that ran.
+    detector_binning : int
+        The detector was summed in ``b x b`` blocks for the analysis (1: not binned); ``scan``
+        is then the binned view (:func:`stemtf.io.binning.binned_scan`) and the calibration is
+        in binned pixels.
     """
 
     config: Any
@@ -117,6 +121,17 @@ class RunPlan:
     denoiser_info: dict[str, Any]
     warnings: tuple[str, ...]
     stemtf_version: str
+    detector_binning: int = 1
+
+    @property
+    def input_shape(self) -> tuple[int, int, int, int]:
+        """``(Ry, Rx, Qy, Qx)`` of the input file (before any binning)."""
+        return tuple(getattr(self.scan.source, "unbinned_shape", self.scan.shape))
+
+    @property
+    def input_dtype(self) -> Any:
+        """Element type stored in the input file."""
+        return getattr(self.scan.source, "source", self.scan.source).dtype
 
     @property
     def n_dps(self) -> int:

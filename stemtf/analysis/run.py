@@ -40,6 +40,7 @@ from stemtf.analysis.workdir import WorkDir
 from stemtf.analysis.worker import ChunkTask, cached_denoiser, chunk_seed, run_chunk
 from stemtf.errors import InputError
 from stemtf.fileio import write_json_atomic
+from stemtf.physics import electron_wavelength_A
 
 __all__ = ["analyze", "AnalyzeResult", "OUTPUT_FILES", "CHUNK_BYTES"]
 
@@ -107,6 +108,19 @@ def _check_given_q(scan, config: AnalyzeConfig, md) -> None:
     )
 
 
+def _binning(scan, config: AnalyzeConfig, md) -> int:
+    """The detector binning of the run: the user's, or automatic from the disk radius."""
+    from stemtf.io.binning import analysis_binning
+    from stemtf.physics import electron_wavelength_A
+
+    if config.detector_binning is not None:
+        return int(config.detector_binning)
+    if md.q_sampling_invA is None:
+        return 1
+    disk_px = md.semiangle_mrad * 1e-3 / electron_wavelength_A(md.energy_eV) / md.q_sampling_invA
+    return analysis_binning(disk_px, scan.shape[2:])
+
+
 def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, Any, float]:
     """Calibrate and learn the ring radii on a seeded sample; deterministic for a seed."""
     from stemtf.phase import HEXAGON_DTYPE, PhaseModel, calibrate
@@ -149,6 +163,26 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
     ry, rx, qy, qx = scan.shape
     md = _calibration_inputs(scan, config)
     _check_given_q(scan, config, md)
+    binning = _binning(scan, config, md)
+    if binning > 1:  # wide disks: summed b x b, counts kept (stemtf.io.binning)
+        from stemtf.io.binning import binned_metadata, binned_scan
+
+        log.info(
+            "%s: detector %dx%d binned %dx%d for the analysis (disk radius %.1f px at %.4g 1/Å "
+            "per px)",
+            scan.path,
+            qy,
+            qx,
+            binning,
+            binning,
+            md.semiangle_mrad * 1e-3 / electron_wavelength_A(md.energy_eV) / md.q_sampling_invA
+            if md.q_sampling_invA
+            else float("nan"),
+            md.q_sampling_invA or float("nan"),
+        )
+        scan = binned_scan(scan, binning)
+        md = binned_metadata(md, binning)
+        qy, qx = scan.shape[2:]
     work = WorkDir(config.out_dir)
     remove_stale_temporaries(work.out_dir)
     stamp = file_stamp(scan.path)
@@ -166,7 +200,10 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
     denoiser_info = dict(getattr(denoiser, "info", {"kind": "custom", "model": config.denoise}))
 
     calibration, model, hex_dtype, t_pass1 = _pass1(scan, config, roi, md, denoiser)
-    warnings.extend(model.warnings)  # camera length contradicted, no hexagon found at all
+    for w in model.warnings:  # camera length contradicted, no hexagon found at all
+        if binning > 1 and "q_sampling_invA" in w:  # values per binned pixel: say so
+            w += f" (per pixel of the detector binned {binning}x{binning}: divide by {binning})"
+        warnings.append(w)
     try:  # the rings must fit on the detector; if not, say so (labels will be none)
         model.check_detector((qy, qx), calibration)
     except InputError as e:
@@ -187,6 +224,7 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
         # length of per-step counts): never resumed into this run
         "stemtf_version": __version__,
         "relabel_steps": list(RELABEL_STEPS),
+        "detector_binning": binning,
     }
     resumed = work.start(key) is not None  # another run's chunks are discarded, never reused
     work.save_state({"key": key, "input": {"stamp": stamp, "sha256": sha}})
@@ -208,6 +246,7 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
         denoiser_info=denoiser_info,
         warnings=tuple(warnings),
         stemtf_version=__version__,
+        detector_binning=binning,
     )
     return plan, work, denoiser, resumed, t_pass1
 
@@ -320,7 +359,7 @@ def _finish(
         phases=tuple(plan.model.phases),
         label_names=tuple(plan.model.label_names),
         material_ids=plan.config.phases,
-        calibration=plan.calibration.to_dict(),
+        calibration={**plan.calibration.to_dict(), "detector_binning": plan.detector_binning},
         phase_model=plan.model.to_dict(),
         virtual=plan.virtual.to_dict(),
         provenance=provenance,

@@ -82,6 +82,15 @@ def main(
         int,
         typer.Option(help="Patterns in the calibration / ring-radius learning sample (pass 1)."),
     ] = 256,
+    detector_binning: Annotated[
+        int | None,
+        typer.Option(
+            "--bin",
+            help="Sum the detector in N x N pixel blocks (counts kept) before the analysis. "
+            "Default: automatic, only where the Bragg disks are wider than ~8.9 px in radius "
+            "(e.g. 2 on a 512 px camera at 0.005 1/Å per px, 2 mrad); 1 = never.",
+        ),
+    ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Map the phases of a 4D-STEM scan: results.h5, phase_map.png, summary.json, report.html.
@@ -110,6 +119,7 @@ def main(
         seed=seed,
         chunk_dps=chunk,
         sample_dps=sample,
+        detector_binning=detector_binning,
     )
     result = analyze(config, progress=progress)
     s = result.summary

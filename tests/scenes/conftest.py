@@ -22,13 +22,16 @@ def _disk_image(points, amps, shape, radius):
     return img
 
 
-@pytest.fixture(scope="session")
-def kinematic_library() -> CleanLibrary:
+def kinematic_library_for(
+    detector_px: int = DETECTOR_PX, q_sampling_invA: float = Q_SAMPLING, semiangle_mrad: float = 1.0
+) -> CleanLibrary:
+    """Kinematic O3/O1 library on a detector of ``detector_px`` at ``q_sampling_invA``, with the
+    disks of a ``semiangle_mrad`` probe at 200 kV."""
     model = PhaseModel.from_materials(["nmc811-o3", "nmc811-o1"])
     rotations = (5.0, 25.0, 47.0)
     thick = (100.0, 200.0)
-    h = w = DETECTOR_PX
-    radius = 1e-3 / 0.025079 / Q_SAMPLING
+    h = w = detector_px
+    radius = semiangle_mrad * 1e-3 / 0.025079 / q_sampling_invA
     pats = np.zeros((2, len(rotations), len(thick), h, w), np.float32)
     for p in range(2):
         for r, rot in enumerate(rotations):
@@ -37,7 +40,7 @@ def kinematic_library() -> CleanLibrary:
                 for ring in model.rings:
                     if ring.phase != p:
                         continue
-                    rr = ring.radius_invA / Q_SAMPLING
+                    rr = ring.radius_invA / q_sampling_invA
                     for k in range(6):
                         a = np.deg2rad(ring.rotation_deg + rot + 60 * k)
                         pts.append((h // 2 + rr * np.sin(a), w // 2 + rr * np.cos(a)))
@@ -51,7 +54,12 @@ def kinematic_library() -> CleanLibrary:
         material_ids=("nmc811-o3", "nmc811-o1"),
         rotations_deg=rotations,
         thicknesses_A=thick,
-        q_sampling_invA=Q_SAMPLING,
+        q_sampling_invA=q_sampling_invA,
         energy_eV=200e3,
-        semiangle_mrad=1.0,
+        semiangle_mrad=semiangle_mrad,
     )
+
+
+@pytest.fixture(scope="session")
+def kinematic_library() -> CleanLibrary:
+    return kinematic_library_for()

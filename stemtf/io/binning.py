@@ -1,0 +1,105 @@
+"""Detector binning for the analysis: wide Bragg disks summed down to the spot finder's range.
+
+The phase identification finds disks with a Difference of Gaussians whose sigma follows the disk
+(0.45 x its radius) but is capped at 4 px (:attr:`stemtf.phase.calibration.Calibration.sigma_px`),
+so disks wider than about 9 px are found as fragments of their rims. A 512 px camera at 0.005
+1/Å per px with a 2 mrad probe (200 kV) has disks of 16 px radius: there the map lost most of
+its O1 (O1-present F1 0.56 at 2 x 10^3 e-/DP, 0.06 at 3 x 10^2; ``scripts/bench_geometry.py``).
+Summing ``b x b`` pixels (counts preserved: a binned pixel holds the electrons of the pixels it
+covers, so shot noise stays Poisson) brings such disks back into range and makes every later
+step ``b^2`` cheaper. :func:`analysis_binning` chooses ``b``; :class:`BinnedSource` reads a scan
+binned, lazily, block by block.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from stemtf.errors import InputError
+
+__all__ = [
+    "MAX_WORK_DISK_RADIUS_PX",
+    "BinnedSource",
+    "analysis_binning",
+    "binned_metadata",
+    "binned_scan",
+]
+
+#: Largest disk radius [px] the analysis works at: above it the DoG sigma (0.45 x radius) would
+#: pass its 4 px cap, so the detector is binned until the disk radius is at most this.
+MAX_WORK_DISK_RADIUS_PX = 4.0 / 0.45
+
+
+def analysis_binning(disk_radius_px: float, detector_hw: tuple[int, int]) -> int:
+    """Smallest binning factor that brings the disk radius to <= :data:`MAX_WORK_DISK_RADIUS_PX`.
+
+    1 for every disk already in range. The binned detector keeps at least 32 px a side.
+    """
+    if not (math.isfinite(disk_radius_px) and disk_radius_px > 0):
+        raise InputError(f"disk radius {disk_radius_px!r} px is not allowed: it must be > 0")
+    b = max(1, math.ceil(disk_radius_px / MAX_WORK_DISK_RADIUS_PX))
+    return int(max(1, min(b, min(detector_hw) // 32)))
+
+
+class BinnedSource:
+    """A ``(Ry, Rx, Qy, Qx)`` array source read with its detector summed in ``b x b`` blocks.
+
+    Trailing detector rows / columns that do not fill a block (``Qy % b``, ``Qx % b``) are
+    dropped. Values are float32 sums (exact for counts below 2^24 per binned pixel). Picklable
+    when the wrapped source is (it is opened per process by the readers).
+    """
+
+    def __init__(self, source, factor: int) -> None:
+        factor = int(factor)
+        ry, rx, qy, qx = (int(n) for n in source.shape)
+        if factor < 1 or min(qy, qx) // factor < 1:
+            raise InputError(
+                f"detector binning {factor} is not allowed for a {qy}x{qx} px detector: "
+                "give 1 or a factor that leaves at least one pixel"
+            )
+        self.source = source
+        self.factor = factor
+        self.unbinned_shape = (ry, rx, qy, qx)
+        self.shape = (ry, rx, qy // factor, qx // factor)
+        self.dtype = np.dtype(np.float32)
+
+    def __getitem__(self, index):
+        if not isinstance(index, tuple):
+            index = (index,)
+        index = index + (slice(None),) * (4 - len(index))
+        rows, cols, dy, dx = index
+        block = np.asarray(self.source[rows, cols, :, :])
+        b = self.factor
+        _, _, qy, qx = self.shape
+        block = block[..., : qy * b, : qx * b].astype(np.float32, copy=False)
+        lead = block.shape[:-2]
+        binned = block.reshape(*lead, qy, b, qx, b).sum(axis=(-3, -1), dtype=np.float32)
+        return binned[..., dy, dx]
+
+
+def binned_metadata(md, factor: int):
+    """Scan metadata for the binned detector: ``q_sampling_invA`` (if known) x ``factor``."""
+    if factor == 1 or md.q_sampling_invA is None:
+        return md
+    origin = dict(md.origin)
+    origin["q_sampling_invA"] = (
+        f"{origin.get('q_sampling_invA', 'flag')} x {factor} (detector binned {factor}x{factor})"
+    )
+    return dataclasses.replace(md, q_sampling_invA=md.q_sampling_invA * factor, origin=origin)
+
+
+def binned_scan(scan, factor: int):
+    """``scan`` read binned ``factor x factor``, its q sampling scaled to the binned pixel.
+
+    ``factor`` 1 returns ``scan`` itself.
+    """
+    if factor == 1:
+        return scan
+    return dataclasses.replace(
+        scan,
+        source=BinnedSource(scan.source, factor),
+        metadata=binned_metadata(scan.metadata, factor),
+    )

@@ -1,0 +1,62 @@
+"""Wide Bragg disks: ``analyze`` bins the detector so the spot finder sees whole disks.
+
+A large camera at a fine q sampling with a large probe; the binning is recorded and the map is
+right where the unbinned one is not.
+"""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+
+from stemtf.analysis import AnalyzeConfig, analyze
+from stemtf.phase.metrics import phase_metrics
+from stemtf.scenes import simulate_scan
+
+from .conftest import kinematic_library_for
+
+#: 256 px at 0.00625 1/A per px with a 2 mrad probe at 200 kV: disks of 12.8 px radius, past
+#: the spot finder's ~8.9 px (binned 2 x 2: 6.4 px, as on a 128 px camera at 0.0125)
+PX, Q, SEMIANGLE = 256, 0.00625, 2.0
+
+
+def _map(scan, out, **kw):
+    config = AnalyzeConfig(
+        input_path=scan,
+        out_dir=out,
+        denoise="none",
+        q_sampling_invA=Q,
+        energy_eV=200e3,
+        semiangle_mrad=SEMIANGLE,
+        **kw,
+    )
+    analyze(config, progress=False)
+    with h5py.File(out / "results.h5", "r") as f:
+        labels = f["labels"][()]
+        cal_binning = int(f["calibration"].attrs["detector_binning"])
+    return labels, json.loads((out / "summary.json").read_text()), cal_binning
+
+
+def test_wide_disks_are_binned_and_mapped_right(tmp_path):
+    lib = kinematic_library_for(PX, Q, SEMIANGLE)
+    scan, truth_file = simulate_scan(
+        tmp_path / "wide.npy", shape=(14, 14), dose_e=2e3, seed=5, library=lib, n_grains=4
+    )
+    with h5py.File(truth_file, "r") as f:
+        truth = f["labels"][()]
+    labels, summary, cal_binning = _map(scan, tmp_path / "auto")
+    assert summary["detector_binning"] == 2 and cal_binning == 2
+    assert summary["detector_shape"] == [PX, PX]
+    assert summary["analysis_detector_shape"] == [PX // 2, PX // 2]
+    assert abs(summary["calibration"]["q_sampling_invA"] - 2 * Q) < 1e-9
+    with open(tmp_path / "auto" / "report.html") as f:
+        assert "detector binning" in f.read()
+    binned = phase_metrics(labels, truth, n_classes=5)["macro_f1"]
+    # the same scan without binning: the capped spot filter sees fragments of disk rims
+    raw_labels, raw_summary, _ = _map(scan, tmp_path / "bin1", detector_binning=1)
+    assert raw_summary["detector_binning"] == 1
+    unbinned = phase_metrics(raw_labels, truth, n_classes=5)["macro_f1"]
+    # measured: 1.000 binned, O1 7 of 17 right unbinned (macro-F1 ~0.8)
+    assert binned >= 0.95, (binned, unbinned)
+    assert unbinned < binned - 0.05, (binned, unbinned)
