@@ -68,8 +68,10 @@ def test_binning_is_chosen_from_the_disk_radius():
     assert analysis_binning(3.2, (128, 128)) == 1
     assert analysis_binning(7.7, (256, 256)) == 1  # the field benchmark's 256 px camera
     assert analysis_binning(MAX_WORK_DISK_RADIUS_PX, (256, 256)) == 1
-    assert analysis_binning(15.9, (512, 512)) == 2  # 512 px, 0.005 1/A/px, 2 mrad at 200 kV
-    assert analysis_binning(30.0, (512, 512)) == 4
+    # past the range: the radius brought nearest 5 px
+    assert analysis_binning(10.2, (256, 256)) == 2  # 256 px, 0.0078 1/A/px, 2 mrad at 200 kV
+    assert analysis_binning(15.9, (512, 512)) == 3  # 512 px, 0.005 1/A/px, 2 mrad
+    assert analysis_binning(30.0, (512, 512)) == 6
     assert analysis_binning(30.0, (64, 64)) == 2  # never below 32 px a side
     with pytest.raises(InputError, match="disk radius"):
         analysis_binning(float("nan"), (64, 64))

@@ -17,7 +17,7 @@ from stemtf.scenes import simulate_scan
 from .conftest import kinematic_library_for
 
 #: 256 px at 0.00625 1/A per px with a 2 mrad probe at 200 kV: disks of 12.8 px radius, past
-#: the spot finder's ~8.9 px (binned 2 x 2: 6.4 px, as on a 128 px camera at 0.0125)
+#: the spot finder's ~8.9 px (binned 3 x 3: 4.3 px)
 PX, Q, SEMIANGLE = 256, 0.00625, 2.0
 
 
@@ -46,10 +46,10 @@ def test_wide_disks_are_binned_and_mapped_right(tmp_path):
     with h5py.File(truth_file, "r") as f:
         truth = f["labels"][()]
     labels, summary, cal_binning = _map(scan, tmp_path / "auto")
-    assert summary["detector_binning"] == 2 and cal_binning == 2
+    assert summary["detector_binning"] == 3 and cal_binning == 3
     assert summary["detector_shape"] == [PX, PX]
-    assert summary["analysis_detector_shape"] == [PX // 2, PX // 2]
-    assert abs(summary["calibration"]["q_sampling_invA"] - 2 * Q) < 1e-9
+    assert summary["analysis_detector_shape"] == [PX // 3, PX // 3]
+    assert abs(summary["calibration"]["q_sampling_invA"] - 3 * Q) < 1e-9
     with open(tmp_path / "auto" / "report.html") as f:
         assert "detector binning" in f.read()
     binned = phase_metrics(labels, truth, n_classes=5)["macro_f1"]
