@@ -12,7 +12,9 @@ and maps it with :func:`stemtf.analysis.analyze` (``--denoise none`` unless ``--
 otherwise), scoring O1-present F1, macro-F1 and per-class F1 against the truth.
 
 ``--compare-binning`` also maps every scan whose automatic detector binning is > 1 with
-``--bin 1`` (the analysis before binning existed), side by side.
+``--bin 1`` (the analysis before binning existed), side by side; ``--bins 2 3 4`` maps every
+scan with each forced factor instead (how the automatic factor's target was chosen, on
+``--split tune --seeds 0``).
 
     STEMTF_CACHE=... python scripts/bench_geometry.py --out runs/geo --split report \\
         --geometries 128:0.0125:0.5 256:0.0078:2.0 512:0.005:2.0 --doses 3e2 2e3 --seeds 100 \\
@@ -172,6 +174,13 @@ def main(argv=None) -> None:
         action="store_true",
         help="also map scans that are binned automatically with --bin 1",
     )
+    ap.add_argument(
+        "--bins",
+        type=int,
+        nargs="+",
+        default=None,
+        help="map every scan with each of these forced --bin factors instead of the automatic one",
+    )
     ap.add_argument("--cache-dir", type=Path, default=None, help="clean-library cache")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -201,10 +210,10 @@ def main(argv=None) -> None:
         log.info("library %d px %g 1/A/px %g mrad: %.1f s", px, q, mrad, time.perf_counter() - t0)
         for dose in args.doses:
             for seed in seeds:
-                modes = [None]
-                r = run_one(work, lib, dose, seed, tuple(args.shape), args.denoise, None)
-                rows.append(r)
-                if args.compare_binning and r["detector_binning"] > 1:
+                modes = list(args.bins) if args.bins else [None]
+                for b in modes:
+                    rows.append(run_one(work, lib, dose, seed, tuple(args.shape), args.denoise, b))
+                if not args.bins and args.compare_binning and rows[-1]["detector_binning"] > 1:
                     rows.append(run_one(work, lib, dose, seed, tuple(args.shape), args.denoise, 1))
                     modes.append(1)
                 for row in rows[-len(modes) :]:
@@ -231,6 +240,8 @@ def main(argv=None) -> None:
             "seeds": seeds,
             "shape": list(args.shape),
             "denoise": args.denoise,
+            "bins": args.bins,
+            "compare_binning": args.compare_binning,
             "thicknesses_A": list(THICKNESSES_A),
             "rotations_deg": list(split["rotations_deg"]),
             "library_seed": split["library_seed"],
