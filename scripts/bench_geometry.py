@@ -20,7 +20,8 @@ scan with each forced factor instead (how the automatic factor's target was chos
         --geometries 128:0.0125:0.5 256:0.0078:2.0 512:0.005:2.0 --doses 3e2 2e3 --seeds 100 \\
         --compare-binning
 
-A geometry is ``PX:Q:MRAD`` (detector px, 1/Å per px, semi-angle mrad). Writes
+A geometry is ``PX:Q:MRAD[:KV]`` (detector px, 1/Å per px, semi-angle mrad, beam energy kV,
+default 200). Writes
 ``bench_geometry.json`` and ``bench_geometry.md`` in ``--out`` and prints one line per scan.
 """
 
@@ -52,18 +53,23 @@ DEFAULT_GEOMETRIES = (
 THICKNESSES_A = (30.0, 60.0, 100.0, 150.0, 200.0)
 
 
-def parse_geometry(text: str) -> tuple[int, float, float]:
-    """``"PX:Q:MRAD"`` -> (detector px, q sampling [1/Å per px], semi-angle [mrad])."""
+def parse_geometry(text: str) -> tuple[int, float, float, float]:
+    """``"PX:Q:MRAD[:KV]"`` -> (detector px, q sampling [1/Å per px], semi-angle [mrad], beam
+    energy [eV], default 200 kV)."""
     try:
-        px, q, mrad = text.split(":")
-        out = int(px), float(q), float(mrad)
+        parts = text.split(":")
+        if len(parts) not in (3, 4):
+            raise ValueError(text)
+        out = int(parts[0]), float(parts[1]), float(parts[2])
+        out += (float(parts[3]) * 1e3 if len(parts) == 4 else 200e3,)
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"geometry {text!r} is not allowed: give PX:Q:MRAD, e.g. 512:0.005:2.0"
+            f"geometry {text!r} is not allowed: give PX:Q:MRAD[:KV], e.g. 512:0.005:2.0 or "
+            "256:0.0078:1.5:300"
         ) from None
-    if out[0] < 32 or out[1] <= 0 or out[2] <= 0:
+    if out[0] < 32 or min(out[1:]) <= 0:
         raise argparse.ArgumentTypeError(
-            f"geometry {text!r} is not allowed: detector >= 32 px, q and semi-angle > 0"
+            f"geometry {text!r} is not allowed: detector >= 32 px, q, semi-angle and kV > 0"
         )
     return out
 
@@ -83,7 +89,7 @@ def run_one(work: Path, lib, dose: float, seed: int, shape, denoise: str, binnin
     from stemtf.scenes import FieldConditions, simulate_scan
 
     q, px = lib.q_sampling_invA, lib.patterns.shape[-1]
-    stem = f"g{px}_{q:g}_{lib.semiangle_mrad:g}_{dose:g}_{seed}"
+    stem = f"g{px}_{q:g}_{lib.semiangle_mrad:g}_{lib.energy_eV / 1e3:g}kV_{dose:g}_{seed}"
     scan = work / f"{stem}.npy"
     t0 = time.perf_counter()
     if not scan.exists():
@@ -123,6 +129,7 @@ def run_one(work: Path, lib, dose: float, seed: int, shape, denoise: str, binnin
         "detector_px": int(px),
         "q_sampling_invA": float(q),
         "semiangle_mrad": float(lib.semiangle_mrad),
+        "energy_keV": float(lib.energy_eV) / 1e3,
         "disk_radius_px": disk_radius_px(q, lib.semiangle_mrad, lib.energy_eV),
         "dose_e": dose,
         "seed": seed,
@@ -144,14 +151,15 @@ def _fmt(v) -> str:
 def markdown(rows: list[dict]) -> str:
     """One row per scan: geometry, dose, seed, binning, O1-present F1 / macro-F1, DP/s."""
     lines = [
-        "| detector | q [1/Å/px] | mrad | disk r [px] | dose e-/DP | seed | bin | O1-present F1 "
+        "| detector | q [1/Å/px] | mrad | kV | disk r [px] | dose e-/DP | seed | bin | O1-present F1 "
         "| macro-F1 | F1 none / O3 / O1 / both | DP/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         f1 = r["f1"]
         lines.append(
             f"| {r['detector_px']} | {r['q_sampling_invA']:g} | {r['semiangle_mrad']:g} | "
+            f"{r.get('energy_keV', 200.0):g} | "
             f"{r['disk_radius_px']:.1f} | {r['dose_e']:g} | {r['seed']} | "
             f"{r['detector_binning']} | {_fmt(r['o1_present_f1'])} | {r['macro_f1']:.3f} | "
             + " / ".join(_fmt(f1.get(k)) for k in ("none", "O3", "O1", "both"))
@@ -196,18 +204,26 @@ def main(argv=None) -> None:
     work = ensure_writable_dir(out / "work")
     rows = []
     t_all = time.perf_counter()
-    for px, q, mrad in geometries:
+    for px, q, mrad, energy in geometries:
         t0 = time.perf_counter()
         lib = build_library(
             detector_px=px,
             q_sampling_invA=q,
             semiangle_mrad=mrad,
+            energy_eV=energy,
             rotations_deg=split["rotations_deg"],
             thicknesses_A=THICKNESSES_A,
             seed=split["library_seed"],
             cache_dir=args.cache_dir,
         )
-        log.info("library %d px %g 1/A/px %g mrad: %.1f s", px, q, mrad, time.perf_counter() - t0)
+        log.info(
+            "library %d px %g 1/A/px %g mrad %g kV: %.1f s",
+            px,
+            q,
+            mrad,
+            energy / 1e3,
+            time.perf_counter() - t0,
+        )
         for dose in args.doses:
             for seed in seeds:
                 modes = list(args.bins) if args.bins else [None]
@@ -235,7 +251,7 @@ def main(argv=None) -> None:
     result = {
         "settings": {
             "split": args.split,
-            "geometries": [list(g) for g in geometries],
+            "geometries_px_q_mrad_eV": [list(g) for g in geometries],
             "doses_e": args.doses,
             "seeds": seeds,
             "shape": list(args.shape),
