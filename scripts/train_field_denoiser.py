@@ -275,6 +275,17 @@ def cmd_train(args) -> None:
     }
     if args.auto_dose_range:
         domain["auto_dose_range_e"] = [float(v) for v in args.auto_dose_range]
+    # the probes of the training scenes (bench_field's detectors), widened by 10 %: where auto
+    # may use the model (stemtf.denoise.domain.ModelDomain.auto_disk_radius_invA)
+    sys.path.insert(0, str(HERE))
+    import bench_field as bf
+
+    from stemtf.physics import electron_wavelength_A
+
+    disks = [
+        d["semiangle_mrad"] * 1e-3 / electron_wavelength_A(200e3) for d in bf.DETECTORS.values()
+    ]
+    domain["auto_disk_radius_invA"] = [round(0.9 * min(disks), 4), round(1.1 * max(disks), 4)]
     config = {
         "train": {
             "dataset_config": "field",

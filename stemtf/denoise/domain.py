@@ -70,9 +70,14 @@ class DataGeometry:
         check_positive("semiangle_mrad", self.semiangle_mrad, "mrad")
 
     @property
+    def disk_radius_invA(self) -> float:
+        """Bragg-disk radius alpha / lambda [1/Å]."""
+        return self.semiangle_mrad * 1e-3 / _wavelength_A(self.energy_eV)
+
+    @property
     def disk_radius_px(self) -> float:
         """Bragg-disk radius alpha / lambda on the detector [px]."""
-        return self.semiangle_mrad * 1e-3 / _wavelength_A(self.energy_eV) / self.q_sampling_invA
+        return self.disk_radius_invA / self.q_sampling_invA
 
     def describe(self) -> str:
         """One-line description (q-sampling, disk radius, detector)."""
@@ -105,6 +110,14 @@ class ModelDomain:
         Doses [e-/DP] at which ``--denoise auto`` may use the model, where the phase map was
         measured to gain from it on scenes other than those quoted (e.g. the field benchmark's
         ``tune`` split); None: the trained range within :data:`DOSE_TOLERANCE_FACTOR`.
+    auto_disk_radius_invA : (float, float) or None
+        Transmitted-disk radii [1/Å] (probe semi-angle / wavelength) at which ``--denoise
+        auto`` may use the model: those of the probes it was trained on. The frame resamples
+        every pattern to the model's disk radius in px, but the rings then sit at a distance
+        (in disk radii) the model never saw where the probe differs; the self-check's deviance
+        does not see what that does to the map (``scripts/bench_geometry.py --denoise auto``:
+        2 mrad probes at 200 kV lost 0.03-0.05 O1-present F1 with ``rdunet/2``, trained on 1
+        and 1.5 mrad). None: no restriction.
     """
 
     q_sampling_invA: float
@@ -115,6 +128,7 @@ class ModelDomain:
     dose_range_e: tuple[float, float]
     conditions: tuple[str, ...] = ()
     auto_dose_range_e: tuple[float, float] | None = None
+    auto_disk_radius_invA: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
         check_positive("domain q_sampling_invA", self.q_sampling_invA, "1/Å per px")
@@ -134,6 +148,14 @@ class ModelDomain:
                     "0 < low <= high e-/DP"
                 )
             object.__setattr__(self, "auto_dose_range_e", (a_lo, a_hi))
+        if self.auto_disk_radius_invA is not None:
+            r_lo, r_hi = (float(v) for v in self.auto_disk_radius_invA)
+            if not 0 < r_lo <= r_hi:
+                raise InputError(
+                    f"domain auto_disk_radius_invA={self.auto_disk_radius_invA!r} is not "
+                    "allowed: 0 < low <= high 1/Å"
+                )
+            object.__setattr__(self, "auto_disk_radius_invA", (r_lo, r_hi))
         object.__setattr__(self, "conditions", tuple(str(c) for c in self.conditions))
 
     @classmethod
@@ -180,12 +202,16 @@ class ModelDomain:
                 tuple(rec["dose_range_e"]),
                 tuple(rec.get("conditions", ())),
                 None if rec.get("auto_dose_range_e") is None else tuple(rec["auto_dose_range_e"]),
+                None
+                if rec.get("auto_disk_radius_invA") is None
+                else tuple(rec["auto_disk_radius_invA"]),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(
                 f"model card domain record {rec!r} is malformed ({e}); allowed: "
                 "q_sampling_invA, disk_radius_px, detector_px, energy_eV, "
-                "semiangle_mrad, dose_range_e [lo, hi], conditions, auto_dose_range_e [lo, hi]"
+                "semiangle_mrad, dose_range_e [lo, hi], conditions, auto_dose_range_e [lo, hi], "
+                "auto_disk_radius_invA [lo, hi]"
             ) from None
 
     def to_dict(self) -> dict[str, Any]:
@@ -197,6 +223,10 @@ class ModelDomain:
             d.pop("auto_dose_range_e")
         else:
             d["auto_dose_range_e"] = list(self.auto_dose_range_e)
+        if self.auto_disk_radius_invA is None:
+            d.pop("auto_disk_radius_invA")
+        else:
+            d["auto_disk_radius_invA"] = list(self.auto_disk_radius_invA)
         return d
 
     def auto_range_e(self) -> tuple[float, float]:
@@ -225,6 +255,17 @@ def dose_in_domain(domain: ModelDomain | None, dose_e: float | None) -> bool:
         return True
     lo, hi = domain.auto_range_e()
     return lo <= dose_e <= hi
+
+
+def disk_in_domain(domain: ModelDomain | None, data: DataGeometry | None) -> bool:
+    """Whether the scan's disk radius [1/Å] lies where ``--denoise auto`` may use the model.
+
+    The card's ``auto_disk_radius_invA``; True when it, the domain or the geometry is unknown.
+    """
+    if domain is None or data is None or domain.auto_disk_radius_invA is None:
+        return True
+    lo, hi = domain.auto_disk_radius_invA
+    return lo <= data.disk_radius_invA <= hi
 
 
 def mismatch_line(

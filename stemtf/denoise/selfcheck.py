@@ -293,6 +293,7 @@ def choose_denoiser(
     """
     from stemtf.denoise.domain import (
         ModelDomain,
+        disk_in_domain,
         dose_in_domain,
         mismatch_line,
     )
@@ -345,21 +346,35 @@ def choose_denoiser(
         f"{d['classical']:.1f}, raw {d['raw']:.1f}"
     )
     in_dose = dose_in_domain(domain, dose_e)
-    if check.model_wins and in_dose:
+    in_disk = disk_in_domain(domain, geometry)
+    outside = []  # why auto may not use the model on this scan, whatever the deviance says
+    if not in_dose:
+        lo, hi = domain.auto_range_e()
+        outside.append(
+            f"the scan's dose ({dose_e:.3g} e-/DP) is outside the range in which auto uses it "
+            f"({lo:.3g}-{hi:.3g} e-/DP: {_range_origin(domain)})"
+        )
+    if not in_disk:
+        lo, hi = domain.auto_disk_radius_invA
+        outside.append(
+            f"the scan's disk radius ({geometry.disk_radius_invA:.4g} 1/Å: "
+            f"{geometry.semiangle_mrad:g} mrad at {geometry.energy_eV / 1e3:g} kV) is outside "
+            f"the probes it was trained on ({lo:.4g}-{hi:.4g} 1/Å, from its card)"
+        )
+    if check.model_wins and not outside:
         decision = "model"
         reason = f"self-check: the denoiser {name} wins on this scan ({numbers})"
     elif check.model_wins and auto:
-        # Below (or above) the trained dose range the deviance was measured blind to what
+        # Outside the trained dose range (or probe) the deviance was measured blind to what
         # decides the phase map: the model wins on the diffuse background of the ring annulus
-        # while it erases weak O1 {100} spots (bench_denoise, 128 px, 1e2-3e2 e-/DP). So auto
-        # keeps the raw counts there; naming the model still forces it.
-        lo, hi = domain.auto_range_e()
+        # while it erases weak O1 {100} spots (bench_denoise, 128 px, 1e2-3e2 e-/DP; and
+        # bench_geometry with 2 mrad probes). So auto keeps the raw counts there; naming the
+        # model still forces it.
         decision = "none"
         reason = (
-            f"self-check: the denoiser {name} wins on this scan ({numbers}), but the scan's "
-            f"dose ({dose_e:.3g} e-/DP) is outside the range in which auto uses it "
-            f"({lo:.3g}-{hi:.3g} e-/DP: {_range_origin(domain)}); --denoise auto "
-            f"analyses WITHOUT denoising (name the model to force it)"
+            f"self-check: the denoiser {name} wins on this scan ({numbers}), but "
+            + " and ".join(outside)
+            + "; --denoise auto analyses WITHOUT denoising (name the model to force it)"
         )
         warnings.append(reason)
     elif auto:
@@ -373,8 +388,7 @@ def choose_denoiser(
         decision = "model (forced: named explicitly)"
         reason = (
             f"self-check: the denoiser {name} wins on this scan ({numbers}); used because it "
-            f"was named explicitly, although the scan's dose ({dose_e:.3g} e-/DP) is outside "
-            f"the range it was trained on"
+            f"was named explicitly, although " + " and ".join(outside)
             if check.model_wins
             else f"self-check: the denoiser {name} does not win on this scan ({numbers}); "
             f"used because it was named explicitly"

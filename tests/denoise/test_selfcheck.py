@@ -157,6 +157,48 @@ def test_auto_uses_a_model_only_in_the_dose_range_its_card_validated():
         ModelDomain.from_card({"domain": {**domain.to_dict(), "auto_dose_range_e": [3, 1]}})
 
 
+def test_auto_uses_a_model_only_for_the_probes_its_card_names():
+    """A probe whose disk (1/A) the model never saw: the deviance may favour the model while
+    the map loses (bench_geometry, 2 mrad); auto keeps the raw counts, naming forces it."""
+    domain = ModelDomain.from_spec(N, 0.025, 200e3, 1.9, (50.0, 1e5))
+    disk = 1.9e-3 / 0.025079  # the training probe's disk [1/A]
+    card = {"domain": {**domain.to_dict(), "auto_disk_radius_invA": [0.9 * disk, 1.1 * disk]}}
+    assert ModelDomain.from_card(card).auto_disk_radius_invA == pytest.approx(
+        (0.9 * disk, 1.1 * disk)
+    )
+
+    class Probe(Oracle):
+        info = {"kind": "test", "model": "probe", "version": "1", "card": card}
+
+    s = _sample(3e2)
+    same = DataGeometry((N, N), 0.025, 200e3, 1.9)
+    used, warnings = choose_denoiser("auto", Probe(), s, same, seed=0)
+    assert isinstance(used, FramedDenoiser) and used.info["decision"] == "model"
+    # a 1.5x wider probe on a 1.5x coarser pixel: the same disk in px, but another disk in 1/A
+    wide = DataGeometry((N, N), 0.0375, 200e3, 2.85)
+    assert wide.disk_radius_px == pytest.approx(same.disk_radius_px)
+    kept, warnings = choose_denoiser("auto", Probe(), s, wide, seed=0)
+    assert isinstance(kept, IdentityDenoiser) and kept.info["self_check"]["model_wins"] is True
+    assert any(
+        "disk radius (0.1136 1/Å: 2.85 mrad at 200 kV) is outside the probes" in w
+        and "WITHOUT" in w
+        for w in warnings
+    ), warnings
+    forced, warnings = choose_denoiser("/models/probe", Probe(), s, wide, seed=0)
+    assert forced.info["decision"] == "model (forced: named explicitly)"
+    assert any("although the scan's disk radius" in w for w in warnings)
+    # no such record (older cards): no restriction
+    bare = {"domain": domain.to_dict()}
+    assert "auto_disk_radius_invA" not in bare["domain"]
+
+    class Bare(Oracle):
+        info = {"kind": "test", "model": "bare", "version": "1", "card": bare}
+
+    assert choose_denoiser("auto", Bare(), s, wide, seed=0)[0].info["decision"] == "model"
+    with pytest.raises(InputError, match="auto_disk_radius_invA"):
+        ModelDomain.from_card({"domain": {**domain.to_dict(), "auto_disk_radius_invA": [0.1, 0]}})
+
+
 def test_auto_keeps_raw_counts_below_the_trained_dose_range():
     class HighDose(Oracle):
         info = {
