@@ -134,28 +134,22 @@ class ModelDomain:
         check_positive("domain q_sampling_invA", self.q_sampling_invA, "1/Å per px")
         check_positive("domain disk_radius_px", self.disk_radius_px, "px")
         check_positive("domain detector_px", self.detector_px, "px")
-        lo, hi = (float(v) for v in self.dose_range_e)
-        if not 0 < lo <= hi:
-            raise InputError(
-                f"domain dose_range_e={self.dose_range_e!r} is not allowed: 0 < low <= high e-/DP"
-            )
-        object.__setattr__(self, "dose_range_e", (lo, hi))
-        if self.auto_dose_range_e is not None:
-            a_lo, a_hi = (float(v) for v in self.auto_dose_range_e)
-            if not 0 < a_lo <= a_hi:
-                raise InputError(
-                    f"domain auto_dose_range_e={self.auto_dose_range_e!r} is not allowed: "
-                    "0 < low <= high e-/DP"
-                )
-            object.__setattr__(self, "auto_dose_range_e", (a_lo, a_hi))
-        if self.auto_disk_radius_invA is not None:
-            r_lo, r_hi = (float(v) for v in self.auto_disk_radius_invA)
-            if not 0 < r_lo <= r_hi:
-                raise InputError(
-                    f"domain auto_disk_radius_invA={self.auto_disk_radius_invA!r} is not "
-                    "allowed: 0 < low <= high 1/Å"
-                )
-            object.__setattr__(self, "auto_disk_radius_invA", (r_lo, r_hi))
+        for name, unit in (
+            ("dose_range_e", "e-/DP"),
+            ("auto_dose_range_e", "e-/DP"),
+            ("auto_disk_radius_invA", "1/Å"),
+        ):
+            value = getattr(self, name)
+            if value is None:  # only the auto_* ranges are optional
+                continue
+            try:
+                lo, hi = (float(v) for v in value)
+                ok = 0 < lo <= hi
+            except (TypeError, ValueError):
+                ok = False
+            if not ok:
+                raise InputError(f"domain {name}={value!r} is not allowed: 0 < low <= high {unit}")
+            object.__setattr__(self, name, (lo, hi))
         object.__setattr__(self, "conditions", tuple(str(c) for c in self.conditions))
 
     @classmethod
