@@ -56,7 +56,8 @@ class AnalyzeConfig:
     detector_binning : int or None
         Sum the detector in ``b x b`` blocks before anything else (counts preserved); None =
         automatic (:func:`stemtf.io.binning.analysis_binning`: only where the Bragg disks are
-        wider than the spot finder's range, radius > ~8.9 px), 1 = never.
+        wider than the spot finder's range, radius > ~8.9 px, binned to ~5 px), 1 = never; a
+        forced factor must leave the detector >= 32 px a side.
     """
 
     input_path: Path

@@ -110,11 +110,19 @@ def _check_given_q(scan, config: AnalyzeConfig, md) -> None:
 
 def _binning(scan, config: AnalyzeConfig, md) -> int:
     """The detector binning of the run: the user's, or automatic from the disk radius."""
-    from stemtf.io.binning import analysis_binning
+    from stemtf.io.binning import MIN_BINNED_PX, analysis_binning
     from stemtf.physics import electron_wavelength_A
 
     if config.detector_binning is not None:
-        return int(config.detector_binning)
+        b = int(config.detector_binning)
+        qy, qx = scan.shape[2:]
+        if b > 1 and min(qy, qx) // b < MIN_BINNED_PX:
+            raise InputError(
+                f"--bin={b} is not allowed for {scan.path}: its {qy}x{qx} px detector would "
+                f"keep {qy // b}x{qx // b} px; give a factor that keeps at least "
+                f"{MIN_BINNED_PX} px a side (at most {max(1, min(qy, qx) // MIN_BINNED_PX)})"
+            )
+        return b
     if md.q_sampling_invA is None:
         return 1
     disk_px = md.semiangle_mrad * 1e-3 / electron_wavelength_A(md.energy_eV) / md.q_sampling_invA
@@ -183,6 +191,7 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
         scan = binned_scan(scan, binning)
         md = binned_metadata(md, binning)
         qy, qx = scan.shape[2:]
+        _check_given_q(scan, config, md)  # the rings must still be found on the binned pixels
     work = WorkDir(config.out_dir)
     remove_stale_temporaries(work.out_dir)
     stamp = file_stamp(scan.path)

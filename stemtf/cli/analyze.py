@@ -88,7 +88,7 @@ def main(
             "--bin",
             help="Sum the detector in N x N pixel blocks (counts kept) before the analysis. "
             "Default: automatic, only where the Bragg disks are wider than ~8.9 px in radius "
-            "(e.g. 2 on a 512 px camera at 0.005 1/Å per px, 2 mrad); 1 = never.",
+            "(binned to ~5 px: 3 on a 512 px camera at 0.005 1/Å per px with 2 mrad); 1 = never.",
         ),
     ] = None,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,

@@ -23,6 +23,7 @@ from stemtf.errors import InputError
 
 __all__ = [
     "MAX_WORK_DISK_RADIUS_PX",
+    "MIN_BINNED_PX",
     "BinnedSource",
     "analysis_binning",
     "binned_metadata",
@@ -38,6 +39,8 @@ MAX_WORK_DISK_RADIUS_PX = 4.0 / 0.45
 #: 0.58 / 0.93 / 0.97, macro-F1 0.56 / 0.80 / 0.62, at 2e3 macro-F1 0.90 / 0.91 / 0.89; 256 px at
 #: 0.0078 1/Å/px, 2 mrad (10.2 px) binned 2 / 3 (5.1 / 3.4 px): macro-F1 at 3e2 0.72 / 0.68.
 TARGET_DISK_RADIUS_PX = 5.0
+#: The binned detector keeps at least this many px a side (automatic or forced).
+MIN_BINNED_PX = 32
 
 
 def analysis_binning(disk_radius_px: float, detector_hw: tuple[int, int]) -> int:
@@ -46,7 +49,7 @@ def analysis_binning(disk_radius_px: float, detector_hw: tuple[int, int]) -> int
     1 where the disk radius is at most :data:`MAX_WORK_DISK_RADIUS_PX` (the spot finder's range:
     nothing changes there); above it, the factor that brings the radius nearest
     :data:`TARGET_DISK_RADIUS_PX` without passing the range. The binned detector keeps at least
-    32 px a side.
+    :data:`MIN_BINNED_PX` px a side.
     """
     if not (math.isfinite(disk_radius_px) and disk_radius_px > 0):
         raise InputError(f"disk radius {disk_radius_px!r} px is not allowed: it must be > 0")
@@ -54,7 +57,7 @@ def analysis_binning(disk_radius_px: float, detector_hw: tuple[int, int]) -> int
         return 1
     lo = math.ceil(disk_radius_px / MAX_WORK_DISK_RADIUS_PX)
     b = min(range(lo, lo + 4), key=lambda f: abs(disk_radius_px / f - TARGET_DISK_RADIUS_PX))
-    return int(max(1, min(b, min(detector_hw) // 32)))
+    return int(max(1, min(b, min(detector_hw) // MIN_BINNED_PX)))
 
 
 class BinnedSource:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 
 import h5py
+import numpy as np
 
 from stemtf.analysis import AnalyzeConfig, analyze
 from stemtf.phase.metrics import phase_metrics
@@ -60,3 +61,17 @@ def test_wide_disks_are_binned_and_mapped_right(tmp_path):
     # measured: 1.000 binned, O1 7 of 17 right unbinned (macro-F1 ~0.8)
     assert binned >= 0.95, (binned, unbinned)
     assert unbinned < binned - 0.05, (binned, unbinned)
+
+
+def test_a_forced_binning_that_leaves_too_few_pixels_is_one_clear_error(tmp_path):
+    import pytest
+
+    from stemtf.errors import InputError
+
+    d = np.random.default_rng(0).poisson(1.0, size=(2, 2, 64, 64)).astype(np.float32)
+    np.save(tmp_path / "s.npy", d)
+    with pytest.raises(
+        InputError,
+        match=r"--bin=4 is not allowed .* 64x64 px detector would keep 16x16 px.*at most 2",
+    ):
+        _map(tmp_path / "s.npy", tmp_path / "out", detector_binning=4)
