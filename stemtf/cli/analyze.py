@@ -130,5 +130,13 @@ def main(
         + (f"; {rate:.0f} DP/s" if rate else "")
         + f"; wrote {result.out_dir}/{{results.h5, phase_map.png, summary.json, report.html}}"
     )
+    b = s.get("detector_binning", 1)
+    if b > 1:
+        qy, qx = s["detector_shape"]
+        ay, ax = s["analysis_detector_shape"]
+        typer.echo(
+            f"detector binned {b}x{b} for the analysis ({qy}x{qx} -> {ay}x{ax} px; wide Bragg "
+            "disks, counts kept; --bin 1 turns it off)"
+        )
     for w in s.get("warnings", []):  # repeated last, where a progress bar cannot bury them
         typer.echo(f"warning: {w}", err=True)

@@ -75,3 +75,38 @@ def test_a_forced_binning_that_leaves_too_few_pixels_is_one_clear_error(tmp_path
         match=r"--bin=4 is not allowed .* 64x64 px detector would keep 16x16 px.*at most 2",
     ):
         _map(tmp_path / "s.npy", tmp_path / "out", detector_binning=4)
+
+
+def test_the_cli_says_when_it_binned(tmp_path, invoke):
+    lib = kinematic_library_for(PX, Q, SEMIANGLE)
+    scan, _ = simulate_scan(tmp_path / "w.npy", shape=(6, 6), dose_e=2e3, seed=1, library=lib)
+    cal = ["--q-sampling-invA", str(Q), "--energy-keV", "200", "--semiangle-mrad", str(SEMIANGLE)]
+    code, out = invoke(
+        [
+            "analyze",
+            str(scan),
+            "--out",
+            str(tmp_path / "a"),
+            *cal,
+            "--denoise",
+            "none",
+            "--no-progress",
+        ]
+    )
+    assert code == 0, out
+    assert "detector binned 3x3 for the analysis (256x256 -> 85x85 px" in out
+    code, out = invoke(
+        [
+            "analyze",
+            str(scan),
+            "--out",
+            str(tmp_path / "b"),
+            *cal,
+            "--denoise",
+            "none",
+            "--no-progress",
+            "--bin",
+            "1",
+        ]
+    )
+    assert code == 0 and "binned" not in out, out
