@@ -55,8 +55,10 @@ def _cpu_s() -> float:
 
 
 def _analyze(
-    scan: Path, out: Path, denoise: str, library, q: float, seed: int, scheduler=None
+    scan: Path, out: Path, denoise: str, library, q: float, seed: int, scheduler=None, **config_kw
 ) -> tuple[dict, np.ndarray, float, float]:
+    """``analyze`` of ``scan`` into a fresh ``out`` (removed after): summary, labels, wall and
+    CPU seconds. ``config_kw``: further :class:`AnalyzeConfig` fields (e.g. detector_binning)."""
     import h5py
 
     from stemtf.analysis import AnalyzeConfig, analyze
@@ -71,6 +73,7 @@ def _analyze(
         q_sampling_invA=q,
         energy_eV=library.energy_eV,
         semiangle_mrad=library.semiangle_mrad,
+        **config_kw,
     )
     t0, c0 = time.perf_counter(), _cpu_s()
     summary = analyze(config, progress=False).summary

@@ -36,6 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import bench_denoise  # noqa: E402
 import bench_field as bf  # noqa: E402
 
 log = logging.getLogger("bench_geometry")
@@ -85,7 +86,6 @@ def run_one(work: Path, lib, dose: float, seed: int, shape, denoise: str, binnin
     """Simulate one scan (cached by name), map it, score it."""
     import h5py
 
-    from stemtf.analysis import AnalyzeConfig, analyze
     from stemtf.scenes import FieldConditions, simulate_scan
 
     q, px = lib.q_sampling_invA, lib.patterns.shape[-1]
@@ -107,24 +107,9 @@ def run_one(work: Path, lib, dose: float, seed: int, shape, denoise: str, binnin
         truth = f["labels"][()]
         off = f["off_zone"][()]
         q_given = float(f.attrs["q_sampling_invA"])
-    out = work / "out"
-    shutil.rmtree(out, ignore_errors=True)
-    config = AnalyzeConfig(
-        input_path=scan,
-        out_dir=out,
-        denoise=denoise,
-        seed=seed,
-        q_sampling_invA=q_given,
-        energy_eV=lib.energy_eV,
-        semiangle_mrad=lib.semiangle_mrad,
-        detector_binning=binning,
+    summary, labels, t_an, _ = bench_denoise._analyze(
+        scan, work / "out", denoise, lib, q_given, seed, detector_binning=binning
     )
-    t0 = time.perf_counter()
-    summary = analyze(config, progress=False).summary
-    t_an = time.perf_counter() - t0
-    with h5py.File(out / "results.h5", "r") as f:
-        labels = f["labels"][()]
-    shutil.rmtree(out, ignore_errors=True)
     return {
         "detector_px": int(px),
         "q_sampling_invA": float(q),

@@ -108,10 +108,16 @@ def _check_given_q(scan, config: AnalyzeConfig, md) -> None:
     )
 
 
+def _disk_radius_px(md) -> float | None:
+    """Transmitted-disk radius [px] from the calibration inputs (None without a q sampling)."""
+    if md.q_sampling_invA is None:
+        return None
+    return md.semiangle_mrad * 1e-3 / electron_wavelength_A(md.energy_eV) / md.q_sampling_invA
+
+
 def _binning(scan, config: AnalyzeConfig, md) -> int:
     """The detector binning of the run: the user's, or automatic from the disk radius."""
     from stemtf.io.binning import MIN_BINNED_PX, analysis_binning
-    from stemtf.physics import electron_wavelength_A
 
     if config.detector_binning is not None:
         b = int(config.detector_binning)
@@ -123,10 +129,8 @@ def _binning(scan, config: AnalyzeConfig, md) -> int:
                 f"{MIN_BINNED_PX} px a side (at most {max(1, min(qy, qx) // MIN_BINNED_PX)})"
             )
         return b
-    if md.q_sampling_invA is None:
-        return 1
-    disk_px = md.semiangle_mrad * 1e-3 / electron_wavelength_A(md.energy_eV) / md.q_sampling_invA
-    return analysis_binning(disk_px, scan.shape[2:])
+    disk_px = _disk_radius_px(md)
+    return 1 if disk_px is None else analysis_binning(disk_px, scan.shape[2:])
 
 
 def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, Any, float]:
@@ -183,9 +187,7 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
             qx,
             binning,
             binning,
-            md.semiangle_mrad * 1e-3 / electron_wavelength_A(md.energy_eV) / md.q_sampling_invA
-            if md.q_sampling_invA
-            else float("nan"),
+            _disk_radius_px(md) or float("nan"),
             md.q_sampling_invA or float("nan"),
         )
         scan = binned_scan(scan, binning)
