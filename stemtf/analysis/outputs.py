@@ -61,7 +61,7 @@ def write_figures_and_report(
         overview = f["virtual/overview_bf"][...]
         confidence = f["confidence"][...]
     map_png = save_phase_map(out / "phase_map.png", labels, overview, roi, names)
-    qy, qx = summary.get("analysis_detector_shape", summary["detector_shape"])
+    qy, qx = summary["analysis_detector_shape"]  # the calibration's (binned) pixels
     q_max = 0.5 * np.hypot(qy, qx) * q_sampling_invA
     counts, edges = radius_histogram(out / "results.h5", q_max)
     hist_png = figure_png(radius_histogram_figure(counts, edges, radius_markers(phase_model)))
@@ -74,7 +74,7 @@ def write_figures_and_report(
         "patterns analysed": summary["patterns"],
         **(
             {"detector binning": f"{summary['detector_binning']} x {summary['detector_binning']}"}
-            if summary.get("detector_binning", 1) > 1
+            if summary["detector_binning"] > 1
             else {}
         ),
         **{f"fraction {k}": f"{100 * v:.2f} %" for k, v in summary["phase_fractions"].items()},

@@ -10,8 +10,10 @@ import json
 
 import h5py
 import numpy as np
+import pytest
 
 from stemtf.analysis import AnalyzeConfig, analyze
+from stemtf.errors import InputError
 from stemtf.phase.metrics import phase_metrics
 from stemtf.scenes import simulate_scan
 
@@ -64,10 +66,6 @@ def test_wide_disks_are_binned_and_mapped_right(tmp_path):
 
 
 def test_a_forced_binning_that_leaves_too_few_pixels_is_one_clear_error(tmp_path):
-    import pytest
-
-    from stemtf.errors import InputError
-
     d = np.random.default_rng(0).poisson(1.0, size=(2, 2, 64, 64)).astype(np.float32)
     np.save(tmp_path / "s.npy", d)
     with pytest.raises(
