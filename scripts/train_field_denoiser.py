@@ -156,6 +156,7 @@ def cmd_train(args) -> None:
 
     import stemtf.models  # noqa: F401  (registers the layers)
     from stemtf.models.normalization import stabilize
+    from stemtf.training.losses import l1_stabilized
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -187,7 +188,8 @@ def cmd_train(args) -> None:
     scale = float(model.get_config().get("norm_scale", 0.1))
 
     def l1(y_true, y_pred):
-        return ops.mean(ops.abs(stabilize(y_true, scale) - stabilize(y_pred, scale)))
+        # the tf.distribute trainer's loss, averaged over the batch as Model.fit expects
+        return ops.mean(l1_stabilized(y_pred, y_true, scale))
 
     opt = keras.optimizers.AdamW(learning_rate=args.lr, weight_decay=args.weight_decay)
     model.compile(optimizer=opt, loss=l1, jit_compile=not args.no_jit)

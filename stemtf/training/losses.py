@@ -1,11 +1,14 @@
 """Per-example training losses on detector counts (reduced over pixels, not over the batch).
 
 The caller sums them and divides by the global batch size, as a distributed step must.
+Written in ``keras.ops``, so the same losses serve the ``tf.distribute`` trainer
+(:mod:`stemtf.training.loop`, TensorFlow backend) and ``scripts/train_field_denoiser.py``
+(``keras.Model.fit``, also under ``KERAS_BACKEND=jax`` on a machine without TensorFlow).
 """
 
 from __future__ import annotations
 
-import tensorflow as tf
+from keras import ops
 
 from stemtf.models.normalization import stabilize
 
@@ -21,7 +24,7 @@ def l1_stabilized(pred, target, scale: float):
     spots count as much as the bright central beam.
     """
     diff = stabilize(target, scale) - stabilize(pred, scale)
-    return tf.reduce_mean(tf.abs(diff), axis=[1, 2, 3])
+    return ops.mean(ops.abs(diff), axis=(1, 2, 3))
 
 
 def poisson_deviance(pred, target):
@@ -30,10 +33,11 @@ def poisson_deviance(pred, target):
     ``2 [t log(t / p) - (t - p)]`` is >= 0 and 0 only at ``p = t``; dividing by the mean target
     makes the loss comparable across doses.
     """
-    p = tf.maximum(pred, 0.0) + _EPS
-    t = tf.maximum(target, 0.0)
-    dev = 2.0 * (tf.math.xlogy(t, (t + _EPS) / p) - (t - p))
-    return tf.reduce_mean(dev, axis=[1, 2, 3]) / (tf.reduce_mean(t, axis=[1, 2, 3]) + _EPS)
+    p = ops.maximum(pred, 0.0) + _EPS
+    t = ops.maximum(target, 0.0)
+    # t log(t/p), 0 at t = 0 (the ratio is finite: p >= _EPS)
+    dev = 2.0 * (t * ops.log((t + _EPS) / p) - (t - p))
+    return ops.mean(dev, axis=(1, 2, 3)) / (ops.mean(t, axis=(1, 2, 3)) + _EPS)
 
 
 def make_loss(name: str, scale: float):
