@@ -266,3 +266,54 @@ def test_the_filter_counts_every_electron_of_a_sparse_hexagon(kin, model, calibr
     best = int(np.argmax(ex[0]))
     assert abs(best * 0.5 - 37.0) <= 3.0  # a disk-wide window: a plateau, not a peak
     assert ex[0, 74] == pytest.approx(6 * per_disk, abs=1.0)  # at the true 37 deg
+
+
+def _tilted_grain(model, calibration, rng, n, marker_per_disk, shared_per_disk, bg=0.3):
+    """(n, n) patterns of a grain off its zone: the full {110} hexagon, only three adjacent
+    marker disks (the Laue circle's arc), on a diffuse background of ``bg`` counts/px (a
+    support film / halo, which lifts the six-window sum's variance)."""
+    marker = [r for r in model.rings if r.marker][0]
+    shared = [r for r in model.rings if not r.marker and r.phase == 0][0]
+    yy, xx = np.mgrid[:128, :128]
+    cy, cx = calibration.center_yx
+    img = np.zeros((128, 128))
+    for ring, vertices, per_disk in (
+        (shared, range(6), shared_per_disk),
+        (marker, (1, 2, 3), marker_per_disk),
+    ):
+        r = ring.radius_invA / calibration.q_sampling_invA
+        for k in vertices:
+            a = np.deg2rad(ring.rotation_deg + 21.0 + 60 * k)
+            one = np.clip(
+                3.7 - np.hypot(yy - (cy + r * np.sin(a)), xx - (cx + r * np.cos(a))), 0, 1
+            )
+            img += one / one.sum() * per_disk
+    img += 150.0 * np.clip(3.7 - np.hypot(yy - cy, xx - cx), 0, 1) / 43.0
+    return rng.poisson(np.broadcast_to(img + bg, (n, n, 128, 128))).astype(np.float32)
+
+
+def test_a_faint_marker_arc_of_a_tilted_grain_shows_the_second_phase(model, calibration):
+    """Three lit marker disks of ~6 counts on a 0.3 count/px background: the six-window sum
+    often stays under ``min_pooled_z``, so the {110} ring alone gave the first phase; the
+    faint-marker test (``arc_*``) gives the second phase there, and never to a grain with
+    the {110} ring and no marker."""
+    cen = np.tile(calibration.center_yx, (16, 1))
+    none = np.zeros(16, np.uint8)
+    off = MatchedParams(arc_pooled_z=float("inf"))
+    with_arc = without = false_o1 = 0
+    for seed in range(11, 17):
+        grain = _tilted_grain(model, calibration, np.random.default_rng(seed), 4, 6.0, 8.0)
+        new, _, _ = label_sparse_patterns(grain, none, np.zeros(16), cen, calibration, model)
+        old, _, _ = label_sparse_patterns(grain, none, np.zeros(16), cen, calibration, model, off)
+        with_arc += int((new == 2).sum())
+        without += int((old == 2).sum())
+        assert np.all((new == 2) | (old != 2))  # the test only adds second-phase calls
+        o3 = _tilted_grain(model, calibration, np.random.default_rng(seed + 100), 4, 0.0, 8.0)
+        got, _, _ = label_sparse_patterns(o3, none, np.zeros(16), cen, calibration, model)
+        false_o1 += int((got == 2).sum())
+    assert with_arc >= without + 4, (with_arc, without)
+    assert false_o1 == 0
+    with pytest.raises(InputError, match="arc_min_ratio"):
+        MatchedParams(arc_min_ratio=float("nan"))
+    with pytest.raises(InputError, match="arc_pooled_z"):
+        MatchedParams(arc_pooled_z=0.0)
