@@ -39,6 +39,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_denoise  # noqa: E402
 import bench_field as bf  # noqa: E402
 
+from stemtf.noise.optics import disk_radius_px  # noqa: E402
+
 log = logging.getLogger("bench_geometry")
 
 #: The issue's corners: each detector at its usual pixel size with small, medium, large probes.
@@ -75,13 +77,6 @@ def parse_geometry(text: str) -> tuple[int, float, float, float]:
     return out
 
 
-def disk_radius_px(q: float, mrad: float, energy_eV: float = 200e3) -> float:
-    """Transmitted-disk radius [px] of a ``mrad`` probe at ``q`` 1/Å per px."""
-    from stemtf.physics import electron_wavelength_A
-
-    return mrad * 1e-3 / electron_wavelength_A(energy_eV) / q
-
-
 def run_one(work: Path, lib, dose: float, seed: int, shape, denoise: str, binning) -> dict:
     """Simulate one scan (cached by name), map it, score it."""
     import h5py
@@ -115,7 +110,7 @@ def run_one(work: Path, lib, dose: float, seed: int, shape, denoise: str, binnin
         "q_sampling_invA": float(q),
         "semiangle_mrad": float(lib.semiangle_mrad),
         "energy_keV": float(lib.energy_eV) / 1e3,
-        "disk_radius_px": disk_radius_px(q, lib.semiangle_mrad, lib.energy_eV),
+        "disk_radius_px": disk_radius_px(lib.semiangle_mrad, lib.energy_eV, q),
         "dose_e": dose,
         "seed": seed,
         "denoise": denoise,

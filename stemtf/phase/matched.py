@@ -407,12 +407,12 @@ def ring_evidence(
     return own | pooled, np.where(own, own_best, best), z_pool
 
 
-def _faint_marker(ring_ex, ring_var, at, expect, vertices_ok, shape, prm: MatchedParams):
+def _faint_marker(ring_ex, ring_var, marker_zpool, at, expect, vertices_ok, shape, prm):
     """Patterns whose marker hexagon, too faint in its six-window sum, still shows the phase.
 
     ``vertices_ok``: the vertex test (six-fold or a lit arc) and the neighbourhood's lattice
     at the fixed rotation passed. Then the neighbourhood's marker significance at rotation
-    ``at``, the pattern's own marker and shared-ring counts (the latter at ``expect`` +- 0.5
+    ``at`` (``marker_zpool``, :func:`ring_evidence`'s), the pattern's own marker and shared-ring counts (the latter at ``expect`` +- 0.5
     deg) and the marker / shared-ring excess ratio of the neighbourhood must pass
     :class:`MatchedParams`' ``arc_*`` thresholds.
     """
@@ -422,7 +422,7 @@ def _faint_marker(ring_ex, ring_var, at, expect, vertices_ok, shape, prm: Matche
     m_ex, m_var = ring_ex["marker"], ring_var["marker"]
     f_ex, f_var = ring_ex["first"], ring_var["first"]
     pm = _pooled(m_ex, shape)[rows, at]
-    pooled_z = pm / np.sqrt(_pooled(m_var, shape)[rows, at])
+    pooled_z = marker_zpool[rows, at]
     own_z = m_ex[rows, at] / np.sqrt(m_var[rows, at])
     cols = [(expect + k) % n_rot for k in (-1, 0, 1)]
     own_lattice_z = np.max([f_ex[rows, c] / np.sqrt(f_var[rows, c]) for c in cols], axis=0)
@@ -543,7 +543,7 @@ def label_sparse_patterns(
     found["marker"] &= lattice_near | sixfold
     if np.isfinite(prm.arc_pooled_z):
         found["marker"] |= _faint_marker(
-            ring_ex, ring_var, at, expect, sixfold & lattice_near, (ry, rx), prm
+            ring_ex, ring_var, zpool["marker"], at, expect, sixfold & lattice_near, (ry, rx), prm
         )
     # beside a crystal no phase fits (off-zone grains: their pseudo-hexagons pass a filter
     # this coarse in radius), no phase is given from the raw counts

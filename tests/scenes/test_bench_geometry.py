@@ -21,7 +21,7 @@ def test_geometries_parse_and_bad_ones_are_refused(bench):
         with pytest.raises(argparse.ArgumentTypeError, match="PX:Q:MRAD|not allowed"):
             bench.parse_geometry(bad)
     # 2 mrad at 200 kV is 0.0797 1/A: 15.9 px at 0.005 1/A per px
-    assert bench.disk_radius_px(0.005, 2.0) == pytest.approx(15.95, abs=0.02)
+    assert bench.disk_radius_px(2.0, 200e3, 0.005) == pytest.approx(15.95, abs=0.02)
 
 
 def test_one_wide_disk_scan_binned_and_compared(bench, tmp_path):
