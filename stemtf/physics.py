@@ -11,6 +11,8 @@ from stemtf.errors import check_positive
 
 __all__ = [
     "electron_wavelength_A",
+    "disk_radius_invA",
+    "disk_radius_px",
     "ENERGY_RANGE_EV",
     "PLANCK_J_S",
     "ELECTRON_MASS_KG",
@@ -57,3 +59,31 @@ def electron_wavelength_A(energy_eV: float) -> float:
         * (1.0 + e_j / (2.0 * ELECTRON_MASS_KG * SPEED_OF_LIGHT_M_S**2))
     )
     return PLANCK_J_S / momentum * 1e10
+
+
+def disk_radius_invA(semiangle_mrad: float, energy_eV: float) -> float:
+    """Radius of a Bragg (or the transmitted) disk in reciprocal space, ``alpha / lambda``.
+
+    Parameters
+    ----------
+    semiangle_mrad : float
+        Probe convergence semi-angle [mrad]; > 0.
+    energy_eV : float
+        Beam energy [eV]; > 0.
+
+    Returns
+    -------
+    float
+        Disk radius [1/Å] (0.0598 1/Å for 1.5 mrad at 200 keV).
+    """
+    check_positive("semiangle_mrad", semiangle_mrad, "mrad")
+    return float(semiangle_mrad) * 1e-3 / electron_wavelength_A(energy_eV)
+
+
+def disk_radius_px(semiangle_mrad: float, energy_eV: float, q_sampling_invA: float) -> float:
+    """Radius of a Bragg disk on the detector [px]: ``alpha / lambda / q_sampling``.
+
+    ``q_sampling_invA`` is the detector's reciprocal-space pixel size [1/Å per px]; > 0.
+    """
+    check_positive("q_sampling_invA", q_sampling_invA, "1/Å")
+    return disk_radius_invA(semiangle_mrad, energy_eV) / float(q_sampling_invA)

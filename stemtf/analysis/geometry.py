@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from stemtf.errors import InputError
-from stemtf.physics import electron_wavelength_A
+from stemtf.physics import disk_radius_invA, disk_radius_px
 
 __all__ = ["check_q_sampling", "q_sampling_range", "MIN_RING_PX"]
 
@@ -25,7 +25,7 @@ def q_sampling_range(
     none), not refused.
     """
     r_max = max(float(r.radius_invA) for r in model.rings)
-    disk_invA = semiangle_mrad * 1e-3 / electron_wavelength_A(energy_eV)
+    disk_invA = disk_radius_invA(semiangle_mrad, energy_eV)
     return disk_invA / (0.5 * min(detector_hw)), r_max / MIN_RING_PX
 
 
@@ -68,7 +68,7 @@ def check_q_sampling(
         return
     h, w = detector_hw
     radii = [float(r.radius_invA) for r in model.rings]
-    disk_px = semiangle_mrad * 1e-3 / electron_wavelength_A(energy_eV) / q_sampling_invA
+    disk_px = disk_radius_px(semiangle_mrad, energy_eV, q_sampling_invA)
     where = (
         f"puts the phase rings {max(radii) / q_sampling_invA:.3g} px or less from the beam, "
         f"where they cannot be told from the transmitted disk"

@@ -14,6 +14,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from stemtf.errors import InputError, check_positive
+from stemtf.physics import disk_radius_invA
+from stemtf.physics import disk_radius_px as _disk_radius_px
 
 __all__ = [
     "DataGeometry",
@@ -30,12 +32,6 @@ DISK_RADIUS_TOLERANCE = 0.25
 Q_SAMPLING_TOLERANCE = 0.05
 #: A scan's dose counts as inside a model's trained range within this factor of its ends.
 DOSE_TOLERANCE_FACTOR = 2.0
-
-
-def _wavelength_A(energy_eV: float) -> float:
-    from stemtf.noise.optics import wavelength_A
-
-    return wavelength_A(energy_eV)
 
 
 @dataclass(frozen=True)
@@ -72,7 +68,7 @@ class DataGeometry:
     @property
     def disk_radius_invA(self) -> float:
         """Bragg-disk radius alpha / lambda [1/Å]."""
-        return self.semiangle_mrad * 1e-3 / _wavelength_A(self.energy_eV)
+        return disk_radius_invA(self.semiangle_mrad, self.energy_eV)
 
     @property
     def disk_radius_px(self) -> float:
@@ -163,7 +159,7 @@ class ModelDomain:
         conditions: tuple[str, ...] = (),
     ) -> ModelDomain:
         """The domain of a dataset simulated with these settings (disk radius computed)."""
-        r = semiangle_mrad * 1e-3 / _wavelength_A(energy_eV) / q_sampling_invA
+        r = _disk_radius_px(semiangle_mrad, energy_eV, q_sampling_invA)
         return cls(
             float(q_sampling_invA),
             round(float(r), 3),

@@ -135,7 +135,9 @@ class SelfCheck:
         ``raw``, ``classical``: how many standard errors the model's per-pattern deviance lies
         below that method's (paired over the patterns; positive = the model is better).
     model_counts_kept : float
-        Total counts of the model's output over its input, on the thinned half.
+        Total counts of the model's output over its input, on the thinned half, hot pixels
+        left out of both (a detector's hot pixels are not electrons: a saturated pixel would
+        otherwise make a count-keeping model look as if it dropped most of the counts).
     patterns, p, seed, masked_pixels : int, float, int, int
         What was scored.
     integer_counts : bool
@@ -231,7 +233,8 @@ def self_check(
         se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
         zk = diff.mean() / se if se > 0 else (99.0 if diff.mean() > 0 else -99.0)
         z[k] = float(np.clip(zk, -99.0, 99.0))
-    kept = float(den.sum() / max(float(a.sum()), 1e-12))
+    cold = ~hot
+    kept = float(den[cold].sum(dtype=np.float64) / max(float(a[cold].sum(dtype=np.float64)), 1e-12))
     return SelfCheck(deviance, z, kept, len(raw), float(p), int(seed), int(hot.sum()), integer)
 
 

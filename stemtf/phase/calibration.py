@@ -16,6 +16,7 @@ import numpy as np
 
 from stemtf.errors import InputError, check_positive, check_range
 from stemtf.phase.lattice import hexagon_vertices
+from stemtf.physics import disk_radius_px as _disk_radius_px
 from stemtf.physics import electron_wavelength_A as wavelength_A  # re-exported: one formula
 
 __all__ = [
@@ -78,7 +79,7 @@ class Calibration:
     @property
     def disk_radius_px(self) -> float:
         """Bragg disk radius alpha / lambda on the detector [px]."""
-        return self.semiangle_mrad * 1e-3 / self.wavelength_A / self.q_sampling_invA
+        return _disk_radius_px(self.semiangle_mrad, self.energy_eV, self.q_sampling_invA)
 
     @property
     def sigma_px(self) -> float:

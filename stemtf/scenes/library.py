@@ -18,6 +18,7 @@ import numpy as np
 
 from stemtf.errors import InputError
 from stemtf.fileio import atomic_path
+from stemtf.physics import disk_radius_px
 
 __all__ = [
     "CleanLibrary",
@@ -321,7 +322,7 @@ def build_library(
             tilted[p, :, k - 1] = simulate(mat, axes[p], tilts_mrad[k], offsets[p])
     for z, uvw in enumerate(offzone_axes):
         offzone[z] = simulate(mats[0], uvw, (0.0, 0.0))
-    disk_px = semiangle_mrad * 1e-3 / _wavelength(energy_eV) / q_sampling_invA
+    disk_px = disk_radius_px(semiangle_mrad, energy_eV, q_sampling_invA)
     vac = vacuum_pattern(out[0, 0, 0], disk_px)
     if cache is not None:
         cache.mkdir(parents=True, exist_ok=True)
@@ -329,12 +330,6 @@ def build_library(
         with atomic_path(cache / f"library-{digest}.npz") as tmp, open(tmp, "wb") as f:
             np.savez_compressed(f, patterns=out, vacuum=vac, key=json.dumps(key), **extra)
     return _from_arrays(out, vac, key, tilted, offzone)
-
-
-def _wavelength(energy_eV: float) -> float:
-    from stemtf.physics import electron_wavelength_A as wavelength_A
-
-    return wavelength_A(energy_eV)
 
 
 def _from_arrays(

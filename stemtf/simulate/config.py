@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from stemtf.errors import InputError, check_positive, check_range
-from stemtf.physics import ENERGY_RANGE_EV, electron_wavelength_A
+from stemtf.physics import ENERGY_RANGE_EV, disk_radius_invA, electron_wavelength_A
 
 __all__ = ["SimulationConfig", "electron_wavelength_A", "DEFAULT_THICKNESSES_A"]
 
@@ -107,7 +107,7 @@ class SimulationConfig:
     @property
     def disk_radius_invA(self) -> float:
         """Bragg disk radius alpha / lambda [1/Å]."""
-        return self.semiangle_mrad * 1e-3 / self.wavelength_A
+        return disk_radius_invA(self.semiangle_mrad, self.energy_eV)
 
     def as_attrs(self) -> dict[str, Any]:
         """Flat dict for HDF5 attributes (provenance)."""

@@ -108,6 +108,27 @@ def test_ordering_oracle_beats_classical_beats_raw(dose):
     assert ident.deviance["model"] == pytest.approx(ident.deviance["raw"])
 
 
+def test_counts_kept_leaves_hot_pixels_out():
+    s = _sample(3e2)
+    s[:, 5, 7] = 60000.0  # a saturated pixel in every pattern: ~200x a pattern's electrons
+    oracle = self_check(Oracle(), np.where(s > 1e4, 0.0, s), R, seed=0)
+    assert oracle.model_counts_kept == pytest.approx(1.0, abs=0.02)
+    # the oracle is told the counts without the hot pixel; the check must score it the same
+    hot_in = self_check(Cleaner(), s, R, seed=0)
+    assert hot_in.model_counts_kept == pytest.approx(1.0, abs=0.02)
+    assert hot_in.masked_pixels == len(s)
+    assert self_check(Scaler(), s, R, seed=0).model_counts_kept == pytest.approx(0.2, abs=0.01)
+
+
+class Cleaner:
+    """Zeroes isolated hot pixels and keeps the rest (a count-keeping model)."""
+
+    info = {"kind": "test", "model": "cleaner", "version": "1", "card": CARD}
+
+    def __call__(self, batch):
+        return np.where(hot_pixel_mask(batch), 0.0, batch).astype(np.float32)
+
+
 @pytest.mark.parametrize("bad", [Destroyer, Scaler])
 def test_count_destroying_models_lose(bad):
     s = _sample(2e3)
