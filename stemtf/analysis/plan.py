@@ -23,6 +23,7 @@ RELABEL_STEPS = (
     "mixed_vote",
     "isolated_calls",
     "lone_calls",
+    "surrounded_calls",
     "vacuum_calls",
 )
 

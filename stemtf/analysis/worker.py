@@ -113,6 +113,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         label_faint_regions,
         label_from_neighbours,
         none_for_lone_calls_in_vacuum,
+        second_phase_for_surrounded_calls,
         unassign_isolated_calls,
         vote_on_mixed_calls,
     )
@@ -222,6 +223,10 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     labels, confidence, by_isolation = unassign_isolated_calls(grid, labels, confidence, task.model)
     # a lone O1/both call inside an O3 grain is O3's thickness-dependent {100} reflections
     labels, confidence, by_lone = first_phase_for_lone_calls(grid, labels, confidence, task.model)
+    # a lone O3 call inside an O1/both domain of its grain is a marker lost to thickness or tilt
+    labels, confidence, by_surrounded = second_phase_for_surrounded_calls(
+        grid, labels, confidence, result.lattice_rotation_deg, task.model
+    )
     # a call on a pattern's own three-vertex hexagon with only vacuum around is a chance hexagon
     labels, confidence, by_vacuum = none_for_lone_calls_in_vacuum(
         grid, labels, confidence, result.hexagons, task.model
@@ -236,6 +241,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         "mixed_vote": by_vote,
         "isolated_calls": by_isolation,
         "lone_calls": by_lone,
+        "surrounded_calls": by_surrounded,
         "vacuum_calls": by_vacuum,
     }
     bf, adf = task.virtual.apply(dps)

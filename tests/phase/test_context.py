@@ -320,6 +320,76 @@ def test_lone_o1_or_both_calls_inside_an_o3_grain_become_o3(model):
         first_phase_for_lone_calls(grid, lab.ravel(), conf, model, max_other=3)
 
 
+def test_surrounded_first_phase_calls_join_their_grains_degraded_domain(model):
+    from stemtf.phase.context import second_phase_for_surrounded_calls
+
+    O3, O1, B, V = LABEL_FIRST, LABEL_SECOND, LABEL_BOTH, LABEL_NONE
+    lab = np.full((10, 10), O3, np.uint8)
+    lab[1:6, 1:6] = O1  # an O1 domain 5 x 5 with a hole and a notch
+    lab[3, 3] = O3  # the hole: 8 O1 neighbours -> O1
+    lab[5, 3] = O3  # a notch in the domain's edge: 5 O1 neighbours -> O1
+    lab[7:10, 6:10] = B  # an O3+O1 corner domain with a hole on the scan edge
+    lab[9, 8] = O3  # 5 neighbours inside the scan, all both -> both
+    lab[1:6, 8] = B  # a one-wide lamella beside O3: its O3 neighbours see 3 calls, kept
+    grid = np.zeros((10, 10, 2, 2), np.float32)
+    conf = np.full(100, 0.8, np.float32)
+    out, out_conf, changed = second_phase_for_surrounded_calls(grid, lab.ravel(), conf, None, model)
+    want = lab.copy()
+    want[3, 3] = want[5, 3] = O1
+    want[9, 8] = B
+    assert np.array_equal(out.reshape(10, 10), want)
+    assert changed.sum() == 3 and np.all(out_conf[changed] == 0.5)
+    assert np.all(out_conf[~changed] == 0.8)
+    # the O3 call along the O1 domain's straight edge (3 O1 neighbours) and the grain outside
+    # it keep O3
+    assert out.reshape(10, 10)[6, 2] == O3 and out.reshape(10, 10)[0, 0] == O3
+    # neighbours of another grain (lattice rotated by more than 3 deg) are no evidence;
+    # neighbours without a measured rotation are
+    rot = np.full((10, 10), 20.0)
+    rot[1:6, 1:6] = 32.0  # the O1 domain is another grain than the hole's O3 call
+    rot[3, 3] = 20.0
+    rot[4, 2:5] = np.nan  # three O1 neighbours below the hole were labelled by context
+    out_rot, _, ch_rot = second_phase_for_surrounded_calls(
+        grid, lab.ravel(), conf, rot.ravel(), model
+    )
+    assert out_rot.reshape(10, 10)[3, 3] == O3  # 3 same-grain O1 neighbours only
+    # the notch lies in the O1 domain's grain: 2 O1 neighbours alike and 3 unmeasured
+    assert out_rot.reshape(10, 10)[5, 3] == O1 and out_rot.reshape(10, 10)[9, 8] == B
+    assert ch_rot.sum() == 2
+    rot[1:6, 1:6] = 21.5 + 60.0  # the same grain (rotations are mod 60 deg)
+    rot[3, 3] = 20.0
+    out_same, _, _ = second_phase_for_surrounded_calls(grid, lab.ravel(), conf, rot.ravel(), model)
+    assert out_same.reshape(10, 10)[3, 3] == O1
+    # one pass: the calls made here do not make further O3 calls surrounded
+    two = np.full((6, 6), O3, np.uint8)
+    two[0:3, :] = O1
+    two[3, 1] = O1  # O3 at (3, 0) and (3, 2) see 4 O1 neighbours: kept
+    once, _, ch = second_phase_for_surrounded_calls(
+        np.zeros((6, 6, 1, 1), np.float32), two.ravel(), np.ones(36, np.float32), None, model
+    )
+    assert not ch.any()
+    # vacuum neighbours do not count; a family model's codes mean other things
+    hole = np.full((3, 3), O1, np.uint8)
+    hole[1, 1] = O3
+    hole[0, :] = V
+    g3 = np.zeros((3, 3, 1, 1), np.float32)
+    out_v, _, ch_v = second_phase_for_surrounded_calls(g3, hole.ravel(), np.ones(9), None, model)
+    assert ch_v.sum() == 1  # 5 O1 neighbours
+    hole[1, 0] = V
+    assert not second_phase_for_surrounded_calls(g3, hole.ravel(), np.ones(9), None, model)[2].any()
+    from stemtf.phase import PhaseModel
+
+    family = PhaseModel.from_materials(["nmc811-o3", "nmc811-o1", "nmc811-h3"])
+    same, _, none_changed = second_phase_for_surrounded_calls(grid, lab.ravel(), conf, None, family)
+    assert not none_changed.any() and np.array_equal(same, lab.ravel())
+    with pytest.raises(InputError, match="min_mixed"):
+        second_phase_for_surrounded_calls(grid, lab.ravel(), conf, None, model, min_mixed=0)
+    with pytest.raises(InputError, match="max_rotation_deg"):
+        second_phase_for_surrounded_calls(
+            grid, lab.ravel(), conf, None, model, max_rotation_deg=float("nan")
+        )
+
+
 def test_remove_hot_pixels_keeps_every_count_shot_noise_can_explain():
     from stemtf.phase.dog import remove_hot_pixels, suppress_hot_pixels
 
