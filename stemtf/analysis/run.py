@@ -40,6 +40,7 @@ from stemtf.analysis.workdir import WorkDir
 from stemtf.analysis.worker import ChunkTask, cached_denoiser, chunk_seed, run_chunk
 from stemtf.errors import InputError
 from stemtf.fileio import write_json_atomic
+from stemtf.physics import disk_radius_px
 
 __all__ = ["analyze", "AnalyzeResult", "OUTPUT_FILES", "CHUNK_BYTES"]
 
@@ -109,8 +110,6 @@ def _check_given_q(scan, config: AnalyzeConfig, md) -> None:
 
 def _disk_radius_px(md) -> float | None:
     """Transmitted-disk radius [px] from the calibration inputs (None without a q sampling)."""
-    from stemtf.noise.optics import disk_radius_px
-
     if md.q_sampling_invA is None:
         return None
     return disk_radius_px(md.semiangle_mrad, md.energy_eV, md.q_sampling_invA)

@@ -796,15 +796,10 @@ def vote_on_mixed_calls(
     active = np.isin(lab, (LABEL_SECOND, LABEL_BOTH)) & np.isfinite(z)
     if not active.any():
         return labels, confidence, changed
-    r = rot.reshape(ry, rx)
     # each pattern's 8 neighbours of the same grain (lattice rotation alike), fixed once
-    pad_r = np.pad(r, 1, constant_values=np.nan)
-    offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
-    same = []
-    for dy, dx in offsets:
-        nb = pad_r[1 + dy : 1 + dy + ry, 1 + dx : 1 + dx + rx]
-        d = np.abs((nb - r + 30.0) % 60.0 - 30.0)
-        same.append(np.where(np.isfinite(d), d <= prm.max_rotation_deg, False))
+    offsets, same = _same_grain_neighbours(
+        rot.reshape(ry, rx), prm.max_rotation_deg, unmeasured_alike=False
+    )
     cur = lab.copy()
     margin = np.zeros((ry, rx))
     for _ in range(prm.iterations):
@@ -823,6 +818,27 @@ def vote_on_mixed_calls(
     confidence[flip] = np.minimum(0.75, 0.5 + 0.1 * np.abs(margin.ravel()[flip]))
     changed[flip] = True
     return labels, confidence, changed
+
+
+def _same_grain_neighbours(
+    rotation_deg: np.ndarray, max_rotation_deg: float, *, unmeasured_alike: bool
+) -> tuple[list[tuple[int, int]], list[np.ndarray]]:
+    """The 8 scan offsets and, per offset, where that neighbour belongs to the pattern's grain.
+
+    ``rotation_deg`` (Ry, Rx): lattice rotations [deg], NaN where none was measured; two
+    rotations alike within ``max_rotation_deg`` (mod 60: hexagons) are the same grain. Where
+    either side is NaN (or the neighbour lies outside the scan) the answer is
+    ``unmeasured_alike``. Returns ``(offsets, same)``, ``same[k]`` a bool (Ry, Rx) array.
+    """
+    ry, rx = rotation_deg.shape
+    pad_r = np.pad(rotation_deg, 1, constant_values=np.nan)
+    offsets = [(dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if dy or dx]
+    same = []
+    for dy, dx in offsets:
+        nb = pad_r[1 + dy : 1 + dy + ry, 1 + dx : 1 + dx + rx]
+        d = np.abs((nb - rotation_deg + 30.0) % 60.0 - 30.0)
+        same.append(np.where(np.isfinite(d), d <= max_rotation_deg, bool(unmeasured_alike)))
+    return offsets, same
 
 
 #: :func:`unassign_isolated_calls`: unassigned neighbours (of the 8) that make an isolated call
@@ -1066,20 +1082,16 @@ def second_phase_for_surrounded_calls(
         rot = np.full((ry, rx), np.nan)
     else:
         rot = np.asarray(rotation_deg, float).reshape(ry, rx)
+    # an unmeasured rotation (either side) is no evidence against the same grain; neighbours
+    # outside the scan are padded none and add nothing
+    offsets, same = _same_grain_neighbours(rot, float(max_rotation_deg), unmeasured_alike=True)
     pad_l = np.pad(lab, 1, constant_values=LABEL_NONE)
-    pad_r = np.pad(rot, 1, constant_values=np.nan)
     n_second = np.zeros((ry, rx), int)
     n_both = np.zeros((ry, rx), int)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if not (dy or dx):
-                continue
-            nb_l = pad_l[1 + dy : 1 + dy + ry, 1 + dx : 1 + dx + rx]
-            nb_r = pad_r[1 + dy : 1 + dy + ry, 1 + dx : 1 + dx + rx]
-            d = np.abs((nb_r - rot + 30.0) % 60.0 - 30.0)
-            same = ~(d > float(max_rotation_deg))  # NaN on either side: no evidence against
-            n_second += same & (nb_l == LABEL_SECOND)
-            n_both += same & (nb_l == LABEL_BOTH)
+    for (dy, dx), ok in zip(offsets, same, strict=True):
+        nb = pad_l[1 + dy : 1 + dy + ry, 1 + dx : 1 + dx + rx]
+        n_second += ok & (nb == LABEL_SECOND)
+        n_both += ok & (nb == LABEL_BOTH)
     flip = first & (n_second + n_both >= int(min_mixed))
     new = np.where(n_second > n_both, LABEL_SECOND, LABEL_BOTH)
     labels[flip.ravel()] = new[flip].astype(labels.dtype)

@@ -412,9 +412,9 @@ def _faint_marker(ring_ex, ring_var, marker_zpool, at, expect, vertices_ok, shap
 
     ``vertices_ok``: the vertex test (six-fold or a lit arc) and the neighbourhood's lattice
     at the fixed rotation passed. Then the neighbourhood's marker significance at rotation
-    ``at`` (``marker_zpool``, :func:`ring_evidence`'s), the pattern's own marker and shared-ring counts (the latter at ``expect`` +- 0.5
-    deg) and the marker / shared-ring excess ratio of the neighbourhood must pass
-    :class:`MatchedParams`' ``arc_*`` thresholds.
+    ``at`` (``marker_zpool``, :func:`ring_evidence`'s), the pattern's own marker and
+    shared-ring counts (the latter at ``expect`` +- 0.5 deg) and the marker / shared-ring
+    excess ratio of the neighbourhood must pass :class:`MatchedParams`' ``arc_*`` thresholds.
     """
     n = len(at)
     rows = np.arange(n)
