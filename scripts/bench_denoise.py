@@ -271,7 +271,7 @@ def main(argv=None):
     global MODEL
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", type=Path, required=True)
-    ap.add_argument("--split", default="report", choices=("tune", "report"))
+    ap.add_argument("--split", default="report", choices=("tune", "check", "report"))
     ap.add_argument("--conditions", nargs="*", default=list(CONDITIONS))
     ap.add_argument("--doses", type=float, nargs="+", default=list(DOSES_E))
     ap.add_argument(

@@ -11,7 +11,7 @@ libraries) at 40 x 40 probe positions, simulated once into ``--scenes`` and reus
 
 prints one line per scene (O1-present F1, macro-F1, per-class F1 of O1 and both, patterns falsely
 called O1/both and O1/both missed) and the means per dose. ``--marker-lattice-min-z -inf`` turns
-the identification's count test of marker-only lattices off, ``--skip-steps lone_calls surrounded_calls``
+the identification's count test of marker-only lattices off, ``--skip-steps faint_crystals lone_calls surrounded_calls``
 the last scan-context steps (to measure what each adds), ``--matched min_pooled_z=5`` a threshold of
 the low-dose matched filter. Quote numbers from
 ``scripts/bench_field.py --split report``, not from this.
@@ -89,6 +89,13 @@ def label_scene(
             raw, lab, conf, res.share, res.share_sd, res.lattice_rotation_deg, model
         )
     try:  # absent before this step existed
+        from stemtf.phase.context import unassign_faint_crystals
+    except ImportError:
+        pass
+    else:
+        if "faint_crystals" not in skip:
+            lab, conf, _ = unassign_faint_crystals(raw, lab, conf, cal, model, seed=seed)
+    try:  # absent before this step existed
         from stemtf.phase.context import unassign_isolated_calls
     except ImportError:
         pass
@@ -151,7 +158,13 @@ def main(argv=None) -> None:
         "--skip-steps",
         nargs="*",
         default=[],
-        choices=["grown_grains", "lone_calls", "surrounded_calls", "vacuum_calls"],
+        choices=[
+            "grown_grains",
+            "faint_crystals",
+            "lone_calls",
+            "surrounded_calls",
+            "vacuum_calls",
+        ],
         help="scan-context steps left out",
     )
     ap.add_argument(

@@ -21,6 +21,7 @@ RELABEL_STEPS = (
     "grown_grains",
     "marker_check",
     "mixed_vote",
+    "faint_crystals",
     "isolated_calls",
     "lone_calls",
     "surrounded_calls",

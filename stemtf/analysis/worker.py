@@ -114,6 +114,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         label_from_neighbours,
         none_for_lone_calls_in_vacuum,
         second_phase_for_surrounded_calls,
+        unassign_faint_crystals,
         unassign_isolated_calls,
         vote_on_mixed_calls,
     )
@@ -219,6 +220,16 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         result.lattice_rotation_deg,
         task.model,
     )
+    # what the steps so far left none inside a crystal no phase fits (an off-zone grain at a few
+    # hundred e-/DP): a 5 x 5 neighbourhood sum that shows such a crystal, own counts confirming
+    labels, confidence, by_faint_crystal = unassign_faint_crystals(
+        grid,
+        labels,
+        confidence,
+        task.calibration,
+        task.model,
+        seed=chunk_seed(task.seed, c.index),
+    )
     # a lone O1/both call inside an off-zone grain is that grain's pseudo-hexagon
     labels, confidence, by_isolation = unassign_isolated_calls(grid, labels, confidence, task.model)
     # a lone O1/both call inside an O3 grain is O3's thickness-dependent {100} reflections
@@ -239,6 +250,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         "grown_grains": by_grown,
         "marker_check": by_marker,
         "mixed_vote": by_vote,
+        "faint_crystals": by_faint_crystal,
         "isolated_calls": by_isolation,
         "lone_calls": by_lone,
         "surrounded_calls": by_surrounded,

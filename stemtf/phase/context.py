@@ -44,6 +44,7 @@ __all__ = [
     "none_for_lone_calls_in_vacuum",
     "second_phase_for_surrounded_calls",
     "SURROUNDED_MIN_MIXED",
+    "unassign_faint_crystals",
 ]
 
 #: Per-disk excess beyond this many shot-noise sigmas is clipped in the pooled region test.
@@ -1173,5 +1174,79 @@ def none_for_lone_calls_in_vacuum(
     )
     labels[go] = LABEL_NONE
     confidence[go] = 0.5
+    changed[go] = True
+    return labels, confidence, changed
+
+
+def unassign_faint_crystals(
+    grid: np.ndarray,
+    labels: np.ndarray,
+    confidence: np.ndarray,
+    calibration: Calibration,
+    model: PhaseModel,
+    *,
+    radius: int = 2,
+    min_z: float = 3.0,
+    min_share: float = 0.1,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``none`` patterns inside a crystal no phase fits: ``unassigned`` from a wider sum.
+
+    At a few hundred e-/DP an O3 grain off the [001] zone sends 2-4 counts into each of its
+    Bragg disks (256 px detector, 7.7 px disks): no spot of its own passes the spot test, and
+    even the 3 x 3 sum of :func:`label_from_neighbours` shows no Friedel pairs off the phase
+    rings for about half of them, so most of such a grain stays ``none`` -- as if it were
+    vacuum. The ``(2 radius + 1)^2`` neighbourhood sum of each remaining ``none`` pattern
+    is identified the same way (:func:`label_from_neighbours` with that radius); only its
+    ``unassigned`` outcomes are taken (a phase call from so wide a sum would lend a grain's
+    phase to the vacuum beside it), each confirmed by the pattern's own counts at the sum's
+    significant spots (``min_z`` shot-noise sigmas together and ``min_share`` of the
+    neighbourhood's mean excess there). Runs after the other scan-context steps, so it
+    labels only what they left ``none``.
+
+    Parameters
+    ----------
+    grid : ndarray, shape (Ry, Rx, H, W)
+        The patterns in scan order (counts).
+    labels, confidence : ndarray, shape (Ry * Rx,)
+    calibration, model
+        As for :func:`stemtf.phase.identify_phases`; a model without an ``unassigned`` label
+        changes nothing.
+    radius : int
+        Neighbourhood half-size [probe positions], >= 2 (1 is :func:`label_from_neighbours`).
+    min_z, min_share : float
+        The own-count test of :func:`label_from_neighbours`.
+    seed : int
+        Passed on to the identification of the sums.
+
+    Returns
+    -------
+    labels, confidence : ndarray (Ry * Rx,)
+        Updated copies (confidence as :func:`label_from_neighbours` sets it).
+    relabelled : bool ndarray (Ry * Rx,)
+    """
+    if int(radius) != radius or radius < 2:
+        raise InputError(
+            f"radius={radius!r} is not allowed: an integer >= 2 probe positions "
+            "(radius 1 is label_from_neighbours)"
+        )
+    g, labels, confidence, changed = scan_step_start(grid, labels, confidence)
+    unassigned = unassigned_code(model)
+    if unassigned is None or not (labels == LABEL_NONE).any():
+        return labels, confidence, changed
+    wide, wide_conf, took = label_from_neighbours(
+        g,
+        labels,
+        confidence,
+        calibration,
+        model,
+        radius=int(radius),
+        min_z=min_z,
+        min_share=min_share,
+        seed=seed,
+    )
+    go = took & (wide == unassigned)
+    labels[go] = unassigned
+    confidence[go] = wide_conf[go]
     changed[go] = True
     return labels, confidence, changed

@@ -14,6 +14,7 @@ from stemtf.phase.context import (
     grow_grains,
     label_faint_regions,
     label_from_neighbours,
+    unassign_faint_crystals,
     unassign_isolated_calls,
     vote_on_mixed_calls,
 )
@@ -194,6 +195,62 @@ def test_sparse_off_zone_grain_is_unassigned_from_its_neighbourhood(kin, model, 
     labels, _, rel = label_from_neighbours(grid, res.labels, res.confidence, calibration, model)
     assert (labels[truth == 4] == 4).mean() >= 0.8
     assert np.all(labels[truth == 0] == 0)
+
+
+def _faint_off_zone_grain(kin, rng, dose, kind=None, model=None):
+    """6 x 8 probe positions: a grain in columns 0-4, vacuum in 5-7; 40 % of every pattern's
+    counts in a broad halo. The grain is off-zone (hexagons at 0.55 and 0.95 1/A, no phase
+    fits) or, with ``kind``, that label's kinematic pattern."""
+    yy, xx = np.mgrid[:128, :128]
+    halo = np.exp(-np.hypot(yy - 64, xx - 64) / 30.0)
+    halo /= halo.sum()
+    if kind is None:
+        crystal = kin.render_pattern([(0.55, 11.0, 1.0), (0.55 * 3**0.5, 41.0, 0.6)])
+    else:
+        crystal = kin.make_pattern(model, kind, rng, dose=None, rotation_deg=17.0)
+    crystal = crystal / crystal.sum()
+    vac = kin.render_pattern([])
+    vac /= vac.sum()
+    grid = np.stack(
+        [
+            np.stack(
+                [
+                    rng.poisson((0.6 * (crystal if ix < 5 else vac) + 0.4 * halo) * dose)
+                    for ix in range(8)
+                ]
+            )
+            for _ in range(6)
+        ]
+    ).astype(np.float32)
+    return grid, np.tile([1] * 5 + [0] * 3, 6).astype(bool)
+
+
+def test_faint_off_zone_grain_is_unassigned_from_a_wider_neighbourhood(kin, model, calibration):
+    """At 150 e-/DP an off-zone grain's 3 x 3 sums show its Friedel pairs for under half of
+    its patterns; the 5 x 5 sums for most, confirmed by each pattern's own counts -> unassigned.
+    Vacuum beside it stays none; a grain a phase fits is not touched (its sums are that phase)."""
+    rng = np.random.default_rng(1)
+    grid, grain = _faint_off_zone_grain(kin, rng, 150.0)
+    res = identify_phases(grid.reshape(-1, 128, 128), calibration, model)
+    assert not np.any(res.labels[grain] == LABEL_UNASSIGNED)
+    narrow, conf, _ = label_from_neighbours(grid, res.labels, res.confidence, calibration, model)
+    assert (narrow[grain] == LABEL_UNASSIGNED).mean() <= 0.5
+    labels, conf2, changed = unassign_faint_crystals(grid, narrow, conf, calibration, model)
+    assert (labels[grain] == LABEL_UNASSIGNED).mean() >= 0.75
+    assert np.all(labels[~grain] == LABEL_NONE) and not changed[~grain].any()
+    # only none patterns change, and only to unassigned
+    assert np.all(narrow[changed] == LABEL_NONE) and np.all(labels[changed] == LABEL_UNASSIGNED)
+    np.testing.assert_array_equal(labels[~changed], narrow[~changed])
+    assert np.all((conf2[changed] > 0) & (conf2[changed] <= 0.5))
+    # an O3 grain at a dose where its patterns stay none: its wide sums are O3, not unassigned
+    grid3, grain3 = _faint_off_zone_grain(kin, np.random.default_rng(2), 60.0, LABEL_FIRST, model)
+    none = np.zeros(grain3.size, np.uint8)
+    labels3, _, changed3 = unassign_faint_crystals(
+        grid3, none, np.ones(none.size, np.float32), calibration, model
+    )
+    assert not np.any(labels3 == LABEL_UNASSIGNED) and not changed3.any()
+    with pytest.raises(InputError, match="radius"):
+        unassign_faint_crystals(grid, narrow, conf, calibration, model, radius=1)
 
 
 def _two_domains(rng, sd, rot_right=20.0):
@@ -421,6 +478,34 @@ def test_remove_hot_pixels_keeps_every_count_shot_noise_can_explain():
     got = remove_hot_pixels(mid)
     np.testing.assert_array_equal(got, want)
     assert got[1, 10, 10] < 40 and got[2, 30, 31] < 60
+
+
+def test_remove_hot_pixels_removes_touching_pairs_and_edge_pixels():
+    """Two touching saturated pixels shield each other from the largest-neighbour test (each
+    is the other's largest neighbour); a pixel on the pattern's edge sees itself through a
+    replicated border. Both go; a two-pixel-radius Bragg disk and sparse counts stay."""
+    from stemtf.phase.dog import remove_hot_pixels
+
+    rng = np.random.default_rng(4)
+    base = rng.poisson(0.02, (3, 64, 64)).astype(np.float32)
+    yy, xx = np.mgrid[:64, :64]
+    base[2] += rng.poisson(np.where(np.hypot(yy - 40, xx - 40) <= 2, 500.0, 0.0))
+    hot = base.copy()
+    hot[0, 10, 10] = hot[0, 10, 11] = 4095.0  # side by side
+    hot[1, 20, 20] = hot[1, 21, 21] = 4095.0  # diagonal
+    hot[1, 30, 0] = 4095.0  # left edge
+    hot[2, 0, 5] = hot[2, 1, 5] = 4095.0  # a pair on the top edge
+    hot[2, 50, 63] = 900.0  # right edge, not saturated
+    got = remove_hot_pixels(hot)
+    assert got.max(axis=(1, 2))[:2].max() < 20
+    hot_px = [(0, 10, 10), (0, 10, 11), (1, 20, 20), (1, 21, 21), (1, 30, 0), (2, 0, 5)]
+    hot_px += [(2, 1, 5), (2, 50, 63)]
+    for b, y, x in hot_px:
+        assert got[b, y, x] <= 5, (b, y, x, got[b, y, x])
+    keep = np.ones(hot.shape, bool)
+    for b, y, x in hot_px:
+        keep[b, y, x] = False
+    np.testing.assert_array_equal(got[keep], base[keep])  # the disk and every other count
 
 
 def test_hot_pixels_side_by_side_in_neighbouring_patterns_make_no_spot(kin, model, calibration):
