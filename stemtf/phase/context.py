@@ -1187,7 +1187,7 @@ def unassign_faint_crystals(
     *,
     radius: int = 2,
     min_z: float = 3.0,
-    min_share: float = 0.1,
+    min_share: float = 0.25,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``none`` patterns inside a crystal no phase fits: ``unassigned`` from a wider sum.

@@ -419,3 +419,55 @@ def _crystal_pairs(arr, table, centers, significant, cal, model, sigma, min_radi
     pairs = friedel_pair_count(pos, centers, **kw)
     pairs_off = friedel_pair_count(pos, centers, keep=off_ring, **kw)
     return np.where(pairs_off >= 1, pairs, 0)
+
+
+def merge_results(primary: PhaseResult, other: PhaseResult, take: np.ndarray) -> PhaseResult:
+    """One batch's identification: ``other``'s for patterns ``take``, ``primary``'s elsewhere.
+
+    Both results describe the same B patterns (e.g. identified on the raw counts and on the
+    denoised ones). Per-pattern arrays, hexagons and spots are taken from the chosen result
+    pattern by pattern, so what follows (the scan-context steps) sees one consistent result.
+    """
+    take = np.asarray(take, bool)
+    n = primary.labels.size
+    if other.labels.size != n or take.size != n:
+        raise InputError(
+            f"merge_results: results of {n} and {other.labels.size} patterns with a choice "
+            f"of {take.size}: all three must describe the same batch"
+        )
+
+    def pick(a, b):
+        if a is None or b is None:
+            return a if b is None else None
+        return np.where(take.reshape((n,) + (1,) * (np.ndim(a) - 1)), b, a).astype(a.dtype)
+
+    hx = np.concatenate(
+        [
+            primary.hexagons[~take[primary.hexagons["dp_index"]]],
+            other.hexagons[take[other.hexagons["dp_index"]]],
+        ]
+    )
+    hx = hx[np.argsort(hx["dp_index"], kind="stable")]
+    spots = None
+    if primary.spots is not None and other.spots is not None:
+        a = primary.spots.subset(~take[primary.spots.dp_index])
+        b = other.spots.subset(take[other.spots.dp_index])
+        order = np.argsort(np.concatenate([a.dp_index, b.dp_index]), kind="stable")
+        spots = SpotTable(
+            *(np.concatenate([getattr(a, f), getattr(b, f)])[order] for f in _SPOT_FIELDS)
+        )
+    return PhaseResult(
+        labels=pick(primary.labels, other.labels),
+        confidence=pick(primary.confidence, other.confidence),
+        spot_count=pick(primary.spot_count, other.spot_count),
+        hexagons=hx,
+        centers_yx=pick(primary.centers_yx, other.centers_yx),
+        fraction=pick(primary.fraction, other.fraction),
+        spots=spots,
+        share=pick(primary.share, other.share),
+        share_sd=pick(primary.share_sd, other.share_sd),
+        lattice_rotation_deg=pick(primary.lattice_rotation_deg, other.lattice_rotation_deg),
+    )
+
+
+_SPOT_FIELDS = ("dp_index", "y", "x", "intensity", "snr")
