@@ -360,35 +360,3 @@ def test_beam_refound_where_the_centre_came_from_friedel_pairs(
     assert abs(np.mean(kept)) < 0.03, np.mean(kept)
     assert np.std(kept) < 0.8 * np.std(off), (np.std(kept), np.std(off))
 
-
-def test_merge_results_takes_each_pattern_whole_from_one_result(kin, model, calibration):
-    """Two identifications of the same batch (the phase patterns at 10^4, and the same
-    patterns with every other one replaced by vacuum): the merge takes labels, centres, shares,
-    hexagons and spots of each pattern from the result chosen for it, nothing from the other."""
-    from stemtf.phase.identify import merge_results
-
-    rng = np.random.default_rng(11)
-    truth = np.tile(np.arange(1, 4), 6)
-    dps = _batch(kin, model, truth, rng)
-    blank = dps.copy()
-    blank[::2] = _batch(kin, model, np.zeros(9, int), rng)
-    a = identify_phases(blank, calibration, model, return_spots=True)
-    b = identify_phases(dps, calibration, model, return_spots=True)
-    take = a.labels == 0
-    assert take[::2].all() and not take[1::2].any()
-    m = merge_results(a, b, take)
-    np.testing.assert_array_equal(m.labels, np.where(take, b.labels, a.labels))
-    assert (m.labels == truth).mean() >= 0.9
-    for f in ("confidence", "spot_count", "centers_yx", "fraction", "share", "share_sd"):
-        want = np.where(
-            take.reshape(-1, *([1] * (getattr(a, f).ndim - 1))), getattr(b, f), getattr(a, f)
-        )
-        np.testing.assert_array_equal(getattr(m, f), want, err_msg=f)
-    for i in range(truth.size):
-        src = b if take[i] else a
-        mine = m.hexagons[m.hexagons["dp_index"] == i]
-        assert mine.tobytes() == src.hexagons[src.hexagons["dp_index"] == i].tobytes()  # NaN-safe
-        np.testing.assert_array_equal(m.spots.of(i), src.spots.of(i))
-    assert np.all(np.diff(m.hexagons["dp_index"]) >= 0)
-    with pytest.raises(InputError, match="same batch"):
-        merge_results(a, b, take[:-1])
