@@ -419,4 +419,3 @@ def _crystal_pairs(arr, table, centers, significant, cal, model, sigma, min_radi
     pairs = friedel_pair_count(pos, centers, **kw)
     pairs_off = friedel_pair_count(pos, centers, keep=off_ring, **kw)
     return np.where(pairs_off >= 1, pairs, 0)
-

@@ -359,4 +359,3 @@ def test_beam_refound_where_the_centre_came_from_friedel_pairs(
     assert np.isfinite(kept).all() and np.isfinite(off).all()
     assert abs(np.mean(kept)) < 0.03, np.mean(kept)
     assert np.std(kept) < 0.8 * np.std(off), (np.std(kept), np.std(off))
-
