@@ -1201,8 +1201,10 @@ def unassign_faint_crystals(
     ``unassigned`` outcomes are taken (a phase call from so wide a sum would lend a grain's
     phase to the vacuum beside it), each confirmed by the pattern's own counts at the sum's
     significant spots (``min_z`` shot-noise sigmas together and ``min_share`` of the
-    neighbourhood's mean excess there). Runs after the other scan-context steps, so it
-    labels only what they left ``none``.
+    neighbourhood's mean excess there). ``analyze`` runs it after the steps that label
+    ``none`` patterns (neighbourhood, matched filter, faint regions, grown grains) and the
+    neighbour vote, so it labels only what they left ``none``; the isolated-call step after it
+    sees the grain's new ``unassigned`` positions.
 
     Parameters
     ----------

@@ -167,24 +167,34 @@ def _hot_limit(level: np.ndarray) -> np.ndarray:
     return level + HOT_SIGMAS * np.sqrt(np.maximum(level, 0.0) + 1.0) + HOT_MARGIN_COUNTS
 
 
+def _in_pattern_neighbours(idx: np.ndarray, h: int, w: int):
+    """Each of the 8 neighbours of pixels ``idx`` of a tall ``(B * H, W)`` image, in turn.
+
+    Yields ``(neighbour_index, inside)``: the neighbours' flat indices (the pixel's own where
+    ``inside`` is False) and whether that neighbour lies in the pixel's own ``H x W`` pattern.
+    """
+    y, x = np.divmod(idx, w)
+    yy = y % h
+    for dy in (-1, 0, 1):
+        for dx in (-1, 0, 1):
+            if dy == 0 and dx == 0:
+                continue
+            ok = (yy + dy >= 0) & (yy + dy < h) & (x + dx >= 0) & (x + dx < w)
+            yield np.where(ok, idx + dy * w + dx, idx), ok
+
+
 def _neighbour_top2(flat: np.ndarray, idx: np.ndarray, h: int, w: int):
     """Largest and second largest 8-neighbour of pixels ``idx`` of a tall ``(B * H, W)`` image.
 
     Neighbours outside the pixel's own ``H x W`` pattern do not count (``-inf`` where fewer
     than two are inside).
     """
-    y, x = np.divmod(idx, w)
-    yy = y % h
     top1 = np.full(idx.size, -np.inf, np.float32)
     top2 = np.full(idx.size, -np.inf, np.float32)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy == 0 and dx == 0:
-                continue
-            ok = (yy + dy >= 0) & (yy + dy < h) & (x + dx >= 0) & (x + dx < w)
-            v = np.where(ok, flat[np.where(ok, idx + dy * w + dx, idx)], -np.inf)
-            top2 = np.maximum(top2, np.minimum(top1, v))
-            top1 = np.maximum(top1, v)
+    for nb, ok in _in_pattern_neighbours(idx, h, w):
+        v = np.where(ok, flat[nb], -np.inf)
+        top2 = np.maximum(top2, np.minimum(top1, v))
+        top1 = np.maximum(top1, v)
     return top1, top2
 
 
@@ -210,15 +220,7 @@ def _replace_paired_hot(out: np.ndarray, shape: tuple[int, ...]) -> None:
     first = cand[hot]
     flat[first] = level[hot]
     # the partners, alone now
-    y, x = np.divmod(first, w)
-    yy = y % h
-    around = [
-        (first + dy * w + dx)[(yy + dy >= 0) & (yy + dy < h) & (x + dx >= 0) & (x + dx < w)]
-        for dy in (-1, 0, 1)
-        for dx in (-1, 0, 1)
-        if dy or dx
-    ]
-    partner = np.unique(np.concatenate(around))
+    partner = np.unique(np.concatenate([nb[ok] for nb, ok in _in_pattern_neighbours(first, h, w)]))
     largest, _ = _neighbour_top2(flat, partner, h, w)
     level = np.maximum(largest, 0.0)
     hot = flat[partner] > _hot_limit(level)
