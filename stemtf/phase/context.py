@@ -29,7 +29,7 @@ from stemtf.phase.model import (
     LABEL_UNASSIGNED,
     PhaseModel,
 )
-from stemtf.phase.spots import SpotTable, aperture_counts
+from stemtf.phase.spots import RING_Z, SpotTable, aperture_counts, excess_over_ring
 
 __all__ = [
     "label_from_neighbours",
@@ -161,8 +161,17 @@ def unassigned_code(model) -> int | None:
     return names.index("unassigned") if "unassigned" in names else None
 
 
-def _neighbourhood_sums(grid: np.ndarray, rows: np.ndarray, cols: np.ndarray, radius: int):
+def _neighbourhood_sums(
+    grid: np.ndarray,
+    rows: np.ndarray,
+    cols: np.ndarray,
+    radius: int,
+    members: np.ndarray | None = None,
+):
     """Sum of each target's neighbourhood (within the grid) and how many patterns it holds.
+
+    ``members`` (bool, (Ry, Rx)), where given, limits the neighbours that enter a sum to those
+    positions; the target's own pattern always enters.
 
     Each pattern's hot pixels are removed before it is added (:func:`remove_hot_pixels`, which
     keeps every count shot noise can explain): the hot pixels of two patterns that fall side by
@@ -179,6 +188,8 @@ def _neighbourhood_sums(grid: np.ndarray, rows: np.ndarray, cols: np.ndarray, ra
         for dx in range(-radius, radius + 1):
             y, x = rows + dy, cols + dx
             ok = (y >= 0) & (y < ry) & (x >= 0) & (x < rx)
+            if members is not None and (dy or dx):
+                ok[ok] = members[y[ok], x[ok]]
             steps.append((y, x, ok))
             need[y[ok], x[ok]] = True
     if not need.any():
@@ -207,6 +218,8 @@ def label_from_neighbours(
     min_share: float = 0.1,
     seed: int = 0,
     min_marker_z: float = 2.0,
+    targets: np.ndarray | None = None,
+    members: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Labels of ``none`` patterns from their scan neighbourhood, confirmed by their own counts.
 
@@ -243,6 +256,11 @@ def label_from_neighbours(
         Passed on to the identification of the sums.
     min_marker_z : float
         Own marker significance a ``both`` call from the neighbourhood needs (``-inf``: off).
+    targets : bool ndarray (Ry * Rx,), optional
+        Only these ``none`` patterns are tried (default: every ``none`` pattern).
+    members : bool ndarray (Ry * Rx,), optional
+        Only these neighbours enter the sums, beside the pattern itself (default: all); the
+        share test is then against these patterns' mean.
 
     Returns
     -------
@@ -261,11 +279,20 @@ def label_from_neighbours(
             f"min_marker_z={min_marker_z!r} is not allowed: a number of sigmas, or -inf (off)"
         )
     ry, rx = g.shape[:2]
-    target = np.flatnonzero(labels == LABEL_NONE)
+    want = labels == LABEL_NONE
+    for name, mask in (("targets", targets), ("members", members)):
+        if mask is not None and np.shape(mask) != (ry * rx,):
+            raise InputError(
+                f"{name} has shape {np.shape(mask)}: one flag per probe position ({ry * rx},)"
+            )
+    if targets is not None:
+        want &= np.asarray(targets, bool)
+    target = np.flatnonzero(want)
     if target.size == 0 or ry * rx < 2:
         return labels, confidence, relabelled
     rows, cols = np.divmod(target, rx)
-    sums, n_sum = _neighbourhood_sums(g, rows, cols, radius)
+    grain = None if members is None else np.asarray(members, bool).reshape(ry, rx)
+    sums, n_sum = _neighbourhood_sums(g, rows, cols, radius, grain)
     res = identify_phases(sums, calibration, model, seed=seed, return_spots=True)
     unassigned = unassigned_code(model)
     sum_labels = np.asarray(res.labels).copy()
@@ -284,27 +311,41 @@ def label_from_neighbours(
     tables = [_hexagon_table(centers, hx["radius_invA"] / q, hx["rotation_deg"], calibration)]
     tables[0] = SpotTable(k_hex[tables[0].dp_index], *_spot_fields(tables[0]))
     # ... and where a sum is a crystal no phase fits, its spots significant above shot noise
+    # and above the sum's counts at the same radius (a carbon film's ring is no crystal)
+    R = calibration.disk_radius_px
     if unassigned is not None and res.spots is not None and len(res.spots):
         sp = res.spots.subset(sum_labels[res.spots.dp_index] == unassigned)
         if len(sp):
-            ex, zz = aperture_counts(suppress_hot_pixels(sums), sp, calibration.disk_radius_px)
-            tables.append(sp.subset((zz >= _SPOT_Z) & (ex >= _SPOT_COUNTS)))
+            clean_sums = suppress_hot_pixels(sums)
+            ex, zz = aperture_counts(clean_sums, sp, R)
+            _, z_ring = excess_over_ring(clean_sums, sp, res.centers_yx, R)
+            tables.append(sp.subset((zz >= _SPOT_Z) & (ex >= _SPOT_COUNTS) & ~(z_ring < RING_Z)))
     tmpl = SpotTable(*(np.concatenate([getattr(t, f) for t in tables]) for f in _FIELDS))
     if len(tmpl) == 0:
         return labels, confidence, relabelled
+    # rows of the unassigned templates: measured against the same radius, not the annulus
+    # (a vacuum pattern's own carbon ring passes the annulus test at such spots)
+    on_ring = np.arange(len(tmpl)) >= len(tables[0])
     k, row = np.unique(tmpl.dp_index, return_inverse=True)
     per_row = SpotTable(row, *_spot_fields(tmpl))
     # the pattern's own counts, hot pixels clipped as in the identification itself
     own = suppress_hot_pixels(g.reshape((ry * rx,) + g.shape[2:])[target[k]])
-    excess, _, var = aperture_counts(own, per_row, calibration.disk_radius_px, return_variance=True)
+    excess, _, var = aperture_counts(own, per_row, R, return_variance=True)
+    clean_k = suppress_hot_pixels(sums[k])
+    sum_excess, _ = aperture_counts(clean_k, per_row, R)
+    if on_ring.any():
+        ring_rows = per_row.subset(on_ring)
+        mid = res.centers_yx[k]  # the sum's beam centre (the drift is smooth across it)
+        e_r, _, v_r = excess_over_ring(own, ring_rows, mid, R, return_variance=True)
+        s_r, _ = excess_over_ring(clean_k, ring_rows, mid, R)
+        have = np.isfinite(e_r) & np.isfinite(s_r)
+        idx_r = np.flatnonzero(on_ring)[have]
+        excess[idx_r], var[idx_r], sum_excess[idx_r] = e_r[have], v_r[have], s_r[have]
     own_excess = np.bincount(row, excess, k.size)
     # shot-noise significance of the template's excess counts together
     z = own_excess / np.sqrt(np.bincount(row, var, k.size))
     # ... and hold a fair share of what the neighbourhood diffracts there (a vacuum pattern
     # beside a grain has shot noise only, however significant by chance)
-    sum_excess, _ = aperture_counts(
-        suppress_hot_pixels(sums[k]), per_row, calibration.disk_radius_px
-    )
     per_pattern = np.bincount(row, sum_excess, k.size) / n_sum[k]
     share = own_excess / np.maximum(per_pattern, 1e-9)
     ok = (z >= min_z) & (share >= min_share)
@@ -1188,6 +1229,8 @@ def unassign_faint_crystals(
     radius: int = 2,
     min_z: float = 3.0,
     min_share: float = 0.25,
+    grow_passes: int = 2,
+    min_members: int = 3,
     seed: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``none`` patterns inside a crystal no phase fits: ``unassigned`` from a wider sum.
@@ -1201,7 +1244,15 @@ def unassign_faint_crystals(
     ``unassigned`` outcomes are taken (a phase call from so wide a sum would lend a grain's
     phase to the vacuum beside it), each confirmed by the pattern's own counts at the sum's
     significant spots (``min_z`` shot-noise sigmas together and ``min_share`` of the
-    neighbourhood's mean excess there). ``analyze`` runs it after the steps that label
+    neighbourhood's mean excess there).
+
+    At a grain's edge the full sum is mostly vacuum and too faint (tune split, 3e2 e-/DP: of
+    the off-zone positions left ``none``, ~85 % had under 60 % of their 5 x 5 neighbourhood
+    in the grain). So the step then grows the grain, ``grow_passes`` times: each ``none``
+    pattern with at least ``min_members`` ``unassigned`` patterns in its neighbourhood is
+    tried on the sum of those patterns and its own only, under the same own-count test
+    (the share now of the grain's mean excess, which a vacuum pattern beside it lacks).
+    ``analyze`` runs it after the steps that label
     ``none`` patterns (neighbourhood, matched filter, faint regions, grown grains) and the
     neighbour vote, so it labels only what they left ``none``; the isolated-call step after it
     sees the grain's new ``unassigned`` positions.
@@ -1221,6 +1272,10 @@ def unassign_faint_crystals(
         against 0.1): on the ``tune`` split of ``scripts/bench_field.py`` 0.1 let 5 vacuum
         positions beside off-zone grains at 10^4 e-/DP through (the edge of a 5 x 5 sum holds
         a grain), 0.25 none of them, at the cost of 1 of 1,274 off-zone positions at 3e2.
+    grow_passes : int
+        Rounds of growth from the ``unassigned`` patterns (0: none).
+    min_members : int
+        ``unassigned`` patterns a neighbourhood needs before its ``none`` pattern is tried.
     seed : int
         Passed on to the identification of the sums.
 
@@ -1235,23 +1290,49 @@ def unassign_faint_crystals(
             f"radius={radius!r} is not allowed: an integer >= 2 probe positions "
             "(radius 1 is label_from_neighbours)"
         )
+    for name, v, low in (("grow_passes", grow_passes, 0), ("min_members", min_members, 1)):
+        if int(v) != v or v < low:
+            raise InputError(f"{name}={v!r} is not allowed: an integer >= {low}")
     g, labels, confidence, changed = scan_step_start(grid, labels, confidence)
     unassigned = unassigned_code(model)
     if unassigned is None or not (labels == LABEL_NONE).any():
         return labels, confidence, changed
-    wide, wide_conf, took = label_from_neighbours(
-        g,
-        labels,
-        confidence,
-        calibration,
-        model,
-        radius=int(radius),
-        min_z=min_z,
-        min_share=min_share,
-        seed=seed,
-    )
-    go = took & (wide == unassigned)
-    labels[go] = unassigned
-    confidence[go] = wide_conf[go]
-    changed[go] = True
+    radius = int(radius)
+    kw = dict(radius=radius, min_z=min_z, min_share=min_share)
+    targets = members = None
+    for step in range(1 + int(grow_passes)):
+        if step:
+            members = labels == unassigned
+            near = _box_count(members.reshape(g.shape[:2]), radius).ravel()
+            targets = (near >= min_members) & (labels == LABEL_NONE)
+            if not targets.any():
+                break
+        wide, wide_conf, took = label_from_neighbours(
+            g,
+            labels,
+            confidence,
+            calibration,
+            model,
+            seed=seed + step,
+            targets=targets,
+            members=members,
+            **kw,
+        )
+        go = took & (wide == unassigned)
+        if step and not go.any():
+            break
+        labels[go] = unassigned
+        confidence[go] = wide_conf[go]
+        changed[go] = True
     return labels, confidence, changed
+
+
+def _box_count(mask: np.ndarray, radius: int) -> np.ndarray:
+    """True positions in each position's (2 radius + 1)^2 neighbourhood, itself excluded."""
+    ry, rx = mask.shape
+    pad = np.pad(mask.astype(np.int32), radius)
+    out = np.zeros((ry, rx), np.int32)
+    for dy in range(2 * radius + 1):
+        for dx in range(2 * radius + 1):
+            out += pad[dy : dy + ry, dx : dx + rx]
+    return out - mask

@@ -145,3 +145,37 @@ def test_aperture_centroids_locate_sparse_disks():
         np.mean(np.hypot(one.y[:n] - true[:, 0], one.x[:n] - true[:, 1]) ** 2)
     )
     assert (out.y[n], out.x[n]) == (48.0, 48.0)
+
+
+def test_excess_over_ring_tells_a_bragg_disk_from_an_amorphous_ring():
+    """On a smooth diffuse ring a disk aperture holds more than the annulus around it (the
+    local test calls it a spot), but no more than the same aperture turned about the beam
+    centre; a Bragg disk on the same ring keeps its counts above the ring."""
+    from stemtf.phase.spots import SpotTable, aperture_counts, excess_over_ring
+
+    rng = np.random.default_rng(4)
+    yy, xx = np.mgrid[:256, :256]
+    r = np.hypot(yy - 128, xx - 128)
+    ring = np.exp(-0.5 * ((r - 60.0) / 3.0) ** 2)
+    ring *= 6000.0 / ring.sum()
+    radius = 7.7
+    # pattern 0: the ring alone, 16 apertures anywhere on it; pattern 1: the ring and a
+    # hexagon of Bragg disks (150 counts each) on it
+    ang = np.concatenate([rng.uniform(0, 2 * np.pi, 16), np.radians(17.0 + 60.0 * np.arange(6))])
+    ys, xs = 128 + 60 * np.sin(ang), 128 + 60 * np.cos(ang)
+    bragg = np.zeros_like(ring)
+    for y, x in zip(ys[16:], xs[16:], strict=True):
+        disk = np.hypot(yy - y, xx - x) <= radius
+        bragg += 150.0 * disk / disk.sum()
+    dps = rng.poisson(np.stack([ring, ring + bragg])).astype(np.float32)
+    table = SpotTable(np.repeat([0, 1], [16, 6]), ys, xs, np.ones(22), np.ones(22))
+    _, z_local = aperture_counts(dps, table, radius)
+    excess, z = excess_over_ring(dps, table, np.full((2, 2), 128.0), radius)
+    assert np.median(z_local[:16]) >= 2.0  # the ring alone passes the local test often
+    assert np.all(np.abs(z[:16]) < 3.0), z[:16]
+    assert np.all(np.abs(excess[16:] - 150.0) < 100.0) and np.all(z[16:] >= 3.0), excess[16:]
+    # no control on the detector: unknown, not zero
+    # (a spot 12 px from a beam near the edge of a 32 px pattern: every turn leaves it)
+    small = rng.poisson(np.full((1, 32, 32), 5.0)).astype(np.float32)
+    edge = SpotTable(np.zeros(1, np.int64), np.array([16.0]), np.array([16.0]), *np.ones((2, 1)))
+    assert np.isnan(excess_over_ring(small, edge, np.array([[16.0, 4.0]]), radius)[0][0])
