@@ -228,7 +228,10 @@ def label_from_neighbours(
     (:func:`inner_lattice`: an off-zone crystal whose pseudo-hexagon imitates the marker) is
     taken as ``unassigned``. The pattern takes the sum's label where its own counts at the
     sum's hexagon (or, for ``unassigned``, its significant spots) pass ``min_z`` and
-    ``min_share``. A ``both`` call needs more: the 3 x 3 sum of a pattern at the edge of an
+    ``min_share``; at an ``unassigned`` sum's spots both the sum's and the pattern's counts
+    are measured above the same aperture turned about the beam centre
+    (:func:`stemtf.phase.spots.excess_over_ring`), not the annulus around it, so that a
+    carbon film's ring (in vacuum too) neither makes such spots nor confirms them. A ``both`` call needs more: the 3 x 3 sum of a pattern at the edge of an
     O1 lamella holds O1 neighbours, so the pattern's own counts at the marker hexagon of the
     sum's lattice must stand ``min_marker_z`` shot-noise sigmas above background, or it takes
     the first phase (O3) -- where the test has power: a pattern carrying the neighbourhood's
