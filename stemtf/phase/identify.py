@@ -410,11 +410,6 @@ def _crystal_pairs(arr, table, centers, significant, cal, model, sigma, min_radi
     changed its labels by more than one vacuum pattern.
     """
     table = table.subset(significant)  # only these take part: locate only these
-    if len(table):
-        # ... and only spots above the pattern's counts at the same radius: speckle of an
-        # amorphous film's ring passes the local-annulus test but is no crystal
-        _, z_ring = excess_over_ring(arr, table, centers, cal.disk_radius_px)
-        table = table.subset(~(z_ring < RING_Z))
     pos = _undistorted(aperture_centroids(arr, table, cal.disk_radius_px), centers, cal)
     c = centers[pos.dp_index]
     r_spot = np.hypot(pos.y - c[:, 0], pos.x - c[:, 1]) * cal.q_sampling_invA
@@ -430,6 +425,16 @@ def _crystal_pairs(arr, table, centers, significant, cal, model, sigma, min_radi
         tolerance_px=max(FRIEDEL_TOLERANCE_PX, 0.5 * sigma),
         min_separation_px=2 * min_radius_px,
     )
-    pairs = friedel_pair_count(pos, centers, **kw)
     pairs_off = friedel_pair_count(pos, centers, keep=off_ring, **kw)
+    # ... and only spots above the pattern's counts at the same radius: speckle of an
+    # amorphous film's ring passes the local-annulus test but is no crystal (tested only
+    # where an off-ring pair makes the evidence: most patterns have none, and then no say)
+    cand = (pairs_off >= 1)[table.dp_index]
+    keep = np.ones(len(table), bool)
+    if cand.any():
+        _, z_ring = excess_over_ring(arr, table.subset(cand), centers, cal.disk_radius_px)
+        keep[np.flatnonzero(cand)] = ~(z_ring < RING_Z)
+        if not keep.all():
+            pairs_off = friedel_pair_count(pos, centers, keep=off_ring & keep, **kw)
+    pairs = friedel_pair_count(pos, centers, keep=keep, **kw)
     return np.where(pairs_off >= 1, pairs, 0)
