@@ -231,12 +231,13 @@ def label_from_neighbours(
     ``min_share``; at an ``unassigned`` sum's spots both the sum's and the pattern's counts
     are measured above the same aperture turned about the beam centre
     (:func:`stemtf.phase.spots.excess_over_ring`), not the annulus around it, so that a
-    carbon film's ring (in vacuum too) neither makes such spots nor confirms them. A ``both`` call needs more: the 3 x 3 sum of a pattern at the edge of an
-    O1 lamella holds O1 neighbours, so the pattern's own counts at the marker hexagon of the
-    sum's lattice must stand ``min_marker_z`` shot-noise sigmas above background, or it takes
-    the first phase (O3) -- where the test has power: a pattern carrying the neighbourhood's
-    mean marker counts would stand ``min_marker_z`` sigmas (at ~10^2 e-/DP it would not, and
-    the call stands). On the ``tune`` split of ``scripts/bench_field.py`` (3e2-2e3 e-/DP)
+    carbon film's ring (in vacuum too) neither makes such spots nor confirms them. A ``both``
+    call needs more: the 3 x 3 sum of a pattern at the edge of an O1 lamella holds O1
+    neighbours, so the pattern's own counts at the marker hexagon of the sum's lattice must
+    stand ``min_marker_z`` shot-noise sigmas above background, or it takes the first phase
+    (O3) -- where the test has power: a pattern carrying the neighbourhood's mean marker
+    counts would stand ``min_marker_z`` sigmas (at ~10^2 e-/DP it would not, and the call
+    stands). On the ``tune`` split of ``scripts/bench_field.py`` (3e2-2e3 e-/DP)
     the own marker significance of such calls was 0.2 (median; 2 % >= 2) where the truth was
     O3, 5-6 where it was O3+O1 (93-96 % >= 2) and 7-9 where it was O1, against a rotated
     control's 0.1.
