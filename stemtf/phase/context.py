@@ -317,6 +317,7 @@ def label_from_neighbours(
     # ... and where a sum is a crystal no phase fits, its spots significant above shot noise
     # and above the sum's counts at the same radius (a carbon film's ring is no crystal)
     R = calibration.disk_radius_px
+    clean_sums = None  # the sums with hot pixels clipped, once, where needed
     if unassigned is not None and res.spots is not None and len(res.spots):
         sp = res.spots.subset(sum_labels[res.spots.dp_index] == unassigned)
         if len(sp):
@@ -335,7 +336,7 @@ def label_from_neighbours(
     # the pattern's own counts, hot pixels clipped as in the identification itself
     own = suppress_hot_pixels(g.reshape((ry * rx,) + g.shape[2:])[target[k]])
     excess, _, var = aperture_counts(own, per_row, R, return_variance=True)
-    clean_k = suppress_hot_pixels(sums[k])
+    clean_k = suppress_hot_pixels(sums[k]) if clean_sums is None else clean_sums[k]
     sum_excess, _ = aperture_counts(clean_k, per_row, R)
     if on_ring.any():
         ring_rows = per_row.subset(on_ring)
@@ -893,10 +894,14 @@ def _same_grain_neighbours(
 ISOLATED_MIN_UNASSIGNED = 3
 
 
-def _neighbour_counts(*masks: np.ndarray) -> tuple[np.ndarray, ...]:
-    """For each (Ry, Rx) bool mask: how many of each position's 8 scan neighbours it holds."""
-    ring = np.ones((3, 3), int)
-    ring[1, 1] = 0  # the 8 neighbours within the scan
+def _neighbour_counts(*masks: np.ndarray, radius: int = 1) -> tuple[np.ndarray, ...]:
+    """For each (Ry, Rx) bool mask: how many of each position's scan neighbours it holds.
+
+    The neighbours: the (2 radius + 1)^2 box about the position, itself excluded (radius 1:
+    the 8 neighbours), within the scan.
+    """
+    ring = np.ones((2 * radius + 1,) * 2, int)
+    ring[radius, radius] = 0
     return tuple(convolve(m.astype(int), ring, mode="constant") for m in masks)
 
 
@@ -1307,7 +1312,8 @@ def unassign_faint_crystals(
     for step in range(1 + int(grow_passes)):
         if step:
             members = labels == unassigned
-            near = _box_count(members.reshape(g.shape[:2]), radius).ravel()
+            (near,) = _neighbour_counts(members.reshape(g.shape[:2]), radius=radius)
+            near = near.ravel()
             targets = (near >= min_members) & (labels == LABEL_NONE)
             if not targets.any():
                 break
@@ -1329,14 +1335,3 @@ def unassign_faint_crystals(
         confidence[go] = wide_conf[go]
         changed[go] = True
     return labels, confidence, changed
-
-
-def _box_count(mask: np.ndarray, radius: int) -> np.ndarray:
-    """True positions in each position's (2 radius + 1)^2 neighbourhood, itself excluded."""
-    ry, rx = mask.shape
-    pad = np.pad(mask.astype(np.int32), radius)
-    out = np.zeros((ry, rx), np.int32)
-    for dy in range(2 * radius + 1):
-        for dx in range(2 * radius + 1):
-            out += pad[dy : dy + ry, dx : dx + rx]
-    return out - mask

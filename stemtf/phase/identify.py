@@ -398,8 +398,10 @@ def _crystal_pairs(arr, table, centers, significant, cal, model, sigma, min_radi
     same aperture turned about the beam centre (:func:`stemtf.phase.spots.excess_over_ring`):
     an amorphous support's ring passes the local-annulus test wherever its speckle peaks,
     and two such peaks across the beam made a Friedel pair off the phase rings -- vacuum on
-    carbon called ``unassigned`` (tune split, all conditions at 10^4 e-/DP: 105 of 780
-    vacuum positions of seeds 0-1, none after; no off-zone position lost at 3 x 10^2).
+    carbon called ``unassigned`` (tune split, all conditions at 10^4 e-/DP, seed 1: 155 of
+    390 vacuum positions; 50 with this test, 3 once the neighbourhood sums of
+    :func:`stemtf.phase.context.label_from_neighbours` use it too; no off-zone position lost
+    at 3 x 10^2).
 
     The spots are located by their count centroids (:func:`aperture_centroids`), not the
     Difference-of-Gaussians peak, which on a 7-8 px Bragg disk of a few tens of counts can sit
