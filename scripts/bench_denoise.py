@@ -90,19 +90,25 @@ def counts_kept(scan: Path, library, q: float) -> dict:
     from stemtf.denoise.domain import DataGeometry, ModelDomain
     from stemtf.denoise.frame import Frame, FramedDenoiser, hot_pixel_mask
 
-    x = np.load(scan, mmap_mode="r")
-    x = np.asarray(
-        x.reshape(-1, *x.shape[2:])[:: max(1, x.shape[0] * x.shape[1] // 32)][:32], np.float32
-    )
+    full = np.load(scan, mmap_mode="r")
+    idx = np.arange(full.shape[0] * full.shape[1])[:: max(1, full.shape[0] * full.shape[1] // 32)]
+    idx = idx[:32]
+    x = np.asarray(full.reshape(-1, *full.shape[2:])[idx], np.float32)
     x = np.where(hot_pixel_mask(x), 0.0, x).astype(np.float32)  # totals without hot pixels
     inner = SavedModelDenoiser(MODEL)
+    ctx = None
+    if inner.scan_context:  # a scan-context model: each pattern's neighbours' mean as well
+        from stemtf.denoise.context import neighbour_mean
+
+        ctx = neighbour_mean(np.asarray(full, np.float32)).reshape(-1, *full.shape[2:])[idx]
     g = DataGeometry(x.shape[1:], q, library.energy_eV, library.semiangle_mrad)
     frame = Frame.for_geometry(
         g.detector_px, g.disk_radius_px, ModelDomain.from_card(inner.info["card"]).disk_radius_px, q
     )
     raw = x.sum(axis=(1, 2))
-    before = FramedDenoiser(inner, frame, keep_counts=False)(x).sum(axis=(1, 2)) / raw
-    after = FramedDenoiser(inner, frame, disk_radius_px=g.disk_radius_px)(x).sum(axis=(1, 2)) / raw
+    before = FramedDenoiser(inner, frame, keep_counts=False)(x, ctx).sum(axis=(1, 2)) / raw
+    after = FramedDenoiser(inner, frame, disk_radius_px=g.disk_radius_px)(x, ctx)
+    after = after.sum(axis=(1, 2)) / raw
     return {
         "network_mean": float(before.mean()),
         "network_min": float(before.min()),

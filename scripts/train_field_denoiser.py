@@ -95,6 +95,7 @@ def cmd_data(args) -> None:
         frame_px=args.frame_px,
         seed=args.seed,
         progress=progress,
+        context=args.context,
     )
     meta = {
         "sources": [s.name for s in sources],
@@ -102,6 +103,7 @@ def cmd_data(args) -> None:
         "seed": args.seed,
         "model_disk_radius_px": model_r,
         "frame_px": args.frame_px,
+        "scan_context": "neighbour_mean_8" if args.context else None,
         "scenes": records,
         "conditions": list(FIELD_CONDITIONS),
     }
@@ -113,10 +115,11 @@ def cmd_data(args) -> None:
         meta=np.array(json.dumps(meta)),
     )
     log.info(
-        "wrote %s: %d pairs of %d px (%.1f MB)",
+        "wrote %s: %d pairs of %d px%s (%.1f MB)",
         out,
         len(noisy),
         args.frame_px,
+        " with their neighbours' mean" if args.context else "",
         out.stat().st_size / 1e6,
     )
 
@@ -131,12 +134,16 @@ def _augment(x: np.ndarray, y: np.ndarray, rng: np.random.Generator):
 
 
 def _patches(noisy, target, idx, patch, rng):
-    """Random ``patch`` px crops (the same place in both) of pairs ``idx``, float32."""
-    n, h, w = noisy.shape
+    """Random ``patch`` px crops (the same place in both) of pairs ``idx``, float32.
+
+    ``noisy`` is ``(N, h, w)`` or, with scan context, ``(N, h, w, C)``; the crops keep its
+    channels, and ``target`` is ``(N, h, w)``.
+    """
+    h, w = noisy.shape[1:3]
     ys = rng.integers(0, h - patch + 1, len(idx))
     xs = rng.integers(0, w - patch + 1, len(idx))
-    x = np.empty((len(idx), patch, patch), np.float32)
-    y = np.empty_like(x)
+    x = np.empty((len(idx), patch, patch) + noisy.shape[3:], np.float32)
+    y = np.empty((len(idx), patch, patch), np.float32)
     for k, (i, a, b) in enumerate(zip(idx, ys, xs, strict=True)):
         x[k] = noisy[i, a : a + patch, b : b + patch]
         y[k] = target[i, a : a + patch, b : b + patch]
@@ -165,6 +172,9 @@ def cmd_train(args) -> None:
     noisy, target = data["noisy"], data["target"]
     data_meta = json.loads(str(data["meta"]))
     n = len(noisy)
+    if args.no_context and noisy.ndim == 4:  # the same pairs without their neighbours
+        noisy = noisy[..., 0]
+    ctx = noisy.shape[3] - 1 if noisy.ndim == 4 else 0  # scan-context channels
     n_val = max(1, int(round(args.val_fraction * n)))
     train_idx, val_idx = np.arange(n - n_val), np.arange(n - n_val, n)
 
@@ -177,12 +187,16 @@ def cmd_train(args) -> None:
         init = Path(args.init) if args.init else None
         if init is not None:
             model = keras.saving.load_model(str(init), safe_mode=True, compile=False)
+            if ctx and not getattr(model, "context", 0):
+                model = stemtf.models.with_scan_context(model, ctx)
+                log.info("scan context: %d channel(s) added to the starting model", ctx)
         else:
             model = stemtf.models.RDUNet(
                 width=args.width,
                 levels=args.levels,
                 blocks=args.blocks,
                 space_to_depth=args.space_to_depth,
+                context=ctx,
             )
         state = {"step": 0}
     scale = float(model.get_config().get("norm_scale", 0.1))
@@ -197,7 +211,7 @@ def cmd_train(args) -> None:
     def save() -> None:
         """model.keras without the training loss (an uncompiled copy), written atomically."""
         bare = model.__class__.from_config(model.get_config())
-        bare(np.zeros((1, args.patch, args.patch, 1), np.float32))
+        bare(np.zeros((1, args.patch, args.patch, 1 + ctx), np.float32))
         bare.set_weights(model.get_weights())
         tmp = out / ".model.keras.tmp.keras"
         bare.save(str(tmp))
@@ -206,14 +220,14 @@ def cmd_train(args) -> None:
     rng = np.random.default_rng([args.seed, state["step"]])
     val_rng = np.random.default_rng([args.seed, 10**9])
     vx, vy = _patches(noisy, target, np.repeat(val_idx, 4), args.patch, val_rng)
-    vx, vy = vx[..., None], vy[..., None]
+    vx, vy = (vx if ctx else vx[..., None]), vy[..., None]
     vy_stable = np.asarray(stabilize(vy, scale))
 
     def val_l1(pred) -> float:
         """The loss on the validation patches, in NumPy (for inputs other than the model's)."""
         return float(np.mean(np.abs(vy_stable - np.asarray(stabilize(pred, scale)))))
 
-    raw_l1 = val_l1(vx)
+    raw_l1 = val_l1(vx[..., :1])
 
     def lr_at(step: int) -> float:
         if step < args.warmup:
@@ -237,7 +251,12 @@ def cmd_train(args) -> None:
         x, y = _patches(noisy, target, idx, args.patch, rng)
         x, y = _augment(x, y, rng)
         h = model.fit(
-            x[..., None], y[..., None], batch_size=args.batch, epochs=1, shuffle=False, verbose=0
+            x if ctx else x[..., None],
+            y[..., None],
+            batch_size=args.batch,
+            epochs=1,
+            shuffle=False,
+            verbose=0,
         )
         state["step"] += steps
         state["backend"] = keras.backend.backend()  # the backend that trained
@@ -275,6 +294,8 @@ def cmd_train(args) -> None:
         "dose_range_e": [float(v) for v in data_meta["dose_range_e"]],
         "conditions": list(data_meta["conditions"]),
     }
+    if ctx:
+        domain["scan_context"] = data_meta.get("scan_context") or "neighbour_mean_8"
     if args.auto_dose_range:
         domain["auto_dose_range_e"] = [float(v) for v in args.auto_dose_range]
     # the probes of the training scenes (bench_field's detectors), widened by 10 %: where auto
@@ -323,7 +344,8 @@ def cmd_train(args) -> None:
     }
     if args.init:  # the starting model on the same validation patches
         start = keras.saving.load_model(str(args.init), safe_mode=True, compile=False)
-        pred = np.concatenate([np.asarray(start(vx[i : i + 64])) for i in range(0, len(vx), 64)])
+        sx = vx[..., : 1 + getattr(start, "context", 0)]
+        pred = np.concatenate([np.asarray(start(sx[i : i + 64])) for i in range(0, len(sx), 64)])
         metrics["val_l1_init_model"] = val_l1(pred)
     metrics["history"] = history
     metrics["data_sources"] = _source_counts(data_meta)
@@ -341,6 +363,11 @@ def main(argv=None) -> None:
     d.add_argument("--dose-range", type=float, nargs=2, default=(50.0, 1e5))
     d.add_argument("--frame-px", type=int, default=112)
     d.add_argument("--cache-dir", default=None)
+    d.add_argument(
+        "--context",
+        action="store_true",
+        help="scan context: a second channel with the mean of the 8 neighbouring patterns",
+    )
     t = sub.add_parser("train", help="train (or resume) on the pairs; any Keras backend")
     t.add_argument("--data", required=True)
     t.add_argument("--out", required=True)
@@ -368,6 +395,11 @@ def main(argv=None) -> None:
     )
     t.add_argument("--seed", type=int, default=0)
     t.add_argument("--no-jit", action="store_true", help="no XLA compile (tiny test runs)")
+    t.add_argument(
+        "--no-context",
+        action="store_true",
+        help="train on the pattern channel alone of scan-context pairs (the per-pattern control)",
+    )
     t.add_argument(
         "--auto-dose-range",
         type=float,

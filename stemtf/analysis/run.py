@@ -141,7 +141,13 @@ def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, An
     t0 = time.perf_counter()
     rows, cols = sample_positions(roi, config.sample_dps, config.seed)
     sample = read_sample(scan, rows, cols)
-    sample = np.maximum(np.asarray(denoiser(sample), np.float32), 0.0)
+    if getattr(denoiser, "scan_context", None):  # a scan-context model: the neighbours too
+        from stemtf.analysis.sample import read_sample_context
+
+        sample = denoiser(sample, read_sample_context(scan, rows, cols))
+    else:
+        sample = denoiser(sample)
+    sample = np.maximum(np.asarray(sample, np.float32), 0.0)
     try:
         calibration = calibrate(
             sample,

@@ -8,7 +8,7 @@ from stemtf.errors import InputError
 from stemtf.io.scan import Scan
 from stemtf.io.validate import check_counts
 
-__all__ = ["sample_positions", "read_sample"]
+__all__ = ["sample_positions", "read_sample", "read_sample_context"]
 
 
 def sample_positions(
@@ -50,4 +50,21 @@ def read_sample(scan: Scan, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
             "same count: no transmitted beam, no diffraction); nothing to analyse: check the "
             "file or --dataset-path"
         )
+    return out
+
+
+def read_sample_context(scan: Scan, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``(K, H, W)`` mean counts of the (up to 8) neighbours of each sampled position.
+
+    For a scan-context denoiser (:func:`stemtf.denoise.context.neighbour_mean`), float32.
+    """
+    from stemtf.denoise.context import neighbour_mean
+
+    ry, rx, qy, qx = scan.shape
+    out = np.empty((len(rows), qy, qx), np.float32)
+    for k, (r, c) in enumerate(zip(rows, cols, strict=True)):
+        r0, r1 = max(0, int(r) - 1), min(ry, int(r) + 2)
+        c0, c1 = max(0, int(c) - 1), min(rx, int(c) + 2)
+        near = scan.read(slice(r0, r1), slice(c0, c1))
+        out[k] = neighbour_mean(near)[int(r) - r0, int(c) - c0]
     return out

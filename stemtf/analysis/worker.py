@@ -122,8 +122,19 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
 
     c, (x0, x1) = task.chunk, task.roi[2:]
     path = task.scan.path
+    denoise = None
+    if c.analyse:
+        denoise = (
+            task.denoise
+            if callable(task.denoise)
+            else cached_denoiser(task.denoise, task.denoise_batch)
+        )
+    # a scan-context denoiser also needs the rows just above and below the chunk
+    halo = 1 if getattr(denoise, "scan_context", None) else 0
+    h0, h1 = max(0, c.row0 - halo), min(task.scan.shape[0], c.row1 + halo)
     t0 = time.perf_counter()
-    block = task.scan.read(slice(c.row0, c.row1))  # float32 (rows, Rx, Qy, Qx), full width
+    read = task.scan.read(slice(h0, h1))  # float32 (rows, Rx, Qy, Qx), full width
+    block = read[c.row0 - h0 : c.row1 - h0] if halo else read
     t_read = time.perf_counter() - t0
     out: dict[str, np.ndarray] = {}
     if not c.analyse:
@@ -133,6 +144,15 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         return out
     part = block[:, x0:x1]
     check_counts(part, path, row0=c.row0, col0=x0)
+    context = None
+    if halo:  # each pattern's 8 neighbours' mean, those outside the ROI included
+        from stemtf.denoise.context import neighbour_mean
+
+        cx0, cx1 = max(0, x0 - 1), min(read.shape[1], x1 + 1)
+        near = neighbour_mean(read[:, cx0:cx1])[c.row0 - h0 : c.row1 - h0, x0 - cx0 : x1 - cx0]
+        context = np.ascontiguousarray(near.reshape((-1,) + near.shape[2:]))
+        del near
+    del read
     if x0 > 0 or x1 < block.shape[1]:
         block = np.where(np.isfinite(block), block, 0.0)
     t1 = time.perf_counter()
@@ -142,13 +162,9 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     del block, part
     counts = dps.reshape(len(dps), -1).sum(axis=1)
     t2 = time.perf_counter()
-    denoise = (
-        task.denoise
-        if callable(task.denoise)
-        else cached_denoiser(task.denoise, task.denoise_batch)
-    )
     raw = dps
-    dps = np.asarray(denoise(dps), np.float32)
+    dps = np.asarray(denoise(dps) if context is None else denoise(dps, context), np.float32)
+    del context
     np.maximum(dps, 0.0, out=dps)  # a denoiser may undershoot zero; counts cannot
     t3 = time.perf_counter()
     result = identify_phases(

@@ -28,6 +28,7 @@ def main(
 
     model_path, run_dir = resolve_model_source(run, model)
     folder = export_saved_model(model_path, out, name, version, run_dir=run_dir, warmup=warmup)
-    typer.echo(
-        f"exported {model_path} -> {folder} (serving_default: counts (B,H,W[,1]) -> denoised)"
-    )
+    import json
+
+    card = json.loads((folder / "model_card.json").read_text())
+    typer.echo(f"exported {model_path} -> {folder} (serving_default: {card['signature']['input']})")

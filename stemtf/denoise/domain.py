@@ -26,6 +26,8 @@ __all__ = [
     "mismatch_line",
 ]
 
+#: Scan contexts a model may take (None: the pattern alone; see ``ModelDomain.scan_context``).
+SCAN_CONTEXTS = (None, "neighbour_mean_8")
 #: A data disk radius within this relative distance of the model's counts as in domain.
 DISK_RADIUS_TOLERANCE = 0.25
 #: Relative tolerance of the q-sampling for "same frame".
@@ -114,6 +116,10 @@ class ModelDomain:
         does not see what that does to the map (``scripts/bench_geometry.py --denoise auto``:
         2 mrad probes at 200 kV lost 0.03-0.05 O1-present F1 with ``rdunet/2``, trained on 1
         and 1.5 mrad). None: no restriction.
+    scan_context : str or None
+        What the model takes beside each pattern: None (the pattern alone) or
+        ``"neighbour_mean_8"`` (a second channel, the mean counts of the 8 neighbouring probe
+        positions, :func:`stemtf.denoise.context.neighbour_mean`).
     """
 
     q_sampling_invA: float
@@ -125,8 +131,14 @@ class ModelDomain:
     conditions: tuple[str, ...] = ()
     auto_dose_range_e: tuple[float, float] | None = None
     auto_disk_radius_invA: tuple[float, float] | None = None
+    scan_context: str | None = None
 
     def __post_init__(self) -> None:
+        if self.scan_context not in SCAN_CONTEXTS:
+            raise InputError(
+                f"domain scan_context={self.scan_context!r} is not allowed: one of "
+                f"{', '.join(repr(c) for c in SCAN_CONTEXTS)}"
+            )
         check_positive("domain q_sampling_invA", self.q_sampling_invA, "1/Å per px")
         check_positive("domain disk_radius_px", self.disk_radius_px, "px")
         check_positive("domain detector_px", self.detector_px, "px")
@@ -195,13 +207,14 @@ class ModelDomain:
                 None
                 if rec.get("auto_disk_radius_invA") is None
                 else tuple(rec["auto_disk_radius_invA"]),
+                rec.get("scan_context"),
             )
         except (KeyError, TypeError, ValueError) as e:
             raise InputError(
                 f"model card domain record {rec!r} is malformed ({e}); allowed: "
                 "q_sampling_invA, disk_radius_px, detector_px, energy_eV, "
                 "semiangle_mrad, dose_range_e [lo, hi], conditions, auto_dose_range_e [lo, hi], "
-                "auto_disk_radius_invA [lo, hi]"
+                "auto_disk_radius_invA [lo, hi], scan_context"
             ) from None
 
     def to_dict(self) -> dict[str, Any]:
@@ -217,6 +230,8 @@ class ModelDomain:
             d.pop("auto_disk_radius_invA")
         else:
             d["auto_disk_radius_invA"] = list(self.auto_disk_radius_invA)
+        if self.scan_context is None:
+            d.pop("scan_context")
         return d
 
     def auto_range_e(self) -> tuple[float, float]:

@@ -313,8 +313,17 @@ class FramedDenoiser:
             "keep_counts": self.keep_counts,
         }
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        """Denoise a ``(B, H, W)`` batch of counts in the model's frame; same shape out."""
+    @property
+    def scan_context(self) -> str | None:
+        """The inner model's scan context (None: it takes the pattern alone)."""
+        return getattr(self.inner, "scan_context", None)
+
+    def __call__(self, batch: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
+        """Denoise a ``(B, H, W)`` batch of counts in the model's frame; same shape out.
+
+        ``context`` (a scan-context model only): the ``(B, H, W)`` mean counts of each
+        pattern's neighbours, put through the same frame.
+        """
         raw = check_batch(batch)
         if raw.shape[1:] != self.frame.detector_px:
             raise InputError(
@@ -322,7 +331,16 @@ class FramedDenoiser:
             )
         if len(raw) == 0:
             return raw.copy()
-        den = np.maximum(np.asarray(self.inner(self.frame.to_model(raw)), np.float32), 0.0)
+        if context is None:
+            den = self.inner(self.frame.to_model(raw))
+        else:
+            ctx = check_batch(context, "scan context")
+            if ctx.shape != raw.shape:
+                raise InputError(
+                    f"scan context of shape {ctx.shape} does not match the batch {raw.shape}"
+                )
+            den = self.inner(self.frame.to_model(raw), context=self.frame.to_model(ctx))
+        den = np.maximum(np.asarray(den, np.float32), 0.0)
         out = self.frame.from_model(den, raw)
         if self.keep_counts:
             y0, y1, x0, x1 = self.frame.crop

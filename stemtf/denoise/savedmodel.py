@@ -143,25 +143,56 @@ class SavedModelDenoiser:
         self._fn = fn
         _LOADED[key] = (self._loaded, fn, self._input_name, self._rank)
 
-    def __call__(self, batch: np.ndarray) -> np.ndarray:
-        """Run the signature on a ``(B, H, W)`` batch of counts; same shape out."""
+    @property
+    def scan_context(self) -> str | None:
+        """The scan context the model takes (its card's ``scan_context``), or None."""
+        card = self.info.get("card") or {}
+        return card.get("scan_context") or (card.get("domain") or {}).get("scan_context")
+
+    def __call__(self, batch: np.ndarray, context: np.ndarray | None = None) -> np.ndarray:
+        """Run the signature on a ``(B, H, W)`` batch of counts; same shape out.
+
+        A scan-context model (:attr:`scan_context`) also needs ``context``: the ``(B, H, W)``
+        mean counts of each pattern's neighbouring probe positions (same frame); it is given to
+        the model as a second channel.
+        """
         import tensorflow as tf
 
         arr = check_batch(batch)
+        if self.scan_context and context is None:
+            raise InputError(
+                f"--denoise {str(self.path)!r} is a scan-context model ({self.scan_context}): "
+                "it needs each pattern's neighbours (use it through stemtf analyze)"
+            )
+        channels = [arr]
+        if context is not None:
+            if not self.scan_context:
+                raise InputError(
+                    f"--denoise {str(self.path)!r} takes no scan context (its card records none)"
+                )
+            ctx = check_batch(context, "scan context")
+            if ctx.shape != arr.shape:
+                raise InputError(
+                    f"scan context of shape {ctx.shape} does not match the batch {arr.shape}"
+                )
+            channels.append(ctx)
         if getattr(self, "_fn", None) is None:
             self._load()
         b, h, w = arr.shape
         m = self.pad_multiple
         ph, pw = (-h) % m, (-w) % m
         if ph or pw:
-            arr = np.pad(
-                arr, ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2)), mode="edge"
-            )
+            pads = ((0, 0), (ph // 2, ph - ph // 2), (pw // 2, pw - pw // 2))
+            channels = [np.pad(c, pads, mode="edge") for c in channels]
+        arr = channels[0]
         out = np.empty_like(arr)
         for start in range(0, b, self.batch_size):
-            x = arr[start : start + self.batch_size]
-            if self._rank == 4:
-                x = x[..., None]
+            if len(channels) > 1:
+                x = np.stack([c[start : start + self.batch_size] for c in channels], axis=-1)
+            else:
+                x = arr[start : start + self.batch_size]
+                if self._rank == 4:
+                    x = x[..., None]
             result = self._fn(**{self._input_name: tf.constant(x)})
             y = next(iter(result.values())) if isinstance(result, dict) else result
             y = np.asarray(y, dtype=np.float32)

@@ -337,12 +337,14 @@ def choose_denoiser(
     framed = FramedDenoiser(
         denoiser, frame, disk_radius_px=geometry.disk_radius_px if geometry else 3.0
     )
+    auto = str(requested).strip().lower() == "auto"
+    if framed.scan_context:
+        return _scan_context_decision(framed, name, auto, info, warnings, domain, geometry, dose_e)
     region = None if geometry is None else ring_annulus(geometry)
     check = self_check(
         framed, sample, geometry.disk_radius_px if geometry else 3.0, seed=seed, region=region
     )
     verdict = check.to_dict()
-    auto = str(requested).strip().lower() == "auto"
     d = check.deviance
     numbers = (
         f"Poisson deviance per pattern: model {d['model']:.1f}, classical "
@@ -398,6 +400,12 @@ def choose_denoiser(
         )
         warnings.append(reason)
     log.info("%s", reason)
+    chosen = _decided(framed, info, requested, decision, reason, verdict, domain, geometry, dose_e)
+    return chosen, warnings
+
+
+def _decided(framed, info, requested, decision, reason, verdict, domain, geometry, dose_e):
+    """The denoiser ``decision`` names (the framed model or the identity), its ``info`` filled."""
     extra = {
         "requested": str(requested),
         "decision": decision,
@@ -421,6 +429,34 @@ def choose_denoiser(
     else:
         chosen = framed
         chosen.info = {**dict(getattr(framed, "info", info)), **extra}
+    return chosen
+
+
+def _scan_context_decision(framed, name, auto, info, warnings, domain, geometry, dose_e):
+    """A scan-context model: used only when named (the self-check does not cover it).
+
+    The self-check thins isolated sample patterns; a scan-context model's output depends on the
+    neighbours' counts too, which that check does not split, so its deviance would not be
+    measured on independent halves. ``auto`` therefore never uses such a model; naming it
+    forces it, with a warning that no self-check backs it.
+    """
+    requested = "auto" if auto else name
+    verdict = {"skipped": "scan-context model: the self-check covers per-pattern models only"}
+    if auto:
+        decision = "none"
+        reason = (
+            f"the denoiser {name} is a scan-context model, which the self-check does not "
+            "cover; --denoise auto analyses WITHOUT denoising (name the model to force it)"
+        )
+    else:
+        decision = "model (forced: named explicitly)"
+        reason = (
+            f"the denoiser {name} is a scan-context model ({framed.scan_context}): used because "
+            "it was named explicitly; no self-check backs it on this scan"
+        )
+    warnings.append(reason)
+    log.info("%s", reason)
+    chosen = _decided(framed, info, requested, decision, reason, verdict, domain, geometry, dose_e)
     return chosen, warnings
 
 

@@ -16,13 +16,14 @@ from stemtf.models.normalization import (
     stabilize,
     unstabilize,
 )
-from stemtf.models.padding import CropToMatch, PadToMultiple
-from stemtf.models.rdunet import RDUNet, rdunet_param_count
+from stemtf.models.padding import CropToMatch, PadToMultiple, TakeChannels
+from stemtf.models.rdunet import RDUNet, rdunet_param_count, with_scan_context
 from stemtf.models.rearrange import DepthToSpace, SpaceToDepth
 
 __all__ = [
     "RDUNet",
     "rdunet_param_count",
+    "with_scan_context",
     "InputBlock",
     "DenoisingBlock",
     "DownsampleBlock",
@@ -32,6 +33,7 @@ __all__ = [
     "StabilizedToCounts",
     "PadToMultiple",
     "CropToMatch",
+    "TakeChannels",
     "SpaceToDepth",
     "DepthToSpace",
     "stabilize",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-__all__ = ["PadToMultiple", "CropToMatch"]
+__all__ = ["PadToMultiple", "CropToMatch", "TakeChannels"]
 
 
 @keras.saving.register_keras_serializable(package="stemtf")
@@ -54,3 +54,23 @@ class CropToMatch(keras.layers.Layer):
     def compute_output_shape(self, input_shape):
         x_shape, ref_shape = input_shape
         return (x_shape[0], ref_shape[1], ref_shape[2], x_shape[3])
+
+
+@keras.saving.register_keras_serializable(package="stemtf")
+class TakeChannels(keras.layers.Layer):
+    """The first ``count`` channels of an NHWC tensor (the pattern, without its scan context)."""
+
+    def __init__(self, count: int = 1, **kwargs):
+        super().__init__(**kwargs)
+        if int(count) < 1:
+            raise ValueError(f"count={count!r} is not allowed: it must be >= 1")
+        self.count = int(count)
+
+    def call(self, x):
+        return x[..., : self.count]
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape[:-1]) + (self.count,)
+
+    def get_config(self):
+        return {**super().get_config(), "count": self.count}

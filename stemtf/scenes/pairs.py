@@ -60,6 +60,7 @@ def field_pairs(
     frame_px: int = 112,
     seed: int = 0,
     progress=None,
+    context: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, list[dict]]:
     """Render ``n_scenes`` field scenes and return ``(noisy, target, records)`` in the model frame.
 
@@ -84,11 +85,18 @@ def field_pairs(
         Seeds every draw (scene kind, dose, scene seed, rows, positions).
     progress : callable, optional
         Called with the number of scenes done.
+    context : bool
+        Also return each pattern's scan neighbourhood, for a scan-context denoiser: positions
+        are kept only where all 8 neighbours exist, and ``noisy`` gets a second channel, the
+        mean noisy counts of the 8 neighbouring probe positions in the same frame
+        (:func:`stemtf.denoise.context.neighbour_mean`).
 
     Returns
     -------
-    noisy, target : (N, frame_px, frame_px) float32
-        Counts in the model's frame.
+    noisy : (N, frame_px, frame_px) float32, or (N, frame_px, frame_px, 2) with ``context``
+        Counts in the model's frame (channel 0: the pattern; channel 1: its neighbours' mean).
+    target : (N, frame_px, frame_px) float32
+        The pattern's target counts in the model's frame.
     records : list of dict
         Per scene: source name, dose, scene seed (``build_scene`` with these rebuilds it),
         zoom, the number of pairs and the probe positions kept (row -> columns).
@@ -104,7 +112,12 @@ def field_pairs(
     if not 0 < lo <= hi:
         raise InputError(f"dose_range_e={dose_range_e!r} is not allowed: 0 < low <= high e-/DP")
     ry, rx = (int(v) for v in scene_shape)
-    if rows_per_scene > ry or per_row > rx or min(rows_per_scene, per_row, n_scenes) < 1:
+    edge = 1 if context else 0  # rows and columns left out at the scene's border
+    if (
+        rows_per_scene > ry - 2 * edge
+        or per_row > rx - 2 * edge
+        or min(rows_per_scene, per_row, n_scenes) < 1
+    ):
         raise InputError(
             f"rows_per_scene={rows_per_scene}, per_row={per_row}, n_scenes={n_scenes} are not "
             f"allowed for scenes of {ry}x{rx}: 1..rows, 1..columns, n_scenes >= 1"
@@ -132,14 +145,29 @@ def field_pairs(
             w / 2.0 + scene.params["centre_shift_x_px"],
         )
         frame = Frame.for_geometry((h, w), r_data, model_disk_radius_px, q, center_yx=centre)
-        n, kept = 0, {}
-        for row in sorted(rng.choice(ry, size=rows_per_scene, replace=False)):
-            cols = np.sort(rng.choice(rx, size=per_row, replace=False))
-            kept[int(row)] = [int(c) for c in cols]
-            noisy, target = scene.render_row(int(row), targets=True)
-            noisy_out.append(_centre_cut(frame.to_model(noisy[cols]), frame_px))
+        n, kept, rendered = 0, {}, {}
+
+        def row_of(r: int, scene=scene, rendered=rendered):
+            if r not in rendered:
+                rendered[r] = scene.render_row(r, targets=True)
+            return rendered[r]
+
+        rows = rng.choice(np.arange(edge, ry - edge), size=rows_per_scene, replace=False)
+        for row in sorted(int(r) for r in rows):
+            cols = np.sort(rng.choice(np.arange(edge, rx - edge), size=per_row, replace=False))
+            kept[row] = [int(c) for c in cols]
+            noisy, target = row_of(row)
+            x = _centre_cut(frame.to_model(noisy[cols]), frame_px)
+            if context:
+                from stemtf.denoise.context import neighbour_mean
+
+                block = np.stack([row_of(r)[0] for r in (row - 1, row, row + 1)])
+                mean = neighbour_mean(block.astype(np.float32))[1, cols]
+                x = np.stack([x, _centre_cut(frame.to_model(mean), frame_px)], axis=-1)
+            noisy_out.append(x)
             target_out.append(_centre_cut(frame.to_model(target[cols]), frame_px))
             n += len(cols)
+        rendered.clear()
         records.append(
             {
                 "source": src.name,

@@ -50,15 +50,16 @@ def _as_batches(example_batch: np.ndarray | Sequence[np.ndarray]) -> list[np.nda
 def _fit_rank(batch: np.ndarray, shape: tuple[int, ...] | None, index: int) -> np.ndarray:
     if batch.ndim == 4 and batch.shape[3] == 1:
         batch = batch[..., 0]
-    if batch.ndim != 3 or batch.shape[0] < 1 or 0 in batch.shape:
+    # (B, H, W, C > 1): a scan-context model's pattern and context channels
+    if batch.ndim not in (3, 4) or batch.shape[0] < 1 or 0 in batch.shape:
         raise InputError(
             f"example_batch[{index}] has shape {batch.shape}: a non-empty (B, H, W) or "
-            "(B, H, W, 1) array of counts is needed"
+            "(B, H, W, 1) array of counts (or (B, H, W, C): pattern and scan context) is needed"
         )
     if not np.issubdtype(batch.dtype, np.number) or not np.all(np.isfinite(batch)):
         raise InputError(f"example_batch[{index}] must hold finite numbers (detector counts)")
     out = batch.astype(np.float32)
-    if shape is not None and len(shape) == 4:
+    if shape is not None and len(shape) == 4 and out.ndim == 3:
         out = out[..., np.newaxis]
     if shape is not None:
         fixed = [(i, s) for i, s in enumerate(shape) if s != -1 and s != out.shape[i]]

@@ -2,7 +2,9 @@
 
 ``<out>/<name>/<version>/`` holds the SavedModel whose ``serving_default`` signature takes
 ``counts``: float32 detector counts of shape (B, H, W) or (B, H, W, 1) (declared with unknown
-rank; any batch size and any H, W) and returns ``denoised`` counts of the same shape. The
+rank; any batch size and any H, W) and returns ``denoised`` counts of the same shape. A
+scan-context model (``RDUNet(context=k)``) takes (B, H, W, 1 + k): the pattern, then its scan
+context (:mod:`stemtf.denoise.context`), and returns (B, H, W). The
 normalisation (scaled Anscombe transform and its exact inverse) and the padding to the U-Net
 stride are inside the model. ``model_card.json``/``.md`` and TF Serving warm-up requests
 (``assets.extra/``) are written in the same folder.
@@ -34,6 +36,12 @@ SIGNATURE = {
     "name": "serving_default",
     "input": "counts: float32 (B, H, W) or (B, H, W, 1) detector counts",
     "output": "denoised: float32 denoised counts, same shape as the input",
+}
+SIGNATURE_CONTEXT = {
+    "name": "serving_default",
+    "input": "counts: float32 (B, H, W, 2): channel 0 the pattern's detector counts, channel 1 "
+    "the mean counts of its 8 neighbouring probe positions (stemtf.denoise.context)",
+    "output": "denoised: float32 (B, H, W) denoised counts of the pattern",
 }
 WARMUP_SIZES_PX = (64, 128)
 
@@ -75,6 +83,20 @@ def load_keras_model(path: str | Path):
 
 def _serving_fn(model):
     import tensorflow as tf
+
+    context = int(getattr(model, "context", 0))
+    if context:
+
+        def serve_context(counts):
+            counts = tf.convert_to_tensor(counts, tf.float32)
+            tf.debugging.assert_rank(
+                counts, 4, message=f"counts must be (B, H, W, {1 + context}): pattern + context"
+            )
+            x = tf.ensure_shape(counts, [None, None, None, 1 + context])
+            y = tf.cast(model(x, training=False), tf.float32)
+            return {"denoised": y[..., 0]}
+
+        return serve_context
 
     def serve(counts):
         counts = tf.convert_to_tensor(counts, tf.float32)
@@ -138,6 +160,11 @@ def export_saved_model(
             f"{str(final)!r} already exists: TF Serving versions are immutable, choose another --version"
         )
     model = load_keras_model(model_path)
+    if int(getattr(model, "context", 0)) not in (0, 1):
+        raise InputError(
+            f"model {str(model_path)!r} takes {model.context} scan-context channels; allowed: 0 "
+            "or 1 (the 8 neighbours' mean, stemtf.denoise.context)"
+        )
     tmp = Path(tempfile.mkdtemp(prefix=f".export-{version}-", dir=base))
     try:
         archive = keras.export.ExportArchive()
@@ -150,7 +177,7 @@ def export_saved_model(
         shutil.rmtree(tmp)
         archive.write_out(str(tmp), verbose=False)
         if warmup:
-            _write_warmup(tmp, name)
+            _write_warmup(tmp, name, int(getattr(model, "context", 0)))
         write_model_card(tmp, _card(model, name, int(version), run_dir))
         os.replace(tmp, final)
     except BaseException:
@@ -160,14 +187,15 @@ def export_saved_model(
     return final
 
 
-def _write_warmup(version_dir: Path, name: str) -> None:
+def _write_warmup(version_dir: Path, name: str, context: int = 0) -> None:
     try:
         from stemtf.serving import write_serving_assets
     except ImportError:
         log.warning("stemtf.serving is not available: no TF Serving warm-up requests written")
         return
     rng = np.random.default_rng(0)
-    batches = [rng.poisson(2.0, size=(1, s, s)).astype(np.float32) for s in WARMUP_SIZES_PX]
+    shape = (1 + context,) if context else ()
+    batches = [rng.poisson(2.0, size=(1, s, s) + shape).astype(np.float32) for s in WARMUP_SIZES_PX]
     write_serving_assets(version_dir, batches, model_name=name)
 
 
@@ -230,7 +258,9 @@ def _card(model, name: str, version: int, run_dir: str | Path | None) -> dict[st
         "reference": "Gurrola-Ramos, Dalmau, Alarcon, IEEE Access 9:31742 (2021), RDUNet",
         "parameters": int(model.count_params()),
         "model_config": model.get_config(),
-        "signature": SIGNATURE,
+        "signature": SIGNATURE_CONTEXT if getattr(model, "context", 0) else SIGNATURE,
+        # what the model takes beside each pattern (stemtf.denoise.context); None: nothing
+        "scan_context": "neighbour_mean_8" if getattr(model, "context", 0) else None,
         "normalization": (
             "inside the model: y = s (2 sqrt(x + 3/8) - 2 sqrt(3/8)) of counts x, network, exact "
             f"inverse; s = norm_scale; H, W padded to a multiple of {getattr(model, 'size_multiple', 1)} and cropped back"

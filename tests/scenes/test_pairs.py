@@ -92,6 +92,49 @@ def test_field_pairs_are_deterministic_count_preserving_and_in_the_model_frame(k
     assert abs(y - c) <= 2 and abs(x - c) <= 2
 
 
+def test_context_pairs_carry_the_neighbours_mean_in_the_same_frame(kinematic_library):
+    from stemtf.denoise.context import neighbour_mean
+    from stemtf.denoise.frame import Frame
+
+    lib = kinematic_library
+    r_data = disk_radius_px(lib.semiangle_mrad, lib.energy_eV, lib.q_sampling_invA)
+    src = [PairSource("kin", lib, FIELD, 3)]
+    kw = dict(n_scenes=2, model_disk_radius_px=0.5 * r_data, frame_px=48, dose_range_e=(300, 900))
+    noisy, target, recs = field_pairs(src, seed=4, context=True, **kw)
+    assert noisy.shape == (24, 48, 48, 2) and target.shape == (24, 48, 48)
+    rec = recs[0]
+    positions = {int(r): c for r, c in rec["positions"].items()}
+    assert all(0 < r < 11 for r in positions) and all(
+        0 < c < 11 for v in positions.values() for c in v
+    )
+    scene = build_scene(
+        (12, 12), lib, dose_e=rec["dose_e"], seed=rec["scene_seed"], field=FIELD, n_grains=3
+    )
+    h, w = scene.shape[2:]
+    frame = Frame.for_geometry(
+        (h, w),
+        r_data,
+        0.5 * r_data,
+        lib.q_sampling_invA,
+        center_yx=(
+            h / 2 + scene.params["centre_shift_y_px"],
+            w / 2 + scene.params["centre_shift_x_px"],
+        ),
+    )
+    row, cols = next(iter(positions.items()))
+    block = np.stack([scene.render_row(r) for r in (row - 1, row, row + 1)]).astype(np.float32)
+    want = frame.to_model(neighbour_mean(block)[1, cols])
+    got = noisy[: len(cols), ..., 1]
+    k0 = (want.shape[1] - 48) // 2
+    np.testing.assert_allclose(got, want[:, k0 : k0 + 48, k0 : k0 + 48], rtol=2e-3, atol=2e-3)
+    # the centre channel is the pattern itself, as without context
+    np.testing.assert_allclose(
+        noisy[: len(cols), ..., 0].sum(axis=(1, 2)),
+        scene.render_row(row)[cols].astype(np.float32).sum(axis=(1, 2)),
+        rtol=1e-3,
+    )
+
+
 def test_field_pairs_refuses_bad_settings(kinematic_library):
     src = [PairSource("kin", kinematic_library, FieldConditions(), 3)]
     with pytest.raises(InputError, match="dose_range_e"):
@@ -105,6 +148,19 @@ def test_field_pairs_refuses_bad_settings(kinematic_library):
 # --- scripts/train_field_denoiser.py: train, resume, export with the recorded domain ----------
 
 
+def _save_pairs(path, pairs, **meta):
+    """``field_pairs`` output as the train script's ``.npz`` (float16, meta JSON)."""
+    noisy, target, recs = pairs
+    meta = {"model_disk_radius_px": 2.0, "conditions": ["kinematic"], "scenes": recs, **meta}
+    np.savez_compressed(
+        path,
+        noisy=noisy.astype(np.float16),
+        target=target.astype(np.float16),
+        meta=np.array(json.dumps(meta)),
+    )
+    return path
+
+
 @pytest.fixture(scope="module")
 def trainer(load_script):
     return load_script("train_field_denoiser")
@@ -114,20 +170,8 @@ def test_train_script_trains_resumes_and_exports_its_domain(kinematic_library, t
     from stemtf.training.export import export_saved_model
 
     src = [PairSource("kin", kinematic_library, FieldConditions(), 3)]
-    noisy, target, recs = field_pairs(src, n_scenes=2, model_disk_radius_px=2.0, frame_px=32)
-    meta = {
-        "model_disk_radius_px": 2.0,
-        "dose_range_e": [50.0, 1e5],
-        "conditions": ["kinematic"],
-        "scenes": recs,
-    }
-    data = tmp_path / "pairs.npz"
-    np.savez_compressed(
-        data,
-        noisy=noisy.astype(np.float16),
-        target=target.astype(np.float16),
-        meta=np.array(json.dumps(meta)),
-    )
+    pairs = field_pairs(src, n_scenes=2, model_disk_radius_px=2.0, frame_px=32)
+    data = _save_pairs(tmp_path / "pairs.npz", pairs, dose_range_e=[50.0, 1e5])
     run = tmp_path / "run"
     common = [
         "train",
@@ -167,3 +211,32 @@ def test_train_script_trains_resumes_and_exports_its_domain(kinematic_library, t
     assert card["domain"]["dose_range_e"] == [50.0, 1e5]
     assert card["domain"]["auto_dose_range_e"] == [200.0, 1e5]
     assert card["domain"]["conditions"] == ["kinematic"]
+
+
+def test_train_script_adds_scan_context_to_a_starting_model(kinematic_library, trainer, tmp_path):
+    import keras
+
+    from stemtf.models import RDUNet
+
+    src = [PairSource("kin", kinematic_library, FieldConditions(), 3)]
+    pairs = field_pairs(src, n_scenes=2, model_disk_radius_px=2.0, frame_px=32, context=True)
+    data = _save_pairs(
+        tmp_path / "pairs.npz", pairs, dose_range_e=[50.0, 2000.0], scan_context="neighbour_mean_8"
+    )
+    init = tmp_path / "init.keras"
+    RDUNet(width=4, levels=2, blocks=1).save(str(init))
+    args = ["--data", str(data), "--init", str(init), "--batch", "4", "--patch", "16"]
+    args += ["--chunk", "2", "--eval-every", "2", "--no-jit", "--steps", "2"]
+    trainer.main(["train", *args, "--out", str(tmp_path / "ctx")])
+    model = keras.saving.load_model(str(tmp_path / "ctx" / "model.keras"), compile=False)
+    assert model.context == 1
+    cfg = json.loads((tmp_path / "ctx" / "config.json").read_text())["train"]
+    assert cfg["domain"]["scan_context"] == "neighbour_mean_8"
+    metrics = json.loads((tmp_path / "ctx" / "metrics.json").read_text())
+    assert np.isfinite(metrics["val_l1_init_model"])
+    # the per-pattern control on the same pairs: the pattern channel alone
+    trainer.main(["train", *args, "--out", str(tmp_path / "pp"), "--no-context"])
+    control = keras.saving.load_model(str(tmp_path / "pp" / "model.keras"), compile=False)
+    assert control.context == 0
+    cfg = json.loads((tmp_path / "pp" / "config.json").read_text())["train"]
+    assert "scan_context" not in cfg["domain"]
