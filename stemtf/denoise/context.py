@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from stemtf.denoise.base import check_batch
 from stemtf.errors import InputError
 
-__all__ = ["neighbour_mean", "NEIGHBOURS"]
+__all__ = ["neighbour_mean", "check_context", "NEIGHBOURS"]
 
 #: The scan neighbourhood: the 8 positions around a pattern (3 x 3 without its centre).
 NEIGHBOURS = tuple((dy, dx) for dy in (-1, 0, 1) for dx in (-1, 0, 1) if (dy, dx) != (0, 0))
@@ -46,3 +47,13 @@ def neighbour_mean(grid: np.ndarray) -> np.ndarray:
         n[r0:r1, c0:c1] += ok[r0 + dy : r1 + dy, c0 + dx : c1 + dx]
     total /= np.maximum(n, 1.0)[:, :, None, None]
     return total
+
+
+def check_context(context: np.ndarray, batch: np.ndarray) -> np.ndarray:
+    """``context`` as float32 ``(B, H, W)`` of ``batch``'s shape; InputError otherwise."""
+    ctx = check_batch(context, "scan context")
+    if ctx.shape != batch.shape:
+        raise InputError(
+            f"scan context of shape {ctx.shape} does not match the batch {batch.shape}"
+        )
+    return ctx

@@ -334,11 +334,9 @@ class FramedDenoiser:
         if context is None:
             den = self.inner(self.frame.to_model(raw))
         else:
-            ctx = check_batch(context, "scan context")
-            if ctx.shape != raw.shape:
-                raise InputError(
-                    f"scan context of shape {ctx.shape} does not match the batch {raw.shape}"
-                )
+            from stemtf.denoise.context import check_context
+
+            ctx = check_context(context, raw)
             den = self.inner(self.frame.to_model(raw), context=self.frame.to_model(ctx))
         den = np.maximum(np.asarray(den, np.float32), 0.0)
         out = self.frame.from_model(den, raw)

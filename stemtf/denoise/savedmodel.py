@@ -170,11 +170,9 @@ class SavedModelDenoiser:
                 raise InputError(
                     f"--denoise {str(self.path)!r} takes no scan context (its card records none)"
                 )
-            ctx = check_batch(context, "scan context")
-            if ctx.shape != arr.shape:
-                raise InputError(
-                    f"scan context of shape {ctx.shape} does not match the batch {arr.shape}"
-                )
+            from stemtf.denoise.context import check_context
+
+            ctx = check_context(context, arr)
             channels.append(ctx)
         if getattr(self, "_fn", None) is None:
             self._load()

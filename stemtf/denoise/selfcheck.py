@@ -339,7 +339,9 @@ def choose_denoiser(
     )
     auto = str(requested).strip().lower() == "auto"
     if framed.scan_context:
-        return _scan_context_decision(framed, name, auto, info, warnings, domain, geometry, dose_e)
+        return _scan_context_decision(
+            framed, name, requested, info, warnings, domain, geometry, dose_e
+        )
     region = None if geometry is None else ring_annulus(geometry)
     check = self_check(
         framed, sample, geometry.disk_radius_px if geometry else 3.0, seed=seed, region=region
@@ -432,7 +434,7 @@ def _decided(framed, info, requested, decision, reason, verdict, domain, geometr
     return chosen
 
 
-def _scan_context_decision(framed, name, auto, info, warnings, domain, geometry, dose_e):
+def _scan_context_decision(framed, name, requested, info, warnings, domain, geometry, dose_e):
     """A scan-context model: used only when named (the self-check does not cover it).
 
     The self-check thins isolated sample patterns; a scan-context model's output depends on the
@@ -440,7 +442,7 @@ def _scan_context_decision(framed, name, auto, info, warnings, domain, geometry,
     measured on independent halves. ``auto`` therefore never uses such a model; naming it
     forces it, with a warning that no self-check backs it.
     """
-    requested = "auto" if auto else name
+    auto = str(requested).strip().lower() == "auto"
     verdict = {"skipped": "scan-context model: the self-check covers per-pattern models only"}
     if auto:
         decision = "none"
