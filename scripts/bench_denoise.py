@@ -7,9 +7,13 @@ and scoring; split ``report`` by default), simulated by :func:`stemtf.scenes.sim
 phase-mapped by :func:`stemtf.analysis.analyze` (the ``stemtf analyze`` library call) three
 times: ``--denoise none`` (raw), ``--denoise auto`` (the bundled model where the self-check on
 the scan says it wins, else raw) and ``--denoise saved_models/rdunet/<highest version>``
-(named: forced, in its frame; ``--model`` another). Per scan: O1-present F1 and macro-F1 of each, auto's decision and the self-check's
-Poisson deviances (model / classical / raw), and the counts the network keeps in its frame
-before the rescale to the raw total (and after it, on 32 patterns).
+(named: forced, in its frame; ``--model`` another); ``--methods ... classical`` adds
+``--denoise classical`` (hot-pixel median and a disk-scale Gaussian, the self-check's baseline).
+Per scan: O1-present F1 and macro-F1 of each, auto's decision and the self-check's Poisson
+deviances (model / classical / raw), and the counts the network keeps in its frame before the
+rescale to the raw total (and after it, on 32 patterns). ``--reference`` adds what the counts
+allow: the best-threshold O1-present F1 of a matched filter on the O1 {100} hexagon given the
+true beam centres and q-sampling (:mod:`stemtf.evaluation.marker_reference`).
 
 Speed: analyze (synchronous scheduler) on a ``--speed-shape`` scan of each detector, without
 and with the forced model: DP/s of wall time and of CPU time (process + children), so a
@@ -17,6 +21,8 @@ shared machine can be judged; the ratio of the two runs' times.
 
     python scripts/bench_denoise.py --out runs/bench_denoise                   # default set
     python scripts/bench_denoise.py --out /tmp/bd --conditions ideal-128 --doses 2e3 --seeds 100
+    python scripts/bench_denoise.py --out DIR --conditions mistilt-20mrad all --doses 3e2 1e2 \
+        --methods raw classical model auto --reference --speed-conditions
 
 Writes ``bench_denoise.json`` and ``bench_denoise.md`` in ``--out`` and prints the tables.
 """
@@ -40,6 +46,7 @@ HERE = Path(__file__).resolve().parent
 MODEL = HERE.parent / "saved_models" / "rdunet"  # its highest version: what auto bundles
 DOSES_E = (1e4, 2e3, 3e2)
 CONDITIONS = ("ideal-128", "detector-256")
+METHODS = ("raw", "auto", "model")
 
 
 def _field():
@@ -143,8 +150,19 @@ def accuracy(args, bf, libs, work: Path) -> list[dict]:
                 with h5py.File(truth_file, "r") as f:
                     truth, off = np.asarray(f["labels"]), np.asarray(f["off_zone"])
                     q = float(f.attrs["q_sampling_invA"])
+                    shift = np.asarray(f["centre_shift_px"])
+                    q_true = float(f.attrs["q_sampling_true_invA"])
                 row = {"condition": name, "dose_e": dose, "seed": seed}
-                for method, spec in (("raw", "none"), ("auto", "auto"), ("model", str(MODEL))):
+                if args.reference:  # what the counts allow: truth-given matched filter
+                    from stemtf.evaluation.marker_reference import marker_reference
+                    from stemtf.physics import disk_radius_px
+
+                    r_disk = disk_radius_px(lib.semiangle_mrad, lib.energy_eV, q_true)
+                    row["reference"] = marker_reference(
+                        np.load(scan), truth, shift, q_true, r_disk
+                    ).to_dict()
+                for method in args.methods:
+                    spec = {"raw": "none", "model": str(MODEL)}.get(method, method)
                     s, labels, wall, cpu = _analyze(scan, work / "out", spec, lib, q, seed)
                     sc = bf.score(labels, truth, off)
                     row[method] = {
@@ -158,19 +176,23 @@ def accuracy(args, bf, libs, work: Path) -> list[dict]:
                         row["auto_decision"] = info.get("decision", info.get("kind"))
                         row["self_check"] = info.get("self_check")
                         row["warnings"] = s.get("warnings", [])
-                row["counts_kept"] = counts_kept(scan, lib, q)
+                if {"auto", "model"} & set(args.methods):
+                    row["counts_kept"] = counts_kept(scan, lib, q)
                 log.info(
-                    "%-14s %6g seed %d  O1-F1 raw %.3f auto %.3f model %.3f  (auto: %s; "
-                    "dev model/classical/raw %s; network keeps %.2f)",
+                    "%-14s %6g seed %d  O1-F1 %s%s  (auto: %s; dev model/classical/raw %s; "
+                    "network keeps %s)",
                     name,
                     dose,
                     seed,
-                    row["raw"]["o1_present_f1"],
-                    row["auto"]["o1_present_f1"],
-                    row["model"]["o1_present_f1"],
-                    row["auto_decision"],
-                    (row["self_check"] or {}).get("deviance_per_dp"),
-                    row["counts_kept"]["network_mean"],
+                    " ".join(f"{m} {row[m]['o1_present_f1']:.3f}" for m in args.methods),
+                    "".join(
+                        f" reference {k} {row['reference'][k + '_f1']:.3f}"
+                        for k in ("own", "pooled")
+                        if "reference" in row
+                    ),
+                    row.get("auto_decision", "-"),
+                    (row.get("self_check") or {}).get("deviance_per_dp"),
+                    row.get("counts_kept", {}).get("network_mean", "-"),
                 )
                 rows.append(row)
                 scan.unlink()
@@ -230,27 +252,40 @@ def speed(args, bf, libs, work: Path) -> list[dict]:
 
 def markdown(result: dict) -> str:
     s = result["settings"]
+    methods = s.get("methods", list(METHODS))
+    heads = {"raw": "raw", "auto": "auto", "model": "model forced", "classical": "classical"}
+    ref = s.get("reference", False)
     lines = [
         f"Denoiser benchmark (scenes of scripts/bench_field.py, split `{s['split']}`, seeds "
         f"{s['seeds']}, {s['shape'][0]} x {s['shape'][1]} scans; model {s.get('model', MODEL)}). "
-        "O1-present F1 / macro-F1:",
+        "O1-present F1 / macro-F1"
+        + (
+            "; reference: O1-present F1 of the truth-given matched filter (true centres and "
+            "q-sampling, best threshold), per pattern / 3x3 pooled"
+            if ref
+            else ""
+        )
+        + ":",
         "",
-        "| condition | dose | raw | auto | model forced | auto used | self-check deviance "
-        "model / classical / raw | network counts kept |",
-        "|---|---|---|---|---|---|---|---|",
+        "| condition | dose | "
+        + " | ".join(heads[m] for m in methods)
+        + (" | reference own / pooled" if ref else "")
+        + " | auto used | self-check deviance model / classical / raw | network counts kept |",
+        "|---|---|" + "---|" * (len(methods) + ref + 3),
     ]
     for r in result["accuracy"]:
         dev = (r.get("self_check") or {}).get("deviance_per_dp") or {}
         devs = " / ".join(f"{dev[k]:.0f}" for k in ("model", "classical", "raw")) if dev else "-"
-        cells = [
-            f"{r[m]['o1_present_f1']:.3f} / {r[m]['macro_f1']:.3f}"
-            for m in ("raw", "auto", "model")
-        ]
+        cells = [f"{r[m]['o1_present_f1']:.3f} / {r[m]['macro_f1']:.3f}" for m in methods]
+        if ref:
+            cells.append(f"{r['reference']['own_f1']:.3f} / {r['reference']['pooled_f1']:.3f}")
+        kept = r.get("counts_kept", {}).get("network_mean")
         lines.append(
             f"| {r['condition']} | {r['dose_e']:g} (seed {r['seed']}) | "
             + " | ".join(cells)
-            + f" | {r['auto_decision']} | {devs} | "
-            f"{r['counts_kept']['network_mean']:.2f} |"
+            + f" | {r.get('auto_decision', '-')} | {devs} | "
+            + ("-" if kept is None else f"{kept:.2f}")
+            + " |"
         )
     if result["speed"]:
         lines += [
@@ -286,6 +321,20 @@ def main(argv=None):
         nargs="+",
         default=None,
         help="scene seeds (default: the split's first)",
+    )
+    ap.add_argument(
+        "--methods",
+        nargs="+",
+        default=list(METHODS),
+        choices=("raw", "auto", "model", "classical"),
+        help="how each scan is analysed: raw (--denoise none), auto, model (forced), "
+        "classical (--denoise classical)",
+    )
+    ap.add_argument(
+        "--reference",
+        action="store_true",
+        help="also score the truth-given matched filter on the raw counts "
+        "(stemtf.evaluation.marker_reference: what the counts allow)",
     )
     ap.add_argument("--shape", type=int, nargs=2, default=(32, 32))
     ap.add_argument("--speed-conditions", nargs="*", default=list(CONDITIONS))
@@ -324,6 +373,8 @@ def main(argv=None):
             "doses_e": args.doses,
             "seeds": args.seeds,
             "shape": list(args.shape),
+            "methods": args.methods,
+            "reference": args.reference,
             "speed_conditions": args.speed_conditions,
             "speed_shape": list(args.speed_shape),
             "model": str(MODEL),

@@ -29,7 +29,8 @@ class AnalyzeConfig:
     out_dir : Path
         Output folder (results.h5, phase_map.png, summary.json, report.html).
     denoise : str
-        ``none``, a SavedModel folder or a TF Serving URL (see :func:`stemtf.denoise.load`).
+        ``auto``, ``none``, ``classical``, a SavedModel folder or a TF Serving URL (see
+        :func:`stemtf.denoise.load`).
     roi : (y0, y1, x0, x1) or None
         Half-open scan window to analyse; None = the whole scan.
     scheduler : str or None

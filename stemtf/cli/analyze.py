@@ -23,7 +23,8 @@ def main(
         str,
         typer.Option(
             help="auto (the bundled saved_models/rdunet, or $STEMTF_MODEL_DIR; no denoising "
-            "with a warning if none is installed), none, a SavedModel folder, "
+            "with a warning if none is installed), none, classical (hot-pixel median and a "
+            "Gaussian at the disk scale: the baseline), a SavedModel folder, "
             "http(s)://HOST:8501/v1/models/NAME or grpc://HOST:8500/NAME."
         ),
     ] = "auto",

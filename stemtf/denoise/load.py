@@ -13,7 +13,8 @@ from stemtf.errors import InputError
 __all__ = ["load", "ALLOWED"]
 
 ALLOWED = (
-    "auto, none, a SavedModel folder, http(s)://HOST:8501/v1/models/NAME or grpc://HOST:8500/NAME"
+    "auto, none, classical, a SavedModel folder, http(s)://HOST:8501/v1/models/NAME or "
+    "grpc://HOST:8500/NAME"
 )
 
 
@@ -40,7 +41,9 @@ def load(spec: str | Path | None, **kwargs: Any) -> Denoiser:
     spec : str or Path
         ``"none"`` (or None) -> identity; ``"auto"`` -> the bundled model
         (:func:`stemtf.denoise.bundled.load_bundled`; identity with a warning when none is
-        installed); ``http://``/``https://`` URL -> TF Serving REST
+        installed); ``"classical"`` -> :class:`stemtf.denoise.classical.ClassicalDenoiser`
+        (hot-pixel median and a disk-scale Gaussian; ``analyze`` sets the scan's disk radius);
+        ``http://``/``https://`` URL -> TF Serving REST
         client; ``grpc://HOST:PORT/NAME`` -> TF Serving gRPC client; otherwise a SavedModel
         folder.
     **kwargs
@@ -59,6 +62,10 @@ def load(spec: str | Path | None, **kwargs: Any) -> Denoiser:
         from stemtf.denoise.bundled import load_bundled
 
         return load_bundled(**kwargs)
+    if low == "classical":
+        from stemtf.denoise.classical import ClassicalDenoiser
+
+        return ClassicalDenoiser()
     if low.startswith(("http://", "https://")):
         denoiser = _serving_class("RestDenoiser")(text, **kwargs)
         kind = "rest"

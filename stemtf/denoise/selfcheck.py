@@ -313,6 +313,8 @@ def choose_denoiser(
         domain = None
         warnings.append(f"denoiser {name}: {e}; treated as unknown domain")
     sample = check_batch(sample, "self-check sample")
+    if info.get("kind") == "classical":
+        return _classical(denoiser, requested, info, geometry)
     if dose_e is None:  # hot pixels left out (a few saturated pixels outweigh a low dose)
         clean = np.where(hot_pixel_mask(sample), 0.0, sample)
         dose_e = float(clean.reshape(len(sample), -1).sum(axis=1).mean())
@@ -432,6 +434,34 @@ def _decided(framed, info, requested, decision, reason, verdict, domain, geometr
         chosen = framed
         chosen.info = {**dict(getattr(framed, "info", info)), **extra}
     return chosen
+
+
+def _classical(denoiser, requested, info, geometry):
+    """``--denoise classical``: the self-check's classical filter at the scan's disk radius."""
+    warnings: list[str] = []
+    if geometry is not None:
+        chosen = denoiser.with_disk_radius(geometry.disk_radius_px)
+        reason = (
+            f"classical filter named: hot pixels -> 3x3 median, Gaussian sigma "
+            f"{chosen.sigma_px:.2f} px (0.45 x the scan's disk radius {geometry.disk_radius_px:.2f} px)"
+        )
+    else:
+        chosen = denoiser
+        reason = (
+            f"classical filter named: the scan's q-sampling, beam energy or probe semi-angle is "
+            f"not known, so its disk radius is taken as {chosen.disk_radius_px:g} px (Gaussian "
+            f"sigma {chosen.sigma_px:.2f} px)"
+        )
+        warnings.append(reason)
+    chosen.info = {
+        **chosen.info,
+        "requested": str(requested),
+        "decision": "classical (named explicitly)",
+        "decision_reason": reason,
+        "self_check": None,
+    }
+    log.info("%s", reason)
+    return chosen, warnings
 
 
 def _scan_context_decision(framed, name, requested, info, warnings, domain, geometry, dose_e):
