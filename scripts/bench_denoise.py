@@ -324,7 +324,7 @@ def main(argv=None):
     )
     ap.add_argument(
         "--methods",
-        nargs="+",
+        nargs="*",
         default=list(METHODS),
         choices=("raw", "auto", "model", "classical"),
         help="how each scan is analysed: raw (--denoise none), auto, model (forced), "
@@ -348,6 +348,8 @@ def main(argv=None):
         "(default: the bundled one); `auto` uses it too",
     )
     args = ap.parse_args(argv)
+    if not args.methods and not args.reference and args.conditions:
+        ap.error("--methods is empty and --reference not given: nothing to measure")
     from stemtf.denoise.savedmodel import find_version_dir
 
     MODEL = find_version_dir(args.model.resolve())

@@ -180,12 +180,14 @@ def main(argv=None) -> None:
         name, _, value = item.partition("=")
         if not value:
             raise SystemExit(f"--matched {item!r}: expected NAME=VALUE")
-        matched[name] = int(value) if name.endswith("vertices") else float(value)
+        integer = name.endswith(("vertices", "reach", "cluster"))
+        matched[name] = int(value) if integer else float(value)
+    from stemtf.errors import InputError
     from stemtf.phase.matched import MatchedParams
 
     try:
         MatchedParams(**matched)
-    except TypeError as exc:
+    except (TypeError, InputError) as exc:
         raise SystemExit(f"--matched {args.matched}: {exc}") from None
     logging.basicConfig(level=logging.ERROR)
     if args.marker_lattice_min_z is not None:

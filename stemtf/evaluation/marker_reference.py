@@ -13,7 +13,8 @@ Two scores per scan:
 
 * ``own``: each pattern on its own -- ``max_theta Z(theta)``, ``Z`` the hexagon's background-
   subtracted excess over its shot-noise sigma (:func:`stemtf.phase.matched.hexagon_scan`, the
-  same disk windows, background bands and clipping the pipeline's filter uses);
+  same disk windows, background bands and clipping the pipeline's filter uses, but the
+  variance is the shot noise alone, not floored by the spread over rotations);
 * ``pooled``: the excess and variance summed over the pattern's 3 x 3 scan neighbourhood at each
   rotation before the maximum (grains span several probe positions and share their rotation;
   the pipeline's scan-context steps pool the same way).
@@ -121,7 +122,12 @@ def marker_statistics(
     # a Calibration whose disk radius is the one given (q-sampling scaled to it at 200 kV, 1 mrad)
     q = 0.01 * _disk(1.0, 200e3, 0.01) / disk_radius_px
     cal = Calibration(q, 200e3, 1.0, center_yx=(h / 2.0, w / 2.0))
-    ex, var = hexagon_scan(g.reshape(ry * rx, h, w), c.reshape(-1, 2), radius_px, cal)
+    # shot-noise variance only: the pipeline's floor by the spread over rotations (detector
+    # structure) would cap a strong hexagon's significance at its own contrast
+    ex, _, var = hexagon_scan(
+        g.reshape(ry * rx, h, w), c.reshape(-1, 2), radius_px, cal, return_shot_variance=True
+    )
+    var = np.maximum(var, 1.0)
     own = (ex / np.sqrt(var)).max(axis=1).reshape(ry, rx)
     e3, v3 = ex.reshape(ry, rx, -1), var.reshape(ry, rx, -1)
     pe, pv = np.zeros_like(e3), np.zeros_like(v3)

@@ -178,12 +178,18 @@ class MatchedParams:
     arc_min_ratio: float = 0.5
     unassigned_reach: int = 2
     start_where_unseen: bool = True
+    min_seed_cluster: int = 0
 
     def __post_init__(self) -> None:
         for name in ("min_sixfold_vertices", "min_arc_vertices"):
             v = getattr(self, name)
             if v not in range(1, 8):
                 raise InputError(f"{name}={v!r} is not allowed: 1 to 7 vertices (7: off)")
+        if not (isinstance(self.min_seed_cluster, int) and self.min_seed_cluster >= 0):
+            raise InputError(
+                f"min_seed_cluster={self.min_seed_cluster!r} is not allowed: an integer >= 0 "
+                "(0: off)"
+            )
         if not isinstance(self.start_where_unseen, bool):
             raise InputError(
                 f"start_where_unseen={self.start_where_unseen!r} is not allowed: True or False"
@@ -382,6 +388,22 @@ def _grow(seed: np.ndarray, candidate: np.ndarray, shape: tuple[int, int]) -> np
         reach = reach | new
 
 
+def _large_clusters(candidate: np.ndarray, shape: tuple[int, int], min_size: int) -> np.ndarray:
+    """Candidates in clusters (chains at most two probe positions apart) of >= ``min_size``."""
+    out = np.zeros_like(candidate)
+    done = np.zeros_like(candidate)
+    for i in np.flatnonzero(candidate):
+        if done[i]:
+            continue
+        start = np.zeros_like(candidate)
+        start[i] = True
+        members = _grow(start, candidate, shape) | start
+        done |= members
+        if members.sum() >= min_size:
+            out |= members
+    return out
+
+
 def ring_evidence(
     excess: np.ndarray, variance: np.ndarray, shape: tuple[int, int], prm: MatchedParams
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -561,7 +583,11 @@ def label_sparse_patterns(
     # seed it: they are all the evidence there is
     def _seeds(codes, cand):
         seen = np.isin(labels, codes)
-        return seen if (seen.any() or not prm.start_where_unseen) else cand
+        if not seen.any() and prm.start_where_unseen:
+            return cand
+        if prm.min_seed_cluster > 0:  # a grain's worth of candidates is evidence of its own
+            seen = seen | _large_clusters(cand, (ry, rx), prm.min_seed_cluster)
+        return seen
 
     cand2 = none & found["marker"]
     second = _grow(_seeds((LABEL_SECOND, LABEL_BOTH), cand2), cand2, (ry, rx))

@@ -92,6 +92,33 @@ def test_the_filter_extends_a_seen_phase_and_leaves_bright_patterns(kin, model, 
     assert not strict[2].any()
 
 
+def test_a_large_cluster_of_candidates_seeds_a_grain_the_spot_finder_missed(
+    kin, model, calibration
+):
+    """Two faint O1 grains three O3 columns apart; the spot finder saw only the first. The
+    second grain's candidates (9 positions) join only where clusters of that size seed."""
+    rng = np.random.default_rng(7)
+    kinds = np.full((3, 9), 2)
+    kinds[:, 3:6] = 1
+    grid = _scan(kin, model, rng, kinds, dose=150.0)
+    seeded = np.zeros(27, np.uint8)
+    seeded[0] = 2
+    centers = np.tile(calibration.center_yx, (27, 1))
+    cols = np.arange(27) % 9
+
+    def run(k):
+        prm = MatchedParams(min_seed_cluster=k)
+        return label_sparse_patterns(grid, seeded, np.zeros(27), centers, calibration, model, prm)[
+            0
+        ]
+
+    off, small, big = run(0), run(5), run(10)
+    assert (off[cols <= 2] == 2).mean() >= 0.8 and not np.any(off[cols >= 6] == 2)
+    assert (small[cols >= 6] == 2).mean() >= 0.8
+    assert not np.any(big[cols >= 6] == 2)
+    assert not np.any(small[(cols >= 3) & (cols <= 5)] == 2)  # the O3 columns stay O3 or none
+
+
 def test_no_phase_is_given_near_an_unassigned_pattern(kin, model, calibration):
     """A faint O1 row beside a crystal no phase fits: within two positions of the
     ``unassigned`` pattern nothing is given from the raw counts (off-zone pseudo-hexagons),
@@ -122,6 +149,8 @@ def test_bad_parameters():
         MatchedParams(unassigned_reach=-1)
     with pytest.raises(InputError, match="start_where_unseen='yes'"):
         MatchedParams(start_where_unseen="yes")
+    with pytest.raises(InputError, match="min_seed_cluster=-1"):
+        MatchedParams(min_seed_cluster=-1)
 
 
 def test_a_ring_off_the_detector_gives_no_evidence(kin, model, calibration):
