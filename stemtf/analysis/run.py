@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -164,6 +165,18 @@ def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, An
     return calibration, model, HEXAGON_DTYPE, time.perf_counter() - t0
 
 
+def _matched_params() -> dict:
+    """The low-dose matched filter's default thresholds (JSON-safe) for the resume key."""
+    from dataclasses import asdict
+
+    from stemtf.phase.matched import MatchedParams
+
+    return {
+        k: (v if math.isfinite(v) else str(v)) if isinstance(v, float) else v
+        for k, v in asdict(MatchedParams()).items()
+    }
+
+
 def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
     """Open and hash the input, run pass 1, and start (or resume) the work folder.
 
@@ -241,6 +254,8 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
         # length of per-step counts): never resumed into this run
         "stemtf_version": __version__,
         "relabel_steps": list(RELABEL_STEPS),
+        # the matched filter's thresholds decide low-dose labels: chunks made with others differ
+        "matched_params": _matched_params(),
         "detector_binning": binning,
     }
     resumed = work.start(key) is not None  # another run's chunks are discarded, never reused

@@ -161,6 +161,22 @@ class MatchedParams:
         added. Through ``analyze`` (chunks) on the ``report`` split at 1e2 it raised
         O1-present in 7 of 8 conditions (+0.03 to +0.08) and called 0.5 % of off-zone
         positions O1/both (0 % before).
+    min_seed_cluster : int
+        Where the spot finder saw the phase somewhere in the grid but not in this grain, a
+        cluster of at least this many candidates (chains at most two probe positions apart)
+        seeds it too (0: off; only the spot finder's calls seed). At 1e2 e-/DP the spot finder
+        sees O1 in a handful of positions of one grain; the filter's marker candidates in the
+        other O1 grains (all truly O1 or O3+O1 on the scene measured: 138 of 138) then joined
+        nothing and took the first phase from the shared ring (``tune``, mistilt seed 2: 67
+        of 138 left out). A lone off-zone pseudo-hexagon stays a lone candidate. Chosen on the
+        ``tune`` split (seeds 2 and 3 of mistilt, all conditions and off-zone at 1e2 and 3e2,
+        40 x 40 scenes; ``scripts/tune_phase.py --matched min_seed_cluster=K``): mean
+        O1-present F1 at 1e2 0.617 -> 0.761 for K = 4 and K = 8 alike (mistilt 0.542 / 0.580
+        -> 0.827 / 0.829, all 0.341 -> 0.620 and 0.400 unchanged, off-zone 0.884 -> 0.935),
+        false O1/both calls 12 -> 12; 3e2 unchanged. Checked on the ``check`` split (seed 200 of
+        mistilt, all, off-zone and carbon/thickness/detector at 1e2 and 1e3): 1e2 mean 0.491 ->
+        0.558 (carbon 0.583 -> 0.848, the others unchanged), false O1/both 4 -> 4; 1e3
+        unchanged.
     """
 
     min_own_z: float = 3.5
@@ -178,7 +194,7 @@ class MatchedParams:
     arc_min_ratio: float = 0.5
     unassigned_reach: int = 2
     start_where_unseen: bool = True
-    min_seed_cluster: int = 0
+    min_seed_cluster: int = 4
 
     def __post_init__(self) -> None:
         for name in ("min_sixfold_vertices", "min_arc_vertices"):

@@ -79,17 +79,18 @@ def test_the_filter_extends_a_seen_phase_and_leaves_bright_patterns(kin, model, 
         grid, np.zeros(9, np.uint8), np.zeros(9), centers, calibration, model
     )
     assert alone[2].sum() >= 6 and np.all(np.isin(alone[0], (0, 2)))
+
     # ... unless told to extend only what the spot finder saw
-    strict = label_sparse_patterns(
-        grid,
-        np.zeros(9, np.uint8),
-        np.zeros(9),
-        centers,
-        calibration,
-        model,
-        MatchedParams(start_where_unseen=False),
-    )
-    assert not strict[2].any()
+    def run(**kw):
+        prm = MatchedParams(**kw)
+        return label_sparse_patterns(
+            grid, np.zeros(9, np.uint8), np.zeros(9), centers, calibration, model, prm
+        )[0]
+
+    assert not run(start_where_unseen=False, min_seed_cluster=0).any()
+    # a cluster of candidates as large as the grain still seeds it when clusters may
+    assert run(start_where_unseen=False, min_seed_cluster=4).sum() >= 6
+    assert not run(start_where_unseen=False, min_seed_cluster=10).any()
 
 
 def test_a_large_cluster_of_candidates_seeds_a_grain_the_spot_finder_missed(
