@@ -305,6 +305,8 @@ def choose_denoiser(
     info = dict(getattr(denoiser, "info", {"kind": "custom", "model": requested}))
     if info.get("kind") == "none" or isinstance(denoiser, IdentityDenoiser):
         return denoiser, []
+    if info.get("kind") == "classical":  # named: no model, no domain, no self-check
+        return _classical(denoiser, requested, geometry)
     warnings: list[str] = []
     name = "/".join(str(v) for v in (info.get("model"), info.get("version")) if v) or requested
     try:
@@ -313,8 +315,6 @@ def choose_denoiser(
         domain = None
         warnings.append(f"denoiser {name}: {e}; treated as unknown domain")
     sample = check_batch(sample, "self-check sample")
-    if info.get("kind") == "classical":
-        return _classical(denoiser, requested, info, geometry)
     if dose_e is None:  # hot pixels left out (a few saturated pixels outweigh a low dose)
         clean = np.where(hot_pixel_mask(sample), 0.0, sample)
         dose_e = float(clean.reshape(len(sample), -1).sum(axis=1).mean())
@@ -436,7 +436,7 @@ def _decided(framed, info, requested, decision, reason, verdict, domain, geometr
     return chosen
 
 
-def _classical(denoiser, requested, info, geometry):
+def _classical(denoiser, requested, geometry):
     """``--denoise classical``: the self-check's classical filter at the scan's disk radius."""
     warnings: list[str] = []
     if geometry is not None:

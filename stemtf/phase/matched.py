@@ -176,7 +176,10 @@ class MatchedParams:
         false O1/both calls 12 -> 12; 3e2 unchanged. Checked on the ``check`` split (seed 200 of
         mistilt, all, off-zone and carbon/thickness/detector at 1e2 and 1e3): 1e2 mean 0.491 ->
         0.558 (carbon 0.583 -> 0.848, the others unchanged), false O1/both 4 -> 4; 1e3
-        unchanged.
+        unchanged. Reported through ``analyze`` (``report``, seeds 100-101, 1e2): off-zone
+        0.846 / 0.856 -> 0.900 / 0.947, 256 px 0.913 -> 0.917, ideal 128 px, mistilt and all
+        conditions unchanged (``analyze``'s chunks already let candidates seed where a chunk's
+        spot finder saw no O1); 3e2 unchanged.
     """
 
     min_own_z: float = 3.5
