@@ -439,14 +439,16 @@ def _decided(framed, info, requested, decision, reason, verdict, domain, geometr
 def _classical(denoiser, requested, geometry):
     """``--denoise classical``: the self-check's classical filter at the scan's disk radius."""
     warnings: list[str] = []
+    # a new instance: the loaded one is cached per process and shared between scans
+    chosen = denoiser.with_disk_radius(
+        geometry.disk_radius_px if geometry is not None else denoiser.disk_radius_px
+    )
     if geometry is not None:
-        chosen = denoiser.with_disk_radius(geometry.disk_radius_px)
         reason = (
             f"classical filter named: hot pixels -> 3x3 median, Gaussian sigma "
             f"{chosen.sigma_px:.2f} px (0.45 x the scan's disk radius {geometry.disk_radius_px:.2f} px)"
         )
     else:
-        chosen = denoiser
         reason = (
             f"classical filter named: the scan's q-sampling, beam energy or probe semi-angle is "
             f"not known, so its disk radius is taken as {chosen.disk_radius_px:g} px (Gaussian "

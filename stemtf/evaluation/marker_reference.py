@@ -107,7 +107,7 @@ def marker_statistics(
         ``max_theta`` of the hexagon's excess over its sigma.
     """
     from stemtf.phase.calibration import Calibration
-    from stemtf.phase.matched import hexagon_scan
+    from stemtf.phase.matched import _pooled, hexagon_scan
     from stemtf.physics import disk_radius_px as _disk
 
     g = np.asarray(grid)
@@ -129,16 +129,8 @@ def marker_statistics(
     )
     var = np.maximum(var, 1.0)
     own = (ex / np.sqrt(var)).max(axis=1).reshape(ry, rx)
-    e3, v3 = ex.reshape(ry, rx, -1), var.reshape(ry, rx, -1)
-    pe, pv = np.zeros_like(e3), np.zeros_like(v3)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            ys, yd = slice(max(0, dy), ry + min(0, dy)), slice(max(0, -dy), ry + min(0, -dy))
-            xs, xd = slice(max(0, dx), rx + min(0, dx)), slice(max(0, -dx), rx + min(0, -dx))
-            pe[yd, xd] += e3[ys, xs]
-            pv[yd, xd] += v3[ys, xs]
-    pooled = (pe / np.sqrt(pv)).max(axis=2)
-    return own, pooled
+    pooled = _pooled(ex, (ry, rx)) / np.sqrt(_pooled(var, (ry, rx)))  # the filter's 3 x 3 sums
+    return own, pooled.max(axis=1).reshape(ry, rx)
 
 
 def marker_reference(
