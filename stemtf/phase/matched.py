@@ -180,6 +180,29 @@ class MatchedParams:
         0.846 / 0.856 -> 0.900 / 0.947, 256 px 0.913 -> 0.917, ideal 128 px, mistilt and all
         conditions unchanged (``analyze``'s chunks already let candidates seed where a chunk's
         spot finder saw no O1); 3e2 unchanged.
+    both_pooled_z, both_min_ratio : float
+        Patterns this step gives the first phase (its ring shows, the marker hexagon did not
+        pass the tests above) become O3+O1 where their 5 x 5 neighbourhood of first-phase
+        patterns (tent-weighted, :func:`_tent_pooled`) shows the marker hexagon at the
+        rotation the first ring fixes: ``both_pooled_z`` sigmas (of the weighted sum) and at
+        least ``both_min_ratio`` of the first ring's excess (:func:`_marker_beside_first`;
+        ``both_pooled_z=inf``: off). Why: at 1e2 e-/DP under 20 mrad mistilt the marker of
+        O3+O1 columns and of tilted O1 is too faint for the 3 x 3 tests, and the shared ring
+        alone then called them O3 (``tune``, mistilt seed 2: 53 of 208 O1-present
+        positions); their 5 x 5 marker / first-ring excess ratio is 0.25-0.40 (median), pure
+        O3's 0.00 (90th percentile 0.07). Summing over the first phase's patterns only keeps
+        an O3 pattern beside an O1 grain from borrowing the grain's marker (summing over all
+        patterns called 41 O3 positions beside O1 mixed in one off-zone scene). Chosen on the
+        ``tune`` split (``scripts/tune_phase.py``, seeds 2-3 of mistilt, all conditions and
+        off-zone at 1e2 and 3e2; ``--matched both_pooled_z=Z both_min_ratio=R``): mean
+        O1-present F1 at 1e2 0.761 -> 0.792 (Z = 2, R = 0.1; mistilt 0.827 / 0.829 -> 0.898
+        / 0.912), false O1/both 12 -> 13; at 3e2 0.903 -> 0.910, false 49 -> 56; no scene
+        lower. Z = 1.5 gained 0.010 more at 1e2 for 13 more false calls (26), so 2 was taken;
+        R = 0.2 gained less. An unweighted 5 x 5 box at the same Z: 1e2 0.790, and it blurred
+        off-zone at 3e2 (0.973 -> 0.965). Checked on the ``check`` split
+        (seed 200 of mistilt, all, off-zone, carbon/thickness/detector at 1e2 and 1e3): 1e2
+        mean 0.558 -> 0.657 (mistilt 0.477 -> 0.827, carbon 0.848 -> 0.845), false 4 -> 5;
+        1e3 unchanged (0.944), false 15 -> 15.
     """
 
     min_own_z: float = 3.5
@@ -198,6 +221,8 @@ class MatchedParams:
     unassigned_reach: int = 2
     start_where_unseen: bool = True
     min_seed_cluster: int = 4
+    both_pooled_z: float = 2.0
+    both_min_ratio: float = 0.1
 
     def __post_init__(self) -> None:
         for name in ("min_sixfold_vertices", "min_arc_vertices"):
@@ -229,6 +254,13 @@ class MatchedParams:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
                 raise InputError(f"{name}={v!r} is not allowed: it must be a number > 0")
+        if not (isinstance(self.both_pooled_z, (int, float)) and self.both_pooled_z > 0):
+            raise InputError(
+                f"both_pooled_z={self.both_pooled_z!r} is not allowed: a number > 0 (inf: off)"
+            )
+        r = self.both_min_ratio
+        if not (isinstance(r, (int, float)) and math.isfinite(r) and r >= 0):
+            raise InputError(f"both_min_ratio={r!r} is not allowed: a finite number >= 0")
         if not (isinstance(self.arc_pooled_z, (int, float)) and self.arc_pooled_z > 0):
             raise InputError(
                 f"arc_pooled_z={self.arc_pooled_z!r} is not allowed: a number > 0 (inf: off)"
@@ -394,6 +426,28 @@ def _pooled(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     return out.reshape(values.shape)
 
 
+def _tent_pooled(values: np.ndarray, shape: tuple[int, int], power: int = 1) -> np.ndarray:
+    """Weighted sum over each position's 5 x 5 neighbourhood, weights (1 2 3 2 1)^2 outer.
+
+    ``power=2`` squares the weights: the variance of the weighted sum of independent
+    excesses is the sum of the squared weights times their variances. The centre weighs 9,
+    the corners 1: the sum reaches two positions while a boundary two positions away adds
+    little.
+    """
+    ry, rx = shape
+    g = values.reshape(ry, rx, -1)
+    out = np.zeros_like(g)
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            w = float(((3 - abs(dy)) * (3 - abs(dx))) ** power)
+            src_y = slice(max(dy, 0), ry + min(dy, 0))
+            dst_y = slice(max(-dy, 0), ry + min(-dy, 0))
+            src_x = slice(max(dx, 0), rx + min(dx, 0))
+            dst_x = slice(max(-dx, 0), rx + min(-dx, 0))
+            out[dst_y, dst_x] += w * g[src_y, src_x]
+    return out.reshape(values.shape)
+
+
 def _grow(seed: np.ndarray, candidate: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """Candidates connected to the seeds through candidates within two probe positions."""
     taken = np.zeros_like(candidate)
@@ -479,6 +533,38 @@ def _faint_marker(ring_ex, ring_var, marker_zpool, at, expect, vertices_ok, shap
     )
 
 
+def _marker_beside_first(ring_ex, ring_var, within, offset, shape, prm):
+    """Patterns whose 5 x 5 neighbourhood shows the marker hexagon where the first ring fixes it.
+
+    Sums are weighted by :func:`_tent_pooled`, their significance taken with the squared
+    weights. The neighbourhood's first-phase ring gives the lattice's rotation (its best
+    hexagon); the marker hexagon is then looked for only at the rotation the structure fixes
+    relative to it (within +- 0.5 deg), so the test spends no trials on rotations. It passes
+    where that marker sum stands :attr:`MatchedParams.both_pooled_z` sigmas AND holds at least
+    :attr:`MatchedParams.both_min_ratio` of the first ring's excess: O3's own weak reflections
+    near the marker radius hold a few per cent of its {110} (pure O3 on the ``tune`` split,
+    mistilt 1e2: 90th percentile 0.07), so the ratio, not the significance, tells O3 from O3+O1.
+    The sums take only the patterns in ``within`` (N, 1), the first phase's: an O3 pattern
+    beside an O1 grain would otherwise borrow the grain's marker.
+    """
+    n = ring_ex["first"].shape[0]
+    rows = np.arange(n)
+    n_rot = ring_ex["first"].shape[1]
+    pf = _tent_pooled(ring_ex["first"] * within, shape)
+    zf = pf / np.sqrt(np.maximum(_tent_pooled(ring_var["first"] * within, shape, 2), 1.0))
+    rf = np.argmax(zf, axis=1)
+    pm = _tent_pooled(ring_ex["marker"] * within, shape)
+    pmv = _tent_pooled(ring_var["marker"] * within, shape, 2)
+    expect = np.rint(rf - offset).astype(np.int64)
+    cols = np.stack([(expect + d) % n_rot for d in (-1, 0, 1)])
+    zm = pm[rows, cols] / np.sqrt(np.maximum(pmv[rows, cols], 1.0))
+    best = np.argmax(zm, axis=0)
+    z = zm[best, rows]
+    at = cols[best, rows]
+    ratio = pm[rows, at] / np.maximum(pf[rows, rf], 1e-9)
+    return (z >= prm.both_pooled_z) & (ratio >= prm.both_min_ratio)
+
+
 def label_sparse_patterns(
     grid: np.ndarray,
     labels: np.ndarray,
@@ -540,7 +626,10 @@ def label_sparse_patterns(
     # smearing the disks summed below; the descan moves it smoothly across the scan
     cen = scan_smoothed_centers(g, cen, calibration.disk_radius_px)
     # patterns whose neighbourhood holds a target: only those need scoring
-    need = _pooled(none.astype(np.float64)[:, None], (ry, rx))[:, 0] > 0
+    need = _pooled(none.astype(np.float64)[:, None], (ry, rx))
+    if np.isfinite(prm.both_pooled_z):  # the O3+O1 test sums 5 x 5 neighbourhoods
+        need = _pooled(need, (ry, rx))
+    need = need[:, 0] > 0
     idx = np.flatnonzero(need)
     found, rot, zpool = {}, {}, {}
     n_rot = _N_BINS // 6
@@ -613,6 +702,10 @@ def label_sparse_patterns(
     cand1 = none & ~second & found["first"]
     first = _grow(_seeds((LABEL_FIRST, LABEL_BOTH), cand1), cand1, (ry, rx))
     labels[second], labels[first] = LABEL_SECOND, LABEL_FIRST
+    if np.isfinite(prm.both_pooled_z) and first.any():
+        same = (labels == LABEL_FIRST)[:, None]  # sums over the first phase's patterns only
+        both = _marker_beside_first(ring_ex, ring_var, same, offset, (ry, rx), prm)
+        labels[first & both] = LABEL_BOTH
     confidence[second | first] = 0.3
     relabelled[second | first] = True
     return labels, confidence, relabelled

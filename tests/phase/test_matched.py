@@ -11,6 +11,7 @@ from stemtf.phase import identify_phases
 from stemtf.phase.matched import (
     MarkerCheckParams,
     MatchedParams,
+    _tent_pooled,
     check_marker_on_counts,
     hexagon_scan,
     label_sparse_patterns,
@@ -152,6 +153,23 @@ def test_bad_parameters():
         MatchedParams(start_where_unseen="yes")
     with pytest.raises(InputError, match="min_seed_cluster=-1"):
         MatchedParams(min_seed_cluster=-1)
+    with pytest.raises(InputError, match="both_pooled_z=0"):
+        MatchedParams(both_pooled_z=0)
+    with pytest.raises(InputError, match="both_min_ratio=-0.1"):
+        MatchedParams(both_min_ratio=-0.1)
+
+
+def test_the_tent_sum_and_its_variance_weights():
+    """5 x 5 weights (1 2 3 2 1)^2: 81 in all, 361 squared, for an interior position; a unit
+    excess at one position reaches two positions and no further."""
+    ones = np.ones((7 * 7, 1))
+    assert _tent_pooled(ones, (7, 7))[3 * 7 + 3, 0] == 81.0
+    assert _tent_pooled(ones, (7, 7), 2)[3 * 7 + 3, 0] == 361.0
+    spot = np.zeros((7 * 7, 1))
+    spot[3 * 7 + 3] = 1.0
+    out = _tent_pooled(spot, (7, 7)).reshape(7, 7)
+    assert out[3, 3] == 9.0 and out[1, 1] == 1.0 and out[3, 5] == 3.0
+    assert out[0].sum() == 0 and out[:, 6].sum() == 0
 
 
 def test_a_ring_off_the_detector_gives_no_evidence(kin, model, calibration):
@@ -347,3 +365,50 @@ def test_a_faint_marker_arc_of_a_tilted_grain_shows_the_second_phase(model, cali
         MatchedParams(arc_min_ratio=float("nan"))
     with pytest.raises(InputError, match="arc_pooled_z"):
         MatchedParams(arc_pooled_z=0.0)
+
+
+def test_o3_columns_with_a_faint_o1_share_are_called_mixed_and_pure_o3_is_not(
+    kin, model, calibration
+):
+    """O1 | O3 | O3+O1 columns at 300 counts per pattern on 0.5 count/px of background; the
+    mixed columns' marker disks hold 0.25 of a {110} disk. Per pattern (and 3 x 3) the marker
+    is mostly too faint, so they took the first phase from the {110} ring; the 5 x 5 sum of
+    first-phase patterns at the rotation the lattice fixes shows it. Pure O3 between the O1
+    grain and the mixed band turns mixed only within the sum's reach (two positions); with the
+    test off (``both_pooled_z=inf``) nothing is mixed."""
+    marker = [r for r in model.rings if r.marker][0]
+    shared = [r for r in model.rings if not r.marker and r.phase == 0][0]
+    o3 = [(shared.radius_invA, shared.rotation_deg, 1.0)]
+    mixed = o3 + [(marker.radius_invA, marker.rotation_deg, 0.25)]
+    kinds = np.full((9, 20), 1)
+    kinds[:, :3] = 2
+    kinds[:, 11:] = 3
+    rng = np.random.default_rng(5)
+    grid = np.empty(kinds.shape + (128, 128), np.float32)
+    for iy, ix in np.ndindex(kinds.shape):
+        k = int(kinds[iy, ix])
+        rings = kin.phase_rings(model, 1) if k == 2 else (mixed if k == 3 else o3)
+        img = kin.render_pattern(rings, rotation_deg=21.0, central=6.0)
+        grid[iy, ix] = rng.poisson(img * 300.0 + 0.5)
+    truth = kinds.ravel()
+    n = truth.size
+    centers = np.tile(calibration.center_yx, (n, 1))
+
+    def run(**kw):
+        none = np.zeros(n, np.uint8)
+        prm = MatchedParams(**kw)
+        return label_sparse_patterns(grid, none, np.zeros(n), centers, calibration, model, prm)[0]
+
+    off, on = run(both_pooled_z=float("inf")), run()
+    mixed_band = truth == 3
+    assert (off[mixed_band] == 1).mean() >= 0.6  # the {110} ring alone: the first phase
+    assert not np.any(off == 3)
+    col = np.arange(n) % kinds.shape[1]
+    inner = mixed_band & (col >= 13) & (off == 1)  # full 5 x 5
+    assert (on[inner] == 3).mean() >= 0.8
+    # the 5 x 5 sum blurs a boundary by at most two positions; beyond that O3 stays O3
+    assert not np.any(on[(truth == 1) & (col >= 6) & (col <= 8)] == 3)
+    assert (on[truth == 1] == 3).mean() <= 0.15
+    assert np.all((on == off) | ((off == 1) & (on == 3)))  # the test only adds mixed calls
+    # a stricter ratio than the band's ~0.2 adds none
+    assert not np.any(run(both_min_ratio=0.6) == 3)
