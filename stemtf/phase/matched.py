@@ -181,8 +181,9 @@ class MatchedParams:
         conditions unchanged (``analyze``'s chunks already let candidates seed where a chunk's
         spot finder saw no O1); 3e2 unchanged.
     both_pooled_z, both_min_ratio : float
-        Patterns this step gives the first phase (its ring shows, the marker hexagon did not
-        pass the tests above) become O3+O1 where their 5 x 5 neighbourhood of first-phase
+        Low-dose patterns with the first phase -- given by this step (its ring shows, the
+        marker hexagon did not pass the tests above) or already by the spot finder -- become
+        O3+O1 where their 5 x 5 neighbourhood of first-phase
         patterns (tent-weighted, :func:`_tent_pooled`) shows the marker hexagon at the
         rotation the first ring fixes: ``both_pooled_z`` sigmas (of the weighted sum) and at
         least ``both_min_ratio`` of the first ring's excess (:func:`_marker_beside_first`;
@@ -596,14 +597,20 @@ def label_sparse_patterns(
     -------
     labels, confidence : ndarray (Ry * Rx,)
         Updated copies: the second phase where its marker shows (confidence 0.3), else the
-        first phase where its shared ring shows (confidence 0.3).
+        first phase where its shared ring shows (confidence 0.3); low-dose first-phase
+        patterns (these and the spot finder's) become O3+O1 where their neighbourhood shows
+        the marker at the lattice's rotation (confidence 0.3; ``both_pooled_z``).
     relabelled : bool ndarray (Ry * Rx,)
     """
     prm = params or MatchedParams()
     g, labels, confidence, relabelled = scan_step_start(grid, labels, confidence)
     ry, rx = g.shape[:2]
     none = labels == LABEL_NONE
-    if type(model) is not PhaseModel or not none.any():
+    # the spot finder's first-phase calls on low-dose patterns are re-tested for O3+O1 too
+    spot_first = labels == LABEL_FIRST
+    if not np.isfinite(prm.both_pooled_z):
+        spot_first[:] = False
+    if type(model) is not PhaseModel or not (none | spot_first).any():
         return labels, confidence, relabelled
     marker, shared = _marker_and_shared_rings(model)
     if marker is None:
@@ -613,20 +620,21 @@ def label_sparse_patterns(
     dps = g.reshape((ry * rx,) + g.shape[2:])
     cen = np.asarray(centers_yx, float).reshape(ry * rx, 2)
     # low-dose patterns only (counts in the transmitted disk above its surroundings)
-    cand = np.flatnonzero(none)
+    cand = np.flatnonzero(none | spot_first)
     beam, _ = aperture_counts(
         remove_hot_pixels(dps[cand]),
         SpotTable(np.arange(cand.size), cen[cand, 0], cen[cand, 1], *(np.zeros(cand.size),) * 2),
         calibration.disk_radius_px,
     )
     none[cand[beam > prm.max_beam_counts]] = False
-    if not none.any():
+    spot_first[cand[beam > prm.max_beam_counts]] = False
+    if not (none | spot_first).any():
         return labels, confidence, relabelled
     # at a few tens of counts in the transmitted disk a pattern's own centre wanders by px,
     # smearing the disks summed below; the descan moves it smoothly across the scan
     cen = scan_smoothed_centers(g, cen, calibration.disk_radius_px)
     # patterns whose neighbourhood holds a target: only those need scoring
-    need = _pooled(none.astype(np.float64)[:, None], (ry, rx))
+    need = _pooled((none | spot_first).astype(np.float64)[:, None], (ry, rx))
     if np.isfinite(prm.both_pooled_z):  # the O3+O1 test sums 5 x 5 neighbourhoods
         need = _pooled(need, (ry, rx))
     need = need[:, 0] > 0
@@ -683,6 +691,7 @@ def label_sparse_patterns(
         odd = _pooled(odd, (ry, rx))
     odd = odd[:, 0] > 0
     none &= ~odd
+    spot_first &= ~odd
 
     # the filter extends a phase the spot finder saw: candidates join it through chains of
     # candidates at most two probe positions apart (a lone pseudo-hexagon of an off-zone grain
@@ -702,10 +711,12 @@ def label_sparse_patterns(
     cand1 = none & ~second & found["first"]
     first = _grow(_seeds((LABEL_FIRST, LABEL_BOTH), cand1), cand1, (ry, rx))
     labels[second], labels[first] = LABEL_SECOND, LABEL_FIRST
-    if np.isfinite(prm.both_pooled_z) and first.any():
+    if np.isfinite(prm.both_pooled_z) and (first | spot_first).any():
         same = (labels == LABEL_FIRST)[:, None]  # sums over the first phase's patterns only
         both = _marker_beside_first(ring_ex, ring_var, same, offset, (ry, rx), prm)
-        labels[first & both] = LABEL_BOTH
+        labels[(first | spot_first) & both] = LABEL_BOTH
+        confidence[spot_first & both] = 0.3
+        relabelled[spot_first & both] = True
     confidence[second | first] = 0.3
     relabelled[second | first] = True
     return labels, confidence, relabelled

@@ -412,3 +412,9 @@ def test_o3_columns_with_a_faint_o1_share_are_called_mixed_and_pure_o3_is_not(
     assert np.all((on == off) | ((off == 1) & (on == 3)))  # the test only adds mixed calls
     # a stricter ratio than the band's ~0.2 adds none
     assert not np.any(run(both_min_ratio=0.6) == 3)
+    # the same columns already called O3 (the spot finder's calls, given as input) are
+    # re-tested alike
+    given = label_sparse_patterns(grid, off, np.zeros(n), centers, calibration, model)
+    assert (given[0][inner] == 3).mean() >= 0.8
+    assert not np.any(given[0][(truth == 1) & (col >= 6) & (col <= 8)] == 3)
+    assert np.all(given[2] == (given[0] != off)) and np.all(given[1][given[2]] == 0.3)
