@@ -204,6 +204,13 @@ class MatchedParams:
         (seed 200 of mistilt, all, off-zone, carbon/thickness/detector at 1e2 and 1e3): 1e2
         mean 0.558 -> 0.657 (mistilt 0.477 -> 0.827, carbon 0.848 -> 0.845), false 4 -> 5;
         1e3 unchanged (0.944), false 15 -> 15.
+        First only this step's first-phase calls were re-tested; the spot finder's are since
+        (same thresholds): ``tune`` at 3e2 mean 0.910 -> 0.913, false 56 -> 58, 1e2 unchanged;
+        through ``analyze`` (``scripts/bench_denoise.py --split tune --conditions
+        mistilt-20mrad all detector-256 --doses 3e2 --seeds 2 3 --methods raw auto``) raw
+        mistilt seed 2 0.906 -> 0.936, all seed 2 0.773 -> 0.798, 256 px seed 3 0.985 ->
+        0.991, ``auto`` all seed 2 0.878 -> 0.900, no scan lower, wall time unchanged; ``check``
+        1e2 unchanged, 1e3 0.944 -> 0.948, false 15 -> 15.
     """
 
     min_own_z: float = 3.5
