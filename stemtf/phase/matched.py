@@ -419,19 +419,25 @@ def _window(a: np.ndarray, half: int) -> np.ndarray:
     return cs[:, 2 * half + 1 :] - cs[:, : -(2 * half + 1)]
 
 
-def _pooled(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """Sum of each position's 3 x 3 scan neighbourhood (within the scan), per rotation."""
+def _weighted_neighbourhood_sum(values, shape, reach, weight) -> np.ndarray:
+    """Sum of ``weight(dy, dx)`` x the value at each scan offset within ``reach`` (in the scan)."""
     ry, rx = shape
     g = values.reshape(ry, rx, -1)
     out = np.zeros_like(g)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
+    for dy in range(-reach, reach + 1):
+        for dx in range(-reach, reach + 1):
             src_y = slice(max(dy, 0), ry + min(dy, 0))
             dst_y = slice(max(-dy, 0), ry + min(-dy, 0))
             src_x = slice(max(dx, 0), rx + min(dx, 0))
             dst_x = slice(max(-dx, 0), rx + min(-dx, 0))
-            out[dst_y, dst_x] += g[src_y, src_x]
+            w = weight(dy, dx)
+            out[dst_y, dst_x] += g[src_y, src_x] if w == 1.0 else w * g[src_y, src_x]
     return out.reshape(values.shape)
+
+
+def _pooled(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """Sum of each position's 3 x 3 scan neighbourhood (within the scan), per rotation."""
+    return _weighted_neighbourhood_sum(values, shape, 1, lambda dy, dx: 1.0)
 
 
 def _tent_pooled(values: np.ndarray, shape: tuple[int, int], power: int = 1) -> np.ndarray:
@@ -442,18 +448,9 @@ def _tent_pooled(values: np.ndarray, shape: tuple[int, int], power: int = 1) -> 
     the corners 1: the sum reaches two positions while a boundary two positions away adds
     little.
     """
-    ry, rx = shape
-    g = values.reshape(ry, rx, -1)
-    out = np.zeros_like(g)
-    for dy in range(-2, 3):
-        for dx in range(-2, 3):
-            w = float(((3 - abs(dy)) * (3 - abs(dx))) ** power)
-            src_y = slice(max(dy, 0), ry + min(dy, 0))
-            dst_y = slice(max(-dy, 0), ry + min(-dy, 0))
-            src_x = slice(max(dx, 0), rx + min(dx, 0))
-            dst_x = slice(max(-dx, 0), rx + min(-dx, 0))
-            out[dst_y, dst_x] += w * g[src_y, src_x]
-    return out.reshape(values.shape)
+    return _weighted_neighbourhood_sum(
+        values, shape, 2, lambda dy, dx: float(((3 - abs(dy)) * (3 - abs(dx))) ** power)
+    )
 
 
 def _grow(seed: np.ndarray, candidate: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -614,9 +611,7 @@ def label_sparse_patterns(
     ry, rx = g.shape[:2]
     none = labels == LABEL_NONE
     # the spot finder's first-phase calls on low-dose patterns are re-tested for O3+O1 too
-    spot_first = labels == LABEL_FIRST
-    if not np.isfinite(prm.both_pooled_z):
-        spot_first[:] = False
+    spot_first = (labels == LABEL_FIRST) & bool(np.isfinite(prm.both_pooled_z))
     if type(model) is not PhaseModel or not (none | spot_first).any():
         return labels, confidence, relabelled
     marker, shared = _marker_and_shared_rings(model)
@@ -633,8 +628,8 @@ def label_sparse_patterns(
         SpotTable(np.arange(cand.size), cen[cand, 0], cen[cand, 1], *(np.zeros(cand.size),) * 2),
         calibration.disk_radius_px,
     )
-    none[cand[beam > prm.max_beam_counts]] = False
-    spot_first[cand[beam > prm.max_beam_counts]] = False
+    bright = cand[beam > prm.max_beam_counts]
+    none[bright], spot_first[bright] = False, False
     if not (none | spot_first).any():
         return labels, confidence, relabelled
     # at a few tens of counts in the transmitted disk a pattern's own centre wanders by px,
