@@ -49,7 +49,10 @@ class AnalyzeConfig:
         Seed of every random choice (sample positions, RANSAC per chunk).
     chunk_dps : int or None
         About this many patterns per chunk (whole scan rows; at least one row), >= 1; None =
-        about 64 MB of float32 patterns per chunk.
+        about 64 MB of float32 patterns per chunk, or 16 ROI rows if that is more and stays
+        under 1 GB. Each chunk also analyses two ROI rows above and below it for its
+        scan-context steps (and drops their results), so the map does not depend on the
+        chunking; small chunks cost that extra work more often.
     sample_dps : int
         Patterns in the calibration / ring-radius learning sample (pass 1).
     denoise_batch : int

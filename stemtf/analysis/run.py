@@ -38,7 +38,13 @@ from stemtf.analysis.records import build_provenance, build_summary
 from stemtf.analysis.sample import read_sample, sample_positions
 from stemtf.analysis.virtual import VirtualDetectors
 from stemtf.analysis.workdir import WorkDir
-from stemtf.analysis.worker import ChunkTask, cached_denoiser, chunk_seed, run_chunk
+from stemtf.analysis.worker import (
+    CONTEXT_HALO_ROWS,
+    ChunkTask,
+    cached_denoiser,
+    chunk_seed,
+    run_chunk,
+)
 from stemtf.errors import InputError
 from stemtf.fileio import write_json_atomic
 from stemtf.physics import disk_radius_px
@@ -47,8 +53,13 @@ __all__ = ["analyze", "AnalyzeResult", "OUTPUT_FILES", "CHUNK_BYTES"]
 
 log = logging.getLogger(__name__)
 
-#: Default chunk size target: this many bytes of float32 patterns per chunk.
+#: Default chunk size target: this many bytes of float32 patterns per chunk ...
 CHUNK_BYTES = 64 * 1024 * 1024
+#: ... but at least this many ROI rows (each chunk also analyses ``CONTEXT_HALO_ROWS`` rows
+#: above and below it for its scan-context steps: 16 rows keep that extra work <= 25 %) ...
+MIN_CHUNK_ROWS = 16
+#: ... as long as a chunk stays under this many bytes.
+MAX_CHUNK_BYTES = 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -240,7 +251,9 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
         warnings.append(f"{e}; patterns are labelled none where the rings fall off the detector")
         log.warning("%s", warnings[-1])
     chunk_dps = (
-        config.chunk_dps if config.chunk_dps is not None else max(1, CHUNK_BYTES // (qy * qx * 4))
+        config.chunk_dps
+        if config.chunk_dps is not None
+        else default_chunk_dps((qy, qx), roi[3] - roi[2])
     )
     chunks = plan_chunks(ry, rx, roi, chunk_dps)
     key = {
@@ -257,6 +270,8 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
         # the matched filter's thresholds decide low-dose labels: chunks made with others differ
         "matched_params": _matched_params(),
         "detector_binning": binning,
+        # chunks analysed with another context halo hold other labels near their edges
+        "context_halo_rows": CONTEXT_HALO_ROWS,
     }
     resumed = work.start(key) is not None  # another run's chunks are discarded, never reused
     work.save_state({"key": key, "input": {"stamp": stamp, "sha256": sha}})
@@ -281,6 +296,17 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
         detector_binning=binning,
     )
     return plan, work, denoiser, resumed, t_pass1
+
+
+def default_chunk_dps(detector_px: tuple[int, int], roi_width: int) -> int:
+    """Patterns per chunk when ``--chunk`` is not given.
+
+    ``CHUNK_BYTES`` of float32 patterns, raised to ``MIN_CHUNK_ROWS`` ROI rows where that stays
+    under ``MAX_CHUNK_BYTES``.
+    """
+    dp_bytes = int(detector_px[0]) * int(detector_px[1]) * 4
+    rows_target = min(MIN_CHUNK_ROWS * max(int(roi_width), 1), MAX_CHUNK_BYTES // dp_bytes)
+    return max(1, CHUNK_BYTES // dp_bytes, rows_target)
 
 
 def _pass2(plan: RunPlan, work: WorkDir, denoiser: Any, progress: bool) -> tuple[float, int, str]:

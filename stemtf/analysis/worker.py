@@ -41,6 +41,12 @@ def cached_denoiser(spec: str, batch: int) -> Any:
     return _DENOISERS[key]
 
 
+#: Analysed ROI rows above and below a chunk that its scan-context steps see (their 3 x 3 and
+#: 5 x 5 neighbourhood sums reach two rows); their patterns are analysed with the chunk and
+#: their results dropped, so a chunk's edge does not act as the scan's edge.
+CONTEXT_HALO_ROWS = 2
+
+
 def chunk_seed(seed: int, index: int) -> int:
     """Independent, reproducible seed of chunk ``index`` of a run seeded with ``seed``."""
     return int(np.random.SeedSequence([seed, index]).generate_state(1)[0])
@@ -71,8 +77,12 @@ def _spots_of(result: Any, i: int) -> np.ndarray:
     return np.asarray(spots[i], np.float32)[:, :3].reshape(-1, 3)
 
 
-def _examples(labels, confidence, counts, dps, result, hexagons):
-    """The most confident pattern of each label present (and the brightest 'none' pattern)."""
+def _examples(labels, confidence, counts, dps, result, hexagons, offset=0):
+    """The most confident pattern of each label present (and the brightest 'none' pattern).
+
+    ``offset``: index in ``result`` of the first pattern of ``labels`` (the chunk's own rows
+    after its context halo).
+    """
     picks: list[int] = []
     for lab in range(int(labels.max()) + 1 if labels.size else 0):
         idx = np.flatnonzero(labels == lab)
@@ -81,7 +91,7 @@ def _examples(labels, confidence, counts, dps, result, hexagons):
             picks.append(int(idx[np.argmax(key)]))
     spots = [
         np.column_stack([np.full(len(s), k, np.float32), s])
-        for k, s in ((k, _spots_of(result, i)) for k, i in enumerate(picks))
+        for k, s in ((k, _spots_of(result, i + offset)) for k, i in enumerate(picks))
     ]
     ex_hex = hexagons[np.isin(hexagons["dp_index"], picks)] if len(hexagons) else hexagons
     return {
@@ -120,7 +130,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     )
     from stemtf.phase.matched import check_marker_on_counts, label_sparse_patterns
 
-    c, (x0, x1) = task.chunk, task.roi[2:]
+    c, (y0, y1, x0, x1) = task.chunk, task.roi
     path = task.scan.path
     denoise = None
     if c.analyse:
@@ -129,12 +139,17 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
             if callable(task.denoise)
             else cached_denoiser(task.denoise, task.denoise_batch)
         )
-    # a scan-context denoiser also needs the rows just above and below the chunk
+    # the scan-context steps see CONTEXT_HALO_ROWS ROI rows above and below the chunk (analysed
+    # with it, results kept for the chunk's rows only), so a chunk's edge is no scan edge
+    a0, a1 = c.row0, c.row1
+    if c.analyse:
+        a0, a1 = max(y0, c.row0 - CONTEXT_HALO_ROWS), min(y1, c.row1 + CONTEXT_HALO_ROWS)
+    # a scan-context denoiser also needs the rows just above and below those
     halo = 1 if getattr(denoise, "scan_context", None) else 0
-    h0, h1 = max(0, c.row0 - halo), min(task.scan.shape[0], c.row1 + halo)
+    h0, h1 = max(0, a0 - halo), min(task.scan.shape[0], a1 + halo)
     t0 = time.perf_counter()
     read = task.scan.read(slice(h0, h1))  # float32 (rows, Rx, Qy, Qx), full width
-    block = read[c.row0 - h0 : c.row1 - h0] if halo else read
+    block = read[a0 - h0 : a1 - h0] if (h0, h1) != (a0, a1) else read
     t_read = time.perf_counter() - t0
     out: dict[str, np.ndarray] = {}
     if not c.analyse:
@@ -143,23 +158,25 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         out["t_read"] = np.float64(t_read)
         return out
     part = block[:, x0:x1]
-    check_counts(part, path, row0=c.row0, col0=x0)
+    check_counts(part, path, row0=a0, col0=x0)
     context = None
     if halo:  # each pattern's 8 neighbours' mean, those outside the ROI included
         from stemtf.denoise.context import neighbour_mean
 
         cx0, cx1 = max(0, x0 - 1), min(read.shape[1], x1 + 1)
-        near = neighbour_mean(read[:, cx0:cx1])[c.row0 - h0 : c.row1 - h0, x0 - cx0 : x1 - cx0]
+        near = neighbour_mean(read[:, cx0:cx1])[a0 - h0 : a1 - h0, x0 - cx0 : x1 - cx0]
         context = np.ascontiguousarray(near.reshape((-1,) + near.shape[2:]))
         del near
     del read
+    own = block[c.row0 - a0 : c.row1 - a0]  # the chunk's own rows, full width
     if x0 > 0 or x1 < block.shape[1]:
-        block = np.where(np.isfinite(block), block, 0.0)
+        own = np.where(np.isfinite(own), own, 0.0)
     t1 = time.perf_counter()
-    out["overview_bf"] = task.virtual.apply(block)[0]
+    out["overview_bf"] = task.virtual.apply(own)[0]
+    del own, block
     rows, cols = part.shape[:2]
     dps = np.ascontiguousarray(part.reshape((rows * cols,) + part.shape[2:]))
-    del block, part
+    del part
     counts = dps.reshape(len(dps), -1).sum(axis=1)
     t2 = time.perf_counter()
     raw = dps
@@ -272,23 +289,30 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         "surrounded_calls": by_surrounded,
         "vacuum_calls": by_vacuum,
     }
+    # keep the chunk's own rows (flat indices k0:k1 of the analysed block)
+    k0, k1 = (c.row0 - a0) * cols, (c.row1 - a0) * cols
+    own_rows = c.row1 - c.row0
+    dps, counts = dps[k0:k1], counts[k0:k1]
     bf, adf = task.virtual.apply(dps)
-    labels = np.asarray(labels, np.uint8)
-    confidence = np.asarray(confidence, np.float32)
+    labels = np.asarray(labels, np.uint8)[k0:k1]
+    confidence = np.asarray(confidence, np.float32)[k0:k1]
     hexagons = np.asarray(result.hexagons)
+    if len(hexagons):
+        hexagons = hexagons[(hexagons["dp_index"] >= k0) & (hexagons["dp_index"] < k1)].copy()
+        hexagons["dp_index"] -= k0
     out.update(
-        labels=labels.reshape(rows, cols),
-        confidence=confidence.reshape(rows, cols),
-        spot_count=np.asarray(result.spot_count, np.int32).reshape(rows, cols),
-        bf=bf.reshape(rows, cols),
-        adf=adf.reshape(rows, cols),
+        labels=labels.reshape(own_rows, cols),
+        confidence=confidence.reshape(own_rows, cols),
+        spot_count=np.asarray(result.spot_count, np.int32)[k0:k1].reshape(own_rows, cols),
+        bf=bf.reshape(own_rows, cols),
+        adf=adf.reshape(own_rows, cols),
         hexagons=hexagons,
         zero_count=np.int64((counts == 0).sum()),
-        relabelled=np.array([np.count_nonzero(steps[k]) for k in RELABEL_STEPS], np.int64),
+        relabelled=np.array([np.count_nonzero(steps[k][k0:k1]) for k in RELABEL_STEPS], np.int64),
         t_read=np.float64(t_read),
         t_denoise=np.float64(t3 - t2),
         t_identify=np.float64(t4 - t3),
         t_virtual=np.float64(t2 - t1 + time.perf_counter() - t4),
-        **_examples(labels, confidence, counts, dps, result, hexagons),
+        **_examples(labels, confidence, counts, dps, result, hexagons, offset=k0),
     )
     return out

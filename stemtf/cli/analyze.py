@@ -76,7 +76,9 @@ def main(
         int | None,
         typer.Option(
             "--chunk",
-            help="About N >= 1 patterns per chunk (whole scan rows); default ~64 MB of patterns.",
+            help="About N >= 1 patterns per chunk (whole scan rows); default ~64 MB of patterns "
+            "or 16 rows (at most 1 GB). Each chunk also analyses 2 rows either side for the "
+            "scan-context steps.",
         ),
     ] = None,
     sample: Annotated[

@@ -34,3 +34,14 @@ def test_workdir_resume_and_restart(tmp_path):
     np.testing.assert_array_equal(again.load_chunk("chunk_000000")["labels"], 1)
     assert again.start({"k": 2}) is None  # other settings: old chunks discarded
     assert not again.done("chunk_000000")
+
+
+def test_default_chunks_hold_enough_rows_for_the_scan_context():
+    from stemtf.analysis.run import CHUNK_BYTES, MAX_CHUNK_BYTES, default_chunk_dps
+
+    assert default_chunk_dps((128, 128), 32) == CHUNK_BYTES // (128 * 128 * 4)  # 1024: 32 rows
+    assert default_chunk_dps((256, 256), 32) == 16 * 32  # 64 MB would be 8 rows
+    assert default_chunk_dps((256, 256), 256) == 16 * 256  # 1 GB exactly
+    # a very wide scan on a large detector: the memory ceiling wins over the 16 rows
+    assert default_chunk_dps((512, 512), 1024) == MAX_CHUNK_BYTES // (512 * 512 * 4)
+    assert default_chunk_dps((4096, 4096), 10) >= 1
