@@ -129,7 +129,7 @@ def counts_kept(scan: Path, library, q: float) -> dict:
 def accuracy(args, bf, libs, work: Path) -> list[dict]:
     from stemtf.scenes import simulate_scan
 
-    conds = bf.conditions()
+    conds = bf.all_conditions()
     rows = []
     for name in args.conditions:
         det, field = conds[name]
@@ -203,7 +203,7 @@ def accuracy(args, bf, libs, work: Path) -> list[dict]:
 def speed(args, bf, libs, work: Path) -> list[dict]:
     from stemtf.scenes import simulate_scan
 
-    conds = bf.conditions()
+    conds = bf.all_conditions()
     out = []
     for name in args.speed_conditions:
         det, field = conds[name]
@@ -362,6 +362,10 @@ def main(argv=None):
     from stemtf.fileio import atomic_path, ensure_writable_dir, write_json_atomic
 
     bf = _field()
+    known = bf.all_conditions()
+    unknown = [n for n in (*args.conditions, *args.speed_conditions) if n not in known]
+    if unknown:
+        ap.error(f"--conditions {unknown} unknown: choose from {', '.join(known)}")
     split = bf.SPLITS[args.split]
     args.seeds = args.seeds or list(split["seeds"][:1])
     out = ensure_writable_dir(args.out)

@@ -195,8 +195,8 @@ def main(argv=None) -> None:
 
         classify.MARKER_LATTICE_MIN_Z = args.marker_lattice_min_z
     args.scenes.mkdir(parents=True, exist_ok=True)
-    conditions = bf.conditions()
-    names = args.conditions or list(conditions)
+    conditions = bf.all_conditions()
+    names = args.conditions or list(bf.conditions())
     unknown = sorted(set(names) - set(conditions))
     if unknown:
         raise SystemExit(f"--conditions {unknown} not known; choose from {sorted(conditions)}")

@@ -45,3 +45,22 @@ def test_scores_o1_present_and_off_zone_share(bench):
     assert s["offzone_called_unassigned"] == pytest.approx(0.5)
     assert s["f1"]["unassigned"] == pytest.approx(2 / 3)
     assert bench.score(pred, np.array([[0, 1, 1, 1, 4, 4]]), off)["o1_present_f1"] is None
+
+
+def test_stress_conditions_go_past_the_tuned_ones_and_stay_out_of_the_default_set(bench):
+    conds, stress = bench.conditions(), bench.stress_conditions()
+    assert not set(conds) & set(stress)
+    assert set(bench.all_conditions()) == set(conds) | set(stress)
+    base = conds["detector-256"][1].to_dict()
+    every = conds["all"][1]
+    for name, (det, field) in stress.items():
+        assert det in ("256", "256-t30"), name
+        changed = {k for k, v in field.to_dict().items() if v != base[k]}
+        assert changed, name
+        for k in changed:  # each changed setting lies beyond the tuned conditions' value
+            tuned, v = getattr(every, k), getattr(field, k)
+            if isinstance(v, bool) or tuned in (None, True):
+                continue
+            assert abs(v) > abs(tuned), (name, k, v, tuned)
+    assert stress["mistilt-30mrad"][1].max_tilt_mrad > bench.MAX_TILT_MRAD
+    assert stress["mistilt-30mrad"][0] == "256-t30"
