@@ -72,7 +72,13 @@ def test_the_filter_extends_a_seen_phase_and_leaves_bright_patterns(kin, model, 
     centers = np.tile(calibration.center_yx, (9, 1))
     low = label_sparse_patterns(grid, seeded, np.zeros(9), centers, calibration, model)
     high = label_sparse_patterns(
-        grid, seeded, np.zeros(9), centers, calibration, model, MatchedParams(max_beam_counts=1.0)
+        grid,
+        seeded,
+        np.zeros(9),
+        centers,
+        calibration,
+        model,
+        MatchedParams(max_beam_counts=1.0, bright_own_only=False),
     )
     assert low[2].sum() >= 6 and not high[2].any()
     # where the spot finder saw the phase nowhere, the filter's own candidates start it ...
@@ -418,3 +424,48 @@ def test_o3_columns_with_a_faint_o1_share_are_called_mixed_and_pure_o3_is_not(
     assert (given[0][inner] == 3).mean() >= 0.8
     assert not np.any(given[0][(truth == 1) & (col >= 6) & (col <= 8)] == 3)
     assert np.all(given[2] == (given[0] != off)) and np.all(given[1][given[2]] == 0.3)
+
+
+def test_bright_patterns_with_a_partial_hexagon_are_scored_on_their_own_counts(
+    kin, model, calibration
+):
+    """A grain far off its zone at 3000 counts per pattern: two adjacent disks of the O3 {110}
+    hexagon lit (a Laue-circle arc), too few for the spot finder. Bright patterns are scored
+    on their own counts only: the grain becomes O3, the bright vacuum beside it stays none;
+    with ``bright_own_only=False`` (the old gate) the grain stays none."""
+    rng = np.random.default_rng(11)
+    ring = [r for r in model.rings if r.phase == 0 and not r.marker][0]
+    rot = 17.0
+    full = kin.render_pattern([(ring.radius_invA, ring.rotation_deg, 1.0)], rotation_deg=rot)
+    yy, xx = np.mgrid[:128, :128]
+    ang = np.rad2deg(np.arctan2(yy - 64, xx - 64))
+    mid = ring.rotation_deg + rot + 30.0  # between vertices 0 and 1
+    arc = (np.abs((ang - mid + 180) % 360 - 180) <= 45) & (np.hypot(yy - 64, xx - 64) > 10)
+    beam = kin.render_pattern([], central=1.0)
+    tilted = 0.97 * beam + 0.03 * (full * arc) / (full * arc).sum()  # 1.5 % per lit disk
+    kinds = np.zeros((4, 6), int)
+    kinds[:, :3] = 1
+    grid = np.empty((4, 6, 128, 128), np.float32)
+    for iy, ix in np.ndindex(kinds.shape):
+        img = tilted if kinds[iy, ix] else beam
+        grid[iy, ix] = rng.poisson(img * 3000.0)
+    flat = grid.reshape(-1, 128, 128)
+    res = identify_phases(flat, calibration, model)
+    truth = kinds.ravel()
+    assert (res.labels[truth == 1] == 1).mean() < 0.5  # the spot finder misses the grain
+
+    def run(**kw):
+        return label_sparse_patterns(
+            grid,
+            res.labels,
+            res.confidence,
+            res.centers_yx,
+            calibration,
+            model,
+            MatchedParams(**kw),
+        )[0]
+
+    new, old = run(), run(bright_own_only=False)
+    assert (new[truth == 1] == 1).mean() >= 0.9
+    assert np.all(new[truth == 0] == 0)
+    assert np.all(old == res.labels)
