@@ -183,22 +183,23 @@ def libraries(split: dict, cache_dir) -> dict:
             offzone_axes=OFFZONE_AXES,
         ),
     }
-    libs = _Libraries(eager)
     # the stress conditions' 30 mrad tilt axis: simulated only when a condition asks for it
-    libs.builders["256-t30"] = lambda: build_library(
-        **DETECTORS["256"],
-        **common,
-        tilts_mrad=tilt_axis_mrad(STRESS_TILT_MRAD, azimuths_deg=split["tilt_azimuths_deg"]),
-    )
-    return libs
+    lazy = {
+        "256-t30": lambda: build_library(
+            **DETECTORS["256"],
+            **common,
+            tilts_mrad=tilt_axis_mrad(STRESS_TILT_MRAD, azimuths_deg=split["tilt_azimuths_deg"]),
+        )
+    }
+    return _Libraries(eager, lazy)
 
 
 class _Libraries(dict):
     """Libraries by detector key; a key in ``builders`` is simulated on first use."""
 
-    def __init__(self, built: dict):
+    def __init__(self, built: dict, builders: dict):
         super().__init__(built)
-        self.builders: dict = {}
+        self.builders = builders
 
     def __missing__(self, key):
         if key not in self.builders:

@@ -499,7 +499,7 @@ def _large_clusters(candidate: np.ndarray, shape: tuple[int, int], min_size: int
 
 def ring_evidence(
     excess: np.ndarray, variance: np.ndarray, shape: tuple[int, int], prm: MatchedParams
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Which patterns of a (Ry, Rx) scan show the ring (own or neighbourhood-confirmed).
 
     Returns
@@ -509,6 +509,8 @@ def ring_evidence(
         The rotation (bin of :data:`BIN_DEG`) that showed it.
     pooled_z : ndarray (N, 120)
         The 3 x 3 neighbourhood's significance at every rotation.
+    own : bool ndarray (N,)
+        The pattern's own counts alone show it (best rotation ``min_own_z`` sigmas).
     """
     variance = np.maximum(variance, 1.0)
     z_own = excess / np.sqrt(variance)
@@ -519,7 +521,7 @@ def ring_evidence(
     own_best = np.argmax(z_own, axis=1)
     own = z_own[rows, own_best] >= prm.min_own_z
     pooled = (z_pool[rows, best] >= prm.min_pooled_z) & (z_own[rows, best] >= prm.min_confirm_z)
-    return own | pooled, np.where(own, own_best, best), z_pool
+    return own | pooled, np.where(own, own_best, best), z_pool, own
 
 
 def _faint_marker(ring_ex, ring_var, marker_zpool, at, expect, vertices_ok, shape, prm):
@@ -661,7 +663,7 @@ def label_sparse_patterns(
         need = _pooled(need, (ry, rx))
     need = need[:, 0] > 0
     idx = np.flatnonzero(need)
-    found, rot, zpool = {}, {}, {}
+    found, rot, zpool, own = {}, {}, {}, {}
     n_rot = _N_BINS // 6
     v_ex = np.zeros((ry * rx, 6, n_rot))
     v_var = np.ones((ry * rx, 6, n_rot))
@@ -677,7 +679,7 @@ def label_sparse_patterns(
             ex[idx], var[idx] = hexagon_scan(
                 dps[idx], cen[idx], radius / q, calibration, clip_z=prm.clip_z
             )
-        found[name], rot[name], zpool[name] = ring_evidence(ex, var, (ry, rx), prm)
+        found[name], rot[name], zpool[name], own[name] = ring_evidence(ex, var, (ry, rx), prm)
         ring_ex[name], ring_var[name] = ex, np.maximum(var, 1.0)
     # the marker belongs to a lattice only with that lattice's {110} hexagon at the rotation
     # the structure fixes (O1 {100} and {110} 30 deg apart): pseudo-hexagons of off-zone grains
@@ -707,10 +709,8 @@ def label_sparse_patterns(
         )
     # bright patterns the spot finder left: their own counts must show the ring (at 10^3 e-/DP
     # and more a neighbourhood's sum would lend vacuum beside a grain its lattice)
-    if own_only.any():
-        for name in ("marker", "first"):
-            own_z = (ring_ex[name] / np.sqrt(ring_var[name])).max(axis=1)
-            found[name] &= ~own_only | (own_z >= prm.min_own_z)
+    for name in ("marker", "first"):
+        found[name] &= ~own_only | own[name]
     # beside a crystal no phase fits (off-zone grains: their pseudo-hexagons pass a filter
     # this coarse in radius), no phase is given from the raw counts
     unassigned = unassigned_code(model)
