@@ -430,9 +430,11 @@ def test_bright_patterns_with_a_partial_hexagon_are_scored_on_their_own_counts(
     kin, model, calibration
 ):
     """A grain far off its zone at 3000 counts per pattern: two adjacent disks of the O3 {110}
-    hexagon lit (a Laue-circle arc), too few for the spot finder. Bright patterns are scored
-    on their own counts only: the grain becomes O3, the bright vacuum beside it stays none;
-    with ``bright_own_only=False`` (the old gate) the grain stays none."""
+    hexagon lit (a Laue-circle arc), too few for the spot finder; an on-zone O3 grain beside it
+    the spot finder sees. Bright patterns are scored on their own counts only: the tilted grain
+    becomes O3, the bright vacuum stays none; with ``bright_own_only=False`` (the old gate) the
+    tilted grain stays none. Without the on-zone grain (the spot finder saw no lattice in the
+    grid, as on a real detector's foreign crystal at 10^5 counts) the arcs seed nothing."""
     rng = np.random.default_rng(11)
     ring = [r for r in model.rings if r.phase == 0 and not r.marker][0]
     rot = 17.0
@@ -443,29 +445,28 @@ def test_bright_patterns_with_a_partial_hexagon_are_scored_on_their_own_counts(
     arc = (np.abs((ang - mid + 180) % 360 - 180) <= 45) & (np.hypot(yy - 64, xx - 64) > 10)
     beam = kin.render_pattern([], central=1.0)
     tilted = 0.97 * beam + 0.03 * (full * arc) / (full * arc).sum()  # 1.5 % per lit disk
-    kinds = np.zeros((4, 6), int)
+    on_zone = 0.91 * beam + 0.09 * full / full.sum()  # 1.5 % per disk, all six
+    kinds = np.zeros((4, 7), int)
     kinds[:, :3] = 1
-    grid = np.empty((4, 6, 128, 128), np.float32)
+    kinds[:, 6] = 2
+    grid = np.empty((4, 7, 128, 128), np.float32)
     for iy, ix in np.ndindex(kinds.shape):
-        img = tilted if kinds[iy, ix] else beam
+        img = (beam, tilted, on_zone)[kinds[iy, ix]]
         grid[iy, ix] = rng.poisson(img * 3000.0)
-    flat = grid.reshape(-1, 128, 128)
-    res = identify_phases(flat, calibration, model)
-    truth = kinds.ravel()
-    assert (res.labels[truth == 1] == 1).mean() < 0.5  # the spot finder misses the grain
 
-    def run(**kw):
-        return label_sparse_patterns(
-            grid,
-            res.labels,
-            res.confidence,
-            res.centers_yx,
-            calibration,
-            model,
-            MatchedParams(**kw),
+    def run(g, **kw):
+        res = identify_phases(g.reshape(-1, 128, 128), calibration, model)
+        new = label_sparse_patterns(
+            g, res.labels, res.confidence, res.centers_yx, calibration, model, MatchedParams(**kw)
         )[0]
+        return res.labels, new
 
-    new, old = run(), run(bright_own_only=False)
+    truth = kinds.ravel()
+    spots, new = run(grid)
+    assert np.all(spots[truth == 2] == 1)  # the spot finder sees the on-zone grain ...
+    assert (spots[truth == 1] == 1).mean() < 0.5  # ... and misses the tilted one
     assert (new[truth == 1] == 1).mean() >= 0.9
     assert np.all(new[truth == 0] == 0)
-    assert np.all(old == res.labels)
+    assert np.all(run(grid, bright_own_only=False)[1] == spots)
+    spots, new = run(grid[:, :6])  # no lattice the spot finder sees in the grid
+    assert not spots.any() and not new.any()
