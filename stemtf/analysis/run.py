@@ -148,7 +148,7 @@ def _binning(scan, config: AnalyzeConfig, md) -> int:
 def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, Any, float]:
     """Calibrate and learn the ring radii on a seeded sample; deterministic for a seed."""
     from stemtf.phase import HEXAGON_DTYPE, PhaseModel, calibrate
-    from stemtf.phase.learn import refine_ellipticity, refine_on_sample
+    from stemtf.phase.learn import correct_camera_length, refine_ellipticity, refine_on_sample
 
     t0 = time.perf_counter()
     rows, cols = sample_positions(roi, config.sample_dps, config.seed)
@@ -172,6 +172,7 @@ def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, An
     model = PhaseModel.from_materials(list(config.phases), calibration)
     seed = chunk_seed(config.seed, 2**31)
     calibration = refine_ellipticity(sample, calibration, model, seed=seed)
+    calibration, model = correct_camera_length(sample, calibration, model, seed=seed)
     model = refine_on_sample(sample, calibration, model, seed=seed)
     return calibration, model, HEXAGON_DTYPE, time.perf_counter() - t0
 

@@ -7,7 +7,9 @@ precise depends on the disk size and the background, so the sample decides: the 
 first-phase radii scatter less (the share spread that sets every O1-versus-both decision) is
 kept, and the model's history says which and by how much.
 
-Before that, :func:`refine_ellipticity` re-measures the detector's elliptical distortion from
+Before that, :func:`correct_camera_length` corrects a pixel size that is a few percent off where
+the sample is too faint for the hexagons to teach the camera length (from the sample's mean
+radial profile, :mod:`stemtf.phase.camera`), and :func:`refine_ellipticity` re-measures the detector's elliptical distortion from
 the same sample with the precise disk positions: the calibration's first estimate comes from
 DoG spot positions relative to each pattern's beam centre, which tilt-dimmed and sparse disks
 pull by a pixel or more; half the distance between the count centroids of a Friedel pair of
@@ -26,7 +28,7 @@ import numpy as np
 from stemtf.phase.calibration import Calibration, correct_ellipticity, fit_ellipticity
 from stemtf.phase.model import LABEL_BOTH, LABEL_FIRST, LABEL_SECOND, PhaseModel
 
-__all__ = ["refine_ellipticity", "refine_on_sample"]
+__all__ = ["correct_camera_length", "refine_ellipticity", "refine_on_sample"]
 
 log = logging.getLogger(__name__)
 
@@ -193,3 +195,56 @@ def refine_on_sample(
         note = f"precise radius by {model.fine_method} (share spread {a:.3f}, {other} {b:.3f})"
     log.info("phase model: %s", note)
     return replace(chosen, history=chosen.history + (note,))
+
+
+def correct_camera_length(
+    sample: np.ndarray,
+    calibration: Calibration,
+    model: PhaseModel,
+    *,
+    seed: int = 0,
+) -> tuple[Calibration, PhaseModel]:
+    """The pixel size from the sample's mean radial profile, where hexagons cannot teach it.
+
+    Where the sample's hexagons are too few for :meth:`PhaseModel.refine` to learn the camera
+    length (low dose), the shared {110} rings' radius in the sample's mean radial profile
+    (:func:`stemtf.phase.camera.camera_scale_from_profile`) gives it; where it lies more than
+    :data:`stemtf.phase.camera.MIN_CORRECTION` off the given pixel size at a significant ring,
+    the calibration's ``q_sampling_invA`` is divided by that scale (disk radius and ring
+    radii in px follow) and the model carries a warning naming both values. Otherwise both are
+    returned unchanged (the model's history says why). Two-phase models only; others learn the
+    camera length as they define.
+    """
+    from stemtf.phase.camera import MIN_CORRECTION, camera_scale_from_profile
+    from stemtf.phase.identify import identify_phases
+
+    # the first phase's shared ring (O3 {110}): the second's (O1, 1.8 % further out) merges with
+    # it in the profile; on the tune split (62 scenes) the first's radius put the scale 0.2 %
+    # high on average, the two rings' mean 0.7 % low (O3 dominates those scenes' counts)
+    shared = [r.radius_invA for r in model.rings if not r.marker and r.phase == 0]
+    if type(model) is not PhaseModel or not shared:
+        return calibration, model
+    res = identify_phases(sample, calibration, model, seed=seed)
+    if model.refine(res.hexagons, quiet=True).radii_learned:
+        return calibration, model  # the hexagons teach the camera length (refine_on_sample)
+    found = camera_scale_from_profile(sample, res.centers_yx, calibration, shared[0])
+    q = calibration.q_sampling_invA
+    if found is None or not found.significant() or abs(found.scale - 1.0) <= MIN_CORRECTION:
+        note = "camera length kept: " + (
+            "no ring in the mean radial profile"
+            if found is None or not found.significant()
+            else f"mean radial profile scale {found.scale:.4f} (z {found.z:.0f})"
+        )
+        return calibration, replace(model, history=model.history + (note,))
+    new_q = q / found.scale
+    msg = (
+        f"calibration: the phase rings lie {100 * (found.scale - 1):+.1f} % off the radii "
+        f"q_sampling_invA={q:.6g} predicts (the scan's mean radial profile, ring "
+        f"{found.z:.0f} sigma; too few hexagons to learn it from): analysed with "
+        f"q_sampling_invA={new_q:.6g} (give the right value to silence this)"
+    )
+    log.warning("%s", msg)
+    note = f"camera length from the mean radial profile: scale {found.scale:.4f} (z {found.z:.0f})"
+    return replace(calibration, q_sampling_invA=new_q), replace(
+        model, warnings=model.warnings + (msg,), history=model.history + (note,)
+    )

@@ -332,7 +332,11 @@ class PhaseModel:
 
     # -- learning from data ----------------------------------------------------------------
     def refine(
-        self, hexagon_table: np.ndarray, *, q_sampling_invA: float | None = None
+        self,
+        hexagon_table: np.ndarray,
+        *,
+        q_sampling_invA: float | None = None,
+        quiet: bool = False,
     ) -> PhaseModel:
         """Ring radii learned from the hexagons found across a scan.
 
@@ -343,6 +347,8 @@ class PhaseModel:
         q_sampling_invA : float, optional
             The calibration the radii were measured with; named in the warning when the rings
             say it is off by more than :data:`CAMERA_LENGTH_WARN` (2 %).
+        quiet : bool
+            Do not log the warnings (they are still returned in ``warnings``).
 
         Returns
         -------
@@ -356,7 +362,8 @@ class PhaseModel:
         """
         hx = np.asarray(hexagon_table)
         if hx.size == 0 or not np.any(hx["inliers"] >= 3):
-            return replace(self, warnings=self.warnings + (no_hexagon_warning(self.phases),))
+            msg = no_hexagon_warning(self.phases, log_it=not quiet)
+            return replace(self, warnings=self.warnings + (msg,))
         # hexagons of 4+ vertices; where they are too few (low dose, mistilted grains keep half
         # a hexagon), those of 3 vertices of significant spots too
         if np.count_nonzero(hx["inliers"] >= 4) >= 2 * _MIN_CLUSTER:
@@ -388,7 +395,7 @@ class PhaseModel:
                 0, (float(np.median(radii[near] / exp[ref_i])), int(near.sum()), "reference ring")
             )
         scale, n_used, what = scales[0] if scales else (1.0, 0, "none")
-        warned = camera_length_warning(scale, q_sampling_invA)
+        warned = camera_length_warning(scale, q_sampling_invA, log_it=not quiet)
         notes.append(f"camera-length scale {scale:.4f} from {n_used} hexagons ({what})")
         new_radius: dict[int, float] = {}
         learned_marker: dict[int, tuple[float, float]] = {}  # phase -> (reference, learned)
@@ -505,7 +512,9 @@ def rings_from_dicts(rows) -> tuple[ModelRing, ...]:
     )
 
 
-def camera_length_warning(scale: float, q_sampling_invA: float | None) -> tuple[str, ...]:
+def camera_length_warning(
+    scale: float, q_sampling_invA: float | None, *, log_it: bool = True
+) -> tuple[str, ...]:
     """One warning line when the rings say the camera length is > 2 % off, else none."""
     if abs(scale - 1) <= CAMERA_LENGTH_WARN:
         return ()
@@ -519,16 +528,18 @@ def camera_length_warning(scale: float, q_sampling_invA: float | None) -> tuple[
         f"calibration: the phase rings lie {100 * (scale - 1):+.1f} % off the "
         f"reference radii ({given}); the learned radii absorb it"
     )
-    log.warning("%s", msg)
+    if log_it:
+        log.warning("%s", msg)
     return (msg,)
 
 
-def no_hexagon_warning(phases) -> str:
+def no_hexagon_warning(phases, *, log_it: bool = True) -> str:
     """The warning of a calibration sample without any hexagon of the phases."""
     msg = (
         "no hexagon of the phases " + ", ".join(phases) + " was found in the "
         "calibration sample: the map will be 'none'/'unassigned' throughout (check "
         "the zone axis, q_sampling_invA and the detector geometry)"
     )
-    log.warning("%s", msg)
+    if log_it:
+        log.warning("%s", msg)
     return msg
