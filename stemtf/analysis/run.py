@@ -148,6 +148,7 @@ def _binning(scan, config: AnalyzeConfig, md) -> int:
 def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, Any, float]:
     """Calibrate and learn the ring radii on a seeded sample; deterministic for a seed."""
     from stemtf.phase import HEXAGON_DTYPE, PhaseModel, calibrate
+    from stemtf.phase.identify import identify_phases
     from stemtf.phase.learn import correct_camera_length, refine_ellipticity, refine_on_sample
 
     t0 = time.perf_counter()
@@ -172,8 +173,16 @@ def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, An
     model = PhaseModel.from_materials(list(config.phases), calibration)
     seed = chunk_seed(config.seed, 2**31)
     calibration = refine_ellipticity(sample, calibration, model, seed=seed)
-    calibration, model = correct_camera_length(sample, calibration, model, seed=seed)
-    model = refine_on_sample(sample, calibration, model, seed=seed)
+    # one identification of the sample serves both steps while the calibration stands
+    first = identify_phases(sample, calibration, model, seed=seed)
+    given = calibration
+    calibration, model = correct_camera_length(
+        sample, calibration, model, seed=seed, identified=first
+    )
+    same = calibration == given
+    model = refine_on_sample(
+        sample, calibration, model, seed=seed, identified=first if same else None
+    )
     return calibration, model, HEXAGON_DTYPE, time.perf_counter() - t0
 
 

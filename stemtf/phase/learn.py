@@ -155,6 +155,7 @@ def refine_on_sample(
     model: PhaseModel,
     *,
     seed: int = 0,
+    identified=None,
 ) -> PhaseModel:
     """Refine ``model`` on ``sample`` and choose the precise-radius estimator.
 
@@ -168,6 +169,8 @@ def refine_on_sample(
         are refined as they define.
     seed : int
         RANSAC seed of the identification.
+    identified : PhaseResult, optional
+        ``identify_phases(sample, calibration, model, seed=seed)`` where already at hand.
 
     Returns
     -------
@@ -177,7 +180,11 @@ def refine_on_sample(
     from stemtf.phase.identify import identify_phases
 
     q = calibration.q_sampling_invA
-    first = identify_phases(sample, calibration, model, seed=seed)
+    first = (
+        identified
+        if identified is not None
+        else identify_phases(sample, calibration, model, seed=seed)
+    )
     refined = model.refine(first.hexagons, q_sampling_invA=q)
     if type(model) is not PhaseModel or not refined.shared_radius_invA:
         return refined
@@ -203,6 +210,7 @@ def correct_camera_length(
     model: PhaseModel,
     *,
     seed: int = 0,
+    identified=None,
 ) -> tuple[Calibration, PhaseModel]:
     """The pixel size from the sample's mean radial profile, where hexagons cannot teach it.
 
@@ -213,7 +221,8 @@ def correct_camera_length(
     the calibration's ``q_sampling_invA`` is divided by that scale (disk radius and ring
     radii in px follow) and the model carries a warning naming both values. Otherwise both are
     returned unchanged (the model's history says why). Two-phase models only; others learn the
-    camera length as they define.
+    camera length as they define. ``identified``: ``identify_phases(sample, calibration,
+    model, seed=seed)`` where already at hand.
     """
     from stemtf.phase.camera import MIN_CORRECTION, camera_scale_from_profile
     from stemtf.phase.identify import identify_phases
@@ -224,7 +233,11 @@ def correct_camera_length(
     shared = [r.radius_invA for r in model.rings if not r.marker and r.phase == 0]
     if type(model) is not PhaseModel or not shared:
         return calibration, model
-    res = identify_phases(sample, calibration, model, seed=seed)
+    res = (
+        identified
+        if identified is not None
+        else identify_phases(sample, calibration, model, seed=seed)
+    )
     if model.refine(res.hexagons, quiet=True).radii_learned:
         return calibration, model  # the hexagons teach the camera length (refine_on_sample)
     found = camera_scale_from_profile(sample, res.centers_yx, calibration, shared[0])
