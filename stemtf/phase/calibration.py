@@ -24,6 +24,7 @@ __all__ = [
     "calibrate",
     "wavelength_A",
     "correct_ellipticity",
+    "corrected_offsets",
     "fit_ellipticity",
     "hexagon_on_detector",
 ]
@@ -118,6 +119,24 @@ def correct_ellipticity(y, x, center_yx, ratio: float, angle_deg: float):
     s = math.sqrt(ratio)
     u, v = u / s, v * s
     return cy + sa * u + ca * v, cx + ca * u - sa * v
+
+
+def corrected_offsets(py, px, centers_yx, ratio: float, angle_deg: float):
+    """Offsets ``(dy, dx)`` (N, P) of pixels (P,) from N beam centres, ellipticity corrected.
+
+    :func:`correct_ellipticity` of each pixel about each centre, minus the centre.
+
+    The correction is linear about the centre, so the pixels and the centres are transformed
+    once each ((P,) and (N,)) and only subtracted per pattern and pixel.
+    """
+    py, px = np.asarray(py, float), np.asarray(px, float)
+    c = np.asarray(centers_yx, float).reshape(-1, 2)
+    if ratio == 1.0:
+        return py[None, :] - c[:, :1], px[None, :] - c[:, 1:]
+    zero = np.zeros(2)
+    ty, tx = correct_ellipticity(py, px, zero, ratio, angle_deg)
+    cy, cx = correct_ellipticity(c[:, 0], c[:, 1], zero, ratio, angle_deg)
+    return ty[None, :] - cy[:, None], tx[None, :] - cx[:, None]
 
 
 def hexagon_on_detector(center_yx, radius_px, rotation_deg, ratio: float, angle_deg: float):

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stemtf.errors import InputError
-from stemtf.phase.calibration import Calibration, correct_ellipticity
+from stemtf.phase.calibration import Calibration, corrected_offsets
 from stemtf.phase.dog import remove_hot_pixels
 
 __all__ = ["ProfileScale", "camera_scale_from_profile"]
@@ -109,15 +109,10 @@ def _profile(dps, centers, calibration: Calibration, r_lo: float, r_hi: float, c
     for s in range(0, n, chunk):
         e = min(s + chunk, n)
         vals = remove_hot_pixels(dps[s:e]).reshape(e - s, h * w)[:, pix].astype(np.float64)
-        c = centers[s:e, None, :]
-        cy, cx = correct_ellipticity(
-            py[None, :],
-            px[None, :],
-            c,
-            calibration.ellipticity_ratio,
-            calibration.ellipticity_angle_deg,
+        dy, dx = corrected_offsets(
+            py, px, centers[s:e], calibration.ellipticity_ratio, calibration.ellipticity_angle_deg
         )
-        r = np.hypot(cy - c[..., 0], cx - c[..., 1])
+        r = np.hypot(dy, dx)
         b = np.floor((r - r_lo) / BIN_PX).astype(np.int64)
         ok = (b >= 0) & (b < n_bins)
         counts += np.bincount(b[ok], weights=vals[ok], minlength=n_bins)

@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stemtf.errors import InputError
-from stemtf.phase.calibration import Calibration, correct_ellipticity
+from stemtf.phase.calibration import Calibration, corrected_offsets
 from stemtf.phase.center import scan_smoothed_centers
 from stemtf.phase.context import scan_step_start, unassigned_code
 from stemtf.phase.dog import remove_hot_pixels
@@ -380,21 +380,21 @@ def hexagon_scan(
     for s in range(0, n, chunk):
         e = min(s + chunk, n)
         m = e - s
-        counts = remove_hot_pixels(arr[s:e]).reshape(m, h * w)[:, pix].astype(np.float64)
-        c = centers[s:e, None, :]
-        cy, cx = correct_ellipticity(
-            py[None, :],
-            px[None, :],
-            c,
-            calibration.ellipticity_ratio,
-            calibration.ellipticity_angle_deg,
+        dy, dx = corrected_offsets(
+            py, px, centers[s:e], calibration.ellipticity_ratio, calibration.ellipticity_angle_deg
         )
-        dy, dx = cy - c[..., 0], cx - c[..., 1]
         dr = np.abs(np.hypot(dy, dx) - radius_px)
-        b = (np.degrees(np.arctan2(dy, dx)) % 360.0 / BIN_DEG).astype(np.int64) % _N_BINS
-        b += np.arange(m)[:, None] * _N_BINS
+        # only the pixels in this pattern's annulus or its bands (the selection above serves
+        # every pattern's centre): azimuths and counts of those alone
+        row, col = np.nonzero(dr <= disk + _BG_TO_PX)
+        dr = dr[row, col]
+        counts = remove_hot_pixels(arr[s:e]).reshape(m, h * w)[row, pix[col]].astype(np.float64)
+        b = (np.degrees(np.arctan2(dy[row, col], dx[row, col])) % 360.0 / BIN_DEG).astype(
+            np.int64
+        ) % _N_BINS
+        b += row * _N_BINS
         in_disk = dr <= disk
-        in_bg = (dr > disk + _BG_FROM_PX) & (dr <= disk + _BG_TO_PX)
+        in_bg = dr > disk + _BG_FROM_PX
 
         d, nd = (_binned(b, in_disk, wt, m, half) for wt in (counts, None))
         bg, nbg = (_binned(b, in_bg, wt, m, half) for wt in (counts, None))
