@@ -60,6 +60,7 @@ def test_wrong_pixel_size_is_corrected_with_a_warning(faint_scan, tmp_path):
     assert abs(s["calibration"]["q_sampling_invA"] / Q_TRUE - 1) < 0.01
     said = [w for w in s["warnings"] if "mean radial profile" in w]
     assert len(said) == 1 and f"q_sampling_invA={given:.6g}" in said[0]
+    assert any("mean radial profile" in h for h in s["phase_model_history"])
     s = _summary(faint_scan, tmp_path / "right", Q_TRUE)
     assert s["calibration"]["q_sampling_invA"] == Q_TRUE
     assert not [w for w in s["warnings"] if "mean radial profile" in w]
