@@ -89,7 +89,7 @@ def build_summary(plan: RunPlan, counts: dict[str, Any], timings: RunTimings) ->
         # in the analysis frame: q_sampling_invA and center_yx per binned pixel when binned
         "calibration": plan.calibration.to_dict(),
         # what pass 1 learned and why (camera length, ring radii, precise-radius estimator)
-        "phase_model_history": list(getattr(plan.model, "history", ())),
+        "phase_model_history": list(plan.model.history),
         "denoiser": plan.denoiser_info,
         "scheduler": timings.scheduler,
         "resumed": timings.resumed,

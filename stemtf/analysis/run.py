@@ -179,10 +179,9 @@ def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, An
     calibration, model = correct_camera_length(
         sample, calibration, model, seed=seed, identified=first
     )
-    same = calibration == given
-    model = refine_on_sample(
-        sample, calibration, model, seed=seed, identified=first if same else None
-    )
+    if calibration != given:  # identified with the pixel size it replaced
+        first = None
+    model = refine_on_sample(sample, calibration, model, seed=seed, identified=first)
     return calibration, model, HEXAGON_DTYPE, time.perf_counter() - t0
 
 

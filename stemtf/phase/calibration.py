@@ -21,6 +21,7 @@ from stemtf.physics import electron_wavelength_A as wavelength_A  # re-exported:
 
 __all__ = [
     "Calibration",
+    "annulus_pixels",
     "calibrate",
     "wavelength_A",
     "correct_ellipticity",
@@ -137,6 +138,23 @@ def corrected_offsets(py, px, centers_yx, ratio: float, angle_deg: float):
     ty, tx = correct_ellipticity(py, px, zero, ratio, angle_deg)
     cy, cx = correct_ellipticity(c[:, 0], c[:, 1], zero, ratio, angle_deg)
     return ty[None, :] - cy[:, None], tx[None, :] - cx[:, None]
+
+
+def annulus_pixels(shape_hw, calibration: Calibration, centers_yx, r_lo: float, r_hi: float):
+    """Pixels that can lie ``r_lo``-``r_hi`` px from any beam centre, ellipticity corrected.
+
+    Returns ``(py, px, flat_index)``, each (P,), for :func:`corrected_offsets`. The band about ``calibration.center_yx`` is widened by the centres' largest shift from it
+    and by the ellipticity's stretch at ``r_hi``.
+    """
+    h, w = shape_hw
+    c = np.asarray(centers_yx, float).reshape(-1, 2)
+    c0 = np.asarray(calibration.center_yx, float)
+    shift = np.abs(c - c0).max() if len(c) else 0.0
+    margin = shift + r_hi * abs(calibration.ellipticity_ratio - 1.0) + 1.0
+    yy, xx = np.mgrid[:h, :w]
+    r0 = np.hypot(yy - c0[0], xx - c0[1])
+    sel = (r0 >= r_lo - margin) & (r0 <= r_hi + margin)
+    return yy[sel].astype(float), xx[sel].astype(float), np.flatnonzero(sel.ravel())
 
 
 def hexagon_on_detector(center_yx, radius_px, rotation_deg, ratio: float, angle_deg: float):

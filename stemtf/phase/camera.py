@@ -32,7 +32,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stemtf.errors import InputError
-from stemtf.phase.calibration import Calibration, corrected_offsets
+from stemtf.phase.calibration import Calibration, annulus_pixels, corrected_offsets
 from stemtf.phase.dog import remove_hot_pixels
 
 __all__ = ["ProfileScale", "camera_scale_from_profile"]
@@ -80,15 +80,6 @@ class ProfileScale:
         """Whether the ring stands :data:`MIN_Z` sigmas."""
         return bool(self.z >= MIN_Z)
 
-    def to_dict(self) -> dict:
-        """JSON-serialisable fields."""
-        return {
-            "scale": round(self.scale, 5),
-            "z": round(self.z, 2),
-            "excess_counts": round(self.excess_counts, 1),
-            "patterns": self.patterns,
-        }
-
 
 def _profile(dps, centers, calibration: Calibration, r_lo: float, r_hi: float, chunk: int = 64):
     """Counts and pixels per radial bin from ``r_lo`` to ``r_hi`` [px], summed over patterns."""
@@ -96,16 +87,9 @@ def _profile(dps, centers, calibration: Calibration, r_lo: float, r_hi: float, c
     n_bins = int(math.ceil((r_hi - r_lo) / BIN_PX))
     counts = np.zeros(n_bins)
     pixels = np.zeros(n_bins)
-    c0 = np.asarray(calibration.center_yx, float)
-    shift = np.abs(centers - c0).max() if n else 0.0
-    stretch = r_hi * abs(calibration.ellipticity_ratio - 1.0)
-    yy, xx = np.mgrid[:h, :w]
-    r0 = np.hypot(yy - c0[0], xx - c0[1])
-    sel = (r0 >= r_lo - shift - stretch - 1.0) & (r0 <= r_hi + shift + stretch + 1.0)
-    if not sel.any():
+    py, px, pix = annulus_pixels((h, w), calibration, centers, r_lo, r_hi)
+    if pix.size == 0:
         return counts, pixels
-    py, px = yy[sel].astype(float), xx[sel].astype(float)
-    pix = np.flatnonzero(sel.ravel())
     for s in range(0, n, chunk):
         e = min(s + chunk, n)
         vals = remove_hot_pixels(dps[s:e]).reshape(e - s, h * w)[:, pix].astype(np.float64)

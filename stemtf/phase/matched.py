@@ -40,7 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from stemtf.errors import InputError
-from stemtf.phase.calibration import Calibration, corrected_offsets
+from stemtf.phase.calibration import Calibration, annulus_pixels, corrected_offsets
 from stemtf.phase.center import scan_smoothed_centers
 from stemtf.phase.context import scan_step_start, unassigned_code
 from stemtf.phase.dog import remove_hot_pixels
@@ -359,13 +359,7 @@ def hexagon_scan(
     variance = np.zeros((n, n_rot))
     # pixels that can fall in the annulus or its background bands of any pattern
     reach = disk + _BG_TO_PX + 1.0
-    shift = np.abs(centers - np.asarray(calibration.center_yx, float)).max() if n else 0.0
-    stretch = radius_px * abs(calibration.ellipticity_ratio - 1.0)
-    yy, xx = np.mgrid[:h, :w]
-    r0 = np.hypot(yy - calibration.center_yx[0], xx - calibration.center_yx[1])
-    sel = np.abs(r0 - radius_px) <= reach + shift + stretch + 1.0
-    py, px = yy[sel].astype(float), xx[sel].astype(float)
-    pix = np.flatnonzero(sel.ravel())
+    py, px, pix = annulus_pixels((h, w), calibration, centers, radius_px - reach, radius_px + reach)
     shot_var = np.ones_like(variance)
     v_ex = np.zeros((n, 6, n_rot)) if return_vertices else None
     v_var = np.ones((n, 6, n_rot)) if return_vertices else None
