@@ -30,7 +30,9 @@ Stress conditions (``--conditions NAME``; not in the default set), each one chan
 ellipticity), ``descan-30px`` (30 px drift, 2 px jitter), ``carbon30-halo30`` (carbon 30 % of the
 counts, halo 30 % per 100 Å), ``detector-defects`` (15 % gain map, 3 dead rows and 3 dead columns,
 hot pixels 2e-3, uint16), ``mistilt-30mrad`` (grain tilts up to 30 mrad; its library is simulated
-on first use).
+on first use), ``thick-128`` / ``thick-256`` (the ideal 128 px / the 256 px scene from a library
+thicker than 200 Å: 225-650 Å on ``tune``, 250-600 on ``report``, 275-700 on ``check``; O3 there
+shows weak reflections at the O1 marker positions).
 
 Metrics per (condition, dose), mean over seeds: macro-F1 (classes present in truth or
 prediction), O1-present F1 (O1 or both vs the rest), per-class F1 (none, O3, O1, both,
@@ -74,12 +76,14 @@ SPLITS = {
         "library_seed": 0,
         "tilt_azimuths_deg": (10.0, 40.0),
         "seeds": (0, 1),
+        "thick_A": (225.0, 300.0, 400.0, 500.0, 650.0),
     },
     "report": {
         "rotations_deg": (8.0, 19.0, 29.0, 38.0, 49.0, 57.0),
         "library_seed": 1,
         "tilt_azimuths_deg": (25.0, 55.0),
         "seeds": (100, 101),
+        "thick_A": (250.0, 350.0, 450.0, 600.0),
     },
     # a second tuning split: a choice made on ``tune`` is checked here (other rotations,
     # simulation seed and tilt azimuths) before anything is run on ``report``
@@ -88,6 +92,7 @@ SPLITS = {
         "library_seed": 2,
         "tilt_azimuths_deg": (0.0, 70.0),
         "seeds": (200, 201),
+        "thick_A": (275.0, 375.0, 550.0, 700.0),
     },
 }
 DETECTORS = {
@@ -154,6 +159,11 @@ def stress_conditions() -> dict[str, tuple[str, object]]:
             },
         ),
         "mistilt-30mrad": ("256-t30", {"max_tilt_mrad": STRESS_TILT_MRAD}),
+        # thicker than any library a threshold was first chosen on: the split's own series
+        # past 200 Å (``SPLITS[...]["thick_A"]``), where O3 shows weak reflections at the
+        # O1 marker positions and its {110} fade
+        "thick-128": ("128-thick", {}),
+        "thick-256": ("256-thick", {}),
     }
     return {name: (det, replace(base, **kw)) for name, (det, kw) in parts.items()}
 
@@ -184,12 +194,15 @@ def libraries(split: dict, cache_dir) -> dict:
         ),
     }
     # the stress conditions' 30 mrad tilt axis: simulated only when a condition asks for it
+    thick = {**common, "thicknesses_A": split["thick_A"]}
     lazy = {
         "256-t30": lambda: build_library(
             **DETECTORS["256"],
             **common,
             tilts_mrad=tilt_axis_mrad(STRESS_TILT_MRAD, azimuths_deg=split["tilt_azimuths_deg"]),
-        )
+        ),
+        "128-thick": lambda: build_library(**DETECTORS["128"], **thick),
+        "256-thick": lambda: build_library(**DETECTORS["256"], **thick),
     }
     return _Libraries(eager, lazy)
 

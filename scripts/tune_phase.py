@@ -118,6 +118,15 @@ def label_scene(
                 raw, lab, conf, res.lattice_rotation_deg, model
             )
     try:  # absent before this step existed
+        from stemtf.phase.marker_share import check_marker_share
+    except ImportError:
+        pass
+    else:
+        if "marker_share" not in skip:
+            lab, conf, _ = check_marker_share(
+                raw, lab, conf, res.hexagons, res.centers_yx, cal, model
+            )
+    try:  # absent before this step existed
         from stemtf.phase.context import none_for_lone_calls_in_vacuum
     except ImportError:
         pass
@@ -163,6 +172,7 @@ def main(argv=None) -> None:
             "faint_crystals",
             "lone_calls",
             "surrounded_calls",
+            "marker_share",
             "vacuum_calls",
         ],
         help="scan-context steps left out",

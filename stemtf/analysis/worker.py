@@ -128,6 +128,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         unassign_isolated_calls,
         vote_on_mixed_calls,
     )
+    from stemtf.phase.marker_share import check_marker_share
     from stemtf.phase.matched import check_marker_on_counts, label_sparse_patterns
 
     c, (y0, y1, x0, x1) = task.chunk, task.roi
@@ -271,6 +272,17 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     labels, confidence, by_surrounded = second_phase_for_surrounded_calls(
         grid, labels, confidence, result.lattice_rotation_deg, task.model
     )
+    # an O1/both call whose marker is too weak a share of its lattice's counts for any O1 is
+    # O3's own weak reflections at the marker positions (thick or incomplete unit cells)
+    labels, confidence, by_share = check_marker_share(
+        grid,
+        labels,
+        confidence,
+        result.hexagons,
+        result.centers_yx,
+        task.calibration,
+        task.model,
+    )
     # a call on a pattern's own three-vertex hexagon with only vacuum around is a chance hexagon
     labels, confidence, by_vacuum = none_for_lone_calls_in_vacuum(
         grid, labels, confidence, result.hexagons, task.model
@@ -287,6 +299,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         "isolated_calls": by_isolation,
         "lone_calls": by_lone,
         "surrounded_calls": by_surrounded,
+        "marker_share": by_share,
         "vacuum_calls": by_vacuum,
     }
     # keep the chunk's own rows (flat indices k0:k1 of the analysed block)

@@ -1,0 +1,314 @@
+"""Second-phase calls need a marker share that the first phase cannot give on its own.
+
+An ideal, infinitely thick O3 crystal along [001] has no reflection at O1's {100} positions (the
+marker ring): its rhombohedral centring forbids them, and no double diffraction reaches them. A
+real crystal is not ideal: it ends in a fraction of its three-layer repeat (the forbidden
+reflections of incomplete unit cells) and carries cation order. The abTEM O3 supercells show
+exactly that: weak reflections at the marker positions, stronger past ~200 Å where the {110}
+reflections fade. Measured with this module's photometry on the field benchmark's ``tune``
+split (truth-known scenes at 2 x 10^3 - 10^4 e-/DP), O3 at 225-650 Å gave marker shares of
+0.2-1.6 % of its lattice's counts; O1 and O3+O1 columns (20-80 % O1, 30-650 Å, every field
+condition incl. 20 mrad mistilt, carbon and all at once) gave 4 % or more (1st percentile). A
+significance test on the marker alone (the spot finder's, the matched filter's) cannot tell
+them apart at high dose: the more counts, the more significant the weak O3 reflections, and
+thick O3 grains were called ``both`` (up to 196 of 537 O3 positions of a ``tune`` scene at 10^4
+e-/DP).
+
+:func:`check_marker_share` measures, for each pattern called second phase or both, the
+marker's share of the lattice's counts: the background-subtracted counts in the six marker
+disks at the rotation the pattern's own hexagon fixes (30 deg from {110}; no rotation is
+searched), over those in the central disk plus the {110} hexagon (so a diffuse background,
+carbon film or halo does not dilute the share). A pattern whose own share is precise enough
+(``own_precision``) is decided on it; otherwise the shares are pooled over its 3 x 3 scan
+neighbours also called second phase or both. A call whose share stands ``z_below`` standard
+errors below ``min_share`` returns to the first phase where the {110} hexagon shows a lattice,
+but only where the share's standard error is at most ``max_error * min_share``: at a few
+hundred e-/DP the photometry cannot resolve the threshold and the marker's significance tests
+stand alone. The step only removes second-phase calls; it never adds them.
+
+Limit (physics, not the method): a column with under ~25 % O1 at a thickness where O1's own
+{100} reflections are weak (near 30 Å or 200 Å along [001] at 200 kV, ~2-3 % of O1's counts)
+gives a marker share as small as thick O3's; such columns may be called O3.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from stemtf.errors import InputError
+from stemtf.phase.calibration import Calibration
+from stemtf.phase.context import _hexagon_table, scan_step_start
+from stemtf.phase.dog import remove_hot_pixels
+from stemtf.phase.matched import _marker_and_shared_rings
+from stemtf.phase.model import LABEL_BOTH, LABEL_FIRST, LABEL_SECOND, PhaseModel
+from stemtf.phase.spots import SpotTable, aperture_counts
+
+__all__ = ["MarkerShare", "MarkerShareParams", "check_marker_share", "marker_share"]
+
+#: Hexagons within this relative radius of a ring belong to it (the O3/O1 {110} rings lie 1.8 %
+#: apart and are one ring here).
+_RING_TOL = 0.03
+
+
+@dataclass(frozen=True)
+class MarkerShareParams:
+    """Thresholds of :func:`check_marker_share`.
+
+    Attributes
+    ----------
+    min_share : float
+        Smallest marker share of the lattice's counts (central disk plus {110} hexagon) that a
+        second-phase call keeps.
+    z_below : float
+        A call is removed only where its pooled share stands this many standard errors (shot
+        noise of the marker counts) below ``min_share``.
+    max_error : float
+        ... and only where the share's standard error is at most ``max_error * min_share``
+        (the photometry resolves the threshold; at a few hundred e-/DP it does not, and the
+        marker's significance tests stand).
+    min_lattice_z : float
+        ... and where the pooled {110} hexagon's counts stand this many sigmas above their
+        background (a lattice that the first phase can be).
+    own_precision : float
+        A pattern whose own share has a standard error of at most ``own_precision *
+        min_share`` is decided on its own photometry, not the pool (at a domain boundary the
+        pool holds the neighbours' O1).
+    reach : int
+        A pattern without a hexagon of its own is measured at the rotation of the nearest
+        pattern with one within this many probe positions.
+    """
+
+    min_share: float = 0.02
+    z_below: float = 1.0
+    max_error: float = 0.5
+    min_lattice_z: float = 3.0
+    own_precision: float = 1.0 / 3.0
+    reach: int = 2
+
+    def __post_init__(self) -> None:
+        if not (isinstance(self.reach, int) and 0 <= self.reach <= 8):
+            raise InputError(
+                f"reach={self.reach!r} is not allowed: give an integer 0-8 (probe positions)"
+            )
+        for name in ("min_share", "z_below", "max_error", "min_lattice_z", "own_precision"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v)):
+                raise InputError(f"{name}={v!r} is not allowed: it must be a finite number")
+        if not 0.0 < self.min_share < 1.0:
+            raise InputError(
+                f"min_share={self.min_share!r} is not allowed: it must lie in (0, 1) (a share of "
+                f"counts)"
+            )
+
+
+@dataclass(frozen=True)
+class MarkerShare:
+    """Per-pattern photometry of :func:`marker_share` (NaN rows: not measured).
+
+    Attributes
+    ----------
+    marker, marker_var : ndarray (N,)
+        Background-subtracted counts in the six marker disks and their shot-noise variance.
+    lattice, lattice_var : ndarray (N,)
+        The same for the six {110} disks.
+    beam : ndarray (N,)
+        Background-subtracted counts in the central disk.
+    """
+
+    marker: np.ndarray
+    marker_var: np.ndarray
+    lattice: np.ndarray
+    lattice_var: np.ndarray
+    beam: np.ndarray
+
+
+def _lattice_rotation(hexagons, n: int, model: PhaseModel, marker, shared) -> np.ndarray:
+    """Each pattern's {110} rotation [deg] from its own hexagon (NaN where it has none).
+
+    A hexagon on the shared ring (either phase's {110}, most vertices first) fixes it; failing
+    that, a hexagon on the marker ring, turned by the rings' fixed angle.
+    """
+    rotation = np.full(n, np.nan)
+    hx = np.asarray(hexagons)
+    if hx.size == 0:
+        return rotation
+    offset = marker.rotation_deg - shared.rotation_deg
+    r_shared = model.shared_radius_invA or shared.radius_invA
+    for radius, turn in ((marker.radius_invA, -offset), (r_shared, 0.0)):
+        on = hx[np.abs(hx["radius_invA"] / radius - 1.0) <= _RING_TOL]
+        if on.size == 0:
+            continue
+        on = on[np.lexsort((-on["inliers"].astype(int), on["dp_index"]))]
+        first = on[np.unique(on["dp_index"], return_index=True)[1]]
+        rotation[first["dp_index"]] = (first["rotation_deg"] + turn) % 60.0
+    return rotation
+
+
+def _fill_from_neighbours(rotation: np.ndarray, shape: tuple[int, int], reach: int) -> np.ndarray:
+    """Rotations of patterns without a hexagon from the nearest scan neighbour with one.
+
+    Neighbours within ``reach`` probe positions, nearest first (a grain spans several
+    positions and shares its rotation); rows with none stay NaN.
+    """
+    ry, rx = shape
+    rot = rotation.reshape(ry, rx)
+    out = rot.copy()
+    offsets = sorted(
+        ((dy, dx) for dy in range(-reach, reach + 1) for dx in range(-reach, reach + 1)),
+        key=lambda o: (o[0] ** 2 + o[1] ** 2, o),
+    )[1:]
+    pad = np.pad(rot, reach, constant_values=np.nan)
+    for dy, dx in offsets:
+        todo = np.isnan(out)
+        if not todo.any():
+            break
+        near = pad[reach + dy : reach + dy + ry, reach + dx : reach + dx + rx]
+        out[todo] = near[todo]
+    return out.ravel()
+
+
+def marker_share(
+    dps: np.ndarray,
+    centers_yx: np.ndarray,
+    rotation_deg: np.ndarray,
+    calibration: Calibration,
+    model: PhaseModel,
+) -> MarkerShare:
+    """Aperture photometry of the marker hexagon, the {110} hexagon and the central disk.
+
+    Parameters
+    ----------
+    dps : ndarray, shape (N, H, W)
+        Patterns in counts (hot pixels are removed here).
+    centers_yx : ndarray, shape (N, 2)
+        Beam centres [px].
+    rotation_deg : ndarray, shape (N,)
+        The {110} (shared-ring) hexagon's rotation of each pattern [deg]; the marker hexagon
+        lies at the model's fixed angle from it. NaN rows are not measured.
+    calibration : Calibration
+    model : PhaseModel
+        A two-phase model with a marker ring.
+
+    Returns
+    -------
+    MarkerShare
+    """
+    marker, shared = _marker_and_shared_rings(model)
+    n = len(dps)
+    nan = np.full(n, np.nan)
+    out = {k: nan.copy() for k in ("marker", "marker_var", "lattice", "lattice_var", "beam")}
+    idx = np.flatnonzero(np.isfinite(rotation_deg))
+    if idx.size == 0:
+        return MarkerShare(**out)
+    arr = remove_hot_pixels(np.asarray(dps)[idx].astype(np.float32, copy=False))
+    cen = np.asarray(centers_yx, float)[idx]
+    rot = np.asarray(rotation_deg, float)[idx]
+    q = calibration.q_sampling_invA
+    r_shared = (model.shared_radius_invA or shared.radius_invA) / q
+    turn = marker.rotation_deg - shared.rotation_deg
+    for key, radius, angle in (
+        ("marker", marker.radius_invA / q, rot + turn),
+        ("lattice", r_shared, rot),
+    ):
+        table = _hexagon_table(cen, radius, angle, calibration)
+        ex, _, var = aperture_counts(arr, table, calibration.disk_radius_px, return_variance=True)
+        out[key][idx] = ex.reshape(-1, 6).sum(axis=1)
+        out[key + "_var"][idx] = var.reshape(-1, 6).sum(axis=1)
+    zeros = np.zeros(idx.size)
+    beam = SpotTable(np.arange(idx.size), cen[:, 0], cen[:, 1], zeros, zeros)
+    out["beam"][idx] = aperture_counts(arr, beam, calibration.disk_radius_px)[0]
+    return MarkerShare(**out)
+
+
+def check_marker_share(
+    grid: np.ndarray,
+    labels: np.ndarray,
+    confidence: np.ndarray,
+    hexagons: np.ndarray,
+    centers_yx: np.ndarray,
+    calibration: Calibration,
+    model: PhaseModel,
+    params: MarkerShareParams | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Second-phase and both calls whose marker is too weak a share for O1: first phase.
+
+    See the module docstring. A pattern without a hexagon of its own is measured at the
+    rotation of the nearest pattern with one (``params.reach``), and left alone where none is
+    that near.
+
+    Parameters
+    ----------
+    grid : ndarray, shape (Ry, Rx, H, W)
+        The patterns in scan order (counts).
+    labels, confidence : ndarray, shape (Ry * Rx,)
+    hexagons : structured ndarray of :data:`stemtf.phase.classify.HEXAGON_DTYPE`
+        The identification's hexagons (``dp_index`` within this grid).
+    centers_yx : ndarray, shape (Ry * Rx, 2)
+        Beam centres [px].
+    calibration : Calibration
+    model : PhaseModel
+        A two-phase model with a marker ring; other model kinds are returned unchanged.
+    params : MarkerShareParams, optional
+
+    Returns
+    -------
+    labels, confidence : ndarray (Ry * Rx,)
+        Updated copies.
+    changed : bool ndarray (Ry * Rx,)
+    """
+    prm = params or MarkerShareParams()
+    g, labels, confidence, changed = scan_step_start(grid, labels, confidence)
+    ry, rx = g.shape[:2]
+    n = ry * rx
+    if type(model) is not PhaseModel:
+        return labels, confidence, changed
+    marker, shared = _marker_and_shared_rings(model)
+    if marker is None:
+        return labels, confidence, changed
+    called = np.isin(labels, (LABEL_SECOND, LABEL_BOTH))
+    if not called.any():
+        return labels, confidence, changed
+    rotation = _fill_from_neighbours(
+        _lattice_rotation(hexagons, n, model, marker, shared), (ry, rx), prm.reach
+    )
+    rotation[~called] = np.nan
+    ph = marker_share(
+        g.reshape((n,) + g.shape[2:]), np.asarray(centers_yx, float), rotation, calibration, model
+    )
+    measured = np.isfinite(ph.marker)
+
+    def pooled(values: np.ndarray) -> np.ndarray:
+        v = np.where(measured, values, 0.0).reshape(ry, rx)
+        p = np.pad(v, 1)
+        return sum(p[dy : dy + ry, dx : dx + rx] for dy in range(3) for dx in range(3)).ravel()
+
+    if not measured.any():
+        return labels, confidence, changed
+    m, m_var = pooled(ph.marker), pooled(ph.marker_var)
+    s, s_var = pooled(ph.lattice), pooled(ph.lattice_var)
+    d = pooled(ph.beam) + np.maximum(s, 0.0)
+    any_measured = pooled(measured.astype(float)) > 0
+    # where the pattern's own photometry resolves the threshold, it decides alone (a pool at a
+    # domain boundary mixes in the neighbours' O1)
+    own_d = np.where(measured, ph.beam + np.maximum(ph.lattice, 0.0), 0.0)
+    own_se = np.sqrt(np.maximum(np.where(measured, ph.marker_var, np.inf), 0.0)) / np.maximum(
+        own_d, 1e-9
+    )
+    own = measured & (own_d > 0) & (own_se <= prm.min_share * prm.own_precision)
+    for pool, mine in ((m, ph.marker), (m_var, ph.marker_var), (s, ph.lattice)):
+        pool[own] = mine[own]
+    s_var[own] = ph.lattice_var[own]
+    d[own] = own_d[own]
+    se = np.sqrt(np.maximum(m_var, 0.0))
+    # decided only where the photometry resolves the threshold (at a few hundred e-/DP it
+    # does not, and the marker's significance tests stand)
+    resolved = se <= prm.max_error * prm.min_share * d
+    weak = resolved & (m + prm.z_below * se < prm.min_share * d)
+    lattice = s >= prm.min_lattice_z * np.sqrt(np.maximum(s_var, 1.0))
+    changed = called & any_measured & (d > 0) & weak & lattice
+    labels[changed] = LABEL_FIRST
+    confidence[changed] = 0.5
+    return labels, confidence, changed
