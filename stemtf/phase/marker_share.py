@@ -170,6 +170,41 @@ def _fill_from_neighbours(rotation: np.ndarray, shape: tuple[int, int], reach: i
     return out.ravel()
 
 
+def _pooled_ring_rotation(dps, centers, want, shape, calibration, model, shared, min_z):
+    """The {110} rotation [deg] of patterns ``want`` from their 3 x 3 neighbourhood's counts.
+
+    The matched filter's rotation scan (:func:`stemtf.phase.matched.hexagon_scan`) of the
+    shared ring, summed over the pattern and its 8 scan neighbours, maximised; NaN where that
+    maximum stands under ``min_z`` sigmas (no lattice to fix the marker's positions).
+    """
+    from stemtf.phase.matched import BIN_DEG, hexagon_scan
+
+    ry, rx = shape
+    n = ry * rx
+    grid_want = want.reshape(ry, rx)
+    near = np.zeros((ry + 2, rx + 2), bool)
+    for dy in range(3):
+        for dx in range(3):
+            near[dy : dy + ry, dx : dx + rx] |= grid_want
+    need = np.flatnonzero(near[1:-1, 1:-1].ravel())
+    r_px = (model.shared_radius_invA or shared.radius_invA) / calibration.q_sampling_invA
+    ex_n, var_n = hexagon_scan(dps[need], centers[need], r_px, calibration)[:2]
+    n_rot = ex_n.shape[1]
+    ex = np.zeros((n, n_rot))
+    var = np.zeros((n, n_rot))
+    ex[need], var[need] = ex_n, var_n
+    ex = np.pad(ex.reshape(ry, rx, n_rot), ((1, 1), (1, 1), (0, 0)))
+    var = np.pad(var.reshape(ry, rx, n_rot), ((1, 1), (1, 1), (0, 0)))
+    idx = np.flatnonzero(want)
+    yy, xx = np.divmod(idx, rx)
+    pe = sum(ex[yy + dy, xx + dx] for dy in range(3) for dx in range(3))
+    pv = sum(var[yy + dy, xx + dx] for dy in range(3) for dx in range(3))
+    z = pe / np.sqrt(np.maximum(pv, 1.0))
+    best = np.argmax(z, axis=1)
+    rot = best * BIN_DEG
+    return np.where(z[np.arange(idx.size), best] >= min_z, rot, np.nan)
+
+
 def marker_share(
     dps: np.ndarray,
     centers_yx: np.ndarray,
@@ -275,40 +310,52 @@ def check_marker_share(
         _lattice_rotation(hexagons, n, model, marker, shared), (ry, rx), prm.reach
     )
     rotation[~called] = np.nan
-    ph = marker_share(
-        g.reshape((n,) + g.shape[2:]), np.asarray(centers_yx, float), rotation, calibration, model
-    )
+    dps = g.reshape((n,) + g.shape[2:])
+    centers = np.asarray(centers_yx, float)
+    lost = called & np.isnan(rotation)
+    if lost.any():
+        rotation[lost] = _pooled_ring_rotation(
+            dps, centers, lost, (ry, rx), calibration, model, shared, prm.min_lattice_z
+        )
+    ph = marker_share(dps, centers, rotation, calibration, model)
     measured = np.isfinite(ph.marker)
-
-    def pooled(values: np.ndarray) -> np.ndarray:
-        v = np.where(measured, values, 0.0).reshape(ry, rx)
-        p = np.pad(v, 1)
-        return sum(p[dy : dy + ry, dx : dx + rx] for dy in range(3) for dx in range(3)).ravel()
 
     if not measured.any():
         return labels, confidence, changed
-    m, m_var = pooled(ph.marker), pooled(ph.marker_var)
-    s, s_var = pooled(ph.lattice), pooled(ph.lattice_var)
-    d = pooled(ph.beam) + np.maximum(s, 0.0)
-    any_measured = pooled(measured.astype(float)) > 0
-    # where the pattern's own photometry resolves the threshold, it decides alone (a pool at a
-    # domain boundary mixes in the neighbours' O1)
-    own_d = np.where(measured, ph.beam + np.maximum(ph.lattice, 0.0), 0.0)
-    own_se = np.sqrt(np.maximum(np.where(measured, ph.marker_var, np.inf), 0.0)) / np.maximum(
-        own_d, 1e-9
-    )
-    own = measured & (own_d > 0) & (own_se <= prm.min_share * prm.own_precision)
-    for pool, mine in ((m, ph.marker), (m_var, ph.marker_var), (s, ph.lattice)):
-        pool[own] = mine[own]
-    s_var[own] = ph.lattice_var[own]
-    d[own] = own_d[own]
-    se = np.sqrt(np.maximum(m_var, 0.0))
-    # decided only where the photometry resolves the threshold (at a few hundred e-/DP it
-    # does not, and the marker's significance tests stand)
-    resolved = se <= prm.max_error * prm.min_share * d
-    weak = resolved & (m + prm.z_below * se < prm.min_share * d)
-    lattice = s >= prm.min_lattice_z * np.sqrt(np.maximum(s_var, 1.0))
-    changed = called & any_measured & (d > 0) & weak & lattice
+
+    def pooled(values: np.ndarray, r: int) -> np.ndarray:
+        v = np.pad(np.where(measured, values, 0.0).reshape(ry, rx), r)
+        w = 2 * r + 1
+        return sum(v[dy : dy + ry, dx : dx + rx] for dy in range(w) for dx in range(w)).ravel()
+
+    def photometry(r: int):
+        """Marker counts, their variance, lattice counts, variance and denominator."""
+        if r == 0:
+            m, m_var, s, s_var = ph.marker, ph.marker_var, ph.lattice, ph.lattice_var
+            b = ph.beam
+        else:
+            m, m_var, s, s_var, b = (
+                pooled(v, r)
+                for v in (ph.marker, ph.marker_var, ph.lattice, ph.lattice_var, ph.beam)
+            )
+        m, m_var, s, s_var, b = (np.where(np.isfinite(v), v, 0.0) for v in (m, m_var, s, s_var, b))
+        return m, np.maximum(m_var, 0.0), s, s_var, b + np.maximum(s, 0.0)
+
+    # the smallest neighbourhood whose photometry resolves the threshold decides: the
+    # pattern's own (a pool at a domain boundary mixes in the neighbours' O1), its 3 x 3 or
+    # its 5 x 5 neighbours called second phase or both; where none does (a few hundred e-/DP
+    # or less), the marker's significance tests stand
+    decided = np.zeros(n, bool)
+    for r, precision in ((0, prm.own_precision), (1, prm.max_error), (2, prm.max_error)):
+        m, m_var, s, s_var, d = photometry(r)
+        se = np.sqrt(m_var)
+        here = ~decided & called & (d > 0) & (se <= precision * prm.min_share * d)
+        if r == 0:
+            here &= measured
+        weak = m + prm.z_below * se < prm.min_share * d
+        lattice = s >= prm.min_lattice_z * np.sqrt(np.maximum(s_var, 1.0))
+        changed |= here & weak & lattice
+        decided |= here
     labels[changed] = LABEL_FIRST
     confidence[changed] = 0.5
     return labels, confidence, changed

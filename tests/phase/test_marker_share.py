@@ -87,7 +87,7 @@ def test_at_low_dose_a_real_o1_share_stays_and_only_a_resolved_weak_one_goes(
     kin, model, calibration
 ):
     """300 counts per pattern: the 8 % share is kept; the 0.4 % share returns to O3 on a clean
-    pattern (the 3 x 3 pool resolves it) but stands on a background of 0.3 counts/px (16 times
+    pattern (the pooled photometry resolves it) but stands on a background of 1 count/px (55 times
     the lattice's counts: the share's standard error then exceeds half the threshold)."""
     rng = np.random.default_rng(4)
     # the lattices (hexagons, beam centres) as the spot finder sees them at 10^4 counts; the
@@ -96,7 +96,7 @@ def test_at_low_dose_a_real_o1_share_stays_and_only_a_resolved_weak_one_goes(
     res = identify_phases(bright.reshape(-1, 128, 128), calibration, model)
     has_lattice = np.isin(np.arange(36), res.hexagons["dp_index"])
     assert has_lattice.all()
-    for share, bg, expect in ((0.08, 0.02, 3), (0.004, 0.01, 1), (0.004, 0.3, 3)):
+    for share, bg, expect in ((0.08, 0.02, 3), (0.004, 0.01, 1), (0.004, 1.0, 3)):
         grid = _lattice_patterns(model, calibration, np.full((6, 6), share), 300.0, rng, bg=bg)
         out, _, _ = check_marker_share(
             grid,
@@ -127,20 +127,37 @@ def test_a_pattern_without_a_hexagon_is_measured_at_its_neighbours_rotation(
             grid, labels, np.ones(25), hx, res.centers_yx, calibration, model
         )
         assert changed[12] and out[12] == 1
-    # no hexagon within one probe position: nothing to measure it at
-    near = np.array([i for i in range(25) if abs(i // 5 - 2) <= 1 and abs(i % 5 - 2) <= 1])
-    far = res.hexagons[~np.isin(res.hexagons["dp_index"], near)]
+    # no hexagon anywhere and no lattice in the counts: nothing fixes the marker's positions
+    empty = rng.poisson(np.full((5, 5, 128, 128), 0.2)).astype(np.float32)
     out, _, changed = check_marker_share(
-        grid,
-        lone,
-        np.ones(25),
-        far,
-        res.centers_yx,
-        calibration,
-        model,
-        MarkerShareParams(reach=1),
+        empty, lone, np.ones(25), hx[:0], res.centers_yx, calibration, model
     )
     assert not changed.any() and out[12] == 3
+
+
+def test_a_pattern_far_from_any_hexagon_is_measured_at_its_neighbourhoods_ring_rotation(
+    kin, model, calibration
+):
+    """No hexagon within reach: the rotation comes from the 3 x 3 neighbourhood's {110} ring
+    counts (the matched filter's rotation scan), so a weak-share call still returns to O3,
+    and a real O1 share is still kept."""
+    rng = np.random.default_rng(6)
+    lone = np.zeros(25, np.uint8)
+    lone[12] = 3
+    for share, expect in ((0.004, 1), (0.08, 3)):
+        grid = _lattice_patterns(model, calibration, np.full((5, 5), share), 10000.0, rng)
+        res = identify_phases(grid.reshape(-1, 128, 128), calibration, model)
+        out, _, _ = check_marker_share(
+            grid,
+            lone,
+            np.ones(25),
+            res.hexagons[:0],
+            res.centers_yx,
+            calibration,
+            model,
+            MarkerShareParams(reach=1),
+        )
+        assert out[12] == expect
 
 
 @pytest.mark.parametrize(
