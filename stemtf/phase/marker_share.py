@@ -18,13 +18,16 @@ e-/DP).
 marker's share of the lattice's counts: the background-subtracted counts in the six marker
 disks at the rotation the pattern's own hexagon fixes (30 deg from {110}; no rotation is
 searched), over those in the central disk plus the {110} hexagon (so a diffuse background,
-carbon film or halo does not dilute the share). A pattern whose own share is precise enough
-(``own_precision``) is decided on it; otherwise the shares are pooled over its 3 x 3 scan
-neighbours also called second phase or both. A call whose share stands ``z_below`` standard
-errors below ``min_share`` returns to the first phase where the {110} hexagon shows a lattice,
-but only where the share's standard error is at most ``max_error * min_share``: at a few
-hundred e-/DP the photometry cannot resolve the threshold and the marker's significance tests
-stand alone. The step only removes second-phase calls; it never adds them.
+carbon film or halo does not dilute the share). A pattern without a hexagon takes the rotation
+of the nearest one within ``reach`` probe positions or, failing that, of its 3 x 3
+neighbourhood's {110} ring (the matched filter's rotation scan). The smallest neighbourhood
+whose photometry resolves the threshold decides: the pattern's own (standard error at most
+``own_precision * min_share``; a pool at a domain boundary mixes in the neighbours' O1), else
+the 3 x 3 or 5 x 5 pool of its neighbours also called second phase or both (standard error at
+most ``max_error * min_share``). A call whose share stands ``z_below`` standard errors below
+``min_share`` returns to the first phase where the {110} hexagon shows a lattice. Where no
+neighbourhood resolves it (a few hundred e-/DP or less) the marker's significance tests stand
+alone. The step only removes second-phase calls; it never adds them.
 
 Limit (physics, not the method): a column with under ~25 % O1 at a thickness where O1's own
 {100} reflections are weak (near 30 Å or 200 Å along [001] at 200 kV, ~2-3 % of O1's counts)
