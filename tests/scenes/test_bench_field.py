@@ -54,6 +54,14 @@ def test_stress_conditions_go_past_the_tuned_ones_and_stay_out_of_the_default_se
     base = conds["detector-256"][1].to_dict()
     every = conds["all"][1]
     for name, (det, field) in stress.items():
+        if det.endswith("-thick"):  # the library past the tuned thickness, the field unchanged
+            assert (
+                field.to_dict()
+                == (conds["ideal-128"] if det == "128-thick" else conds["detector-256"])[
+                    1
+                ].to_dict()
+            )
+            continue
         assert det in ("256", "256-t30"), name
         changed = {k for k, v in field.to_dict().items() if v != base[k]}
         assert changed, name
@@ -64,3 +72,8 @@ def test_stress_conditions_go_past_the_tuned_ones_and_stay_out_of_the_default_se
             assert abs(v) > abs(tuned), (name, k, v, tuned)
     assert stress["mistilt-30mrad"][1].max_tilt_mrad > bench.MAX_TILT_MRAD
     assert stress["mistilt-30mrad"][0] == "256-t30"
+    from stemtf.scenes.library import FIELD_THICKNESSES_A
+
+    for split in bench.SPLITS.values():  # every split's thick series lies past the tuned one
+        assert min(split["thick_A"]) > max(FIELD_THICKNESSES_A)
+    assert {stress["thick-128"][0], stress["thick-256"][0]} == {"128-thick", "256-thick"}
