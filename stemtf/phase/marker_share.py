@@ -6,9 +6,10 @@ real crystal is not ideal: it ends in a fraction of its three-layer repeat (the 
 reflections of incomplete unit cells) and carries cation order. The abTEM O3 supercells show
 exactly that: weak reflections at the marker positions, stronger past ~200 Å where the {110}
 reflections fade. Measured with this module's photometry on the field benchmark's ``tune``
-split (truth-known scenes at 2 x 10^3 - 10^4 e-/DP), O3 at 225-650 Å gave marker shares of
-0.2-1.6 % of its lattice's counts; O1 and O3+O1 columns (20-80 % O1, 30-650 Å, every field
-condition incl. 20 mrad mistilt, carbon and all at once) gave 4 % or more (1st percentile). A
+split (``scripts/bench_marker_share.py``; truth-known scenes at 2 x 10^3 - 10^4 e-/DP), O3 at
+225-650 Å called O1/both had marker shares of 0.5-1.0 % of its lattice's counts (median; 99th
+percentile <= 2.1 %); O1 and O3+O1 columns (20-80 % O1) 6 % or more on thick, 256 px and carbon
+scenes and 1-5 % with 20 mrad mistilt or all field conditions at once (5th percentile). A
 significance test on the marker alone (the spot finder's, the matched filter's) cannot tell
 them apart at high dose: the more counts, the more significant the weak O3 reflections, and
 thick O3 grains were called ``both`` (up to 196 of 537 O3 positions of a ``tune`` scene at 10^4
