@@ -46,15 +46,18 @@ from stemtf.errors import InputError
 from stemtf.phase.calibration import Calibration
 from stemtf.phase.context import _hexagon_table, scan_step_start
 from stemtf.phase.dog import remove_hot_pixels
-from stemtf.phase.matched import _marker_and_shared_rings
+from stemtf.phase.matched import (
+    BIN_DEG,
+    _marker_and_shared_rings,
+    _pooled,
+    _weighted_neighbourhood_sum,
+    hexagon_scan,
+    ring_rotation,
+)
 from stemtf.phase.model import LABEL_BOTH, LABEL_FIRST, LABEL_SECOND, PhaseModel
 from stemtf.phase.spots import SpotTable, aperture_counts
 
 __all__ = ["MarkerShare", "MarkerShareParams", "check_marker_share", "marker_share"]
-
-#: Hexagons within this relative radius of a ring belong to it (the O3/O1 {110} rings lie 1.8 %
-#: apart and are one ring here).
-_RING_TOL = 0.03
 
 
 @dataclass(frozen=True)
@@ -135,20 +138,10 @@ def _lattice_rotation(hexagons, n: int, model: PhaseModel, marker, shared) -> np
     A hexagon on the shared ring (either phase's {110}, most vertices first) fixes it; failing
     that, a hexagon on the marker ring, turned by the rings' fixed angle.
     """
-    rotation = np.full(n, np.nan)
-    hx = np.asarray(hexagons)
-    if hx.size == 0:
-        return rotation
     offset = marker.rotation_deg - shared.rotation_deg
-    r_shared = model.shared_radius_invA or shared.radius_invA
-    for radius, turn in ((marker.radius_invA, -offset), (r_shared, 0.0)):
-        on = hx[np.abs(hx["radius_invA"] / radius - 1.0) <= _RING_TOL]
-        if on.size == 0:
-            continue
-        on = on[np.lexsort((-on["inliers"].astype(int), on["dp_index"]))]
-        first = on[np.unique(on["dp_index"], return_index=True)[1]]
-        rotation[first["dp_index"]] = (first["rotation_deg"] + turn) % 60.0
-    return rotation
+    on_marker = (ring_rotation(hexagons, n, marker.radius_invA) - offset) % 60.0
+    on_shared = ring_rotation(hexagons, n, model.shared_radius_invA or shared.radius_invA) % 60.0
+    return np.where(np.isfinite(on_shared), on_shared, on_marker)
 
 
 def _fill_from_neighbours(rotation: np.ndarray, shape: tuple[int, int], reach: int) -> np.ndarray:
@@ -181,32 +174,16 @@ def _pooled_ring_rotation(dps, centers, want, shape, calibration, model, shared,
     shared ring, summed over the pattern and its 8 scan neighbours, maximised; NaN where that
     maximum stands under ``min_z`` sigmas (no lattice to fix the marker's positions).
     """
-    from stemtf.phase.matched import BIN_DEG, hexagon_scan
-
-    ry, rx = shape
-    n = ry * rx
-    grid_want = want.reshape(ry, rx)
-    near = np.zeros((ry + 2, rx + 2), bool)
-    for dy in range(3):
-        for dx in range(3):
-            near[dy : dy + ry, dx : dx + rx] |= grid_want
-    need = np.flatnonzero(near[1:-1, 1:-1].ravel())
+    need = np.flatnonzero(_pooled(want.astype(float)[:, None], shape)[:, 0] > 0)
     r_px = (model.shared_radius_invA or shared.radius_invA) / calibration.q_sampling_invA
     ex_n, var_n = hexagon_scan(dps[need], centers[need], r_px, calibration)[:2]
-    n_rot = ex_n.shape[1]
-    ex = np.zeros((n, n_rot))
-    var = np.zeros((n, n_rot))
+    ex = np.zeros((want.size, ex_n.shape[1]))
+    var = np.zeros_like(ex)
     ex[need], var[need] = ex_n, var_n
-    ex = np.pad(ex.reshape(ry, rx, n_rot), ((1, 1), (1, 1), (0, 0)))
-    var = np.pad(var.reshape(ry, rx, n_rot), ((1, 1), (1, 1), (0, 0)))
     idx = np.flatnonzero(want)
-    yy, xx = np.divmod(idx, rx)
-    pe = sum(ex[yy + dy, xx + dx] for dy in range(3) for dx in range(3))
-    pv = sum(var[yy + dy, xx + dx] for dy in range(3) for dx in range(3))
-    z = pe / np.sqrt(np.maximum(pv, 1.0))
+    z = _pooled(ex, shape)[idx] / np.sqrt(np.maximum(_pooled(var, shape)[idx], 1.0))
     best = np.argmax(z, axis=1)
-    rot = best * BIN_DEG
-    return np.where(z[np.arange(idx.size), best] >= min_z, rot, np.nan)
+    return np.where(z[np.arange(idx.size), best] >= min_z, best * BIN_DEG, np.nan)
 
 
 def marker_share(
@@ -275,8 +252,8 @@ def check_marker_share(
     """Second-phase and both calls whose marker is too weak a share for O1: first phase.
 
     See the module docstring. A pattern without a hexagon of its own is measured at the
-    rotation of the nearest pattern with one (``params.reach``), and left alone where none is
-    that near.
+    rotation of the nearest pattern with one (``params.reach``), else at the rotation scan of
+    its 3 x 3 neighbourhood's {110} ring, and left alone where that shows no lattice.
 
     Parameters
     ----------
@@ -328,9 +305,9 @@ def check_marker_share(
         return labels, confidence, changed
 
     def pooled(values: np.ndarray, r: int) -> np.ndarray:
-        v = np.pad(np.where(measured, values, 0.0).reshape(ry, rx), r)
-        w = 2 * r + 1
-        return sum(v[dy : dy + ry, dx : dx + rx] for dy in range(w) for dx in range(w)).ravel()
+        return _weighted_neighbourhood_sum(
+            np.where(measured, values, 0.0), (ry, rx), r, lambda dy, dx: 1.0
+        )
 
     def photometry(r: int):
         """Marker counts, their variance, lattice counts, variance and denominator."""

@@ -305,6 +305,24 @@ def _marker_and_shared_rings(model: PhaseModel):
     return (marker[0], shared[0]) if marker and shared else (None, None)
 
 
+def ring_rotation(hexagons, n: int, radius_invA: float, tol: float = 0.03) -> np.ndarray:
+    """Each pattern's rotation [deg] from its hexagon on the ring at ``radius_invA``.
+
+    Hexagons within ``tol`` (relative) of the radius count (the O3 and O1 {110} rings, 1.8 %
+    apart, are one ring here); of a pattern's several, the one with the most matched vertices.
+    NaN where a pattern (``dp_index`` 0 .. n-1) has none.
+    """
+    rotation = np.full(n, np.nan)
+    hx = np.asarray(hexagons)
+    if hx.size == 0:
+        return rotation
+    hx = hx[np.abs(hx["radius_invA"] / radius_invA - 1.0) <= tol]
+    hx = hx[np.lexsort((-hx["inliers"].astype(int), hx["dp_index"]))]
+    hx = hx[np.unique(hx["dp_index"], return_index=True)[1]]
+    rotation[hx["dp_index"]] = hx["rotation_deg"]
+    return rotation
+
+
 def hexagon_scan(
     dps: np.ndarray,
     centers_yx: np.ndarray,
@@ -854,16 +872,7 @@ def check_marker_on_counts(
     if marker is None:
         return labels, confidence, changed
     # each pattern's lattice rotation: its shared-ring hexagon (either phase's, 1.8 % apart)
-    # with the most matched vertices
-    r1 = model.shared_radius_invA or shared.radius_invA
-    hx = np.asarray(hexagons)
-    on_ring = np.abs(hx["radius_invA"] / r1 - 1.0) <= 0.03
-    hx = hx[on_ring]
-    hx = hx[np.lexsort((-hx["inliers"].astype(int), hx["dp_index"]))]
-    first_of = np.unique(hx["dp_index"], return_index=True)[1]
-    hx = hx[first_of]
-    rotation = np.full(n, np.nan)
-    rotation[hx["dp_index"]] = hx["rotation_deg"]
+    rotation = ring_rotation(hexagons, n, model.shared_radius_invA or shared.radius_invA)
     lattice = np.isfinite(rotation) & np.isin(labels, (LABEL_FIRST, LABEL_BOTH))
     if not (lattice & (labels == LABEL_BOTH)).any():
         return labels, confidence, changed
