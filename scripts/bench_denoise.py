@@ -170,6 +170,9 @@ def accuracy(args, bf, libs, work: Path) -> list[dict]:
                         "macro_f1": sc["macro_f1"],
                         "wall_s": wall,
                         "cpu_s": cpu,
+                        # rows truth, columns call (none, O3, O1, both, unassigned)
+                        "confusion": sc["confusion"],
+                        "relabelled_by_step": s.get("relabelled_by_step"),
                     }
                     if method == "auto":
                         info = s["denoiser"]

@@ -45,6 +45,14 @@ ELLIPTICITY_MIN_DISKS = 36
 #: ... and only where the fitted distortion stands this many standard errors above their
 #: scatter (at 3e2 e-/pattern single disks otherwise "find" a 1-3 % distortion at a random angle).
 ELLIPTICITY_MIN_Z = 4.0
+#: A camera-length correction from the mean radial profile stands, at this many counts per
+#: pattern or more, only where the sample's identification at the corrected pixel size finds a
+#: hexagon of the phases: from ~10^3 e-/DP the hexagons of NMC811 show in every sample at the
+#: right pixel size (tune split, 4-8 % calibration error: 88-150 hexagons in 256 patterns at
+#: 3e2 even at the wrong one), while a foreign crystal's ring near O3 {110} (the ASTAR file of
+#: ../shared/realdata, -6 % at 12 sigma) shows none. Below it a correct correction may find as
+#: few as 1-2 (tune, all field conditions at 1e2), so there the profile alone decides.
+CONFIRM_MIN_COUNTS = 1000.0
 #: Identify-and-refit passes (the second finds the disks where the first fit puts them).
 ELLIPTICITY_PASSES = 2
 
@@ -219,8 +227,10 @@ def correct_camera_length(
     (:func:`stemtf.phase.camera.camera_scale_from_profile`) gives it; where it lies more than
     :data:`stemtf.phase.camera.MIN_CORRECTION` off the given pixel size at a significant ring,
     the calibration's ``q_sampling_invA`` is divided by that scale (disk radius and ring
-    radii in px follow) and the model carries a warning naming both values. Otherwise both are
-    returned unchanged (the model's history says why). Two-phase models only; others learn the
+    radii in px follow) and the model carries a warning naming both values -- unless the sample
+    holds :data:`CONFIRM_MIN_COUNTS` or more per pattern and its identification at the
+    corrected pixel size still finds no hexagon of the phases (the ring is then another
+    crystal's). Otherwise both are returned unchanged (the model's history says why). Two-phase models only; others learn the
     camera length as they define. ``identified``: ``identify_phases(sample, calibration,
     model, seed=seed)`` where already at hand.
     """
@@ -250,6 +260,20 @@ def correct_camera_length(
         )
         return calibration, replace(model, history=model.history + (note,))
     new_q = q / found.scale
+    corrected = replace(calibration, q_sampling_invA=new_q)
+    counts = _counts_per_pattern(sample)
+    if counts >= CONFIRM_MIN_COUNTS and not len(
+        identify_phases(sample, corrected, model, seed=seed).hexagons
+    ):
+        # bright enough that the phases' hexagons would show at the corrected size: the ring
+        # is some other crystal's (a foreign crystal's ring within 12 % of O3 {110})
+        note = (
+            f"camera length kept: the mean radial profile put a ring at scale "
+            f"{found.scale:.4f} (z {found.z:.0f}), but no hexagon of the phases shows at that "
+            f"pixel size ({counts:.3g} counts per pattern): another crystal's ring"
+        )
+        log.info("%s", note)
+        return calibration, replace(model, history=model.history + (note,))
     msg = (
         f"calibration: the phase rings lie {100 * (found.scale - 1):+.1f} % off the radii "
         f"q_sampling_invA={q:.6g} predicts (the scan's mean radial profile, ring "
@@ -258,6 +282,17 @@ def correct_camera_length(
     )
     log.warning("%s", msg)
     note = f"camera length from the mean radial profile: scale {found.scale:.4f} (z {found.z:.0f})"
-    return replace(calibration, q_sampling_invA=new_q), replace(
+    return corrected, replace(
         model, warnings=model.warnings + (msg,), history=model.history + (note,)
     )
+
+
+def _counts_per_pattern(sample: np.ndarray) -> float:
+    """Mean counts per pattern of ``sample``, isolated hot pixels left out."""
+    from stemtf.denoise.frame import hot_pixel_mask
+
+    arr = np.asarray(sample, np.float32)
+    if arr.ndim != 3 or len(arr) == 0:
+        return 0.0
+    clean = np.where(hot_pixel_mask(arr), 0.0, arr)
+    return float(clean.reshape(len(arr), -1).sum(axis=1).mean())

@@ -267,6 +267,13 @@ def test_real_blockfile_labelled_none(realdata, tmp_path):
     with h5py.File(tmp_path / "b" / "results.h5") as h:
         assert h["labels"].shape == (3, 2) and not h["labels"][...].any()
         assert h["provenance"].attrs["input_format"] == "rsciio:Blockfile"
+    # with a 1.5 mrad probe this crystal's ring lies 6 % inside O3 {110} at 12 sigma in the
+    # mean radial profile: no hexagon of the phases confirms it, so the pixel size stands
+    result = _run(f, "--out", tmp_path / "c", "--semiangle-mrad", "1.5")
+    assert result.exit_code == 0, result.output
+    assert "off the radii" not in result.output and "no hexagon" in result.output
+    history = json.loads((tmp_path / "c" / "summary.json").read_text())["phase_model_history"]
+    assert any("another crystal's ring" in h for h in history)
 
 
 def test_real_merlin(realdata, tmp_path):

@@ -75,3 +75,37 @@ def test_bright_scan_leaves_the_camera_length_to_the_hexagons(kin, model, calibr
     assert model.refine(res.hexagons).radii_learned
     cal, m = correct_camera_length(dps, calibration, model)
     assert cal == calibration and m is model
+
+
+def _foreign(kin, model, *, scale, dose, n=96, seed=5):
+    """A bright four-fold crystal (not NMC811) whose first ring lies at ``scale`` times the
+    O3 {110} radius: a ring in the mean radial profile, but no hexagon."""
+    rng = np.random.default_rng(seed)
+    r_px = scale * _o3_radius(model) / 0.0125  # the fixtures' q-sampling [1/Å per px]
+    yy, xx = np.mgrid[:128, :128]
+    out = np.empty((n, 128, 128), np.float32)
+    for i in range(n):
+        cy, cx = 64 + rng.normal(0, 1), 64 + rng.normal(0, 1)
+        img = 0.8 * kin.render_pattern([], center_yx=(cy, cx)) + 0.05 / 128**2
+        lat = np.zeros((128, 128))
+        rot = rng.uniform(0, 90)
+        for k in range(4):
+            a = np.deg2rad(rot + 90 * k)
+            d = np.hypot(yy - cy - r_px * np.sin(a), xx - cx - r_px * np.cos(a))
+            lat += np.clip(3.7 - d, 0, 1)
+        out[i] = rng.poisson((img + 0.15 * lat / lat.sum()) * dose)
+    return out
+
+
+def test_a_foreign_crystals_ring_does_not_change_the_camera_length(kin, model, calibration):
+    # bright: the phases' hexagons would show at the corrected pixel size; none does
+    dps = _foreign(kin, model, scale=0.94, dose=3000)
+    res = identify_phases(dps, calibration, model)
+    found = camera_scale_from_profile(dps, res.centers_yx, calibration, _o3_radius(model))
+    assert found.significant() and abs(found.scale - 0.94) < 0.01  # the ring is there
+    cal, m = correct_camera_length(dps, calibration, model)
+    assert cal == calibration and m.warnings == model.warnings
+    assert "no hexagon of the phases" in m.history[-1]
+    # faint (below CONFIRM_MIN_COUNTS): the profile alone decides, as before
+    dps = _sample(kin, model, scale=1.05, dose=100, lattice=0.05)
+    assert correct_camera_length(dps, calibration, model)[0] != calibration
