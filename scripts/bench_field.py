@@ -60,6 +60,7 @@ import logging
 import os
 import platform
 import shutil
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -244,23 +245,50 @@ def score(pred: np.ndarray, truth: np.ndarray, off_zone: np.ndarray) -> dict:
     }
 
 
-def run_one(work: Path, name: str, library, field, dose: float, seed: int, shape, scheduler):
-    """Simulate one scan, analyze it, score it; a result row."""
-    import h5py
-
-    from stemtf.analysis import AnalyzeConfig, analyze
+def simulate_scene(work: Path, name: str, library, field, dose: float, seed: int, shape=(32, 32)):
+    """One field-benchmark scene in ``work``: (scan .npy, truth .h5) paths."""
     from stemtf.scenes import simulate_scan
 
-    t0 = time.perf_counter()
-    scan, truth_file = simulate_scan(
+    return simulate_scan(
         work / f"{name}_{dose:g}_{seed}.npy",
-        shape=shape,
+        shape=tuple(shape),
         dose_e=dose,
         seed=seed,
         library=library,
         field=field,
         n_grains=N_GRAINS,
     )
+
+
+def iter_scenes(split_name: str, conditions, doses, seeds=None):
+    """``(work, condition, library, field, dose, seed)`` for each scene, in a temporary folder.
+
+    ``seeds`` None: the split's own. Exits with one line naming an unknown condition.
+    """
+    import tempfile
+
+    split = SPLITS[split_name]
+    known = all_conditions()
+    bad = [c for c in conditions if c not in known]
+    if bad:
+        sys.exit(f"error: --conditions {bad} unknown; allowed: {', '.join(known)}")
+    libs = libraries(split, None)
+    with tempfile.TemporaryDirectory() as tmp:
+        for cond in conditions:
+            det, field = known[cond]
+            for dose in doses:
+                for seed in seeds if seeds is not None else split["seeds"]:
+                    yield Path(tmp), cond, libs[det], field, dose, seed
+
+
+def run_one(work: Path, name: str, library, field, dose: float, seed: int, shape, scheduler):
+    """Simulate one scan, analyze it, score it; a result row."""
+    import h5py
+
+    from stemtf.analysis import AnalyzeConfig, analyze
+
+    t0 = time.perf_counter()
+    scan, truth_file = simulate_scene(work, name, library, field, dose, seed, shape)
     t_sim = time.perf_counter() - t0
     with h5py.File(truth_file, "r") as f:
         truth = np.asarray(f["labels"])

@@ -19,11 +19,9 @@ Writes ``bench_marker_share.json`` in ``--out`` (default: a temporary folder, no
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import shutil
 import sys
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -41,17 +39,8 @@ def measure(work: Path, name, library, field, dose, seed) -> dict:
 
     import stemtf.phase.marker_share as ms
     from stemtf.analysis import AnalyzeConfig, analyze
-    from stemtf.scenes import simulate_scan
 
-    scan, truth_file = simulate_scan(
-        work / f"{name}_{dose:g}_{seed}.npy",
-        shape=(32, 32),
-        dose_e=dose,
-        seed=seed,
-        library=library,
-        field=field,
-        n_grains=bf.N_GRAINS,
-    )
+    scan, truth_file = bf.simulate_scene(work, name, library, field, dose, seed)
     with h5py.File(truth_file, "r") as f:
         truth = np.asarray(f["labels"]).ravel()
         q_given = float(f.attrs["q_sampling_invA"])
@@ -118,33 +107,24 @@ def main(argv=None) -> None:
     logging.basicConfig(level=logging.ERROR)
     import bench_field as bf
 
-    split = bf.SPLITS[args.split]
-    seeds = args.seeds if args.seeds is not None else list(split["seeds"])
-    known = bf.all_conditions()
-    bad = [c for c in args.conditions if c not in known]
-    if bad:
-        sys.exit(f"error: --conditions {bad} unknown; allowed: {', '.join(known)}")
-    libs = bf.libraries(split, None)
     rows = []
     print("condition dose seed | truth: called, share percentiles 1/5/50/95/99, returned to O3")
-    with tempfile.TemporaryDirectory() as tmp:
-        for cond in args.conditions:
-            det, field = known[cond]
-            for dose in args.doses:
-                for seed in seeds:
-                    row = measure(Path(tmp), cond, libs[det], field, dose, seed)
-                    rows.append(row)
-                    parts = [
-                        f"{cls} {c['called']} {c['share_percentiles']} -> O3 {c['returned_to_o3']}"
-                        for cls, c in row["classes"].items()
-                        if c["called"]
-                    ]
-                    print(f"{cond} {dose:g} {seed} | " + " | ".join(parts), flush=True)
+    for scene in bf.iter_scenes(args.split, args.conditions, args.doses, args.seeds):
+        row = measure(*scene)
+        rows.append(row)
+        parts = [
+            f"{cls} {c['called']} {c['share_percentiles']} -> O3 {c['returned_to_o3']}"
+            for cls, c in row["classes"].items()
+            if c["called"]
+        ]
+        print(f"{row['condition']} {row['dose_e']:g} {row['seed']} | " + " | ".join(parts))
     if args.out is not None:
+        from stemtf.fileio import write_json_atomic
+
         args.out.mkdir(parents=True, exist_ok=True)
-        tmp_path = args.out / "bench_marker_share.json.tmp"
-        tmp_path.write_text(json.dumps({"split": args.split, "runs": rows}, indent=1))
-        tmp_path.replace(args.out / "bench_marker_share.json")
+        write_json_atomic(
+            args.out / "bench_marker_share.json", {"split": args.split, "runs": rows}, indent=1
+        )
 
 
 if __name__ == "__main__":

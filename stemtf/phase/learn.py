@@ -28,7 +28,7 @@ import numpy as np
 from stemtf.phase.calibration import Calibration, correct_ellipticity, fit_ellipticity
 from stemtf.phase.model import LABEL_BOTH, LABEL_FIRST, LABEL_SECOND, PhaseModel
 
-__all__ = ["correct_camera_length", "refine_ellipticity", "refine_on_sample"]
+__all__ = ["correct_camera_length", "counts_per_pattern", "refine_ellipticity", "refine_on_sample"]
 
 log = logging.getLogger(__name__)
 
@@ -47,11 +47,12 @@ ELLIPTICITY_MIN_DISKS = 36
 ELLIPTICITY_MIN_Z = 4.0
 #: A camera-length correction from the mean radial profile stands, at this many counts per
 #: pattern or more, only where the sample's identification at the corrected pixel size finds a
-#: hexagon of the phases: from ~10^3 e-/DP the hexagons of NMC811 show in every sample at the
-#: right pixel size (tune split, 4-8 % calibration error: 88-150 hexagons in 256 patterns at
-#: 3e2 even at the wrong one), while a foreign crystal's ring near O3 {110} (the ASTAR file of
-#: ../shared/realdata, -6 % at 12 sigma) shows none. Below it a correct correction may find as
-#: few as 1-2 (tune, all field conditions at 1e2), so there the profile alone decides.
+#: hexagon of the phases: NMC811 samples show 105-208 hexagons in 256 patterns at 1e3 e-/DP
+#: and 25-150 at 3e2, even with the pixel size 4-8 % off (scripts/bench_camera_length.py, tune
+#: split, ellipse3-cal4 / calibration-8pc / all conditions, seeds 0-1), while a foreign
+#: crystal's ring near O3 {110} (the ASTAR file of ../shared/realdata, -6 % at 12 sigma) shows
+#: none. At 1e2 a correct correction finds as few as 1-2 (all conditions), so below the gate
+#: the profile alone decides.
 CONFIRM_MIN_COUNTS = 1000.0
 #: Identify-and-refit passes (the second finds the disks where the first fit puts them).
 ELLIPTICITY_PASSES = 2
@@ -261,7 +262,7 @@ def correct_camera_length(
         return calibration, replace(model, history=model.history + (note,))
     new_q = q / found.scale
     corrected = replace(calibration, q_sampling_invA=new_q)
-    counts = _counts_per_pattern(sample)
+    counts = counts_per_pattern(sample)
     if counts >= CONFIRM_MIN_COUNTS and not len(
         identify_phases(sample, corrected, model, seed=seed).hexagons
     ):
@@ -287,7 +288,7 @@ def correct_camera_length(
     )
 
 
-def _counts_per_pattern(sample: np.ndarray) -> float:
+def counts_per_pattern(sample: np.ndarray) -> float:
     """Mean counts per pattern of ``sample``, isolated hot pixels left out."""
     from stemtf.denoise.frame import hot_pixel_mask
 
