@@ -62,6 +62,12 @@ class AnalyzeConfig:
         automatic (:func:`stemtf.io.binning.analysis_binning`: only where the Bragg disks are
         wider than the spot finder's range, radius > ~8.9 px, binned to ~5 px), 1 = never; a
         forced factor must leave the detector >= 32 px a side.
+    counts_per_electron : float
+        Detector values per electron (a camera in linear mode: its conversion gain; a
+        flat-fielded or normalised file: its scale). Every pattern is divided by it before
+        anything else, because every test of ``analyze`` weighs values against their shot noise
+        as electron counts (``scripts/bench_gain.py``: a scan in 8 units per electron maps
+        worse without a word). 1 (default) for electron-counting detectors.
     """
 
     input_path: Path
@@ -80,6 +86,7 @@ class AnalyzeConfig:
     sample_dps: int = 256
     denoise_batch: int = 32
     detector_binning: int | None = None
+    counts_per_electron: float = 1.0
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "input_path", Path(self.input_path))
@@ -111,6 +118,9 @@ class AnalyzeConfig:
         check_range("denoise_batch", self.denoise_batch, 1, 4096, "patterns")
         if self.detector_binning is not None:
             check_range("--bin", self.detector_binning, 1, 16, "px per binned px (a side)")
+        check_range(
+            "--counts-per-electron", self.counts_per_electron, 1e-3, 1e4, "detector values per e-"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable settings."""

@@ -77,6 +77,11 @@ def write_figures_and_report(
             if summary["detector_binning"] > 1
             else {}
         ),
+        **(
+            {"detector values per electron": f"{summary['counts_per_electron']:g} (divided out)"}
+            if summary.get("counts_per_electron", 1.0) != 1.0
+            else {}
+        ),
         **{f"fraction {k}": f"{100 * v:.2f} %" for k, v in summary["phase_fractions"].items()},
         "hexagons found": summary["hexagons"],
         **{

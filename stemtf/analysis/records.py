@@ -75,6 +75,8 @@ def build_summary(plan: RunPlan, counts: dict[str, Any], timings: RunTimings) ->
         "scan_shape": list(scan.shape[:2]),
         "detector_shape": list(plan.input_shape[2:]),
         "detector_binning": plan.detector_binning,
+        # the file's values were divided by this before the analysis (1: electron counts)
+        "counts_per_electron": plan.config.counts_per_electron,
         "analysis_detector_shape": list(scan.shape[2:]),
         "roi_y0_y1_x0_x1": list(plan.roi),
         "patterns": n_dp,

@@ -214,6 +214,15 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
     ry, rx, qy, qx = scan.shape
     md = _calibration_inputs(scan, config)
     _check_given_q(scan, config, md)
+    if config.counts_per_electron != 1.0:  # detector values -> electrons, before anything else
+        from stemtf.io.binning import electron_scan
+
+        log.info(
+            "%s: values divided by %g (detector values per electron) for the analysis",
+            scan.path,
+            config.counts_per_electron,
+        )
+        scan = electron_scan(scan, config.counts_per_electron)
     binning = _binning(scan, config, md)
     if binning > 1:  # wide disks: summed b x b, counts kept (stemtf.io.binning)
         from stemtf.io.binning import binned_metadata, binned_scan
@@ -279,6 +288,7 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
         # the matched filter's thresholds decide low-dose labels: chunks made with others differ
         "matched_params": _matched_params(),
         "detector_binning": binning,
+        "counts_per_electron": config.counts_per_electron,
         # chunks analysed with another context halo hold other labels near their edges
         "context_halo_rows": CONTEXT_HALO_ROWS,
     }

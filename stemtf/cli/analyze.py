@@ -94,6 +94,15 @@ def main(
             "(binned to ~5 px: 3 on a 512 px camera at 0.005 1/Å per px with 2 mrad); 1 = never.",
         ),
     ] = None,
+    counts_per_electron: Annotated[
+        float,
+        typer.Option(
+            "--counts-per-electron",
+            help="Detector values per electron: every pattern is divided by it first (a camera "
+            "in linear mode: its conversion gain; a flat-fielded or normalised file: its "
+            "scale). The analysis weighs values as electron counts; 1 for counting detectors.",
+        ),
+    ] = 1.0,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
 ) -> None:
     """Map the phases of a 4D-STEM scan: results.h5, phase_map.png, summary.json, report.html.
@@ -123,6 +132,7 @@ def main(
         chunk_dps=chunk,
         sample_dps=sample,
         detector_binning=detector_binning,
+        counts_per_electron=counts_per_electron,
     )
     result = analyze(config, progress=progress)
     s = result.summary

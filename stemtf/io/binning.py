@@ -10,6 +10,9 @@ Summing ``b x b`` pixels (counts preserved: a binned pixel holds the electrons o
 covers, so shot noise stays Poisson) brings such disks back into range and makes every later
 step ``b^2`` cheaper. :func:`analysis_binning` chooses ``b``; :class:`BinnedSource` reads a scan
 binned, lazily, block by block.
+
+:func:`electron_scan` (:class:`ScaledSource`) reads a scan whose values are not electron counts
+(a camera's conversion gain, a flat field's scale) divided into electrons, the same lazy way.
 """
 
 from __future__ import annotations
@@ -25,9 +28,11 @@ __all__ = [
     "MAX_WORK_DISK_RADIUS_PX",
     "MIN_BINNED_PX",
     "BinnedSource",
+    "ScaledSource",
     "analysis_binning",
     "binned_metadata",
     "binned_scan",
+    "electron_scan",
 ]
 
 #: Largest disk radius [px] the analysis works at unbinned: above it the DoG sigma (0.45 x
@@ -119,3 +124,34 @@ def binned_scan(scan, factor: int):
         source=BinnedSource(scan.source, factor),
         metadata=binned_metadata(scan.metadata, factor),
     )
+
+
+class ScaledSource:
+    """A ``(Ry, Rx, Qy, Qx)`` array source read as float32 values divided by ``divisor``.
+
+    Turns detector values into electron counts (``divisor``: values per electron). Picklable
+    when the wrapped source is.
+    """
+
+    def __init__(self, source, divisor: float) -> None:
+        divisor = float(divisor)
+        if not (math.isfinite(divisor) and divisor > 0):
+            raise InputError(f"counts_per_electron={divisor!r} is not allowed: it must be > 0")
+        self.source = source
+        self.divisor = divisor
+        self.shape = tuple(int(n) for n in source.shape)
+        self.dtype = np.dtype(np.float32)
+
+    def __getitem__(self, index):
+        block = np.asarray(self.source[index], dtype=np.float32)
+        return block / np.float32(self.divisor)
+
+
+def electron_scan(scan, counts_per_electron: float):
+    """``scan`` read in electrons: every value divided by ``counts_per_electron``.
+
+    1 returns ``scan`` itself.
+    """
+    if float(counts_per_electron) == 1.0:
+        return scan
+    return dataclasses.replace(scan, source=ScaledSource(scan.source, counts_per_electron))

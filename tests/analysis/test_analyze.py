@@ -313,3 +313,29 @@ def test_hdf5_calibration_from_file(odd_scan, tmp_path):
         np.testing.assert_array_equal(f["labels"][...], truth[:5])
         origin = json.loads(f["provenance"].attrs["file_metadata"])["origin"]
         assert origin["q_sampling_invA"].startswith("file:")
+
+
+def test_counts_per_electron_divides_the_values_out(odd_scan, tmp_path):
+    # the same electrons recorded at 8 detector values each: with the gain given, the map is
+    # the electron map to the last label (8 divides exactly in float32)
+    path, truth, _ = odd_scan
+    scaled = tmp_path / "adu.npy"
+    np.save(scaled, np.load(path) * np.float32(8.0))
+    base = _run(path, "--out", tmp_path / "e", *CAL, "--denoise", "none")
+    assert base.exit_code == 0, base.output
+    result = _run(
+        scaled, "--out", tmp_path / "g", *CAL, "--denoise", "none", "--counts-per-electron", 8
+    )
+    assert result.exit_code == 0, result.output
+    with (
+        h5py.File(tmp_path / "e" / "results.h5") as e,
+        h5py.File(tmp_path / "g" / "results.h5") as g,
+    ):
+        assert np.array_equal(e["labels"][...], g["labels"][...])
+        assert np.array_equal(e["confidence"][...], g["confidence"][...])
+        assert (e["labels"][...] == truth).mean() > 0.9  # a map worth comparing
+    summary = json.loads((tmp_path / "g" / "summary.json").read_text())
+    assert summary["counts_per_electron"] == 8.0
+    assert "detector values per electron" in (tmp_path / "g" / "report.html").read_text()
+    bad = _run(path, "--out", tmp_path / "b", *CAL, "--counts-per-electron", 0)
+    assert bad.exit_code == 2 and "--counts-per-electron=0.0 is out of range" in bad.output

@@ -13,8 +13,10 @@ from stemtf.io import open_scan
 from stemtf.io.binning import (
     MAX_WORK_DISK_RADIUS_PX,
     BinnedSource,
+    ScaledSource,
     analysis_binning,
     binned_scan,
+    electron_scan,
 )
 
 
@@ -77,3 +79,20 @@ def test_binning_is_chosen_from_the_disk_radius():
         analysis_binning(float("nan"), (64, 64))
     with pytest.raises(InputError, match="binning 20 is not allowed for a 16x16"):
         BinnedSource(np.zeros((1, 1, 16, 16)), 20)
+
+
+def test_electron_scan_divides_the_values_and_reads_lazily_from_the_file(tmp_path):
+    d = _counts((3, 4, 8, 8), seed=3) * np.uint16(5)  # 5 detector values per electron
+    np.save(tmp_path / "s.npy", d)
+    scan = open_scan(tmp_path / "s.npy")
+    electrons = electron_scan(scan, 5.0)
+    assert electrons.shape == scan.shape and electrons.metadata == scan.metadata
+    block = electrons.read(slice(0, 2), slice(1, 3))
+    assert block.dtype == np.float32
+    np.testing.assert_array_equal(block, (d[0:2, 1:3] // 5).astype(np.float32))
+    again = pickle.loads(pickle.dumps(electrons.source))  # as the dask workers receive it
+    np.testing.assert_array_equal(again[2:3, 0:1], electrons.read(slice(2, 3), slice(0, 1)))
+    assert electron_scan(scan, 1.0) is scan
+    for bad in (0.0, -2.0, float("nan")):
+        with pytest.raises(InputError, match="counts_per_electron"):
+            ScaledSource(d, bad)
