@@ -35,7 +35,7 @@ from stemtf.analysis.publish import (
     staging_dir,
 )
 from stemtf.analysis.records import build_provenance, build_summary
-from stemtf.analysis.sample import read_sample, sample_positions
+from stemtf.analysis.sample import few_counts_warning, read_sample, sample_positions
 from stemtf.analysis.virtual import VirtualDetectors
 from stemtf.analysis.workdir import WorkDir
 from stemtf.analysis.worker import (
@@ -248,14 +248,15 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
     sha = file_sha256(scan.path)  # of the content as read now; never an earlier run's
     check_unchanged(scan.path, stamp)
     denoiser = cached_denoiser(config.denoise, config.denoise_batch)
+    sample = read_sample(scan, *sample_positions(roi, config.sample_dps, config.seed))
     denoiser, warnings = denoiser_for_scan(  # frame for this detector, self-check, decide
-        config.denoise,
-        denoiser,
-        read_sample(scan, *sample_positions(roi, config.sample_dps, config.seed)),
-        (qy, qx),
-        md,
-        seed=config.seed,
+        config.denoise, denoiser, sample, (qy, qx), md, seed=config.seed
     )
+    few = few_counts_warning(sample, scan.path)  # values that are not electron counts
+    del sample
+    if few:
+        log.warning("%s", few)
+        warnings.append(few)
     denoiser_info = dict(getattr(denoiser, "info", {"kind": "custom", "model": config.denoise}))
 
     calibration, model, hex_dtype, t_pass1 = _pass1(scan, config, roi, md, denoiser)

@@ -8,7 +8,12 @@ from stemtf.errors import InputError
 from stemtf.io.scan import Scan
 from stemtf.io.validate import check_counts
 
-__all__ = ["sample_positions", "read_sample", "read_sample_context"]
+__all__ = ["sample_positions", "read_sample", "read_sample_context", "few_counts_warning"]
+
+#: Below this median of counts per pattern (hot pixels left out) no phase can be told (the
+#: benchmarks go down to 10^2 e-/DP, the bundled model's card to 50): the values are probably
+#: not electron counts, and ``analyze`` says so.
+FEW_COUNTS = 20.0
 
 
 def sample_positions(
@@ -68,3 +73,26 @@ def read_sample_context(scan: Scan, rows: np.ndarray, cols: np.ndarray) -> np.nd
         near = scan.read(slice(r0, r1), slice(c0, c1))
         out[k] = neighbour_mean(near)[int(r) - r0, int(c) - c0]
     return out
+
+
+def few_counts_warning(sample: np.ndarray, path) -> str | None:
+    """One warning line where the sample holds fewer than :data:`FEW_COUNTS` per pattern.
+
+    Such values are probably not electron counts (a normalised pattern sums to 1; a file in
+    other units): the line names the median and ``--counts-per-electron``. None otherwise.
+    """
+    from stemtf.denoise.frame import hot_pixel_mask
+
+    arr = np.asarray(sample, np.float32)
+    if arr.ndim != 3 or len(arr) == 0:
+        return None
+    totals = np.where(hot_pixel_mask(arr), 0.0, arr).reshape(len(arr), -1).sum(axis=1)
+    median = float(np.median(totals))
+    if median >= FEW_COUNTS:
+        return None
+    return (
+        f"{path}: the sampled patterns hold a median of {median:.3g} counts each, too few "
+        f"electrons for any phase map (below {FEW_COUNTS:g} per pattern); if the file's values "
+        f"are not electron counts (normalised patterns sum to 1, a camera in linear mode "
+        f"records several values per electron) give --counts-per-electron (values per electron)"
+    )

@@ -339,3 +339,19 @@ def test_counts_per_electron_divides_the_values_out(odd_scan, tmp_path):
     assert "detector values per electron" in (tmp_path / "g" / "report.html").read_text()
     bad = _run(path, "--out", tmp_path / "b", *CAL, "--counts-per-electron", 0)
     assert bad.exit_code == 2 and "--counts-per-electron=0.0 is out of range" in bad.output
+
+
+def test_normalised_patterns_are_named_as_not_electron_counts(odd_scan, tmp_path):
+    path, _, _ = odd_scan
+    data = np.load(path)
+    norm = tmp_path / "norm.npy"  # each pattern divided by its sum, as some toolkits store them
+    np.save(norm, (data / data.sum(axis=(2, 3), keepdims=True)).astype(np.float32))
+    result = _run(norm, "--out", tmp_path / "n", *CAL, "--denoise", "none")
+    assert result.exit_code == 0, result.output
+    assert "median of 1 counts each" in result.output
+    assert "give --counts-per-electron" in result.output
+    warnings = json.loads((tmp_path / "n" / "summary.json").read_text())["warnings"]
+    assert sum("--counts-per-electron" in w for w in warnings) == 1
+    # electron counts: no such line
+    plain = _run(path, "--out", tmp_path / "p", *CAL, "--denoise", "none")
+    assert plain.exit_code == 0 and "--counts-per-electron" not in plain.output
