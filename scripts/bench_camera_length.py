@@ -43,11 +43,12 @@ def measure_scan(path: Path, seed: int, q=None, energy_eV=None, semiangle_mrad=N
     from stemtf.analysis import AnalyzeConfig
     from stemtf.analysis.sample import read_sample, sample_positions
     from stemtf.analysis.worker import chunk_seed
+    from stemtf.denoise.frame import counts_per_pattern
     from stemtf.io import check_roi, open_scan
     from stemtf.phase import PhaseModel, calibrate
     from stemtf.phase.camera import camera_scale_from_profile
     from stemtf.phase.identify import identify_phases
-    from stemtf.phase.learn import correct_camera_length, counts_per_pattern, refine_ellipticity
+    from stemtf.phase.learn import correct_camera_length, refine_ellipticity
 
     scan = open_scan(path)
     md = scan.metadata.with_overrides(
@@ -68,7 +69,7 @@ def measure_scan(path: Path, seed: int, q=None, energy_eV=None, semiangle_mrad=N
     shared = [r.radius_invA for r in model.rings if not r.marker and r.phase == 0][0]
     found = camera_scale_from_profile(sample, first.centers_yx, calibration, shared)
     row = {
-        "counts_per_pattern": round(counts_per_pattern(sample), 1),
+        "counts_per_pattern": round(float(counts_per_pattern(sample).mean()), 1),
         "hexagons_given": int(len(first.hexagons)),
         "radii_learned": bool(model.refine(first.hexagons, quiet=True).radii_learned),
         "profile_scale": None if found is None else round(float(found.scale), 4),

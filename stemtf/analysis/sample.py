@@ -81,12 +81,11 @@ def few_counts_warning(sample: np.ndarray, path) -> str | None:
     Such values are probably not electron counts (a normalised pattern sums to 1; a file in
     other units): the line names the median and ``--counts-per-electron``. None otherwise.
     """
-    from stemtf.denoise.frame import hot_pixel_mask
+    from stemtf.denoise.frame import counts_per_pattern
 
-    arr = np.asarray(sample, np.float32)
-    if arr.ndim != 3 or len(arr) == 0:
+    totals = counts_per_pattern(sample)
+    if totals.size == 0:
         return None
-    totals = np.where(hot_pixel_mask(arr), 0.0, arr).reshape(len(arr), -1).sum(axis=1)
     median = float(np.median(totals))
     if median >= FEW_COUNTS:
         return None

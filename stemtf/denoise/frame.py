@@ -27,6 +27,7 @@ __all__ = [
     "Frame",
     "FramedDenoiser",
     "hot_pixel_mask",
+    "counts_per_pattern",
     "resample_matrix",
     "OUTER_RING_INVA",
     "ZOOM_TOLERANCE",
@@ -275,6 +276,14 @@ def hot_pixel_mask(batch: np.ndarray) -> np.ndarray:
         keep = x[i, ys, xs] > HOT_FACTOR * third + HOT_OFFSET + HOT_SIGMAS * np.sqrt(third)
         out[i, ys[keep], xs[keep]] = True
     return out
+
+
+def counts_per_pattern(batch: np.ndarray) -> np.ndarray:
+    """``(B,)`` total counts of each pattern, its hot pixels (:func:`hot_pixel_mask`) left out."""
+    x = np.asarray(batch, np.float32)
+    if x.ndim != 3 or len(x) == 0:
+        return np.zeros(len(x) if x.ndim else 0, np.float64)
+    return np.where(hot_pixel_mask(x), 0.0, x).reshape(len(x), -1).sum(axis=1, dtype=np.float64)
 
 
 class FramedDenoiser:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 
 from stemtf.denoise.base import IdentityDenoiser, check_batch
-from stemtf.denoise.frame import hot_pixel_mask
+from stemtf.denoise.frame import counts_per_pattern, hot_pixel_mask
 from stemtf.errors import InputError, check_range
 
 __all__ = [
@@ -316,8 +316,7 @@ def choose_denoiser(
         warnings.append(f"denoiser {name}: {e}; treated as unknown domain")
     sample = check_batch(sample, "self-check sample")
     if dose_e is None:  # hot pixels left out (a few saturated pixels outweigh a low dose)
-        clean = np.where(hot_pixel_mask(sample), 0.0, sample)
-        dose_e = float(clean.reshape(len(sample), -1).sum(axis=1).mean())
+        dose_e = float(counts_per_pattern(sample).mean())
     if geometry is not None:
         frame = Frame.for_geometry(
             geometry.detector_px,

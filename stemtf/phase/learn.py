@@ -28,7 +28,7 @@ import numpy as np
 from stemtf.phase.calibration import Calibration, correct_ellipticity, fit_ellipticity
 from stemtf.phase.model import LABEL_BOTH, LABEL_FIRST, LABEL_SECOND, PhaseModel
 
-__all__ = ["correct_camera_length", "counts_per_pattern", "refine_ellipticity", "refine_on_sample"]
+__all__ = ["correct_camera_length", "refine_ellipticity", "refine_on_sample"]
 
 log = logging.getLogger(__name__)
 
@@ -235,6 +235,7 @@ def correct_camera_length(
     camera length as they define. ``identified``: ``identify_phases(sample, calibration,
     model, seed=seed)`` where already at hand.
     """
+    from stemtf.denoise.frame import counts_per_pattern
     from stemtf.phase.camera import MIN_CORRECTION, camera_scale_from_profile
     from stemtf.phase.identify import identify_phases
 
@@ -262,7 +263,8 @@ def correct_camera_length(
         return calibration, replace(model, history=model.history + (note,))
     new_q = q / found.scale
     corrected = replace(calibration, q_sampling_invA=new_q)
-    counts = counts_per_pattern(sample)
+    totals = counts_per_pattern(sample)
+    counts = float(totals.mean()) if totals.size else 0.0
     if counts >= CONFIRM_MIN_COUNTS and not len(
         identify_phases(sample, corrected, model, seed=seed).hexagons
     ):
@@ -286,14 +288,3 @@ def correct_camera_length(
     return corrected, replace(
         model, warnings=model.warnings + (msg,), history=model.history + (note,)
     )
-
-
-def counts_per_pattern(sample: np.ndarray) -> float:
-    """Mean counts per pattern of ``sample``, isolated hot pixels left out."""
-    from stemtf.denoise.frame import hot_pixel_mask
-
-    arr = np.asarray(sample, np.float32)
-    if arr.ndim != 3 or len(arr) == 0:
-        return 0.0
-    clean = np.where(hot_pixel_mask(arr), 0.0, arr)
-    return float(clean.reshape(len(arr), -1).sum(axis=1).mean())
