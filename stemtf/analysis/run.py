@@ -204,6 +204,7 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
     chunks are resumed, and pass 1's time [s].
     """
     from stemtf import __version__
+    from stemtf.denoise.frame import counts_per_pattern
     from stemtf.denoise.selfcheck import denoiser_for_scan, resume_key
     from stemtf.io import check_roi, open_scan
 
@@ -249,11 +250,18 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
     check_unchanged(scan.path, stamp)
     denoiser = cached_denoiser(config.denoise, config.denoise_batch)
     sample = read_sample(scan, *sample_positions(roi, config.sample_dps, config.seed))
+    totals = counts_per_pattern(sample)  # hot pixels left out: the dose, once
     denoiser, warnings = denoiser_for_scan(  # frame for this detector, self-check, decide
-        config.denoise, denoiser, sample, (qy, qx), md, seed=config.seed
+        config.denoise,
+        denoiser,
+        sample,
+        (qy, qx),
+        md,
+        seed=config.seed,
+        dose_e=float(totals.mean()),
     )
-    few = few_counts_warning(sample, scan.path)  # values that are not electron counts
     del sample
+    few = few_counts_warning(totals, scan.path)  # values that are not electron counts
     if few:
         log.warning("%s", few)
         warnings.append(few)

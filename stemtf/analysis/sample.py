@@ -75,15 +75,15 @@ def read_sample_context(scan: Scan, rows: np.ndarray, cols: np.ndarray) -> np.nd
     return out
 
 
-def few_counts_warning(sample: np.ndarray, path) -> str | None:
+def few_counts_warning(totals: np.ndarray, path) -> str | None:
     """One warning line where the sample holds fewer than :data:`FEW_COUNTS` per pattern.
 
-    Such values are probably not electron counts (a normalised pattern sums to 1; a file in
-    other units): the line names the median and ``--counts-per-electron``. None otherwise.
+    ``totals``: the sample's counts per pattern, hot pixels left out
+    (:func:`stemtf.denoise.frame.counts_per_pattern`). Such values are probably not electron
+    counts (a normalised pattern sums to 1; a file in other units): the line names the median
+    and ``--counts-per-electron``. None otherwise.
     """
-    from stemtf.denoise.frame import counts_per_pattern
-
-    totals = counts_per_pattern(sample)
+    totals = np.asarray(totals, np.float64)
     if totals.size == 0:
         return None
     median = float(np.median(totals))

@@ -510,6 +510,7 @@ def denoiser_for_scan(
     metadata: Any,
     *,
     seed: int = 0,
+    dose_e: float | None = None,
 ) -> tuple[Any, list[str]]:
     """:func:`choose_denoiser` for ``analyze``: geometry from the scan's metadata, timed.
 
@@ -517,6 +518,8 @@ def denoiser_for_scan(
     ----------
     metadata : object
         Has ``q_sampling_invA``, ``energy_eV``, ``semiangle_mrad`` (None where unknown).
+    dose_e : float, optional
+        Mean counts per pattern of ``sample`` where already measured (as :func:`choose_denoiser`).
 
     Returns
     -------
@@ -533,7 +536,9 @@ def denoiser_for_scan(
         getattr(metadata, k, None) for k in ("q_sampling_invA", "energy_eV", "semiangle_mrad")
     )
     geometry = DataGeometry(tuple(detector_px), q, e, a) if q and e and a else None
-    chosen, warnings = choose_denoiser(requested, denoiser, sample, geometry, seed=seed)
+    chosen, warnings = choose_denoiser(
+        requested, denoiser, sample, geometry, seed=seed, dose_e=dose_e
+    )
     for line in warnings:
         log.warning("%s", line)
     if isinstance(chosen.info.get("self_check"), dict):
