@@ -15,6 +15,7 @@ import numpy as np
 
 from stemtf.analysis.plan import RELABEL_STEPS, Chunk
 from stemtf.analysis.virtual import VirtualDetectors
+from stemtf.denoise.base import IdentityDenoiser
 from stemtf.io.scan import Scan
 from stemtf.io.validate import check_counts
 
@@ -65,6 +66,40 @@ class ChunkTask:
     denoise: Any  # a Denoiser (as chosen for the scan) or a --denoise spec
     denoise_batch: int
     seed: int
+
+
+#: Where a denoiser was applied, a pattern whose denoised counts show no lattice but whose raw
+#: counts do is identified from its raw counts: a network may erase a faint real lattice (thick
+#: O3's {110}, bench_denoise thick-128 at 3e2 e-/DP), while a hexagon of three or more disks
+#: on the phase rings in the raw counts is rarely chance.
+KEEP_RAW_LATTICES = True
+#: The raw counts' labels taken over (see :data:`KEEP_RAW_LATTICES`).
+RAW_LATTICE_LABELS = (1,)
+
+
+def _raw_lattices_kept(result: Any, raw: np.ndarray, task: ChunkTask, index: int) -> Any:
+    """``result`` with the lattices of the raw counts where the denoised counts show none.
+
+    Its no-lattice patterns are identified again from their raw counts; those that show a
+    lattice there take that identification (:data:`KEEP_RAW_LATTICES`).
+    """
+    from stemtf.phase import identify_phases
+    from stemtf.phase.identify import patterns_from, take_patterns
+
+    empty = np.flatnonzero(np.asarray(result.labels) == 0)
+    if empty.size == 0:
+        return result
+    again = identify_phases(
+        raw[empty],
+        task.calibration,
+        task.model,
+        seed=chunk_seed(task.seed, index),
+        return_spots=True,
+    )
+    found = np.flatnonzero(np.isin(np.asarray(again.labels), RAW_LATTICE_LABELS))
+    if found.size == 0:
+        return result
+    return patterns_from(result, take_patterns(again, found), empty[found])
 
 
 def _spots_of(result: Any, i: int) -> np.ndarray:
@@ -188,6 +223,8 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     result = identify_phases(
         dps, task.calibration, task.model, seed=chunk_seed(task.seed, c.index), return_spots=True
     )
+    if KEEP_RAW_LATTICES and not isinstance(denoise, IdentityDenoiser):
+        result = _raw_lattices_kept(result, raw, task, c.index)
     # the scan-context steps test counts against their shot noise: the raw counts, whatever
     # the denoiser did (its output is not Poisson); views, in scan order
     grid = raw.reshape((rows, cols) + raw.shape[1:])

@@ -36,7 +36,7 @@ from stemtf.phase.spots import (
     strongest_spots,
 )
 
-__all__ = ["HEXAGON_DTYPE", "PhaseResult", "identify_phases"]
+__all__ = ["HEXAGON_DTYPE", "PhaseResult", "identify_phases", "patterns_from", "take_patterns"]
 
 #: Friedel pairs' midpoints may lie this far from the beam centre [px] (spots located by their
 #: count centroids; see :func:`_crystal_pairs`).
@@ -95,6 +95,98 @@ class PhaseResult:
     share: np.ndarray | None = None
     share_sd: np.ndarray | None = None
     lattice_rotation_deg: np.ndarray | None = None
+
+
+def patterns_from(base: PhaseResult, other: PhaseResult, index: np.ndarray) -> PhaseResult:
+    """``base`` with pattern ``index[j]`` replaced by pattern ``j`` of ``other``.
+
+    Every per-pattern field, the pattern's hexagons and (where both carry them) its spots are
+    taken from ``other``; the rest of ``base`` is unchanged. ``other`` holds ``len(index)``
+    patterns (e.g. the same patterns identified from other counts).
+    """
+    index = np.asarray(index, np.int64).reshape(-1)
+    n = base.labels.size
+    if other.labels.size != index.size:
+        raise InputError(
+            f"patterns_from: {other.labels.size} replacement patterns for {index.size} indices"
+        )
+    if index.size and (index.min() < 0 or index.max() >= n):
+        raise InputError(f"patterns_from: an index lies outside the {n} patterns")
+    if index.size == 0:
+        return base
+    taken = np.zeros(n, bool)
+    taken[index] = True
+
+    def per_pattern(a, b):
+        if a is None or b is None:
+            return None if a is None else a
+        out = np.array(a, copy=True)
+        out[index] = b
+        return out
+
+    hx_base = base.hexagons[~taken[base.hexagons["dp_index"]]]
+    hx_other = other.hexagons.copy()
+    hx_other["dp_index"] = index[hx_other["dp_index"]]
+    hexagons = np.concatenate([hx_base, hx_other])
+    hexagons = hexagons[np.argsort(hexagons["dp_index"], kind="stable")]
+    spots = base.spots
+    if base.spots is not None and other.spots is not None:
+        kept = base.spots.subset(~taken[base.spots.dp_index])
+        moved = SpotTable(
+            index[other.spots.dp_index],
+            other.spots.y,
+            other.spots.x,
+            other.spots.intensity,
+            other.spots.snr,
+        )
+        joined = SpotTable(
+            *(np.concatenate([getattr(kept, f), getattr(moved, f)]) for f in _SPOT_FIELDS)
+        )
+        spots = joined.subset(np.argsort(joined.dp_index, kind="stable"))
+    return PhaseResult(
+        per_pattern(base.labels, other.labels),
+        per_pattern(base.confidence, other.confidence),
+        per_pattern(base.spot_count, other.spot_count),
+        hexagons,
+        per_pattern(base.centers_yx, other.centers_yx),
+        per_pattern(base.fraction, other.fraction),
+        spots,
+        per_pattern(base.share, other.share),
+        per_pattern(base.share_sd, other.share_sd),
+        per_pattern(base.lattice_rotation_deg, other.lattice_rotation_deg),
+    )
+
+
+_SPOT_FIELDS = ("dp_index", "y", "x", "intensity", "snr")
+
+
+def take_patterns(result: PhaseResult, keep: np.ndarray) -> PhaseResult:
+    """Patterns ``keep`` (indices, ascending) of ``result``, renumbered ``0 .. len(keep) - 1``."""
+    keep = np.asarray(keep, np.int64).reshape(-1)
+    pos = np.full(result.labels.size, -1, np.int64)
+    pos[keep] = np.arange(keep.size)
+    hx = result.hexagons[pos[result.hexagons["dp_index"]] >= 0].copy()
+    hx["dp_index"] = pos[hx["dp_index"]]
+    spots = None
+    if result.spots is not None:
+        spots = result.spots.subset(pos[result.spots.dp_index] >= 0)
+        spots.dp_index[:] = pos[spots.dp_index]
+
+    def take(a):
+        return None if a is None else np.asarray(a)[keep]
+
+    return PhaseResult(
+        take(result.labels),
+        take(result.confidence),
+        take(result.spot_count),
+        hx,
+        take(result.centers_yx),
+        take(result.fraction),
+        spots,
+        take(result.share),
+        take(result.share_sd),
+        take(result.lattice_rotation_deg),
+    )
 
 
 def _hexagons_per_dp_ransac(table: SpotTable, centers, n_dp, seed, **kw) -> np.ndarray:

@@ -400,3 +400,56 @@ def test_amorphous_film_ring_speckle_is_no_crystal(model):
     res = identify_phases(np.stack(vacuum + row), cal, model)
     assert np.all(res.labels[:60] == 0), np.bincount(res.labels[:60])
     assert (res.labels[60:] == LABEL_UNASSIGNED).mean() >= 0.75, res.labels[60:]
+
+
+def test_patterns_from_takes_each_replaced_pattern_whole(labelled, model, calibration):
+    """A denoiser erased every lattice; the raw counts' identification of some patterns is
+    taken over: those patterns carry the raw result's labels, per-pattern fields, hexagons and
+    spots (renumbered), the others the blank result's, in pattern order."""
+    from stemtf.phase.identify import patterns_from, take_patterns
+
+    truth, dps = labelled
+    dps = dps[:24]
+    take = np.array([1, 2, 5, 6, 11, 17, 23])
+    base = identify_phases(np.zeros_like(dps), calibration, model, return_spots=True)
+    other = identify_phases(dps[take], calibration, model, return_spots=True)
+    merged = patterns_from(base, other, take)
+    rest = np.setdiff1d(np.arange(24), take)
+    assert np.all(base.labels == 0) and np.all(merged.labels[take] == truth[take])
+    for f in (
+        "labels",
+        "confidence",
+        "spot_count",
+        "centers_yx",
+        "fraction",
+        "share",
+        "share_sd",
+        "lattice_rotation_deg",
+    ):
+        got, a, b = getattr(merged, f), getattr(base, f), getattr(other, f)
+        np.testing.assert_array_equal(got[take], b)
+        np.testing.assert_array_equal(got[rest], a[rest])
+    hx = merged.hexagons
+    assert np.all(np.diff(hx["dp_index"]) >= 0) and len(hx) > len(take)
+    for j, i in enumerate(take):
+        mine, theirs = hx[hx["dp_index"] == i], other.hexagons[other.hexagons["dp_index"] == j]
+        for name in hx.dtype.names:
+            if name != "dp_index":
+                np.testing.assert_array_equal(mine[name], theirs[name])
+        np.testing.assert_array_equal(merged.spots.of(i), other.spots.of(j))
+    assert not np.isin(hx["dp_index"], rest).any()  # a blank pattern has none
+    assert np.all(np.diff(merged.spots.dp_index) >= 0)
+    assert len(merged.spots) == len(other.spots) + len(
+        base.spots.subset(np.isin(base.spots.dp_index, rest))
+    )
+    none = identify_phases(dps[:0], calibration, model, return_spots=True)
+    assert patterns_from(base, none, take[:0]) is base
+    # take_patterns is its inverse: the replaced patterns, renumbered
+    back = take_patterns(merged, take)
+    np.testing.assert_array_equal(back.labels, other.labels)
+    for name in other.hexagons.dtype.names:  # field by field: NaN compares equal
+        np.testing.assert_array_equal(back.hexagons[name], other.hexagons[name])
+    np.testing.assert_array_equal(back.spots.dp_index, other.spots.dp_index)
+    np.testing.assert_array_equal(back.spots.y, other.spots.y)
+    with pytest.raises(InputError, match="replacement patterns"):
+        patterns_from(base, other, take[:3])
