@@ -97,6 +97,9 @@ class PhaseResult:
     lattice_rotation_deg: np.ndarray | None = None
 
 
+_SPOT_FIELDS = ("dp_index", "y", "x", "intensity", "snr")
+
+
 def patterns_from(base: PhaseResult, other: PhaseResult, index: np.ndarray) -> PhaseResult:
     """``base`` with pattern ``index[j]`` replaced by pattern ``j`` of ``other``.
 
@@ -118,8 +121,8 @@ def patterns_from(base: PhaseResult, other: PhaseResult, index: np.ndarray) -> P
     taken[index] = True
 
     def per_pattern(a, b):
-        if a is None or b is None:
-            return None if a is None else a
+        if a is None or b is None:  # a field only one result measured: not for the mix
+            return None
         out = np.array(a, copy=True)
         out[index] = b
         return out
@@ -155,9 +158,6 @@ def patterns_from(base: PhaseResult, other: PhaseResult, index: np.ndarray) -> P
         per_pattern(base.share_sd, other.share_sd),
         per_pattern(base.lattice_rotation_deg, other.lattice_rotation_deg),
     )
-
-
-_SPOT_FIELDS = ("dp_index", "y", "x", "intensity", "snr")
 
 
 def take_patterns(result: PhaseResult, keep: np.ndarray) -> PhaseResult:
@@ -317,7 +317,7 @@ def identify_phases(
                         for p, o in zip(parts, offs, strict=True)
                     ]
                 )
-                for f in ("dp_index", "y", "x", "intensity", "snr")
+                for f in _SPOT_FIELDS
             )
         )
     optional = {
