@@ -7,7 +7,7 @@ serves the beam centres, the spots and the ring-intensity measurements.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -98,14 +98,21 @@ class PhaseResult:
 
 
 _SPOT_FIELDS = ("dp_index", "y", "x", "intensity", "snr")
+#: PhaseResult fields that are not one value per pattern (tables with a ``dp_index``).
+_TABLE_FIELDS = ("hexagons", "spots")
+
+
+def _per_pattern_fields() -> list[str]:
+    return [f.name for f in fields(PhaseResult) if f.name not in _TABLE_FIELDS]
 
 
 def patterns_from(base: PhaseResult, other: PhaseResult, index: np.ndarray) -> PhaseResult:
     """``base`` with pattern ``index[j]`` replaced by pattern ``j`` of ``other``.
 
-    Every per-pattern field, the pattern's hexagons and (where both carry them) its spots are
-    taken from ``other``; the rest of ``base`` is unchanged. ``other`` holds ``len(index)``
-    patterns (e.g. the same patterns identified from other counts).
+    Every per-pattern field, the pattern's hexagons and its spots are taken from ``other``;
+    the rest of ``base`` is unchanged. ``other`` holds ``len(index)`` patterns (e.g. the same
+    patterns identified from other counts). A field or table only one of the two results
+    carries is left out (None).
     """
     index = np.asarray(index, np.int64).reshape(-1)
     n = base.labels.size
@@ -119,45 +126,27 @@ def patterns_from(base: PhaseResult, other: PhaseResult, index: np.ndarray) -> P
         return base
     taken = np.zeros(n, bool)
     taken[index] = True
-
-    def per_pattern(a, b):
-        if a is None or b is None:  # a field only one result measured: not for the mix
-            return None
-        out = np.array(a, copy=True)
-        out[index] = b
-        return out
-
-    hx_base = base.hexagons[~taken[base.hexagons["dp_index"]]]
+    merged = {}
+    for name in _per_pattern_fields():
+        a, b = getattr(base, name), getattr(other, name)
+        if a is None or b is None:
+            merged[name] = None
+            continue
+        merged[name] = np.array(a, copy=True)
+        merged[name][index] = b
     hx_other = other.hexagons.copy()
     hx_other["dp_index"] = index[hx_other["dp_index"]]
-    hexagons = np.concatenate([hx_base, hx_other])
-    hexagons = hexagons[np.argsort(hexagons["dp_index"], kind="stable")]
-    spots = base.spots
+    hexagons = np.concatenate([base.hexagons[~taken[base.hexagons["dp_index"]]], hx_other])
+    merged["hexagons"] = hexagons[np.argsort(hexagons["dp_index"], kind="stable")]
+    merged["spots"] = None
     if base.spots is not None and other.spots is not None:
         kept = base.spots.subset(~taken[base.spots.dp_index])
-        moved = SpotTable(
-            index[other.spots.dp_index],
-            other.spots.y,
-            other.spots.x,
-            other.spots.intensity,
-            other.spots.snr,
-        )
+        moved = replace(other.spots, dp_index=index[other.spots.dp_index])
         joined = SpotTable(
             *(np.concatenate([getattr(kept, f), getattr(moved, f)]) for f in _SPOT_FIELDS)
         )
-        spots = joined.subset(np.argsort(joined.dp_index, kind="stable"))
-    return PhaseResult(
-        per_pattern(base.labels, other.labels),
-        per_pattern(base.confidence, other.confidence),
-        per_pattern(base.spot_count, other.spot_count),
-        hexagons,
-        per_pattern(base.centers_yx, other.centers_yx),
-        per_pattern(base.fraction, other.fraction),
-        spots,
-        per_pattern(base.share, other.share),
-        per_pattern(base.share_sd, other.share_sd),
-        per_pattern(base.lattice_rotation_deg, other.lattice_rotation_deg),
-    )
+        merged["spots"] = joined.subset(np.argsort(joined.dp_index, kind="stable"))
+    return PhaseResult(**merged)
 
 
 def take_patterns(result: PhaseResult, keep: np.ndarray) -> PhaseResult:
@@ -165,28 +154,17 @@ def take_patterns(result: PhaseResult, keep: np.ndarray) -> PhaseResult:
     keep = np.asarray(keep, np.int64).reshape(-1)
     pos = np.full(result.labels.size, -1, np.int64)
     pos[keep] = np.arange(keep.size)
+    taken = {
+        name: None if getattr(result, name) is None else np.asarray(getattr(result, name))[keep]
+        for name in _per_pattern_fields()
+    }
     hx = result.hexagons[pos[result.hexagons["dp_index"]] >= 0].copy()
     hx["dp_index"] = pos[hx["dp_index"]]
-    spots = None
-    if result.spots is not None:
-        spots = result.spots.subset(pos[result.spots.dp_index] >= 0)
-        spots.dp_index[:] = pos[spots.dp_index]
-
-    def take(a):
-        return None if a is None else np.asarray(a)[keep]
-
-    return PhaseResult(
-        take(result.labels),
-        take(result.confidence),
-        take(result.spot_count),
-        hx,
-        take(result.centers_yx),
-        take(result.fraction),
-        spots,
-        take(result.share),
-        take(result.share_sd),
-        take(result.lattice_rotation_deg),
-    )
+    spots = result.spots
+    if spots is not None:
+        spots = spots.subset(pos[spots.dp_index] >= 0)
+        spots = replace(spots, dp_index=pos[spots.dp_index])
+    return PhaseResult(**taken, hexagons=hx, spots=spots)
 
 
 def _hexagons_per_dp_ransac(table: SpotTable, centers, n_dp, seed, **kw) -> np.ndarray:
