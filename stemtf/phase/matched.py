@@ -18,7 +18,9 @@ at a few sigmas, so a left-over hot-pixel cluster in one disk cannot make a hexa
 A pattern shows the ring where its own best rotation stands ``min_own_z`` sigmas above zero, or
 where the sum over its 3 x 3 scan neighbourhood (grains span several probe positions and share
 their rotation) stands ``min_pooled_z`` sigmas and the pattern's own counts at that rotation
-``min_confirm_z``. The thresholds were chosen on the field benchmark's ``tune`` split
+``min_confirm_z``. Where even the 3 x 3 sum is too faint (O1 near 250 Å along [001] puts most
+of its counts in the transmitted disk; a tilted grain lights part of its hexagon), the marker
+hexagon may still show in the tent-weighted 5 x 5 sum, with its lattice there (``wide_*``). The thresholds were chosen on the field benchmark's ``tune`` split
 (``scripts/bench_field.py``; seed 0 of five conditions at 1e2-1e4 e-/DP, the two pooled ones
 since on seeds 0 and 1 of all eight conditions at 1e2-1e3, see :class:`MatchedParams`).
 
@@ -225,6 +227,30 @@ class MatchedParams:
         mistilt seed 2 0.906 -> 0.936, all seed 2 0.773 -> 0.798, 256 px seed 3 0.985 ->
         0.991, ``auto`` all seed 2 0.878 -> 0.900, no scan lower, wall time unchanged; ``check``
         1e2 unchanged, 1e3 0.944 -> 0.948, false 15 -> 15.
+    wide_pooled_z, wide_confirm_z, wide_min_ratio, wide_power_ratio : float
+        Patterns this step leaves with no phase (neither ring shows in the 3 x 3 tests) take
+        the second phase where the tent-weighted 5 x 5 neighbourhood (:func:`_tent_pooled`,
+        leaving out patterns the spot finder already called second phase or both, whose
+        marker a first-phase neighbour would borrow) shows the marker hexagon at
+        ``wide_pooled_z`` sigmas, the pattern's own marker counts at that rotation stand
+        ``wide_confirm_z``, the same 5 x 5 sums show the shared ring at the rotation the
+        structure fixes (:attr:`min_lattice_z`) and the marker's excess is at least
+        ``wide_min_ratio`` of that ring's; and only where the 3 x 3 sums could not have
+        resolved a marker of ``wide_power_ratio`` of their shared-ring excess (0: no such
+        limit) -- where they could, they have spoken (:func:`_wide_marker`). Such patterns
+        join a seen phase like the 3 x 3 route's candidates, after the O3+O1 test. Why: O1
+        near 250 Å along [001] puts most of its counts in the transmitted disk; at 1e2 e-/DP its
+        3 x 3 marker sum stood at a median 3.6 sigma and its {110} at 2.6 (a 48 x 48
+        ``simulate-scan`` scene at 30-400 Å, library seed 11: 38 of 55 such O1 positions
+        ``none``). Chosen on the ``tune`` split (``scripts/tune_phase.py --scenes DIR
+        --conditions thick-128 thick-256 ideal-128 mistilt-20mrad all --doses 1e2 3e2 --seeds
+        0 1``, against ``--matched wide_pooled_z=inf``): mean O1-present F1 at 1e2 0.779 ->
+        0.804 (10 scenes, none lower; false O1/both 24 -> 25, missed 498 -> 443), at 3e2
+        0.899 -> 0.905 (false 65 -> 78, missed 217 -> 198; thick-128 seed 1 -0.010, thick-256
+        seed 0 -0.012, all conditions +0.051 / +0.036). Giving the second phase inside the 3 x 3
+        route instead (so before the O3+O1 test) lost O3+O1 columns on ``check`` (mistilt 1e2
+        0.827 -> 0.801: the first-phase sums of that test lost their marker); a 1.5 sigma own
+        confirmation kept almost nothing of the gain (1e2 mean 0.785).
     """
 
     min_own_z: float = 3.5
@@ -246,6 +272,10 @@ class MatchedParams:
     min_seed_cluster: int = 4
     both_pooled_z: float = 2.0
     both_min_ratio: float = 0.1
+    wide_pooled_z: float = 4.0
+    wide_confirm_z: float = 1.0
+    wide_min_ratio: float = 0.1
+    wide_power_ratio: float = 0.25
 
     def __post_init__(self) -> None:
         for name in ("min_sixfold_vertices", "min_arc_vertices"):
@@ -288,11 +318,18 @@ class MatchedParams:
         r = self.both_min_ratio
         if not (isinstance(r, (int, float)) and math.isfinite(r) and r >= 0):
             raise InputError(f"both_min_ratio={r!r} is not allowed: a finite number >= 0")
-        if not (isinstance(self.arc_pooled_z, (int, float)) and self.arc_pooled_z > 0):
-            raise InputError(
-                f"arc_pooled_z={self.arc_pooled_z!r} is not allowed: a number > 0 (inf: off)"
-            )
-        for name in ("arc_own_z", "arc_lattice_own_z", "arc_min_ratio"):
+        for name in ("wide_pooled_z", "arc_pooled_z"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and v > 0):
+                raise InputError(f"{name}={v!r} is not allowed: a number > 0 (inf: off)")
+        for name in (
+            "wide_confirm_z",
+            "wide_min_ratio",
+            "wide_power_ratio",
+            "arc_own_z",
+            "arc_lattice_own_z",
+            "arc_min_ratio",
+        ):
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v)):
                 raise InputError(f"{name}={v!r} is not allowed: it must be a finite number")
@@ -603,6 +640,47 @@ def _marker_beside_first(ring_ex, ring_var, within, offset, shape, prm):
     return (z >= prm.both_pooled_z) & (ratio >= prm.both_min_ratio)
 
 
+def _wide_marker(ring_ex, ring_var, offset, shape, prm, within):
+    """Patterns whose tent-weighted 5 x 5 neighbourhood shows the marker hexagon with its lattice.
+
+    The marker hexagon's best rotation in the 5 x 5 sums (:func:`_tent_pooled`, significance
+    with the squared weights) must stand :attr:`MatchedParams.wide_pooled_z` sigmas, the
+    pattern's own marker counts at that rotation :attr:`MatchedParams.wide_confirm_z`; the
+    same sums of the shared ring at the rotation the structure fixes (within +- 1 deg) must
+    stand :attr:`MatchedParams.min_lattice_z` (a zone-axis lattice, not an off-zone
+    pseudo-hexagon), and the marker's excess must hold at least
+    :attr:`MatchedParams.wide_min_ratio` of that ring's (thick O3's weak reflections at the
+    marker positions hold a few per cent of its {110}). Returns (passed, rotation bin).
+    """
+    n, n_rot = ring_ex["marker"].shape
+    rows = np.arange(n)
+    pm = _tent_pooled(ring_ex["marker"] * within, shape)
+    zm = pm / np.sqrt(np.maximum(_tent_pooled(ring_var["marker"] * within, shape, 2), 1.0))
+    at = np.argmax(zm, axis=1)
+    own_z = ring_ex["marker"][rows, at] / np.sqrt(ring_var["marker"][rows, at])
+    pf = _tent_pooled(ring_ex["first"], shape)
+    zf = pf / np.sqrt(np.maximum(_tent_pooled(ring_var["first"], shape, 2), 1.0))
+    expect = np.rint(at + offset).astype(np.int64)
+    cols = np.stack([(expect + k) % n_rot for k in (-2, -1, 0, 1, 2)])
+    lattice_z = zf[rows, cols].max(axis=0)
+    first_ex = pf[rows, cols].max(axis=0)
+    ratio = pm[rows, at] / np.maximum(first_ex, 1e-9)
+    # the smallest neighbourhood that can resolve the marker decides: where the 3 x 3 sums
+    # hold enough of the lattice that a marker of ``wide_power_ratio`` of its excess would
+    # have stood ``min_pooled_z`` there, the 3 x 3 tests have spoken
+    f3 = _pooled(ring_ex["first"], shape)[rows[None, :], cols].max(axis=0)
+    v3 = _pooled(ring_var["marker"] * within, shape)[rows, at]
+    power3 = prm.wide_power_ratio * np.maximum(f3, 0.0) / np.sqrt(np.maximum(v3, 1.0))
+    ok = (
+        (power3 < prm.min_pooled_z)
+        & (zm[rows, at] >= prm.wide_pooled_z)
+        & (own_z >= prm.wide_confirm_z)
+        & (lattice_z >= prm.min_lattice_z)
+        & (ratio >= prm.wide_min_ratio)
+    )
+    return ok, at
+
+
 def label_sparse_patterns(
     grid: np.ndarray,
     labels: np.ndarray,
@@ -723,6 +801,15 @@ def label_sparse_patterns(
         found["marker"] |= _faint_marker(
             ring_ex, ring_var, zpool["marker"], at, expect, sixfold & lattice_near, (ry, rx), prm
         )
+    wide = np.zeros(ry * rx, bool)
+    if np.isfinite(prm.wide_pooled_z):
+        # the marker sums leave out patterns the spot finder already called second phase: a
+        # first-phase pattern beside an O1 domain would borrow the domain's marker
+        within = ~np.isin(labels, (LABEL_SECOND, LABEL_BOTH))
+        wide, _ = _wide_marker(
+            ring_ex, ring_var, offset, (ry, rx), prm, within.astype(np.float64)[:, None]
+        )
+        wide &= ~found["marker"] & (~own_only | own["marker"])
     # bright patterns the spot finder left: their own counts must show the ring (at 10^3 e-/DP
     # and more a neighbourhood's sum would lend vacuum beside a grain its lattice)
     for name in ("marker", "first"):
@@ -767,6 +854,13 @@ def label_sparse_patterns(
         labels[(first | spot_first) & both] = LABEL_BOTH
         confidence[spot_first & both] = 0.3
         relabelled[spot_first & both] = True
+    if wide.any():
+        # last, so that the O3+O1 test above still sums these patterns with the first phase's
+        # where the shared ring gave them that; only patterns left with no phase take it
+        cand_w = none & ~second & ~first & wide
+        more = _grow(_seeds((LABEL_SECOND, LABEL_BOTH), cand_w), cand_w, (ry, rx))
+        labels[more] = LABEL_SECOND
+        second |= more
     confidence[second | first] = 0.3
     relabelled[second | first] = True
     return labels, confidence, relabelled

@@ -470,3 +470,46 @@ def test_bright_patterns_with_a_partial_hexagon_are_scored_on_their_own_counts(
     assert np.all(run(grid, bright_own_only=False)[1] == spots)
     spots, new = run(grid[:, :6])  # no lattice the spot finder sees in the grid
     assert not spots.any() and not new.any()
+
+
+def test_a_faint_grain_shows_in_the_wide_neighbourhood_and_o3_and_vacuum_do_not(
+    kin, model, calibration
+):
+    """At 30 counts per pattern an O1 grain's marker hexagon stands under the 3 x 3 tests in
+    most positions; the tent-weighted 5 x 5 route (``wide_*``) finds more of the grain, gives
+    vacuum beside it nothing the 3 x 3 route does not, and never calls an O3 grain O1."""
+    off = MatchedParams(wide_pooled_z=float("inf"))
+    on_o1 = off_o1 = vacuum_on = vacuum_off = o3_as_o1 = 0
+    for seed in range(3):
+        rng = np.random.default_rng(seed)
+        kinds = np.zeros((8, 9), int)
+        kinds[:, :6] = 2
+        grid = np.empty(kinds.shape + (128, 128), np.float32)
+        for iy, ix in np.ndindex(kinds.shape):
+            img = kin.make_pattern(model, int(kinds[iy, ix]), rng, dose=None, rotation_deg=21.0)
+            grid[iy, ix] = rng.poisson(img / img.sum() * 30.0 + 0.02)
+        n = kinds.size
+        cen = np.tile(calibration.center_yx, (n, 1))
+        none = np.zeros(n, np.uint8)
+        on, _, _ = label_sparse_patterns(grid, none, np.zeros(n), cen, calibration, model)
+        old, _, _ = label_sparse_patterns(grid, none, np.zeros(n), cen, calibration, model, off)
+        truth = kinds.ravel()
+        assert np.all((on == 2) | (old != 2))  # the route only adds second-phase calls
+        on_o1 += int((on[truth == 2] == 2).sum())
+        off_o1 += int((old[truth == 2] == 2).sum())
+        vacuum_on += int((on[truth == 0] != 0).sum())
+        vacuum_off += int((old[truth == 0] != 0).sum())
+        o3 = grid.copy()
+        for iy, ix in np.ndindex(kinds.shape):
+            img = kin.make_pattern(
+                model, 1 if kinds[iy, ix] else 0, rng, dose=None, rotation_deg=21.0
+            )
+            o3[iy, ix] = rng.poisson(img / img.sum() * 30.0 + 0.02)
+        got, _, _ = label_sparse_patterns(o3, none, np.zeros(n), cen, calibration, model)
+        o3_as_o1 += int((got == 2).sum())
+    assert on_o1 >= off_o1 + 10, (on_o1, off_o1)
+    assert vacuum_on <= vacuum_off + 1, (vacuum_on, vacuum_off)
+    assert o3_as_o1 == 0
+    for bad in ({"wide_pooled_z": 0.0}, {"wide_min_ratio": float("nan")}):
+        with pytest.raises(InputError, match=next(iter(bad))):
+            MatchedParams(**bad)
