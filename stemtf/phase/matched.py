@@ -20,7 +20,8 @@ where the sum over its 3 x 3 scan neighbourhood (grains span several probe posit
 their rotation) stands ``min_pooled_z`` sigmas and the pattern's own counts at that rotation
 ``min_confirm_z``. Where even the 3 x 3 sum is too faint (O1 near 250 Å along [001] puts most
 of its counts in the transmitted disk; a tilted grain lights part of its hexagon), the marker
-hexagon may still show in the tent-weighted 5 x 5 sum, with its lattice there (``wide_*``). The thresholds were chosen on the field benchmark's ``tune`` split
+hexagon may still show in the tent-weighted 5 x 5 sum, with its lattice there (``wide_*``).
+The thresholds were chosen on the field benchmark's ``tune`` split
 (``scripts/bench_field.py``; seed 0 of five conditions at 1e2-1e4 e-/DP, the two pooled ones
 since on seeds 0 and 1 of all eight conditions at 1e2-1e3, see :class:`MatchedParams`).
 
@@ -668,9 +669,13 @@ def _wide_marker(ring_ex, ring_var, vertices, offset, shape, prm, within):
     pattern's own marker counts at that rotation :attr:`MatchedParams.wide_confirm_z`; the
     same sums of the shared ring at the rotation the structure fixes (within +- 1 deg) must
     stand :attr:`MatchedParams.min_lattice_z` (a zone-axis lattice, not an off-zone
-    pseudo-hexagon), and the marker's excess must hold at least
+    pseudo-hexagon), the marker's vertices in those sums must pass
+    :func:`_zone_axis_vertices`, the marker's excess must hold at least
     :attr:`MatchedParams.wide_min_ratio` of that ring's (thick O3's weak reflections at the
-    marker positions hold a few per cent of its {110}). Returns (passed, rotation bin).
+    marker positions hold a few per cent of its {110}), and the 3 x 3 sums must have been too
+    faint to resolve a marker of :attr:`MatchedParams.wide_power_ratio` of their shared-ring
+    excess. ``vertices``: the marker's per-vertex ``(excess, variance)``, each (N, 6, n_rot);
+    ``within`` (N, 1): the patterns the marker sums take. Returns (N,) bool.
     """
     n, n_rot = ring_ex["marker"].shape
     rows = np.arange(n)
@@ -706,7 +711,7 @@ def _wide_marker(ring_ex, ring_var, vertices, offset, shape, prm, within):
         & (lattice_z >= prm.min_lattice_z)
         & (ratio >= prm.wide_min_ratio)
     )
-    return ok, at
+    return ok
 
 
 def label_sparse_patterns(
@@ -824,11 +829,11 @@ def label_sparse_patterns(
             ring_ex, ring_var, zpool["marker"], at, expect, sixfold & lattice_near, (ry, rx), prm
         )
     wide = np.zeros(ry * rx, bool)
-    if np.isfinite(prm.wide_pooled_z):
+    if np.isfinite(prm.wide_pooled_z) and none.any():  # it only labels ``none`` patterns
         # the marker sums leave out patterns the spot finder already called second phase: a
         # first-phase pattern beside an O1 domain would borrow the domain's marker
         within = ~np.isin(labels, (LABEL_SECOND, LABEL_BOTH))
-        wide, _ = _wide_marker(
+        wide = _wide_marker(
             ring_ex,
             ring_var,
             (v_ex, v_var),
