@@ -115,7 +115,9 @@ class ModelDomain:
         (in disk radii) the model never saw where the probe differs; the self-check's deviance
         does not see what that does to the map (``scripts/bench_geometry.py --denoise auto``:
         2 mrad probes at 200 kV lost 0.03-0.05 O1-present F1 with ``rdunet/2``, trained on 1
-        and 1.5 mrad). None: no restriction.
+        and 1.5 mrad). None: no restriction. A probe in this range is also in the model's
+        training domain for :func:`mismatch_line` (no "q-sampling" warning), whatever the
+        detector's own q-sampling: the frame brings its disks to the model's radius.
     scan_context : str or None
         What the model takes beside each pattern: None (the pattern alone) or
         ``"neighbour_mean_8"`` (a second channel, the mean counts of the 8 neighbouring probe
@@ -242,10 +244,18 @@ class ModelDomain:
         return lo / DOSE_TOLERANCE_FACTOR, hi * DOSE_TOLERANCE_FACTOR
 
     def describe(self) -> str:
-        """One-line description (q-sampling, disk radius, detector, doses)."""
+        """One-line description (q-sampling, disk radius, detector, probes, doses)."""
+        probes = (
+            ""
+            if self.auto_disk_radius_invA is None
+            else (
+                f", probes {self.auto_disk_radius_invA[0]:.4g}-"
+                f"{self.auto_disk_radius_invA[1]:.4g} 1/Å disk radius"
+            )
+        )
         return (
             f"q {self.q_sampling_invA:.4g} 1/Å/px, disk radius {self.disk_radius_px:.1f} px, "
-            f"{self.detector_px} px detector, {self.dose_range_e[0]:.0e}-"
+            f"{self.detector_px} px detector{probes}, {self.dose_range_e[0]:.0e}-"
             f"{self.dose_range_e[1]:.0e} e-/DP"
         )
 
@@ -306,7 +316,14 @@ def mismatch_line(
     r_frame = data.disk_radius_px * zoom
     if abs(r_frame / domain.disk_radius_px - 1.0) > DISK_RADIUS_TOLERANCE:
         problems.append("disk radius")
-    if abs(data.q_sampling_invA / zoom / domain.q_sampling_invA - 1.0) > Q_SAMPLING_TOLERANCE:
+    # In the model's frame every disk has the model's radius in px, so the frame's q-sampling
+    # is the probe's disk radius [1/Å] over it: a probe the model was trained on (its card's
+    # auto_disk_radius_invA; rdunet/2 saw 128 px at 1 mrad and 256 px at 1.5 mrad through
+    # this frame) is in its domain whatever the detector's own q-sampling.
+    frame_q_off = abs(data.q_sampling_invA / zoom / domain.q_sampling_invA - 1.0)
+    if frame_q_off > Q_SAMPLING_TOLERANCE and not (
+        domain.auto_disk_radius_invA is not None and disk_in_domain(domain, data)
+    ):
         problems.append("q-sampling")
     if not dose_in_domain(domain, dose_e):
         problems.append("dose")

@@ -3,6 +3,7 @@ through it on known disk patterns for detectors of 64-512 px and disk radii of 2
 
 from __future__ import annotations
 
+import json
 import pickle
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from stemtf.denoise.domain import DataGeometry, ModelDomain, mismatch_line
 from stemtf.denoise.frame import Frame, FramedDenoiser, resample_matrix
 from stemtf.errors import InputError
 
-BUNDLED = Path(__file__).resolve().parents[2] / "saved_models" / "rdunet" / "1"
+ROOT = Path(__file__).resolve().parents[2]
+BUNDLED = ROOT / "saved_models" / "rdunet" / "1"
 
 
 @pytest.mark.parametrize("n_src,n_dst", [(256, 112), (64, 104), (37, 37), (512, 144), (5, 1)])
@@ -138,6 +140,29 @@ def test_domain_from_card_and_mismatch_line():
     )
     unknown = mismatch_line("m/1", big, None)
     assert "unknown domain" in unknown and "0.0078" in unknown
+
+
+def test_a_probe_the_model_was_trained_on_is_in_its_domain_on_any_detector():
+    """rdunet/2's card: trained on 128 px at 1 mrad and 256 px at 1.5 mrad through the frame.
+
+    Its 256 px scans are in domain (no warning line); a 2 mrad probe, whose rings sit at a
+    distance in disk radii the model never saw, is not, and the line names the probes.
+    """
+    card = json.loads((ROOT / "saved_models" / "rdunet" / "2" / "model_card.json").read_text())
+    dom = ModelDomain.from_card(card)
+    for px, q, mrad in ((128, 0.0125, 1.0), (256, 0.0078, 1.5), (256, 0.0125, 1.0)):
+        data = DataGeometry((px, px), q, 200e3, mrad)
+        f = Frame.for_geometry((px, px), data.disk_radius_px, dom.disk_radius_px, q)
+        assert mismatch_line("rdunet/2", data, dom, 2e3, zoom=f.zoom[0]) is None, (px, q, mrad)
+    wide = DataGeometry((256, 256), 0.0078, 200e3, 2.0)
+    f = Frame.for_geometry((256, 256), wide.disk_radius_px, dom.disk_radius_px, 0.0078)
+    line = mismatch_line("rdunet/2", wide, dom, 2e3, zoom=f.zoom[0])
+    assert "q-sampling" in line and "probes 0.0359-0.0658 1/Å" in line
+    # without the probe record, the frame's q-sampling alone decides (as before)
+    bare = ModelDomain(**{**dom.__dict__, "auto_disk_radius_invA": None})
+    data = DataGeometry((256, 256), 0.0078, 200e3, 1.5)
+    f = Frame.for_geometry((256, 256), data.disk_radius_px, dom.disk_radius_px, 0.0078)
+    assert "q-sampling" in mismatch_line("rdunet/2", data, bare, 2e3, zoom=f.zoom[0])
 
 
 @pytest.mark.parametrize("n,r", [(8, 2.0), (16, 12.0), (12, 2.5)])
