@@ -107,6 +107,9 @@ class RunPlan:
         The detector was summed in ``b x b`` blocks for the analysis (1: not binned); ``scan``
         is then the binned view (:func:`stemtf.io.binning.binned_scan`) and the calibration is
         in binned pixels.
+    stemtf_source_sha256 : str
+        SHA-256 of the package's Python sources (:func:`stemtf.provenance.source_sha256`);
+        empty when not known.
     """
 
     config: Any
@@ -125,6 +128,7 @@ class RunPlan:
     warnings: tuple[str, ...]
     stemtf_version: str
     detector_binning: int = 1
+    stemtf_source_sha256: str = ""
 
     @property
     def input_shape(self) -> tuple[int, int, int, int]:

@@ -29,6 +29,7 @@ def build_provenance(plan: RunPlan, *, created_utc: str) -> dict[str, Any]:
     denoiser = plan.denoiser_info
     return {
         "stemtf_version": plan.stemtf_version,
+        "stemtf_source_sha256": plan.stemtf_source_sha256,
         "model_version": denoiser.get("version") or denoiser.get("model"),
         "denoiser": denoiser,
         "config": plan.config.to_dict(),
@@ -108,5 +109,6 @@ def build_summary(plan: RunPlan, counts: dict[str, Any], timings: RunTimings) ->
         "warnings": list(plan.warnings),
         **(plan.model.summary_fields() if hasattr(plan.model, "summary_fields") else {}),
         "stemtf_version": plan.stemtf_version,
+        "stemtf_source_sha256": plan.stemtf_source_sha256,
         "input_sha256": plan.input_sha256,
     }

@@ -207,6 +207,7 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
     from stemtf.denoise.frame import counts_per_pattern
     from stemtf.denoise.selfcheck import denoiser_for_scan, resume_key
     from stemtf.io import check_roi, open_scan
+    from stemtf.provenance import source_sha256
 
     scan = open_scan(
         config.input_path, dataset_path=config.dataset_path, scan_shape=config.scan_shape
@@ -293,6 +294,8 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
         # chunks of a version with other scan-context steps hold other labels (and another
         # length of per-step counts): never resumed into this run
         "stemtf_version": __version__,
+        # ... nor chunks of other sources under the same version (a threshold changed)
+        "stemtf_source_sha256": source_sha256(),
         "relabel_steps": list(RELABEL_STEPS),
         # the matched filter's thresholds decide low-dose labels: chunks made with others differ
         "matched_params": _matched_params(),
@@ -322,6 +325,7 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
         warnings=tuple(warnings),
         stemtf_version=__version__,
         detector_binning=binning,
+        stemtf_source_sha256=source_sha256(),
     )
     return plan, work, denoiser, resumed, t_pass1
 

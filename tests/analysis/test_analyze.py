@@ -180,6 +180,33 @@ def test_chunks_of_a_version_with_other_steps_are_not_resumed(odd_scan, odd_resu
     assert json.loads((out / "summary.json").read_text())["resumed"] is False
 
 
+def test_chunks_of_other_sources_under_the_same_version_are_not_resumed(
+    odd_scan, odd_result, tmp_path
+):
+    """A threshold changed in a commit leaves ``__version__`` as it was: the sources' digest in
+    the resume key still starts the run over, and the run records the digest it ran with."""
+    import shutil
+
+    from stemtf.provenance import source_sha256
+
+    out = tmp_path / "edited"
+    shutil.copytree(odd_result, out)
+    state_path = out / ".stemtf-work" / "state.json"
+    state = json.loads(state_path.read_text())
+    assert state["key"]["stemtf_source_sha256"] == source_sha256()
+    state["key"]["stemtf_source_sha256"] = "0" * 64  # chunks written by other sources
+    state_path.write_text(json.dumps(state))
+    for name in OUTPUTS:
+        (out / name).unlink()
+    result = _run(odd_scan[0], "--out", out, *CAL, "--chunk", 40)
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["resumed"] is False
+    assert summary["stemtf_source_sha256"] == source_sha256()
+    with h5py.File(out / "results.h5") as f:
+        assert f["provenance"].attrs["stemtf_source_sha256"] == source_sha256()
+
+
 def test_failure_mid_run_leaves_no_final_files(odd_scan, tmp_path):
     data = np.load(odd_scan[0]).astype(np.float32)
     data[7, 4, 10, 11] = np.nan
