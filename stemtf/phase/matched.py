@@ -923,6 +923,7 @@ class MarkerCheckParams:
     keep_own_z: float = 1.5
     keep_pooled_z: float = 1.0
     max_excess_variance: float = 16.0
+    check_second: bool = True
 
     def __post_init__(self) -> None:
         for name in ("keep_own_z", "keep_pooled_z", "max_excess_variance"):
@@ -934,6 +935,8 @@ class MarkerCheckParams:
                 f"max_excess_variance={self.max_excess_variance!r} is not allowed: it must be "
                 f">= 1 (a ratio of variances)"
             )
+        if not isinstance(self.check_second, bool):
+            raise InputError(f"check_second={self.check_second!r} is not allowed: True or False")
 
 
 def check_marker_on_counts(
@@ -953,11 +956,12 @@ def check_marker_on_counts(
     the counts there are a test without look-elsewhere. The spot finder's marker test weighs a
     Difference-of-Gaussians response against its robust noise, which vanishes on sparse
     patterns (so a few stray counts pass it); this one weighs counts against their shot noise
-    (:func:`hexagon_scan`, variance floored by the spread over rotations). A ``both`` call
-    stands where the pattern's own significance at the fixed rotation (best of +-0.5 deg)
-    reaches ``keep_own_z`` or the sum over its 3 x 3 neighbours that also show a lattice, each
-    at the pattern's rotation, reaches ``keep_pooled_z``; otherwise it becomes the first phase
-    (confidence 0.5). Only where the test is shot-noise limited: where the hexagon sums scatter
+    (:func:`hexagon_scan`, variance floored by the spread over rotations). A ``both`` call --
+    and, with :attr:`MarkerCheckParams.check_second`, a pure second-phase call whose pattern
+    shows its own shared-ring hexagon -- stands where the pattern's own significance at the
+    fixed rotation (best of +-0.5 deg) reaches ``keep_own_z`` or the sum over its 3 x 3
+    neighbours that also show a lattice, each at the pattern's rotation, reaches
+    ``keep_pooled_z``; otherwise it becomes the first phase (confidence 0.5). Only where the test is shot-noise limited: where the hexagon sums scatter
     over the rotations far more than their shot noise (``max_excess_variance``: structure,
     gain or fixed-pattern noise), the counts cannot overrule the spot finder.
 
@@ -966,8 +970,9 @@ def check_marker_on_counts(
     rhombohedral centring forbids every {100}-type reflection, and no double diffraction
     reaches them), but the simulated O3 supercells (ordered Ni/Mn/Co) show weak ones at
     ~3-4 sigmas at 10^4 e-/DP, and so may real crystals with cation order or stacking faults;
-    the spot finder's relative-strength test keeps deciding those. Pure second-phase calls
-    are left alone.
+    the spot finder's relative-strength test keeps deciding those. A pure second-phase call
+    without a shared-ring hexagon of its own (its lattice seen on the marker ring alone) is
+    left alone: no rotation is fixed for it.
 
     Parameters
     ----------
@@ -1000,14 +1005,16 @@ def check_marker_on_counts(
         return labels, confidence, changed
     # each pattern's lattice rotation: its shared-ring hexagon (either phase's, 1.8 % apart)
     rotation = ring_rotation(hexagons, n, model.shared_radius_invA or shared.radius_invA)
-    lattice = np.isfinite(rotation) & np.isin(labels, (LABEL_FIRST, LABEL_BOTH))
-    if not (lattice & (labels == LABEL_BOTH)).any():
+    checked = (LABEL_BOTH, LABEL_SECOND) if prm.check_second else (LABEL_BOTH,)
+    lattice = np.isfinite(rotation) & np.isin(labels, (LABEL_FIRST,) + checked)
+    target = lattice & np.isin(labels, checked)
+    if not target.any():
         return labels, confidence, changed
     n_rot = _N_BINS // 6
     mark = (rotation + marker.rotation_deg - shared.rotation_deg) % 60.0
     b = np.rint(np.where(lattice, mark, 0.0) / BIN_DEG).astype(np.int64) % n_rot
     # only lattices beside (or at) a mixed call need scoring
-    near = _pooled((lattice & (labels == LABEL_BOTH)).astype(np.float64)[:, None], (ry, rx))
+    near = _pooled(target.astype(np.float64)[:, None], (ry, rx))
     idx = np.flatnonzero(lattice & (near[:, 0] > 0))
     dps = g.reshape((n,) + g.shape[2:])
     cen = np.asarray(centers_yx, float).reshape(n, 2)
@@ -1042,7 +1049,7 @@ def check_marker_on_counts(
             pe += np.where(use, ex[j, b], 0.0)
             pv += np.where(use, var[j, b], 0.0)
     pooled = pe / np.sqrt(np.maximum(pv, 1.0))
-    changed = lattice & (labels == LABEL_BOTH) & shot_limited & (own < prm.keep_own_z)
+    changed = target & shot_limited & (own < prm.keep_own_z)
     changed &= pooled < prm.keep_pooled_z
     labels[changed] = LABEL_FIRST
     confidence[changed] = 0.5

@@ -195,9 +195,9 @@ def test_a_ring_off_the_detector_gives_no_evidence(kin, model, calibration):
 
 def test_a_mixed_call_stands_only_where_the_marker_counts_show(kin, model, calibration):
     """O3 and O3+O1 (30 % O1) halves of a scan at 3000 counts per pattern: the spot finder's
-    lattices fix where O1's {100} disks lie. O3 patterns called both are put right by the
-    counts there, true mixed calls are kept; the check never adds a mixed call, and pure O1
-    and none are left alone."""
+    lattices fix where O1's {100} disks lie. O3 patterns called both or pure O1 are put right
+    by the counts there, true mixed calls (called both or O1) are kept; the check never adds a
+    second-phase call, and none is left alone."""
     rng = np.random.default_rng(5)
     kinds = np.ones((6, 6), int)
     kinds[:, 3:] = 3
@@ -230,11 +230,30 @@ def test_a_mixed_call_stands_only_where_the_marker_counts_show(kin, model, calib
         grid, truth.astype(np.uint8), np.ones(36), res.hexagons, res.centers_yx, calibration, model
     )
     assert np.array_equal(right, truth) and not changed.any()
+    # pure O1 calls: those without marker counts (the O3 half) go back to O3 away from the
+    # boundary, those with them (the mixed half) stay; without check_second all are left
     other = np.where(truth == 1, 2, 0).astype(np.uint8)
     same, _, changed = check_marker_on_counts(
-        grid, other, np.ones(36), res.hexagons, res.centers_yx, calibration, model
+        grid,
+        other,
+        np.ones(36),
+        res.hexagons,
+        res.centers_yx,
+        calibration,
+        model,
+        MarkerCheckParams(check_second=False),
     )
     assert not changed.any() and np.array_equal(same, other)
+    o1 = np.full(36, 2, np.uint8)
+    fixed, conf, changed = check_marker_on_counts(
+        grid, o1, np.ones(36), res.hexagons, res.centers_yx, calibration, model
+    )
+    assert np.all(fixed[inner & (truth == 1)] == 1) and np.all(fixed[truth == 3] == 2)
+    assert np.all(conf[changed] == 0.5) and np.all(changed <= has_lattice)
+    none = np.zeros(36, np.uint8)
+    assert not check_marker_on_counts(
+        grid, none, np.ones(36), res.hexagons, res.centers_yx, calibration, model
+    )[2].any()
 
 
 def test_marker_check_parameters():
@@ -244,6 +263,8 @@ def test_marker_check_parameters():
         MarkerCheckParams(keep_pooled_z=float("inf"))
     with pytest.raises(InputError, match="max_excess_variance"):
         MarkerCheckParams(max_excess_variance=0.5)
+    with pytest.raises(InputError, match="check_second"):
+        MarkerCheckParams(check_second="yes")
 
 
 def _marker_scan(kin, model, calibration, rng, vertices, counts_per_disk=12.0, n=3):
