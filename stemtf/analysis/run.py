@@ -284,6 +284,7 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
         else default_chunk_dps((qy, qx), roi[3] - roi[2])
     )
     chunks = plan_chunks(ry, rx, roi, chunk_dps)
+    sources = source_sha256()  # the code that labels: keys the resume, goes into provenance
     key = {
         "fingerprint": config.fingerprint(),
         "input_sha256": sha,
@@ -295,7 +296,7 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
         # length of per-step counts): never resumed into this run
         "stemtf_version": __version__,
         # ... nor chunks of other sources under the same version (a threshold changed)
-        "stemtf_source_sha256": source_sha256(),
+        "stemtf_source_sha256": sources,
         "relabel_steps": list(RELABEL_STEPS),
         # the matched filter's thresholds decide low-dose labels: chunks made with others differ
         "matched_params": _matched_params(),
@@ -325,7 +326,7 @@ def _plan(config: AnalyzeConfig) -> tuple[RunPlan, WorkDir, Any, bool, float]:
         warnings=tuple(warnings),
         stemtf_version=__version__,
         detector_binning=binning,
-        stemtf_source_sha256=source_sha256(),
+        stemtf_source_sha256=sources,
     )
     return plan, work, denoiser, resumed, t_pass1
 

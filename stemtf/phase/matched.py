@@ -1013,7 +1013,7 @@ def check_marker_on_counts(
     n_rot = _N_BINS // 6
     mark = (rotation + marker.rotation_deg - shared.rotation_deg) % 60.0
     b = np.rint(np.where(lattice, mark, 0.0) / BIN_DEG).astype(np.int64) % n_rot
-    # only lattices beside (or at) a mixed call need scoring
+    # only lattices beside (or at) a checked call need scoring
     near = _pooled(target.astype(np.float64)[:, None], (ry, rx))
     idx = np.flatnonzero(lattice & (near[:, 0] > 0))
     dps = g.reshape((n,) + g.shape[2:])
