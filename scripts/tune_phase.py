@@ -118,6 +118,15 @@ def label_scene(
                 raw, lab, conf, res.lattice_rotation_deg, model
             )
     try:  # absent before this step existed
+        from stemtf.phase.matched import second_phase_for_enclosed_patterns
+    except ImportError:
+        pass
+    else:
+        if "enclosed_none" not in skip:
+            lab, conf, _ = second_phase_for_enclosed_patterns(
+                raw, lab, conf, res.centers_yx, cal, model
+            )
+    try:  # absent before this step existed
         from stemtf.phase.marker_share import check_marker_share
     except ImportError:
         pass
@@ -172,6 +181,7 @@ def main(argv=None) -> None:
             "faint_crystals",
             "lone_calls",
             "surrounded_calls",
+            "enclosed_none",
             "marker_share",
             "vacuum_calls",
         ],

@@ -25,6 +25,7 @@ RELABEL_STEPS = (
     "isolated_calls",
     "lone_calls",
     "surrounded_calls",
+    "enclosed_none",
     "marker_share",
     "vacuum_calls",
 )

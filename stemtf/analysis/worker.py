@@ -168,7 +168,11 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         vote_on_mixed_calls,
     )
     from stemtf.phase.marker_share import check_marker_share
-    from stemtf.phase.matched import check_marker_on_counts, label_sparse_patterns
+    from stemtf.phase.matched import (
+        check_marker_on_counts,
+        label_sparse_patterns,
+        second_phase_for_enclosed_patterns,
+    )
 
     c, (y0, y1, x0, x1) = task.chunk, task.roi
     path = task.scan.path
@@ -313,6 +317,11 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
     labels, confidence, by_surrounded = second_phase_for_surrounded_calls(
         grid, labels, confidence, result.lattice_rotation_deg, task.model
     )
+    # a none pattern inside an O1/both domain whose own marker counts match its neighbours' is
+    # part of it (O1 near 250 A puts ~88 % of the beam in the transmitted disk)
+    labels, confidence, by_enclosed = second_phase_for_enclosed_patterns(
+        grid, labels, confidence, result.centers_yx, task.calibration, task.model
+    )
     # an O1/both call whose marker is too weak a share of its lattice's counts for any O1 is
     # O3's own weak reflections at the marker positions (thick or incomplete unit cells)
     labels, confidence, by_share = check_marker_share(
@@ -340,6 +349,7 @@ def run_chunk(task: ChunkTask) -> dict[str, np.ndarray]:
         "isolated_calls": by_isolation,
         "lone_calls": by_lone,
         "surrounded_calls": by_surrounded,
+        "enclosed_none": by_enclosed,
         "marker_share": by_share,
         "vacuum_calls": by_vacuum,
     }

@@ -9,12 +9,14 @@ import pytest
 from stemtf.errors import InputError
 from stemtf.phase import identify_phases
 from stemtf.phase.matched import (
+    EnclosedParams,
     MarkerCheckParams,
     MatchedParams,
     _tent_pooled,
     check_marker_on_counts,
     hexagon_scan,
     label_sparse_patterns,
+    second_phase_for_enclosed_patterns,
 )
 
 
@@ -534,3 +536,54 @@ def test_a_faint_grain_shows_in_the_wide_neighbourhood_and_o3_and_vacuum_do_not(
     for bad in ({"wide_pooled_z": 0.0}, {"wide_min_ratio": float("nan")}):
         with pytest.raises(InputError, match=next(iter(bad))):
             MatchedParams(**bad)
+
+
+def test_none_patterns_enclosed_by_a_second_phase_domain_join_it_and_vacuum_does_not(
+    kin, model, calibration
+):
+    """An O1 domain at 40 counts per pattern, its calls given; interior O1 patterns left
+    ``none`` (the holes a faint marker leaves) join the domain, vacuum patterns inside it and
+    the vacuum beside it stay ``none``, and a hole among O3+O1 calls takes both."""
+    filled = holes = vacuum_filled = edge_filled = 0
+    for seed in range(4):
+        rng = np.random.default_rng(10 + seed)
+        kinds = np.full((9, 10), 2)
+        kinds[:, 8:] = 0  # vacuum beside the domain (at most 3 O1 neighbours each)
+        vac_holes = [(2, 3), (6, 5)]
+        for yx in vac_holes:
+            kinds[yx] = 0
+        grid = _scan(kin, model, rng, kinds, dose=40.0)
+        grid += rng.poisson(0.02, grid.shape).astype(np.float32)
+        labels = np.where(kinds == 2, 2, 0).astype(np.uint8)
+        o1_holes = [(1, 1), (3, 6), (4, 2), (5, 4), (7, 7), (7, 2)]
+        for yx in o1_holes:
+            labels[yx] = 0
+        n = kinds.size
+        cen = np.tile(calibration.center_yx, (n, 1))
+        out, conf, rel = second_phase_for_enclosed_patterns(
+            grid, labels.ravel(), np.full(n, 0.6), cen, calibration, model
+        )
+        out = out.reshape(kinds.shape)
+        filled += sum(int(out[yx] == 2) for yx in o1_holes)
+        holes += len(o1_holes)
+        vacuum_filled += sum(int(out[yx] != 0) for yx in vac_holes)
+        edge_filled += int((out[:, 8:] != 0).sum())
+        assert np.all(conf[rel] == 0.3) and np.all(labels.ravel()[rel] == 0)
+        # the same hole among O3+O1 calls is given both
+        mixed = np.where(labels == 2, 3, labels).astype(np.uint8)
+        out_b, _, rel_b = second_phase_for_enclosed_patterns(
+            grid, mixed.ravel(), np.full(n, 0.6), cen, calibration, model
+        )
+        assert np.all(out_b[rel_b] == 3) and rel_b.sum() == rel.sum()
+    assert filled >= 0.75 * holes, (filled, holes)
+    assert vacuum_filled <= 1 and edge_filled == 0, (vacuum_filled, edge_filled)
+    # a pattern with fewer second-phase neighbours than asked is left alone
+    sparse = np.zeros(kinds.shape, np.uint8)
+    sparse[4, 3:6] = 2
+    out, _, rel = second_phase_for_enclosed_patterns(
+        grid, sparse.ravel(), np.zeros(n), cen, calibration, model
+    )
+    assert not rel.any()
+    for bad in ({"min_neighbours": 0}, {"min_neighbours": 9}, {"min_fraction": float("nan")}):
+        with pytest.raises(InputError, match=next(iter(bad))):
+            EnclosedParams(**bad)
