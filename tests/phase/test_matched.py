@@ -584,6 +584,25 @@ def test_none_patterns_enclosed_by_a_second_phase_domain_join_it_and_vacuum_does
         grid, sparse.ravel(), np.zeros(n), cen, calibration, model
     )
     assert not rel.any()
-    for bad in ({"min_neighbours": 0}, {"min_neighbours": 9}, {"min_fraction": float("nan")}):
+    # a 3 x 3 cluster of holes: its corners see 5 O1 neighbours, its edge centres 3 (5 once
+    # the corners are in: the second pass), its centre none until then
+    rng = np.random.default_rng(5)
+    kinds = np.full((9, 9), 2)
+    grid = _scan(kin, model, rng, kinds, dose=60.0)
+    labels = np.full((9, 9), 2, np.uint8)
+    labels[3:6, 3:6] = 0
+    cen = np.tile(calibration.center_yx, (81, 1))
+    one, _, _ = second_phase_for_enclosed_patterns(
+        grid, labels.ravel(), np.zeros(81), cen, calibration, model, EnclosedParams(passes=1)
+    )
+    two, _, _ = second_phase_for_enclosed_patterns(
+        grid, labels.ravel(), np.zeros(81), cen, calibration, model, EnclosedParams(passes=2)
+    )
+    one, two = one.reshape(9, 9)[3:6, 3:6], two.reshape(9, 9)[3:6, 3:6]
+    edges = [(0, 1), (1, 0), (1, 2), (2, 1)]
+    assert all(one[yx] == 0 for yx in edges + [(1, 1)])
+    assert sum(two[yx] == 2 for yx in edges) >= 3 and two[1, 1] == 0
+    bad_values = ({"min_neighbours": 0}, {"min_neighbours": 9}, {"min_fraction": float("nan")})
+    for bad in bad_values + ({"passes": 0},):
         with pytest.raises(InputError, match=next(iter(bad))):
             EnclosedParams(**bad)
