@@ -1115,14 +1115,21 @@ def enclosed_marker_evidence(
     calibration: Calibration,
     model: PhaseModel,
     min_neighbours: int,
+    *,
+    smooth_centers: bool = True,
 ) -> dict[str, np.ndarray]:
     """Marker counts of ``none`` patterns enclosed by second-phase calls, against their neighbours'.
+
+    ``centers_yx`` are weighed against the scan's first
+    (:func:`stemtf.phase.center.scan_smoothed_centers`) unless ``smooth_centers`` is False
+    (the caller already did).
 
     Returns a dict of (Ry * Rx,) arrays: ``candidate`` (none, at least ``min_neighbours`` of
     the 8 neighbours called second phase or both), ``n_second``, ``n_both`` (those neighbours
     by label), ``own`` (the pattern's marker excess at the neighbours' best rotation),
     ``own_z`` (its shot-noise significance), ``expected`` (the neighbours' mean excess there)
-    and ``pooled_z`` (the neighbours' sum's significance); zeros where not a candidate.
+    and ``pooled_z`` (the neighbours' sum's significance); zeros where not a candidate; and
+    ``centers_yx`` (N, 2), the centres used (weighed only where a candidate needed them).
     """
     ry, rx = grid.shape[:2]
     n = ry * rx
@@ -1143,6 +1150,8 @@ def enclosed_marker_evidence(
         "n_both": n_both.ravel(),
         **{k: np.zeros(n) for k in ("own", "own_z", "expected", "pooled_z")},
     }
+    cen = np.asarray(centers_yx, float).reshape(n, 2)
+    out["centers_yx"] = cen
     marker, _ = _marker_and_shared_rings(model)
     if marker is None or not cand.any():
         out["candidate"] = np.zeros(n, bool)
@@ -1151,7 +1160,9 @@ def enclosed_marker_evidence(
     near = _pooled(cand.astype(np.float64)[:, None], (ry, rx))[:, 0] > 0
     idx = np.flatnonzero(cand | (mixed & near))
     dps = grid.reshape((n,) + grid.shape[2:])
-    cen = scan_smoothed_centers(grid, np.asarray(centers_yx, float), calibration.disk_radius_px)
+    if smooth_centers:
+        cen = scan_smoothed_centers(grid, cen, calibration.disk_radius_px)
+        out["centers_yx"] = cen
     n_rot = _N_BINS // 6
     ex = np.zeros((n, n_rot))
     var = np.ones((n, n_rot))
@@ -1220,8 +1231,12 @@ def second_phase_for_enclosed_patterns(
     g, labels, confidence, relabelled = scan_step_start(grid, labels, confidence)
     if type(model) is not PhaseModel or not np.isin(labels, (LABEL_SECOND, LABEL_BOTH)).any():
         return labels, confidence, relabelled
+    cen, smooth = np.asarray(centers_yx, float), True
     for _ in range(prm.passes):
-        ev = enclosed_marker_evidence(g, labels, centers_yx, calibration, model, prm.min_neighbours)
+        ev = enclosed_marker_evidence(
+            g, labels, cen, calibration, model, prm.min_neighbours, smooth_centers=smooth
+        )
+        cen, smooth = ev["centers_yx"], False  # weighed once, where a candidate needed it
         ok = (
             ev["candidate"]
             & (ev["own"] >= prm.min_fraction * ev["expected"])
