@@ -45,7 +45,7 @@ import numpy as np
 from stemtf.errors import InputError
 from stemtf.phase.calibration import Calibration, annulus_pixels, corrected_offsets
 from stemtf.phase.center import scan_smoothed_centers
-from stemtf.phase.context import scan_step_start, unassigned_code
+from stemtf.phase.context import _neighbour_counts, scan_step_start, unassigned_code
 from stemtf.phase.dog import remove_hot_pixels
 from stemtf.phase.model import LABEL_BOTH, LABEL_FIRST, LABEL_NONE, LABEL_SECOND, PhaseModel
 from stemtf.phase.spots import SpotTable, aperture_counts
@@ -1135,14 +1135,7 @@ def enclosed_marker_evidence(
     n = ry * rx
     lab = np.asarray(labels).reshape(ry, rx)
     second, both = lab == LABEL_SECOND, lab == LABEL_BOTH
-    pad_s, pad_b = np.pad(second, 1), np.pad(both, 1)
-    n_second = np.zeros((ry, rx), int)
-    n_both = np.zeros((ry, rx), int)
-    for dy in (-1, 0, 1):
-        for dx in (-1, 0, 1):
-            if dy or dx:
-                n_second += pad_s[1 + dy : 1 + dy + ry, 1 + dx : 1 + dx + rx]
-                n_both += pad_b[1 + dy : 1 + dy + ry, 1 + dx : 1 + dx + rx]
+    n_second, n_both = _neighbour_counts(second, both)
     cand = ((lab == LABEL_NONE) & (n_second + n_both >= min_neighbours)).ravel()
     out = {
         "candidate": cand,
