@@ -22,7 +22,12 @@ import numpy as np
 
 from stemtf.fileio import atomic_path, ensure_writable_dir, write_json_atomic
 from stemtf.phase import PhaseModel, calibrate, identify_phases
-from stemtf.phase.learn import refine_ellipticity, refine_on_sample
+from stemtf.phase.learn import (
+    correct_camera_length,
+    refine_ellipticity,
+    refine_on_sample,
+    refine_shared_radius,
+)
 from stemtf.phase.metrics import format_metrics, phase_metrics
 from stemtf.scenes import SceneRenderer, build_library, make_layout, scan_noise_params
 
@@ -44,8 +49,22 @@ def render(library, shape, dose_e, seed):
 
 def analyse(dps, library, seed, n_sample=256):
     """The analyze flow: calibrate, model from structures, refine on a sample, label all."""
+    cal, model, taken, sample = sample_model(dps, library, seed, n_sample)
+    model = refine_shared_radius(_more_batches(dps, taken, sample, seed, n_sample), cal, model)
+    t0 = time.perf_counter()
+    res = identify_phases(dps, cal, model)
+    return res, cal, model, time.perf_counter() - t0
+
+
+def sample_model(dps, library, seed, n_sample=256, *, camera_length=False):
+    """Calibration and model refined on a seeded sample; the sample and its indices too.
+
+    ``camera_length``: also :func:`correct_camera_length` as ``analyze`` does (``analyse``
+    leaves it out, as the tuning runs of earlier sessions did).
+    """
     rng = np.random.default_rng(seed)
-    sample = dps[np.sort(rng.choice(len(dps), size=min(n_sample, len(dps)), replace=False))]
+    taken = np.sort(rng.choice(len(dps), size=min(n_sample, len(dps)), replace=False))
+    sample = dps[taken]
     cal = calibrate(
         sample,
         q_sampling_invA=library.q_sampling_invA,
@@ -53,11 +72,24 @@ def analyse(dps, library, seed, n_sample=256):
         semiangle_mrad=library.semiangle_mrad,
     )
     model = PhaseModel.from_materials(list(library.material_ids), cal)
-    cal = refine_ellipticity(sample, cal, model)
-    model = refine_on_sample(sample, cal, model)
-    t0 = time.perf_counter()
-    res = identify_phases(dps, cal, model)
-    return res, cal, model, time.perf_counter() - t0
+    if not camera_length:
+        cal = refine_ellipticity(sample, cal, model)
+        return cal, refine_on_sample(sample, cal, model), taken, sample
+    cal = refine_ellipticity(sample, cal, model, seed=seed)
+    first = identify_phases(sample, cal, model, seed=seed)
+    given = cal
+    cal, model = correct_camera_length(sample, cal, model, seed=seed, identified=first)
+    first = first if cal == given else None
+    return cal, refine_on_sample(sample, cal, model, seed=seed, identified=first), taken, sample
+
+
+def _more_batches(dps, taken, sample, seed, size):
+    """The sample, then the other patterns in seeded random batches (as ``analyze``'s pass 1)."""
+    yield sample
+    rest = np.setdiff1d(np.arange(len(dps)), taken)
+    rest = rest[np.random.default_rng([seed, 0x5A4]).permutation(rest.size)]
+    for i in range(0, rest.size, size):
+        yield dps[np.sort(rest[i : i + size])]
 
 
 def plot(rows, path):

@@ -145,11 +145,30 @@ def label_scene(
     return np.asarray(lab)
 
 
-def main(argv=None) -> None:
+def load_scene(path: Path, dose: float, seed: int, library, field):
+    """A 40 x 40 scene (simulated into ``path`` the first time): counts, labels, q sampling."""
     import h5py
 
-    from stemtf.phase.metrics import phase_metrics
     from stemtf.scenes import simulate_scan
+
+    truth_path = path.with_name(path.stem + "_truth.h5")
+    if not (path.exists() and truth_path.exists()):
+        simulate_scan(
+            path,
+            shape=SHAPE,
+            dose_e=dose,
+            seed=seed,
+            library=library,
+            field=field,
+            n_grains=bf.N_GRAINS,
+        )
+    raw = np.load(path).astype(np.float32)
+    with h5py.File(truth_path, "r") as f:
+        return raw, np.asarray(f["labels"]).ravel(), float(f.attrs["q_sampling_invA"])
+
+
+def main(argv=None) -> None:
+    from stemtf.phase.metrics import phase_metrics
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--scenes", type=Path, required=True, help="folder for the simulated scenes")
@@ -171,6 +190,13 @@ def main(argv=None) -> None:
         type=float,
         default=None,
         help="override classify.MARKER_LATTICE_MIN_Z (-inf: the marker-only count test off)",
+    )
+    ap.add_argument(
+        "--shared-se-target",
+        type=float,
+        default=None,
+        help="override learn.SHARED_SE_TARGET (inf: pass 1 learns the shared radius from its "
+        "sample only)",
     )
     ap.add_argument(
         "--skip-steps",
@@ -214,6 +240,10 @@ def main(argv=None) -> None:
         import stemtf.phase.classify as classify
 
         classify.MARKER_LATTICE_MIN_Z = args.marker_lattice_min_z
+    if args.shared_se_target is not None:
+        import stemtf.phase.learn as learn
+
+        learn.SHARED_SE_TARGET = args.shared_se_target
     args.scenes.mkdir(parents=True, exist_ok=True)
     conditions = bf.all_conditions()
     names = args.conditions or list(bf.conditions())
@@ -227,21 +257,7 @@ def main(argv=None) -> None:
         for dose in args.doses:
             for seed in args.seeds:
                 path = args.scenes / f"{args.prefix}{name}_{dose:g}_{seed}.npy"
-                truth_path = path.with_name(path.stem + "_truth.h5")
-                if not (path.exists() and truth_path.exists()):
-                    simulate_scan(
-                        path,
-                        shape=SHAPE,
-                        dose_e=dose,
-                        seed=seed,
-                        library=libs[det],
-                        field=field,
-                        n_grains=bf.N_GRAINS,
-                    )
-                raw = np.load(path).astype(np.float32)
-                with h5py.File(truth_path, "r") as f:
-                    truth = np.asarray(f["labels"]).ravel()
-                    q = float(f.attrs["q_sampling_invA"])
+                raw, truth, q = load_scene(path, dose, seed, libs[det], field)
                 pred = label_scene(
                     raw,
                     q,

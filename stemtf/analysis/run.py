@@ -153,14 +153,7 @@ def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, An
 
     t0 = time.perf_counter()
     rows, cols = sample_positions(roi, config.sample_dps, config.seed)
-    sample = read_sample(scan, rows, cols)
-    if getattr(denoiser, "scan_context", None):  # a scan-context model: the neighbours too
-        from stemtf.analysis.sample import read_sample_context
-
-        sample = denoiser(sample, read_sample_context(scan, rows, cols))
-    else:
-        sample = denoiser(sample)
-    sample = np.maximum(np.asarray(sample, np.float32), 0.0)
+    sample = _denoised(scan, rows, cols, denoiser, read_sample(scan, rows, cols))
     try:
         calibration = calibrate(
             sample,
@@ -182,7 +175,51 @@ def _pass1(scan, config: AnalyzeConfig, roi, md, denoiser) -> tuple[Any, Any, An
     if calibration != given:  # identified with the pixel size it replaced
         first = None
     model = refine_on_sample(sample, calibration, model, seed=seed, identified=first)
+    model = _refine_shared_radius(
+        scan, config, roi, (rows, cols), sample, calibration, model, denoiser
+    )
     return calibration, model, HEXAGON_DTYPE, time.perf_counter() - t0
+
+
+def _denoised(scan, rows, cols, denoiser, dps: np.ndarray) -> np.ndarray:
+    """The patterns read at ``(rows, cols)`` as the analysis sees them (denoised, >= 0)."""
+    if getattr(denoiser, "scan_context", None):  # a scan-context model: the neighbours too
+        from stemtf.analysis.sample import read_sample_context
+
+        dps = denoiser(dps, read_sample_context(scan, rows, cols))
+    else:
+        dps = denoiser(dps)
+    return np.maximum(np.asarray(dps, np.float32), 0.0)
+
+
+def _refine_shared_radius(scan, config, roi, taken, sample, calibration, model, denoiser):
+    """Pass 1 looks at more of the scan where the sample's shared-ring radius is loose."""
+    from stemtf.analysis.sample import more_positions
+    from stemtf.phase import learn
+    from stemtf.phase.learn import refine_shared_radius
+
+    rows, cols = more_positions(roi, *taken, config.seed)
+    step = max(int(config.sample_dps), 64)
+
+    def batches():
+        yield sample
+        for i in range(0, len(rows), step):
+            r, c = rows[i : i + step], cols[i : i + step]
+            order = np.lexsort((c, r))  # reading order within the batch
+            r, c = r[order], c[order]
+            log.info("pass 1: %d more patterns for the shared-ring radius", len(r))
+            yield _denoised(scan, r, c, denoiser, read_sample(scan, r, c, require_signal=False))
+
+    cap = learn.SHARED_MAX_PATTERNS
+    if getattr(denoiser, "info", {}).get("kind") not in ("none", "classical"):
+        cap = learn.SHARED_MAX_PATTERNS_DENOISED  # a network denoises each further pattern
+    return refine_shared_radius(
+        batches(),
+        calibration,
+        model,
+        seed=chunk_seed(config.seed, 2**31),
+        max_patterns=max(cap, len(sample)),
+    )
 
 
 def _matched_params() -> dict:

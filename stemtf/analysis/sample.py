@@ -8,7 +8,13 @@ from stemtf.errors import InputError
 from stemtf.io.scan import Scan
 from stemtf.io.validate import check_counts
 
-__all__ = ["sample_positions", "read_sample", "read_sample_context", "few_counts_warning"]
+__all__ = [
+    "sample_positions",
+    "more_positions",
+    "read_sample",
+    "read_sample_context",
+    "few_counts_warning",
+]
 
 #: Below this median of counts per pattern (hot pixels left out) no phase can be told (the
 #: benchmarks go down to 10^2 e-/DP, the bundled model's card to 50): the values are probably
@@ -28,8 +34,32 @@ def sample_positions(
     return rows + y0, cols + x0
 
 
-def read_sample(scan: Scan, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+def more_positions(
+    roi: tuple[int, int, int, int], rows: np.ndarray, cols: np.ndarray, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every ROI position outside ``(rows, cols)``, in an order drawn at random with ``seed``.
+
+    For pass 1 to look beyond its sample (:func:`stemtf.phase.learn.refine_shared_radius`):
+    any prefix of the order is a seeded random draw of the rest of the ROI.
+    """
+    y0, y1, x0, x1 = roi
+    width = x1 - x0
+    taken = np.zeros((y1 - y0) * width, bool)
+    taken[(np.asarray(rows) - y0) * width + (np.asarray(cols) - x0)] = True
+    rest = np.flatnonzero(~taken)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, 0x5A4]))
+    order = rest[rng.permutation(rest.size)]
+    r, c = np.divmod(order, width)
+    return r + y0, c + x0
+
+
+def read_sample(
+    scan: Scan, rows: np.ndarray, cols: np.ndarray, *, require_signal: bool = True
+) -> np.ndarray:
     """Read the patterns at ``(rows, cols)`` one by one (memory: the sample only), checked.
+
+    ``require_signal=False``: only the per-pattern checks (for further patterns of a scan
+    whose sample already passed; a stretch of vacuum or blanked beam is then no error).
 
     Raises
     ------
@@ -43,6 +73,8 @@ def read_sample(scan: Scan, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         dp = scan.read(slice(int(r), int(r) + 1), slice(int(c), int(c) + 1))
         check_counts(dp, scan.path, row0=int(r), col0=int(c))
         out[k] = dp[0, 0]
+    if not require_signal:
+        return out
     if len(out) and not out.reshape(len(out), -1).any(axis=1).any():
         raise InputError(
             f"{scan.path}: all {len(out)} sampled patterns are zero (no counts); "

@@ -91,6 +91,9 @@ class PhaseModel:
     shared_radius_invA : float
         Precise radius [1/Å] of the first phase's shared ring learned by :meth:`refine`
         (0: not learned; the ring's radius is used).
+    shared_radius_n : int
+        Precise radii (patterns without the marker) ``shared_radius_invA`` is the median of
+        (0: not learned); with ``share_sigma`` it gives :attr:`shared_radius_se`.
     unassigned_min_pairs : int
         Friedel pairs of spots a pattern without a phase lattice needs to count as a crystal
         no phase fits (``unassigned``).
@@ -131,6 +134,7 @@ class PhaseModel:
     share_threshold: float = 0.65
     share_sigma: float = 0.1
     shared_radius_invA: float = 0.0
+    shared_radius_n: int = 0
     unassigned_min_pairs: int = 2
     ring_tolerance: float = 0.06
     refined_ring_tolerance: float = 0.03
@@ -290,6 +294,19 @@ class PhaseModel:
         return self.refined_ring_tolerance if self.radii_learned else self.ring_tolerance
 
     @property
+    def shared_radius_se(self) -> float:
+        """Standard error of ``shared_radius_invA`` as a fraction of the two phases' gap.
+
+        The median of ``shared_radius_n`` radii of spread ``share_sigma`` (both in units of
+        the gap between the phases' shared rings): ``1.2533 * share_sigma / sqrt(n)``; ``inf``
+        where the radius was not learned. A share is measured against this radius, so an error
+        of 0.1 moves every pattern's share by 0.1 towards or away from the threshold.
+        """
+        if self.shared_radius_n < 1 or not self.shared_radius_invA:
+            return float("inf")
+        return 1.2533 * self.share_sigma / float(np.sqrt(self.shared_radius_n))
+
+    @property
     def label_names(self) -> tuple[str, ...]:
         """Name of each label code (index = code): none, the two phases, both, unassigned."""
         return ("none", self.phases[0], self.phases[1], "both", "unassigned")
@@ -364,12 +381,7 @@ class PhaseModel:
         if hx.size == 0 or not np.any(hx["inliers"] >= 3):
             msg = no_hexagon_warning(self.phases, log_it=not quiet)
             return replace(self, warnings=self.warnings + (msg,))
-        # hexagons of 4+ vertices; where they are too few (low dose, mistilted grains keep half
-        # a hexagon), those of 3 vertices of significant spots too
-        if np.count_nonzero(hx["inliers"] >= 4) >= 2 * _MIN_CLUSTER:
-            hx = hx[hx["inliers"] >= 4]
-        else:
-            hx = hx[hx["inliers"] >= 3]
+        hx = _trusted_hexagons(hx)
         radii = hx["radius_invA"]
         exp = np.array([r.radius_invA for r in self.rings])
         ref_i = int(np.argmin(np.abs(exp - self.reference_radius_invA)))
@@ -380,7 +392,7 @@ class PhaseModel:
         has_marker = np.zeros(0, np.int64)
         scales = []
         if marker_i:
-            m = np.abs(radii / exp[marker_i[0]] - 1) < 2 * tol
+            m = self._on_marker_ring(radii, exp[marker_i[0]])
             has_marker = np.unique(hx["dp_index"][m])
             if m.sum() >= _MIN_CLUSTER:
                 scales.append(
@@ -424,13 +436,14 @@ class PhaseModel:
             )
             new_radius[i] = r_new
         new_rings = [replace(r, radius_invA=new_radius[i]) for i, r in enumerate(self.rings)]
-        shared, sigma = self._learn_shared_radius(hx, no_marker, new_rings, notes)
+        shared, sigma, n_shared = self._learn_shared_radius(hx, no_marker, new_rings, notes)
         ref_new = new_rings[ref_i].radius_invA
         return replace(
             self,
             rings=tuple(new_rings),
             reference_radius_invA=ref_new,
             shared_radius_invA=shared,
+            shared_radius_n=n_shared,
             share_sigma=sigma,
             refined=True,
             radii_learned=n_used >= _MIN_CLUSTER,
@@ -438,11 +451,52 @@ class PhaseModel:
             warnings=self.warnings + warned,
         )
 
-    def _learn_shared_radius(self, hx, no_marker, rings, notes) -> tuple[float, float]:
-        """Median and robust spread of the precise first-phase shared-ring radius."""
+    def learn_shared_radius(self, hexagon_table) -> PhaseModel:
+        """The first phase's precise shared-ring radius relearned from ``hexagon_table`` alone.
+
+        For a refined model and the hexagons of more patterns than it was refined on (found
+        with this model): rings and camera length stay; the patterns without the second
+        phase's marker and their ``radius_fine_invA`` give ``shared_radius_invA``,
+        ``share_sigma`` and ``shared_radius_n`` as in :meth:`refine`. Where they are fewer
+        than 10, the model is returned unchanged but for a note in ``history``.
+        """
+        hx = np.asarray(hexagon_table)
+        notes = list(self.history)
+        if hx.size == 0 or "radius_fine_invA" not in (hx.dtype.names or ()):
+            return self
+        hx = _trusted_hexagons(hx)
+        marker = [r.radius_invA for r in self.rings if r.marker and r.phase == 1]
+        has_marker = np.zeros(0, np.int64)
+        if marker:
+            m = self._on_marker_ring(hx["radius_invA"], marker[0])
+            has_marker = np.unique(hx["dp_index"][m])
+        no_marker = ~np.isin(hx["dp_index"], has_marker)
+        shared, sigma, n = self._learn_shared_radius(hx, no_marker, self.rings, notes)
+        if n == 0:
+            return replace(self, history=tuple(notes))
+        return replace(
+            self,
+            shared_radius_invA=shared,
+            shared_radius_n=n,
+            share_sigma=sigma,
+            history=tuple(notes),
+        )
+
+    def _on_marker_ring(self, radii: np.ndarray, marker_radius_invA: float) -> np.ndarray:
+        """Hexagons near the second phase's marker ring (within twice the ring tolerance).
+
+        A pattern with a marker hexagon anywhere near it is not a pure first phase.
+        """
+        return np.abs(radii / marker_radius_invA - 1) < 2 * self.ring_tolerance
+
+    def _learn_shared_radius(self, hx, no_marker, rings, notes) -> tuple[float, float, int]:
+        """Median, robust spread and count of the precise first-phase shared-ring radius.
+
+        The count is 0 where the radius was not learned (the model's values are returned).
+        """
         sh = [r for r in rings if r.phase == 0 and not r.marker]
         if "radius_fine_invA" not in (hx.dtype.names or ()) or not sh:
-            return self.shared_radius_invA, self.share_sigma
+            return self.shared_radius_invA, self.share_sigma, 0
         r_ref = min(r.radius_invA for r in sh)
         fine = hx["radius_fine_invA"]
         sel = no_marker & np.isfinite(fine) & (np.abs(fine / r_ref - 1) < self.ring_tolerance)
@@ -451,16 +505,19 @@ class PhaseModel:
                 f"shared-ring radius not learned ({int(sel.sum())} precise radii "
                 f"without the marker, need {_MIN_SHARED})"
             )
-            return self.shared_radius_invA, self.share_sigma
+            return self.shared_radius_invA, self.share_sigma, 0
         med = float(np.median(fine[sel]))
         spread = 1.4826 * float(np.median(np.abs(fine[sel] - med)))
         gap = med * (self.lattice_ratio - 1)
         sigma = float(np.clip(spread / gap, 0.02, 1.0)) if gap > 0 else self.share_sigma
+        n = int(sel.sum())
+        se = 1.2533 * sigma / np.sqrt(n)
         notes.append(
-            f"first phase's shared ring {med:.5f} 1/A (precise, {int(sel.sum())} "
-            f"patterns without the marker), share spread {sigma:.3f}"
+            f"first phase's shared ring {med:.5f} 1/A (precise, {n} "
+            f"patterns without the marker), share spread {sigma:.3f}, standard error "
+            f"{se:.3f} of the gap"
         )
-        return med, sigma
+        return med, sigma, n
 
     # -- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -495,6 +552,17 @@ class PhaseModel:
         for k in ("phases", "material_ids", "history", "warnings"):
             d[k] = tuple(d.get(k, ()))
         return cls(**d)
+
+
+def _trusted_hexagons(hx: np.ndarray) -> np.ndarray:
+    """Hexagons of 4+ vertices, or of 3+ where those are too few.
+
+    At low dose and on mistilted grains (which keep half a hexagon) the 3-vertex hexagons of
+    significant spots are needed too.
+    """
+    if np.count_nonzero(hx["inliers"] >= 4) >= 2 * _MIN_CLUSTER:
+        return hx[hx["inliers"] >= 4]
+    return hx[hx["inliers"] >= 3]
 
 
 def rings_from_dicts(rows) -> tuple[ModelRing, ...]:

@@ -45,3 +45,21 @@ def test_default_chunks_hold_enough_rows_for_the_scan_context():
     # a very wide scan on a large detector: the memory ceiling wins over the 16 rows
     assert default_chunk_dps((512, 512), 1024) == MAX_CHUNK_BYTES // (512 * 512 * 4)
     assert default_chunk_dps((4096, 4096), 10) >= 1
+
+
+def test_more_positions_are_the_rest_of_the_roi_in_a_seeded_order():
+    from stemtf.analysis.sample import more_positions, sample_positions
+
+    roi = (2, 9, 3, 11)
+    rows, cols = sample_positions(roi, 20, seed=4)
+    more_r, more_c = more_positions(roi, rows, cols, seed=4)
+    taken = set(zip(rows.tolist(), cols.tolist(), strict=True))
+    rest = list(zip(more_r.tolist(), more_c.tolist(), strict=True))
+    every = {(r, c) for r in range(2, 9) for c in range(3, 11)}
+    assert len(rest) == len(set(rest)) == 56 - 20 and set(rest) == every - taken
+    again = more_positions(roi, rows, cols, seed=4)
+    assert np.array_equal(again[0], more_r) and np.array_equal(again[1], more_c)
+    other = more_positions(roi, rows, cols, seed=5)
+    assert not np.array_equal(other[0] * 100 + other[1], more_r * 100 + more_c)
+    # not in reading order: any prefix is spread over the ROI
+    assert not np.all(np.diff(more_r * 100 + more_c) > 0)
