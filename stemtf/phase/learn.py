@@ -69,10 +69,12 @@ ELLIPTICITY_PASSES = 2
 #: error above this fraction of the O3-O1 gap (:attr:`PhaseModel.shared_radius_se`), pass 1
 #: identifies more of the scan and learns it again (:func:`refine_shared_radius`).
 SHARED_SE_TARGET = 0.05
-#: ... from at most this many patterns in all (the sample included): identification runs at
-#: ~900-2300 DP/s on 2 cores (256 / 128 px, 3e2 e-/DP), so at most a few seconds more.
+#: ... from at most this many patterns in all (the sample included); identification alone is
+#: fast (scripts/bench_shared_radius.py: 2.4 s median for 1,600 patterns at 3e2 on 2 cores).
 SHARED_MAX_PATTERNS = 4096
-#: ... or this many where a network denoises them first (~50-150 DP/s on 2 cores).
+#: ... or this many where a network denoises them first (each further pattern costs a
+#: denoiser call: ``timings_s.pass1_calibrate_learn`` of ``analyze --denoise auto`` on a 40 x 40
+#: 128 px mistilt scene at 3e2 e-/DP went from 4.4 s to 11.8 s of a 47-50 s run).
 SHARED_MAX_PATTERNS_DENOISED = 1024
 
 
