@@ -323,8 +323,8 @@ def refine_shared_radius(
 
     Every O1-versus-both call measures a share against this radius, and a 256-pattern sample
     with little pure O3 in focus holds only 10-30 precise radii of spread 0.4-0.9 gap: on the
-    tune split's 3e2 e-/DP field scenes the learned radius then moved by up to 0.7 of the gap
-    from one sample seed to the next. Where :attr:`PhaseModel.shared_radius_se` exceeds
+    tune split's 3e2 e-/DP field scenes the learned radius then lay up to 0.6 of the gap from
+    the whole scan's (``scripts/bench_shared_radius.py``). Where :attr:`PhaseModel.shared_radius_se` exceeds
     ``target_se`` (or the radius was not learned), the patterns of ``batches`` are identified
     with ``model`` one batch at a time, and the radius is learned again from all their
     hexagons together (:meth:`PhaseModel.learn_shared_radius`), until its standard error
@@ -383,4 +383,5 @@ def refine_shared_radius(
         else f"shared-ring radius kept: {seen} patterns gave fewer than 10 precise radii"
     )
     log.info("phase model: %s", note)
-    return replace(learned, history=model.history + (learned.history[-1], note))
+    lines = (note,) if learned is model else (learned.history[-1], note)
+    return replace(learned, history=model.history + lines)
