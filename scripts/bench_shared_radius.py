@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bench_field as bf  # noqa: E402
 from phase_accuracy import _more_batches, sample_model  # noqa: E402
-from tune_phase import load_scene  # noqa: E402
+from tune_phase import condition_names, load_scene  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -48,11 +48,7 @@ def main(argv=None) -> None:
     ap.add_argument("--analysis-seeds", nargs="+", type=int, default=[0, 1, 2, 3])
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    conditions = bf.all_conditions()
-    names = args.conditions or list(bf.conditions())
-    unknown = sorted(set(names) - set(conditions))
-    if unknown:
-        raise SystemExit(f"--conditions {unknown} not known; choose from {sorted(conditions)}")
+    conditions, names = condition_names(args.conditions)
     libs = bf.libraries(bf.SPLITS[args.split], None)
     args.scenes.mkdir(parents=True, exist_ok=True)
     rows = []  # (se of the sample, deviation of the sample, deviation after, seconds)

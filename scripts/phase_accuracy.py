@@ -85,9 +85,11 @@ def sample_model(dps, library, seed, n_sample=256, *, camera_length=False):
 
 def _more_batches(dps, taken, sample, seed, size):
     """The sample, then the other patterns in seeded random batches (as ``analyze``'s pass 1)."""
+    from stemtf.analysis.sample import more_positions
+
     yield sample
-    rest = np.setdiff1d(np.arange(len(dps)), taken)
-    rest = rest[np.random.default_rng([seed, 0x5A4]).permutation(rest.size)]
+    # the scan as one row of len(dps) positions: the order analyze draws for ``seed``
+    rest = more_positions((0, 1, 0, len(dps)), np.zeros_like(taken), taken, seed)[1]
     for i in range(0, rest.size, size):
         yield dps[np.sort(rest[i : i + size])]
 

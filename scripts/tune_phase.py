@@ -145,6 +145,19 @@ def label_scene(
     return np.asarray(lab)
 
 
+def condition_names(requested: list[str] | None) -> tuple[dict, list[str]]:
+    """All of bench_field's conditions and the names asked for (default: its standard set).
+
+    Exits with one line naming the conditions it does not know.
+    """
+    conditions = bf.all_conditions()
+    names = requested or list(bf.conditions())
+    unknown = sorted(set(names) - set(conditions))
+    if unknown:
+        raise SystemExit(f"--conditions {unknown} not known; choose from {sorted(conditions)}")
+    return conditions, names
+
+
 def load_scene(path: Path, dose: float, seed: int, library, field):
     """A 40 x 40 scene (simulated into ``path`` the first time): counts, labels, q sampling."""
     import h5py
@@ -245,11 +258,7 @@ def main(argv=None) -> None:
 
         learn.SHARED_SE_TARGET = args.shared_se_target
     args.scenes.mkdir(parents=True, exist_ok=True)
-    conditions = bf.all_conditions()
-    names = args.conditions or list(bf.conditions())
-    unknown = sorted(set(names) - set(conditions))
-    if unknown:
-        raise SystemExit(f"--conditions {unknown} not known; choose from {sorted(conditions)}")
+    conditions, names = condition_names(args.conditions)
     libs = bf.libraries(bf.SPLITS[args.split], None)
     per_dose: dict[float, list[tuple[float, float]]] = {}
     for name in names:

@@ -196,7 +196,6 @@ def _refine_shared_radius(scan, config, roi, taken, sample, calibration, model, 
     """Pass 1 looks at more of the scan where the sample's shared-ring radius is loose."""
     from stemtf.analysis.sample import more_positions
     from stemtf.phase import learn
-    from stemtf.phase.learn import refine_shared_radius
 
     rows, cols = more_positions(roi, *taken, config.seed)
     step = max(int(config.sample_dps), 64)
@@ -213,7 +212,7 @@ def _refine_shared_radius(scan, config, roi, taken, sample, calibration, model, 
     cap = learn.SHARED_MAX_PATTERNS
     if getattr(denoiser, "info", {}).get("kind") not in ("none", "classical"):
         cap = learn.SHARED_MAX_PATTERNS_DENOISED  # a network denoises each further pattern
-    return refine_shared_radius(
+    return learn.refine_shared_radius(
         batches(),
         calibration,
         model,
