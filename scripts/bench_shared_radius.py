@@ -15,6 +15,11 @@ model. Deviations are in units of the gap between the two phases' shared rings.
 
 prints one line per scene and seed, then the rms deviation binned by the sample's standard
 error, and the time ``refine_shared_radius`` took.
+
+``--truth`` also measures every radius against the truth: the median precise radius of the
+4+-vertex hexagons of the scene's pure-O3 patterns (truth labels), and shows how far the
+3-vertex hexagons of pure-O3 patterns lie from it (the reason the model prefers 4+-vertex
+ones, :meth:`stemtf.phase.PhaseModel.learn_shared_radius`).
 """
 
 from __future__ import annotations
@@ -46,19 +51,25 @@ def main(argv=None) -> None:
     ap.add_argument("--doses", nargs="+", type=float, default=[3e2, 1e3])
     ap.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     ap.add_argument("--analysis-seeds", nargs="+", type=int, default=[0, 1, 2, 3])
+    ap.add_argument(
+        "--truth",
+        action="store_true",
+        help="also measure the radii against the truth-pure-O3 4+-vertex hexagons' radius",
+    )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
     conditions, names = condition_names(args.conditions)
     libs = bf.libraries(bf.SPLITS[args.split], None)
     args.scenes.mkdir(parents=True, exist_ok=True)
     rows = []  # (se of the sample, deviation of the sample, deviation after, seconds)
+    truth_rows = []  # against the truth: (sample, after, 3-vertex pure-O3 radii)
     spreads = []  # per scene: sd over the analysis seeds of the radius, sample / after
     for name in names:
         det, field = conditions[name]
         for dose in args.doses:
             for seed in args.seeds:
                 path = args.scenes / f"{name}_{dose:g}_{seed}.npy"
-                raw = load_scene(path, dose, seed, libs[det], field)[0]
+                raw, labels, _ = load_scene(path, dose, seed, libs[det], field)
                 dps = raw.reshape((-1,) + raw.shape[2:])
                 per_seed = []
                 for a in args.analysis_seeds:
@@ -80,7 +91,6 @@ def main(argv=None) -> None:
                         return (m.shared_radius_invA - r_all) / gap if m.shared_radius_n else np.nan
 
                     rows.append((model.shared_radius_se, dev(model), dev(more), seconds))
-                    per_seed.append((dev(model), dev(more)))
                     print(
                         f"{name:22s} {dose:7g} {seed} a{a}  sample n {model.shared_radius_n:3d} "
                         f"se {model.shared_radius_se:.3f} dev {dev(model):+.3f} | more n "
@@ -88,6 +98,20 @@ def main(argv=None) -> None:
                         f"{dev(more):+.3f} ({seconds:.1f} s) | whole n {whole.shared_radius_n}",
                         flush=True,
                     )
+                    if args.truth:
+                        t = truth_radius(hx, labels, more)
+                        if t is not None:
+                            t_dev = [
+                                (m.shared_radius_invA - t[0]) / gap if m.shared_radius_n else np.nan
+                                for m in (model, more)
+                            ]
+                            truth_rows.append((*t_dev, (t[1] - t[0]) / gap))
+                            print(
+                                f"{'':22s} truth: sample {t_dev[0]:+.3f} after {t_dev[1]:+.3f} "
+                                f"| 3-vertex pure-O3 radii {(t[1] - t[0]) / gap:+.3f} "
+                                f"({t[2]} and {t[3]} radii)"
+                            )
+                    per_seed.append((dev(model), dev(more)))
                 if len(per_seed) > 1:
                     spreads.append(np.nanstd(np.array(per_seed, float), axis=0, ddof=1))
     a = np.array(rows, float).reshape(-1, 4)
@@ -117,6 +141,33 @@ def main(argv=None) -> None:
             f"{np.nanmean(sp[:, 1]):.3f} (max {np.nanmax(sp[:, 1]):.3f}) of the gap"
         )
     print(f"refine_shared_radius: median {np.median(a[:, 3]):.2f} s, max {a[:, 3].max():.2f} s")
+    if truth_rows:
+        t = np.array(truth_rows, float)
+        for i, what in enumerate(("sample", "after refine_shared_radius", "3-vertex pure-O3")):
+            v = t[:, i]
+            print(
+                f"against the truth, {what}: rms {np.sqrt(np.nanmean(v**2)):.3f}, mean "
+                f"{np.nanmean(v):+.3f}, range {np.nanmin(v):+.3f} .. {np.nanmax(v):+.3f} of the "
+                f"gap ({int(np.isfinite(v).sum())} runs)"
+            )
+
+
+def truth_radius(hx, labels, model, min_radii=5):
+    """Median precise radius of pure-O3 patterns' 4+- and 3-vertex hexagons, and their counts.
+
+    ``hx``: the whole scan's hexagons; ``labels``: truth labels per pattern (1 = pure O3).
+    The hexagons on the model's first-phase shared ring, as the model selects them. ``None``
+    where fewer than ``min_radii`` 4+-vertex radii exist.
+    """
+    sh = min(r.radius_invA for r in model.rings if r.phase == 0 and not r.marker)
+    fine = hx["radius_fine_invA"]
+    on = (labels[hx["dp_index"]] == 1) & np.isfinite(fine)
+    on &= np.abs(fine / sh - 1) < model.ring_tolerance
+    four, three = on & (hx["inliers"] >= 4), on & (hx["inliers"] == 3)
+    if four.sum() < min_radii:
+        return None
+    r3 = float(np.median(fine[three])) if three.any() else np.nan
+    return float(np.median(fine[four])), r3, int(four.sum()), int(three.sum())
 
 
 if __name__ == "__main__":

@@ -436,7 +436,7 @@ class PhaseModel:
             )
             new_radius[i] = r_new
         new_rings = [replace(r, radius_invA=new_radius[i]) for i, r in enumerate(self.rings)]
-        shared, sigma, n_shared = self._learn_shared_radius(hx, no_marker, new_rings, notes)
+        shared, sigma, n_shared = self._learn_shared_radius(hexagon_table, new_rings, notes)
         ref_new = new_rings[ref_i].radius_invA
         return replace(
             self,
@@ -464,14 +464,7 @@ class PhaseModel:
         notes = list(self.history)
         if hx.size == 0 or "radius_fine_invA" not in (hx.dtype.names or ()):
             return self
-        hx = _trusted_hexagons(hx)
-        marker = [r.radius_invA for r in self.rings if r.marker and r.phase == 1]
-        has_marker = np.zeros(0, np.int64)
-        if marker:
-            m = self._on_marker_ring(hx["radius_invA"], marker[0])
-            has_marker = np.unique(hx["dp_index"][m])
-        no_marker = ~np.isin(hx["dp_index"], has_marker)
-        shared, sigma, n = self._learn_shared_radius(hx, no_marker, self.rings, notes)
+        shared, sigma, n = self._learn_shared_radius(hx, self.rings, notes)
         if n == 0:
             return replace(self, history=tuple(notes))
         return replace(
@@ -489,17 +482,34 @@ class PhaseModel:
         """
         return np.abs(radii / marker_radius_invA - 1) < 2 * self.ring_tolerance
 
-    def _learn_shared_radius(self, hx, no_marker, rings, notes) -> tuple[float, float, int]:
+    def _learn_shared_radius(self, hexagon_table, rings, notes) -> tuple[float, float, int]:
         """Median, robust spread and count of the precise first-phase shared-ring radius.
 
-        The count is 0 where the radius was not learned (the model's values are returned).
+        The population does not depend on how many patterns the table holds (it grows in
+        :func:`stemtf.phase.learn.refine_shared_radius`): a pattern with a hexagon of 3+
+        vertices near the second phase's marker ring is not pure, and the radii come from
+        the 4+-vertex hexagons of the others, or from their 3+-vertex ones where fewer than
+        10 have 4. 3-vertex hexagons are those of thick, tilted or faint patterns, whose
+        precise radius lies off the 4-vertex ones' by -0.5 to +0.25 of the gap
+        (``scripts/bench_shared_radius.py --truth``). The count is 0 where the radius was not
+        learned (the model's values are returned).
         """
+        hx = np.asarray(hexagon_table)
         sh = [r for r in rings if r.phase == 0 and not r.marker]
-        if "radius_fine_invA" not in (hx.dtype.names or ()) or not sh:
+        if hx.size == 0 or "radius_fine_invA" not in (hx.dtype.names or ()) or not sh:
             return self.shared_radius_invA, self.share_sigma, 0
+        hx = hx[hx["inliers"] >= 3]
+        marker = [r.radius_invA for r in rings if r.marker and r.phase == 1]
+        no_marker = np.ones(hx.size, bool)
+        if marker:
+            on = self._on_marker_ring(hx["radius_invA"], marker[0])
+            no_marker = ~np.isin(hx["dp_index"], np.unique(hx["dp_index"][on]))
         r_ref = min(r.radius_invA for r in sh)
         fine = hx["radius_fine_invA"]
         sel = no_marker & np.isfinite(fine) & (np.abs(fine / r_ref - 1) < self.ring_tolerance)
+        four = sel & (hx["inliers"] >= 4)
+        if four.sum() >= _MIN_SHARED:
+            sel = four
         if sel.sum() < _MIN_SHARED:
             notes.append(
                 f"shared-ring radius not learned ({int(sel.sum())} precise radii "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -121,3 +122,38 @@ def test_refine_warns_with_both_calibrations_and_when_nothing_is_found(kin, mode
     empty = model.refine(np.zeros(0, HEXAGON_DTYPE))
     assert "no hexagon of the phases O3, O1" in empty.warnings[0] and not empty.refined
     assert PhaseModel.from_dict(json.loads(json.dumps(refined.to_dict()))) == refined
+
+
+def _hexagons(rows):
+    """A HEXAGON_DTYPE table from (dp_index, radius_invA, inliers, radius_fine_invA) rows."""
+    hx = np.zeros(len(rows), HEXAGON_DTYPE)
+    for k, (i, r, n, fine) in enumerate(rows):
+        hx[k]["dp_index"], hx[k]["radius_invA"], hx[k]["inliers"] = i, r, n
+        hx[k]["radius_fine_invA"] = fine
+    return hx
+
+
+def test_shared_radius_comes_from_four_vertex_hexagons_however_many_patterns(model):
+    # Pure-O3 patterns: 30 with 4+-vertex hexagons at the true radius, 200 with 3-vertex ones
+    # 0.4 gap further out (thick or tilted patterns); 20 O1 patterns show their marker only as
+    # a 3-vertex hexagon and their shared ring (a full gap out) with 5 vertices.
+    rng = np.random.default_rng(3)
+    r0 = [r.radius_invA for r in model.rings if r.phase == 0 and not r.marker][0]
+    marker = [r.radius_invA for r in model.rings if r.marker][0]
+    gap = r0 * (model.lattice_ratio - 1)
+    rows = [(i, r0, 4 + i % 3, r0 + 0.1 * gap * rng.standard_normal()) for i in range(30)]
+    rows += [(i, r0, 3, r0 + gap * (0.4 + 0.1 * rng.standard_normal())) for i in range(30, 230)]
+    for i in range(230, 250):
+        rows += [(i, marker, 3, np.nan), (i, r0 * model.lattice_ratio, 5, r0 + gap)]
+    hx = _hexagons(rows)
+    model = replace(model, refined=True)
+    for part in (hx, hx[::2], hx[hx["dp_index"] % 3 != 0]):
+        learned = model.learn_shared_radius(part)
+        n4 = np.count_nonzero(part["dp_index"] < 30)
+        assert learned.shared_radius_n == n4  # the O1 patterns' shared rings are left out
+        assert abs(learned.shared_radius_invA - r0) < 0.1 * gap
+        assert learned.shared_radius_se == pytest.approx(1.2533 * learned.share_sigma / np.sqrt(n4))
+    # fewer than 10 hexagons of 4+ vertices: the 3-vertex ones are all there is
+    few = model.learn_shared_radius(hx[(hx["dp_index"] >= 25) & (hx["dp_index"] < 230)])
+    assert few.shared_radius_n == 205
+    assert abs((few.shared_radius_invA - r0) / gap - 0.4) < 0.05
