@@ -19,7 +19,8 @@ error, and the time ``refine_shared_radius`` took.
 ``--truth`` also measures every radius against the truth: the median precise radius of the
 4+-vertex hexagons of the scene's pure-O3 patterns (truth labels), and shows how far the
 3-vertex hexagons of pure-O3 patterns lie from it (the reason the model prefers 4+-vertex
-ones, :meth:`stemtf.phase.PhaseModel.learn_shared_radius`).
+ones, :meth:`stemtf.phase.PhaseModel.learn_shared_radius`), and in how many pure-O1 patterns
+the share was measured at all (elsewhere the marker alone decides O1 versus both).
 """
 
 from __future__ import annotations
@@ -63,6 +64,7 @@ def main(argv=None) -> None:
     args.scenes.mkdir(parents=True, exist_ok=True)
     rows = []  # (se of the sample, deviation of the sample, deviation after, seconds)
     truth_rows = []  # against the truth: (sample, after, 3-vertex pure-O3 radii)
+    o1_rows = []  # pure-O1 patterns: (all, share measured, share below the threshold)
     spreads = []  # per scene: sd over the analysis seeds of the radius, sample / after
     for name in names:
         det, field = conditions[name]
@@ -79,7 +81,8 @@ def main(argv=None) -> None:
                         _more_batches(dps, taken, sample, a, len(sample)), cal, model
                     )
                     seconds = time.perf_counter() - t0
-                    hx = identify_phases(dps, cal, model).hexagons
+                    res = identify_phases(dps, cal, model)
+                    hx = res.hexagons
                     whole = replace(model, shared_radius_invA=0.0).learn_shared_radius(hx)
                     if not whole.shared_radius_n:
                         print(f"{name:22s} {dose:7g} {seed} a{a}  whole scan: not learned")
@@ -105,11 +108,16 @@ def main(argv=None) -> None:
                                 (m.shared_radius_invA - t[0]) / gap if m.shared_radius_n else np.nan
                                 for m in (model, more)
                             ]
+                            share = np.asarray(res.share, float)[labels == 2]
+                            measured = np.isfinite(share)
+                            low = np.count_nonzero(share[measured] < more.share_threshold)
                             truth_rows.append((*t_dev, (t[1] - t[0]) / gap))
+                            o1_rows.append((share.size, measured.sum(), low))
                             print(
                                 f"{'':22s} truth: sample {t_dev[0]:+.3f} after {t_dev[1]:+.3f} "
                                 f"| 3-vertex pure-O3 radii {(t[1] - t[0]) / gap:+.3f} "
-                                f"({t[2]} and {t[3]} radii)"
+                                f"({t[2]} and {t[3]} radii) | pure O1: share measured in "
+                                f"{measured.sum()} of {share.size}, {low} below the threshold"
                             )
                     per_seed.append((dev(model), dev(more)))
                 if len(per_seed) > 1:
@@ -150,6 +158,11 @@ def main(argv=None) -> None:
                 f"{np.nanmean(v):+.3f}, range {np.nanmin(v):+.3f} .. {np.nanmax(v):+.3f} of the "
                 f"gap ({int(np.isfinite(v).sum())} runs)"
             )
+        n_o1, n_meas, n_low = np.sum(o1_rows, axis=0)
+        print(
+            f"pure O1 patterns: share measured in {n_meas} of {n_o1} "
+            f"({n_meas / max(n_o1, 1):.0%}), below the O1/both threshold in {n_low}"
+        )
 
 
 def truth_radius(hx, labels, model, min_radii=5):
