@@ -508,8 +508,9 @@ class PhaseModel:
         fine = hx["radius_fine_invA"]
         sel = no_marker & np.isfinite(fine) & (np.abs(fine / r_ref - 1) < self.ring_tolerance)
         four = sel & (hx["inliers"] >= 4)
+        vertices = "3+"
         if four.sum() >= _MIN_SHARED:
-            sel = four
+            sel, vertices = four, "4+"
         if sel.sum() < _MIN_SHARED:
             notes.append(
                 f"shared-ring radius not learned ({int(sel.sum())} precise radii "
@@ -524,7 +525,8 @@ class PhaseModel:
         se = 1.2533 * sigma / np.sqrt(n)
         notes.append(
             f"first phase's shared ring {med:.5f} 1/A (precise, {n} "
-            f"patterns without the marker), share spread {sigma:.3f}, standard error "
+            f"patterns without the marker, {vertices}-vertex hexagons), share spread "
+            f"{sigma:.3f}, standard error "
             f"{se:.3f} of the gap"
         )
         return med, sigma, n

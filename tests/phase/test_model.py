@@ -153,7 +153,8 @@ def test_shared_radius_comes_from_four_vertex_hexagons_however_many_patterns(mod
         assert learned.shared_radius_n == n4  # the O1 patterns' shared rings are left out
         assert abs(learned.shared_radius_invA - r0) < 0.1 * gap
         assert learned.shared_radius_se == pytest.approx(1.2533 * learned.share_sigma / np.sqrt(n4))
+        assert "4+-vertex hexagons" in learned.history[-1]
     # fewer than 10 hexagons of 4+ vertices: the 3-vertex ones are all there is
     few = model.learn_shared_radius(hx[(hx["dp_index"] >= 25) & (hx["dp_index"] < 230)])
-    assert few.shared_radius_n == 205
+    assert few.shared_radius_n == 205 and "3+-vertex hexagons" in few.history[-1]
     assert abs((few.shared_radius_invA - r0) / gap - 0.4) < 0.05
