@@ -25,8 +25,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_field as bf  # noqa: E402
-from tune_phase import condition_names, label_scene, load_scene  # noqa: E402
+from tune_phase import label_scene, scene_runs  # noqa: E402
 
 LABELS = ("none", "O3", "O1", "both", "unassigned")
 TILT_EDGES_MRAD = (0, 5, 10, 15, 25)
@@ -55,25 +54,19 @@ def main(argv=None) -> None:
     ap.add_argument("--analysis-seed", type=int, default=0, help="pass-1 sample seed")
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    conditions, names = condition_names(args.conditions)
-    libs = bf.libraries(bf.SPLITS[args.split], None)
-    args.scenes.mkdir(parents=True, exist_ok=True)
     truth_all, calls_all, tilt_all, thick_all = [], [], [], []
-    for name in names:
-        det, field = conditions[name]
-        for dose in args.doses:
-            for seed in args.seeds:
-                path = args.scenes / f"{name}_{dose:g}_{seed}.npy"
-                raw, truth, q = load_scene(path, dose, seed, libs[det], field)
-                calls = np.asarray(label_scene(raw, q, libs[det], args.analysis_seed)).ravel()
-                with h5py.File(path.with_name(path.stem + "_truth.h5"), "r") as f:
-                    tilt_all.append(np.asarray(f["tilt_mrad"], float).ravel())
-                    thick_all.append(np.asarray(f["thickness_A"], float).ravel())
-                cm = np.zeros((len(LABELS), len(LABELS)), int)
-                np.add.at(cm, (truth, calls), 1)
-                print(f"{name:22s} {dose:7g} {seed}  confusion {cm.tolist()}", flush=True)
-                truth_all.append(truth)
-                calls_all.append(calls.astype(np.int64))
+    for name, dose, seed, library, path, raw, truth, q in scene_runs(
+        args.scenes, args.split, args.conditions, args.doses, args.seeds
+    ):
+        calls = np.asarray(label_scene(raw, q, library, args.analysis_seed)).ravel()
+        with h5py.File(path.with_name(path.stem + "_truth.h5"), "r") as f:
+            tilt_all.append(np.asarray(f["tilt_mrad"], float).ravel())
+            thick_all.append(np.asarray(f["thickness_A"], float).ravel())
+        cm = np.zeros((len(LABELS), len(LABELS)), int)
+        np.add.at(cm, (truth, calls), 1)
+        print(f"{name:22s} {dose:7g} {seed}  confusion {cm.tolist()}", flush=True)
+        truth_all.append(truth)
+        calls_all.append(calls.astype(np.int64))
     truth, calls = np.concatenate(truth_all), np.concatenate(calls_all)
     tilt, thick = np.concatenate(tilt_all), np.concatenate(thick_all)
     for label in (2, 3):

@@ -36,9 +36,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_field as bf  # noqa: E402
 from phase_accuracy import _more_batches, sample_model  # noqa: E402
-from tune_phase import condition_names, load_scene  # noqa: E402
+from tune_phase import scene_runs  # noqa: E402
 
 
 def main(argv=None) -> None:
@@ -59,69 +58,63 @@ def main(argv=None) -> None:
     )
     args = ap.parse_args(argv)
     logging.basicConfig(level=logging.ERROR)
-    conditions, names = condition_names(args.conditions)
-    libs = bf.libraries(bf.SPLITS[args.split], None)
-    args.scenes.mkdir(parents=True, exist_ok=True)
     rows = []  # (se of the sample, deviation of the sample, deviation after, seconds)
     truth_rows = []  # against the truth: (sample, after, 3-vertex pure-O3 radii)
     o1_rows = []  # pure-O1 patterns: (all, share measured, share below the threshold)
     spreads = []  # per scene: sd over the analysis seeds of the radius, sample / after
-    for name in names:
-        det, field = conditions[name]
-        for dose in args.doses:
-            for seed in args.seeds:
-                path = args.scenes / f"{name}_{dose:g}_{seed}.npy"
-                raw, labels, _ = load_scene(path, dose, seed, libs[det], field)
-                dps = raw.reshape((-1,) + raw.shape[2:])
-                per_seed = []
-                for a in args.analysis_seeds:
-                    cal, model, taken, sample = sample_model(dps, libs[det], a, camera_length=True)
-                    t0 = time.perf_counter()
-                    more = refine_shared_radius(
-                        _more_batches(dps, taken, sample, a, len(sample)), cal, model
-                    )
-                    seconds = time.perf_counter() - t0
-                    res = identify_phases(dps, cal, model)
-                    hx = res.hexagons
-                    whole = replace(model, shared_radius_invA=0.0).learn_shared_radius(hx)
-                    if not whole.shared_radius_n:
-                        print(f"{name:22s} {dose:7g} {seed} a{a}  whole scan: not learned")
-                        continue
-                    r_all = whole.shared_radius_invA
-                    gap = r_all * (model.lattice_ratio - 1)
+    for name, dose, seed, library, _, raw, labels, _ in scene_runs(
+        args.scenes, args.split, args.conditions, args.doses, args.seeds
+    ):
+        dps = raw.reshape((-1,) + raw.shape[2:])
+        per_seed = []
+        for a in args.analysis_seeds:
+            cal, model, taken, sample = sample_model(dps, library, a, camera_length=True)
+            t0 = time.perf_counter()
+            more = refine_shared_radius(
+                _more_batches(dps, taken, sample, a, len(sample)), cal, model
+            )
+            seconds = time.perf_counter() - t0
+            res = identify_phases(dps, cal, model)
+            hx = res.hexagons
+            whole = replace(model, shared_radius_invA=0.0).learn_shared_radius(hx)
+            if not whole.shared_radius_n:
+                print(f"{name:22s} {dose:7g} {seed} a{a}  whole scan: not learned")
+                continue
+            r_all = whole.shared_radius_invA
+            gap = r_all * (model.lattice_ratio - 1)
 
-                    def dev(m, r_all=r_all, gap=gap):
-                        return (m.shared_radius_invA - r_all) / gap if m.shared_radius_n else np.nan
+            def dev(m, r_all=r_all, gap=gap):
+                return (m.shared_radius_invA - r_all) / gap if m.shared_radius_n else np.nan
 
-                    rows.append((model.shared_radius_se, dev(model), dev(more), seconds))
+            rows.append((model.shared_radius_se, dev(model), dev(more), seconds))
+            print(
+                f"{name:22s} {dose:7g} {seed} a{a}  sample n {model.shared_radius_n:3d} "
+                f"se {model.shared_radius_se:.3f} dev {dev(model):+.3f} | more n "
+                f"{more.shared_radius_n:4d} se {more.shared_radius_se:.3f} dev "
+                f"{dev(more):+.3f} ({seconds:.1f} s) | whole n {whole.shared_radius_n}",
+                flush=True,
+            )
+            if args.truth:
+                t = truth_radius(hx, labels, more)
+                if t is not None:
+                    t_dev = [
+                        (m.shared_radius_invA - t[0]) / gap if m.shared_radius_n else np.nan
+                        for m in (model, more)
+                    ]
+                    share = np.asarray(res.share, float)[labels == 2]
+                    measured = np.isfinite(share)
+                    low = np.count_nonzero(share[measured] < more.share_threshold)
+                    truth_rows.append((*t_dev, (t[1] - t[0]) / gap))
+                    o1_rows.append((share.size, measured.sum(), low))
                     print(
-                        f"{name:22s} {dose:7g} {seed} a{a}  sample n {model.shared_radius_n:3d} "
-                        f"se {model.shared_radius_se:.3f} dev {dev(model):+.3f} | more n "
-                        f"{more.shared_radius_n:4d} se {more.shared_radius_se:.3f} dev "
-                        f"{dev(more):+.3f} ({seconds:.1f} s) | whole n {whole.shared_radius_n}",
-                        flush=True,
+                        f"{'':22s} truth: sample {t_dev[0]:+.3f} after {t_dev[1]:+.3f} "
+                        f"| 3-vertex pure-O3 radii {(t[1] - t[0]) / gap:+.3f} "
+                        f"({t[2]} and {t[3]} radii) | pure O1: share measured in "
+                        f"{measured.sum()} of {share.size}, {low} below the threshold"
                     )
-                    if args.truth:
-                        t = truth_radius(hx, labels, more)
-                        if t is not None:
-                            t_dev = [
-                                (m.shared_radius_invA - t[0]) / gap if m.shared_radius_n else np.nan
-                                for m in (model, more)
-                            ]
-                            share = np.asarray(res.share, float)[labels == 2]
-                            measured = np.isfinite(share)
-                            low = np.count_nonzero(share[measured] < more.share_threshold)
-                            truth_rows.append((*t_dev, (t[1] - t[0]) / gap))
-                            o1_rows.append((share.size, measured.sum(), low))
-                            print(
-                                f"{'':22s} truth: sample {t_dev[0]:+.3f} after {t_dev[1]:+.3f} "
-                                f"| 3-vertex pure-O3 radii {(t[1] - t[0]) / gap:+.3f} "
-                                f"({t[2]} and {t[3]} radii) | pure O1: share measured in "
-                                f"{measured.sum()} of {share.size}, {low} below the threshold"
-                            )
-                    per_seed.append((dev(model), dev(more)))
-                if len(per_seed) > 1:
-                    spreads.append(np.nanstd(np.array(per_seed, float), axis=0, ddof=1))
+            per_seed.append((dev(model), dev(more)))
+        if len(per_seed) > 1:
+            spreads.append(np.nanstd(np.array(per_seed, float), axis=0, ddof=1))
     a = np.array(rows, float).reshape(-1, 4)
     for lo, hi in ((0, 0.05), (0.05, 0.08), (0.08, 0.12), (0.12, np.inf)):
         s = (a[:, 0] >= lo) & (a[:, 0] < hi)

@@ -180,6 +180,25 @@ def load_scene(path: Path, dose: float, seed: int, library, field):
         return raw, np.asarray(f["labels"]).ravel(), float(f.attrs["q_sampling_invA"])
 
 
+def scene_runs(folder: Path, split: str, requested, doses, seeds, prefix: str = ""):
+    """Every scene of ``requested`` conditions x ``doses`` x ``seeds`` (simulated the first time).
+
+    Yields ``(name, dose, seed, library, path, raw, truth, q_sampling_invA)`` in that order of
+    loops; ``library`` is the ``split``'s library of the condition's detector, ``path`` the
+    scene's ``.npy`` file in ``folder`` (file names ``{prefix}{name}_{dose:g}_{seed}.npy``).
+    """
+    conditions, names = condition_names(requested)
+    libs = bf.libraries(bf.SPLITS[split], None)
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in names:
+        det, field = conditions[name]
+        for dose in doses:
+            for seed in seeds:
+                path = folder / f"{prefix}{name}_{dose:g}_{seed}.npy"
+                raw, truth, q = load_scene(path, dose, seed, libs[det], field)
+                yield name, dose, seed, libs[det], path, raw, truth, q
+
+
 def main(argv=None) -> None:
     from stemtf.phase.metrics import phase_metrics
 
@@ -257,37 +276,31 @@ def main(argv=None) -> None:
         import stemtf.phase.learn as learn
 
         learn.SHARED_SE_TARGET = args.shared_se_target
-    args.scenes.mkdir(parents=True, exist_ok=True)
-    conditions, names = condition_names(args.conditions)
-    libs = bf.libraries(bf.SPLITS[args.split], None)
     per_dose: dict[float, list[tuple[float, float]]] = {}
-    for name in names:
-        det, field = conditions[name]
-        for dose in args.doses:
-            for seed in args.seeds:
-                path = args.scenes / f"{args.prefix}{name}_{dose:g}_{seed}.npy"
-                raw, truth, q = load_scene(path, dose, seed, libs[det], field)
-                pred = label_scene(
-                    raw,
-                    q,
-                    libs[det],
-                    args.analysis_seed,
-                    skip=tuple(args.skip_steps),
-                    matched=matched,
-                )
-                m = phase_metrics(pred, truth)
-                o1p = o1_present_f1(pred, truth)
-                o1_called, o1_true = np.isin(pred, (2, 3)), np.isin(truth, (2, 3))
-                false_o1 = int((o1_called & ~o1_true).sum())
-                missed = int((~o1_called & o1_true).sum())
-                per_dose.setdefault(dose, []).append((o1p, m["macro_f1"], false_o1, missed))
-                c = m["classes"]
-                print(
-                    f"{name:22s} {dose:7g} {seed}  O1-present {o1p:.3f}  macro {m['macro_f1']:.3f}"
-                    f"  O1 {c['O1']['f1']:.3f}  both {c['both']['f1']:.3f}  false O1/both "
-                    f"{false_o1}  missed {missed}",
-                    flush=True,
-                )
+    for name, dose, seed, library, _, raw, truth, q in scene_runs(
+        args.scenes, args.split, args.conditions, args.doses, args.seeds, args.prefix
+    ):
+        pred = label_scene(
+            raw,
+            q,
+            library,
+            args.analysis_seed,
+            skip=tuple(args.skip_steps),
+            matched=matched,
+        )
+        m = phase_metrics(pred, truth)
+        o1p = o1_present_f1(pred, truth)
+        o1_called, o1_true = np.isin(pred, (2, 3)), np.isin(truth, (2, 3))
+        false_o1 = int((o1_called & ~o1_true).sum())
+        missed = int((~o1_called & o1_true).sum())
+        per_dose.setdefault(dose, []).append((o1p, m["macro_f1"], false_o1, missed))
+        c = m["classes"]
+        print(
+            f"{name:22s} {dose:7g} {seed}  O1-present {o1p:.3f}  macro {m['macro_f1']:.3f}"
+            f"  O1 {c['O1']['f1']:.3f}  both {c['both']['f1']:.3f}  false O1/both "
+            f"{false_o1}  missed {missed}",
+            flush=True,
+        )
     for dose, rows in sorted(per_dose.items()):
         a = np.array(rows)
         print(

@@ -304,7 +304,7 @@ class PhaseModel:
         """
         if self.shared_radius_n < 1 or not self.shared_radius_invA:
             return float("inf")
-        return 1.2533 * self.share_sigma / float(np.sqrt(self.shared_radius_n))
+        return _median_se(self.share_sigma, self.shared_radius_n)
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -389,16 +389,14 @@ class PhaseModel:
         tol = self.ring_tolerance
         # Which patterns show a marker hexagon of phase 2 (markers are unique to it).
         marker_i = [i for i, r in enumerate(self.rings) if r.marker and r.phase == 1]
-        has_marker = np.zeros(0, np.int64)
+        no_marker = np.ones(hx.size, bool)
         scales = []
         if marker_i:
-            m = self._on_marker_ring(radii, exp[marker_i[0]])
-            has_marker = np.unique(hx["dp_index"][m])
+            m, no_marker = self._without_marker(hx, exp[marker_i[0]])
             if m.sum() >= _MIN_CLUSTER:
                 scales.append(
                     (float(np.median(radii[m] / exp[marker_i[0]])), int(m.sum()), "marker")
                 )
-        no_marker = ~np.isin(hx["dp_index"], has_marker)
         # Camera-length scale: the reference ring in patterns without the marker (pure first
         # phase; the second phase's shared ring lies 2 % further out), else the marker ring.
         near = (np.abs(radii / exp[ref_i] - 1) < 2 * tol) & no_marker
@@ -460,13 +458,10 @@ class PhaseModel:
         ``share_sigma`` and ``shared_radius_n`` as in :meth:`refine`. Where they are fewer
         than 10, the model is returned unchanged but for a note in ``history``.
         """
-        hx = np.asarray(hexagon_table)
         notes = list(self.history)
-        if hx.size == 0 or "radius_fine_invA" not in (hx.dtype.names or ()):
-            return self
-        shared, sigma, n = self._learn_shared_radius(hx, self.rings, notes)
+        shared, sigma, n = self._learn_shared_radius(hexagon_table, self.rings, notes)
         if n == 0:
-            return replace(self, history=tuple(notes))
+            return self if len(notes) == len(self.history) else replace(self, history=tuple(notes))
         return replace(
             self,
             shared_radius_invA=shared,
@@ -481,6 +476,11 @@ class PhaseModel:
         A pattern with a marker hexagon anywhere near it is not a pure first phase.
         """
         return np.abs(radii / marker_radius_invA - 1) < 2 * self.ring_tolerance
+
+    def _without_marker(self, hx: np.ndarray, marker_radius_invA: float):
+        """Hexagons on the marker ring, and those of patterns with none (pure first phase)."""
+        on = self._on_marker_ring(hx["radius_invA"], marker_radius_invA)
+        return on, ~np.isin(hx["dp_index"], np.unique(hx["dp_index"][on]))
 
     def _learn_shared_radius(self, hexagon_table, rings, notes) -> tuple[float, float, int]:
         """Median, robust spread and count of the precise first-phase shared-ring radius.
@@ -502,8 +502,7 @@ class PhaseModel:
         marker = [r.radius_invA for r in rings if r.marker and r.phase == 1]
         no_marker = np.ones(hx.size, bool)
         if marker:
-            on = self._on_marker_ring(hx["radius_invA"], marker[0])
-            no_marker = ~np.isin(hx["dp_index"], np.unique(hx["dp_index"][on]))
+            no_marker = self._without_marker(hx, marker[0])[1]
         r_ref = min(r.radius_invA for r in sh)
         fine = hx["radius_fine_invA"]
         sel = no_marker & np.isfinite(fine) & (np.abs(fine / r_ref - 1) < self.ring_tolerance)
@@ -522,7 +521,7 @@ class PhaseModel:
         gap = med * (self.lattice_ratio - 1)
         sigma = float(np.clip(spread / gap, 0.02, 1.0)) if gap > 0 else self.share_sigma
         n = int(sel.sum())
-        se = 1.2533 * sigma / np.sqrt(n)
+        se = _median_se(sigma, n)
         notes.append(
             f"first phase's shared ring {med:.5f} 1/A (precise, {n} "
             f"patterns without the marker, {vertices}-vertex hexagons), share spread "
@@ -564,6 +563,11 @@ class PhaseModel:
         for k in ("phases", "material_ids", "history", "warnings"):
             d[k] = tuple(d.get(k, ()))
         return cls(**d)
+
+
+def _median_se(spread: float, n: int) -> float:
+    """Standard error of the median of ``n`` values of robust spread ``spread``."""
+    return 1.2533 * spread / float(np.sqrt(n))
 
 
 def _trusted_hexagons(hx: np.ndarray) -> np.ndarray:
