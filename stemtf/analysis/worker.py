@@ -79,31 +79,79 @@ KEEP_RAW_LATTICES = True
 #: counts measure better (tune split, 3e2 e-/DP, 12 scans: taking every label over gave the same
 #: O1-present F1, and macro-F1 lower on 6 of them, higher on 1).
 RAW_LATTICE_LABELS = (1,)
+#: Where a denoiser was applied, a bright pattern (transmitted disk above the matched filter's
+#: ``max_beam_counts``) whose denoised counts show the first phase (O3) while its raw counts'
+#: own identification shows the second phase's marker (O1 or O3+O1) takes the raw call: a
+#: network may erase a faint real marker and keep the stronger {110} lattice (the tilted O1
+#: share of O3+O1 columns at 10^3-2 x 10^3 e-/DP on the ``tune`` split). Sparser patterns are
+#: left to the scan-context steps' pooled counts: at 3 x 10^2 e-/DP a single raw pattern's
+#: marker calls on O3 cost O1-present F1 (``tune`` ideal-128 and thick-128). Then
+#: :func:`stemtf.phase.matched.check_marker_on_counts` tests every mixed call against the
+#: marker's raw counts, as it tests the rest. Two-phase models only.
+KEEP_RAW_MARKERS = True
+#: The raw calls a denoised first-phase pattern takes over (O1, O3+O1).
+RAW_MARKER_LABELS = (2, 3)
+
+
+def _bright(raw: np.ndarray, centers_yx: np.ndarray, task: ChunkTask) -> np.ndarray:
+    """Whether each raw pattern's transmitted disk holds over ``max_beam_counts`` counts.
+
+    The matched filter's :attr:`~stemtf.phase.matched.MatchedParams.max_beam_counts`, hot
+    pixels removed first: below it a single pattern's marker test is left to the scan-context
+    steps' pooled counts.
+    """
+    from stemtf.phase.dog import remove_hot_pixels
+    from stemtf.phase.matched import MatchedParams
+    from stemtf.phase.spots import SpotTable, aperture_counts
+
+    n = len(raw)
+    if n == 0:
+        return np.zeros(0, bool)
+    cen = np.asarray(centers_yx, float).reshape(n, 2)
+    table = SpotTable(np.arange(n), cen[:, 0], cen[:, 1], *(np.zeros(n),) * 2)
+    beam, _ = aperture_counts(remove_hot_pixels(raw), table, task.calibration.disk_radius_px)
+    return beam > MatchedParams().max_beam_counts
 
 
 def _raw_lattices_kept(result: Any, raw: np.ndarray, task: ChunkTask, index: int) -> Any:
-    """``result`` with the lattices of the raw counts where the denoised counts show none.
+    """``result`` with the raw counts' lattices and markers where the denoiser erased them.
 
-    Its no-lattice patterns are identified again from their raw counts; those that show a
-    lattice there take that identification (:data:`KEEP_RAW_LATTICES`).
+    Where the denoised counts show no lattice, the raw counts' lattice; where they show the
+    first phase without the marker, the raw counts' marker. Its no-lattice patterns (and,
+    with :data:`KEEP_RAW_MARKERS`, its first-phase patterns) are identified again from their
+    raw counts; those whose raw call is one of :data:`RAW_LATTICE_LABELS` (first-phase
+    patterns: of :data:`RAW_MARKER_LABELS`) take that identification.
     """
     from stemtf.phase import identify_phases
     from stemtf.phase.identify import patterns_from, take_patterns
+    from stemtf.phase.model import LABEL_FIRST, PhaseModel
 
-    empty = np.flatnonzero(np.asarray(result.labels) == 0)
-    if empty.size == 0:
+    lab = np.asarray(result.labels)
+    retry = lab == 0
+    # the marker test is a two-phase model's (a family model's codes mean other phases)
+    markers = KEEP_RAW_MARKERS and type(task.model) is PhaseModel
+    if markers:  # first-phase patterns: the bright ones only
+        first = np.flatnonzero(lab == LABEL_FIRST)
+        retry[first] = _bright(raw[first], np.asarray(result.centers_yx)[first], task)
+    again_at = np.flatnonzero(retry)
+    if again_at.size == 0:
         return result
     again = identify_phases(
-        raw[empty],
+        raw[again_at],
         task.calibration,
         task.model,
         seed=chunk_seed(task.seed, index),
         return_spots=True,
     )
-    found = np.flatnonzero(np.isin(np.asarray(again.labels), RAW_LATTICE_LABELS))
+    called = np.asarray(again.labels)
+    take = np.isin(called, RAW_LATTICE_LABELS)
+    if markers:  # first-phase patterns take only the raw counts' marker calls
+        first = lab[again_at] == LABEL_FIRST
+        take[first] = np.isin(called[first], RAW_MARKER_LABELS)
+    found = np.flatnonzero(take)
     if found.size == 0:
         return result
-    return patterns_from(result, take_patterns(again, found), empty[found])
+    return patterns_from(result, take_patterns(again, found), again_at[found])
 
 
 def _spots_of(result: Any, i: int) -> np.ndarray:
