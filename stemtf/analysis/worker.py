@@ -81,7 +81,7 @@ KEEP_RAW_LATTICES = True
 RAW_LATTICE_LABELS = (1,)
 #: Where a denoiser was applied, a bright pattern (transmitted disk above the matched filter's
 #: ``max_beam_counts``) whose denoised counts show the first phase (O3) while its raw counts'
-#: own identification shows the second phase's marker (O1 or O3+O1) takes the raw call: a
+#: own identification shows the second phase's marker (O3+O1) takes the raw call: a
 #: network may erase a faint real marker and keep the stronger {110} lattice (the tilted O1
 #: share of O3+O1 columns at 10^3-2 x 10^3 e-/DP on the ``tune`` split). Sparser patterns are
 #: left to the scan-context steps' pooled counts: at 3 x 10^2 e-/DP a single raw pattern's
@@ -89,8 +89,11 @@ RAW_LATTICE_LABELS = (1,)
 #: :func:`stemtf.phase.matched.check_marker_on_counts` tests every mixed call against the
 #: marker's raw counts, as it tests the rest. Two-phase models only.
 KEEP_RAW_MARKERS = True
-#: The raw calls a denoised first-phase pattern takes over (O1, O3+O1).
-RAW_MARKER_LABELS = (2, 3)
+#: The raw calls a denoised first-phase pattern takes over: O3+O1 only. The denoised counts
+#: show O3's lattice; the raw counts may add O1's marker to it, not replace it by O1's (a raw
+#: pure-O1 call on an O3 pattern near its {110} extinction thickness, ``tune``
+#: carbon-thick-detector 2 x 10^3 seed 0, was a false one).
+RAW_MARKER_LABELS = (3,)
 
 
 def _bright(raw: np.ndarray, centers_yx: np.ndarray, task: ChunkTask) -> np.ndarray:
