@@ -34,7 +34,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tune_phase import label_scene, scene_runs  # noqa: E402
+from tune_phase import analyse_scene, label_scene, scene_runs  # noqa: E402
 
 LABELS = ("none", "O3", "O1", "both", "unassigned")
 TILT_EDGES_MRAD = (0, 5, 10, 15, 25)
@@ -51,34 +51,25 @@ def binned_calls(truth, calls, value, edges, label):
     return rows
 
 
-def marker_evidence(raw: np.ndarray, q: float, library, seed: int):
-    """(N,) uniform and tilt-weighted marker significance of a (Ry, Rx, H, W) scan (above)."""
-    from phase_accuracy import analyse
+def marker_evidence(raw: np.ndarray, analysis):
+    """(N,) uniform and tilt-weighted marker significance of a (Ry, Rx, H, W) scan (above).
 
+    ``analysis``: the scan's :func:`tune_phase.analyse_scene`.
+    """
     from stemtf.phase import matched
     from stemtf.phase.center import scan_smoothed_centers
 
     ry, rx = raw.shape[:2]
     n = ry * rx
     dps = raw.reshape((n,) + raw.shape[2:])
-    given = type(
-        "Given",
-        (),
-        {
-            "q_sampling_invA": q,
-            "energy_eV": library.energy_eV,
-            "semiangle_mrad": library.semiangle_mrad,
-            "material_ids": library.material_ids,
-        },
-    )
-    res, cal, model, _ = analyse(dps, given, seed)
+    res, cal, model = analysis
+    q = cal.q_sampling_invA
     marker, shared = matched._marker_and_shared_rings(model)
     cen = scan_smoothed_centers(raw, np.asarray(res.centers_yx, float), cal.disk_radius_px)
     sums = {}
-    for name, radius in (("marker", marker.radius_invA), ("first", model.shared_radius_invA)):
-        _, _, v_ex, v_var = matched.hexagon_scan(
-            dps, cen, (radius or shared.radius_invA) / q, cal, return_vertices=True
-        )
+    r_first = model.shared_radius_invA or shared.radius_invA
+    for name, radius in (("marker", marker.radius_invA), ("first", r_first)):
+        _, _, v_ex, v_var = matched.hexagon_scan(dps, cen, radius / q, cal, return_vertices=True)
         ex = matched._tent_pooled(v_ex.reshape(n, -1), (ry, rx)).reshape(v_ex.shape)
         var = matched._tent_pooled(v_var.reshape(n, -1), (ry, rx), 2).reshape(v_ex.shape)
         sums[name] = ex, var
@@ -149,7 +140,9 @@ def main(argv=None) -> None:
     for name, dose, seed, library, path, raw, truth, q in scene_runs(
         args.scenes, args.split, args.conditions, args.doses, args.seeds
     ):
-        calls = np.asarray(label_scene(raw, q, library, args.analysis_seed)).ravel()
+        analysis = analyse_scene(raw, q, library, args.analysis_seed)
+        calls = np.asarray(label_scene(raw, q, library, args.analysis_seed, analysis=analysis))
+        calls = calls.ravel()
         with h5py.File(path.with_name(path.stem + "_truth.h5"), "r") as f:
             tilt_all.append(np.asarray(f["tilt_mrad"], float).ravel())
             thick_all.append(np.asarray(f["thickness_A"], float).ravel())
@@ -159,7 +152,7 @@ def main(argv=None) -> None:
         truth_all.append(truth)
         calls_all.append(calls.astype(np.int64))
         if args.evidence:
-            evidence.append(marker_evidence(raw, q, library, args.analysis_seed))
+            evidence.append(marker_evidence(raw, analysis))
     truth, calls = np.concatenate(truth_all), np.concatenate(calls_all)
     tilt, thick = np.concatenate(tilt_all), np.concatenate(thick_all)
     for label in (2, 3):

@@ -40,27 +40,8 @@ def o1_present_f1(pred: np.ndarray, truth: np.ndarray) -> float:
     return float(2 * (a & b).sum() / max(a.sum() + b.sum(), 1))
 
 
-def label_scene(
-    raw: np.ndarray,
-    q_sampling_invA: float,
-    library,
-    seed: int,
-    skip: tuple[str, ...] = (),
-    matched: dict[str, float] | None = None,
-) -> np.ndarray:
-    """Labels of a (Ry, Rx, H, W) scan through identification and every scan-context step.
-
-    ``matched`` overrides fields of the matched filter's :class:`MatchedParams`.
-    """
-    from stemtf.phase.context import label_faint_regions, label_from_neighbours
-    from stemtf.phase.matched import MatchedParams, check_marker_on_counts, label_sparse_patterns
-
-    try:  # absent before the neighbour vote existed (comparisons with older checkouts)
-        from stemtf.phase.context import vote_on_mixed_calls
-    except ImportError:
-        vote_on_mixed_calls = None
-
-    dps = raw.reshape((-1,) + raw.shape[2:])
+def analyse_scene(raw: np.ndarray, q_sampling_invA: float, library, seed: int):
+    """Pass 1 and identification of a (Ry, Rx, H, W) scan: ``(result, calibration, model)``."""
     given = type(
         "Given",
         (),
@@ -71,7 +52,33 @@ def label_scene(
             "material_ids": library.material_ids,
         },
     )
-    res, cal, model, _ = analyse(dps, given, seed)
+    res, cal, model, _ = analyse(raw.reshape((-1,) + raw.shape[2:]), given, seed)
+    return res, cal, model
+
+
+def label_scene(
+    raw: np.ndarray,
+    q_sampling_invA: float,
+    library,
+    seed: int,
+    skip: tuple[str, ...] = (),
+    matched: dict[str, float] | None = None,
+    analysis=None,
+) -> np.ndarray:
+    """Labels of a (Ry, Rx, H, W) scan through identification and every scan-context step.
+
+    ``matched`` overrides fields of the matched filter's :class:`MatchedParams`; ``analysis``:
+    the scan's :func:`analyse_scene` with the same ``seed``, if already run.
+    """
+    from stemtf.phase.context import label_faint_regions, label_from_neighbours
+    from stemtf.phase.matched import MatchedParams, check_marker_on_counts, label_sparse_patterns
+
+    try:  # absent before the neighbour vote existed (comparisons with older checkouts)
+        from stemtf.phase.context import vote_on_mixed_calls
+    except ImportError:
+        vote_on_mixed_calls = None
+
+    res, cal, model = analysis or analyse_scene(raw, q_sampling_invA, library, seed)
     lab, conf, _ = label_from_neighbours(raw, res.labels, res.confidence, cal, model)
     prm = MatchedParams(**(matched or {}))
     lab, conf, _ = label_sparse_patterns(raw, lab, conf, res.centers_yx, cal, model, prm)

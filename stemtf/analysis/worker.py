@@ -96,26 +96,6 @@ KEEP_RAW_MARKERS = True
 RAW_MARKER_LABELS = (3,)
 
 
-def _bright(raw: np.ndarray, centers_yx: np.ndarray, task: ChunkTask) -> np.ndarray:
-    """Whether each raw pattern's transmitted disk holds over ``max_beam_counts`` counts.
-
-    The matched filter's :attr:`~stemtf.phase.matched.MatchedParams.max_beam_counts`, hot
-    pixels removed first: below it a single pattern's marker test is left to the scan-context
-    steps' pooled counts.
-    """
-    from stemtf.phase.dog import remove_hot_pixels
-    from stemtf.phase.matched import MatchedParams
-    from stemtf.phase.spots import SpotTable, aperture_counts
-
-    n = len(raw)
-    if n == 0:
-        return np.zeros(0, bool)
-    cen = np.asarray(centers_yx, float).reshape(n, 2)
-    table = SpotTable(np.arange(n), cen[:, 0], cen[:, 1], *(np.zeros(n),) * 2)
-    beam, _ = aperture_counts(remove_hot_pixels(raw), table, task.calibration.disk_radius_px)
-    return beam > MatchedParams().max_beam_counts
-
-
 def _raw_lattices_kept(result: Any, raw: np.ndarray, task: ChunkTask, index: int) -> Any:
     """``result`` with the raw counts' lattices and markers where the denoiser erased them.
 
@@ -127,15 +107,20 @@ def _raw_lattices_kept(result: Any, raw: np.ndarray, task: ChunkTask, index: int
     """
     from stemtf.phase import identify_phases
     from stemtf.phase.identify import patterns_from, take_patterns
+    from stemtf.phase.matched import MatchedParams, beam_counts
     from stemtf.phase.model import LABEL_FIRST, PhaseModel
 
     lab = np.asarray(result.labels)
     retry = lab == 0
     # the marker test is a two-phase model's (a family model's codes mean other phases)
     markers = KEEP_RAW_MARKERS and type(task.model) is PhaseModel
-    if markers:  # first-phase patterns: the bright ones only
+    if markers:  # first-phase patterns: the bright ones only (below, a single pattern's
+        # marker test is left to the scan-context steps' pooled counts)
         first = np.flatnonzero(lab == LABEL_FIRST)
-        retry[first] = _bright(raw[first], np.asarray(result.centers_yx)[first], task)
+        beam = beam_counts(
+            raw[first], np.asarray(result.centers_yx)[first], task.calibration.disk_radius_px
+        )
+        retry[first] = beam > MatchedParams().max_beam_counts
     again_at = np.flatnonzero(retry)
     if again_at.size == 0:
         return result

@@ -54,6 +54,7 @@ __all__ = [
     "EnclosedParams",
     "MarkerCheckParams",
     "MatchedParams",
+    "beam_counts",
     "check_marker_on_counts",
     "enclosed_marker_evidence",
     "hexagon_scan",
@@ -341,6 +342,20 @@ class MatchedParams:
             v = getattr(self, name)
             if not (isinstance(v, (int, float)) and math.isfinite(v)):
                 raise InputError(f"{name}={v!r} is not allowed: it must be a finite number")
+
+
+def beam_counts(dps: np.ndarray, centers_yx: np.ndarray, disk_radius_px: float) -> np.ndarray:
+    """(N,) counts in each pattern's transmitted disk above its surroundings, hot pixels removed.
+
+    What :attr:`MatchedParams.max_beam_counts` is compared with
+    (:func:`stemtf.phase.spots.aperture_counts` at the beam centres ``centers_yx`` [px]).
+    """
+    n = len(dps)
+    if n == 0:
+        return np.zeros(0)
+    cen = np.asarray(centers_yx, float).reshape(n, 2)
+    table = SpotTable(np.arange(n), cen[:, 0], cen[:, 1], *(np.zeros(n),) * 2)
+    return aperture_counts(remove_hot_pixels(dps), table, disk_radius_px)[0]
 
 
 def _marker_and_shared_rings(model: PhaseModel):
@@ -770,12 +785,9 @@ def label_sparse_patterns(
     cen = np.asarray(centers_yx, float).reshape(ry * rx, 2)
     # low-dose patterns only (counts in the transmitted disk above its surroundings)
     cand = np.flatnonzero(none | spot_first)
-    beam, _ = aperture_counts(
-        remove_hot_pixels(dps[cand]),
-        SpotTable(np.arange(cand.size), cen[cand, 0], cen[cand, 1], *(np.zeros(cand.size),) * 2),
-        calibration.disk_radius_px,
-    )
-    bright = cand[beam > prm.max_beam_counts]
+    bright = cand[
+        beam_counts(dps[cand], cen[cand], calibration.disk_radius_px) > prm.max_beam_counts
+    ]
     spot_first[bright] = False
     own_only = np.zeros(ry * rx, bool)
     if prm.bright_own_only:
